@@ -1,0 +1,51 @@
+# driftgate — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install install-dev lint typecheck bench bench-checks bench-api clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Install, migrate, seed the demo and serve the API (embedded PostgreSQL unless DATABASE_URL is set).
+run: install
+	$(BIN)/driftgate migrate
+	$(BIN)/driftgate demo
+	$(BIN)/driftgate serve --host $(HOST) --port $(PORT)
+
+## Install and run the test suite against a real PostgreSQL.
+test: install-dev
+	$(BIN)/pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+bench: bench-checks bench-api
+
+bench-checks: install-dev
+	$(BIN)/python bench/bench_checks.py --rows 100000 1000000
+
+bench-api: install-dev
+	$(BIN)/python bench/bench_api.py --rows 1000000
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""The FastAPI application factory: settings, database, routers, error handlers, guards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.middleware import RequestGuard
+from core.db import make_engine, make_session_factory, resolve_database_url
+from core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    """Build the app; the engine is created in the lifespan, never at import time."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
+        engine = make_engine(url, pool_size=10, max_overflow=20)
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="driftgate",
+        version="0.1.0",
+        description="Drift-aware data quality and governance for a served ML model.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    _mount_routers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _mount_routers(app: FastAPI) -> None:
+    from api.system_routes import router as system
+    from checks.routes import router as batches
+    from contracts.routes import router as contracts
+
+    app.include_router(system)
+    app.include_router(contracts)
+    app.include_router(batches)

@@ -1,0 +1,76 @@
+"""Request-scoped dependencies: the transaction, the caller's principal, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from core.auth import Principal, Role, authenticate
+from core.errors import Forbidden, Unauthorized
+from core.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `driftgate token create`.")
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
+DbSession = Annotated[Session, Depends(_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _principal(
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized(
+            "send an API token as `Authorization: Bearer <token>`",
+            field="Authorization",
+            rule="bearer_token",
+        )
+    return authenticate(session, credentials.credentials)
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that admits only the given roles (403 otherwise)."""
+
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(
+                f"role {principal.role.value!r} may not do this; "
+                f"needs one of {[r.value for r in roles]}",
+                field="Authorization",
+                rule="role",
+            )
+        return principal
+
+    return check
+
+
+ANY_ROLE = (Role.viewer, Role.producer, Role.reviewer, Role.admin)
+Viewer = Annotated[Principal, Depends(require(*ANY_ROLE))]
+Producer = Annotated[Principal, Depends(require(Role.producer, Role.admin))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]

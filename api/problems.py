@@ -1,0 +1,124 @@
+"""RFC 9457 problem documents for every error, mapped once here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import DriftgateError
+from core.jsonsafe import jsonsafe
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("driftgate.api")
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:driftgate:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v not in (None, [], {})})
+    return JSONResponse(
+        jsonsafe(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DriftgateError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        slug=exc.type_slug,
+        instance=request.url.path,
+        headers=headers,
+        field=exc.field,
+        rule=exc.rule,
+        errors=exc.errors,
+        **exc.extra,
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
+            "rule": err.get("type", "invalid"),
+            "message": err.get("msg", ""),
+        }
+        for err in exc.errors()
+    ]
+    malformed = any(e["rule"] in ("json_invalid", "json_type") for e in errors)
+    first = (
+        errors[0] if errors else {"field": "body", "rule": "invalid", "message": "invalid request"}
+    )
+    return problem_response(
+        400 if malformed else 422,
+        "Malformed input" if malformed else "Invalid input",
+        f"{first['field']}: {first['message']}",
+        slug="malformed-input" if malformed else "invalid-input",
+        instance=request.url.path,
+        field=first["field"],
+        rule=first["rule"],
+        errors=errors,
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:
+        return problem_response(
+            413,
+            "Payload too large",
+            str(exc.detail),
+            slug="payload-too-large",
+            instance=request.url.path,
+            field="body",
+            rule="max_body_bytes",
+        )
+    return problem_response(
+        exc.status_code,
+        {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error"),
+        str(exc.detail),
+        slug={404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "Internal error",
+        "an unexpected error occurred; it has been logged",
+        slug="internal-error",
+        instance=request.url.path,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DriftgateError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

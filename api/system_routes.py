@@ -1,0 +1,152 @@
+"""Health, readiness, API tokens and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from sqlalchemy import select, text
+
+from api.deps import Admin, DbSession, Viewer
+from core import audit
+from core.auth import Role, create_token, list_tokens, revoke_token
+from core.schemas import RequestModel, ResponseModel
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["system"])
+def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", tags=["system"])
+def ready(request: Request) -> JSONResponse:
+    """Readiness: the database answers and the schema is migrated."""
+    try:
+        with request.app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1 FROM alembic_version"))
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "unavailable", "detail": type(exc).__name__},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return JSONResponse({"status": "ready"})
+
+
+class TokenCreate(RequestModel):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.@-]{1,200}$", description="Unique token name (the actor)."
+    )
+    role: Role = Field(description="viewer, producer, reviewer or admin.")
+
+
+class TokenCreated(ResponseModel):
+    name: str = Field(description="Token name.")
+    role: Role = Field(description="Role.")
+    token: str = Field(description="The secret; shown only now.")
+
+
+class TokenRead(ResponseModel):
+    name: str = Field(description="Token name.")
+    role: str = Field(description="Role.")
+    display_prefix: str = Field(description="First characters, to recognise it.")
+    created_at: datetime = Field(description="Issued at.")
+    created_by: str = Field(description="Who issued it.")
+    revoked_at: datetime | None = Field(default=None, description="Revoked at, if revoked.")
+
+
+@router.post(
+    "/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated, tags=["tokens"]
+)
+def issue_token(
+    body: TokenCreate, request: Request, session: DbSession, actor: Admin
+) -> TokenCreated:
+    """Issue an API token; the secret is returned once and stored only as a hash."""
+    raw = create_token(
+        session,
+        actor,
+        name=body.name,
+        role=body.role,
+        prefix=request.app.state.settings.token_prefix,
+    )
+    return TokenCreated(name=body.name, role=body.role, token=raw)
+
+
+@router.get("/tokens", response_model=list[TokenRead], tags=["tokens"])
+def tokens(session: DbSession, _: Admin) -> list[TokenRead]:
+    """List tokens (never their secrets)."""
+    return [TokenRead.model_validate(t) for t in list_tokens(session)]
+
+
+@router.delete("/tokens/{name}", response_model=TokenRead, tags=["tokens"])
+def revoke(name: str, session: DbSession, actor: Admin) -> TokenRead:
+    """Revoke a token; it stops working at once."""
+    return TokenRead.model_validate(revoke_token(session, actor, name=name))
+
+
+class AuditEventRead(ResponseModel):
+    seq: int = Field(description="Position in the chain.")
+    occurred_at: datetime = Field(description="When it happened.")
+    actor: str = Field(description="Token name (or `cli`).")
+    action: str = Field(description="What was done, e.g. `contract.register`.")
+    object_type: str = Field(description="Kind of object.")
+    object_id: str = Field(description="Object id.")
+    payload: dict[str, Any] = Field(description="Before/after and details.")
+    prev_hash: str = Field(description="Hash of the previous event.")
+    hash: str = Field(description="SHA-256 over prev_hash and this event.")
+
+
+class ChainVerdictRead(ResponseModel):
+    intact: bool = Field(description="Whether every hash recomputes.")
+    events_checked: int = Field(description="Events verified before stopping.")
+    first_broken_seq: int | None = Field(
+        default=None, description="First sequence number that fails."
+    )
+    reason: str | None = Field(default=None, description="Why it fails.")
+    head_hash: str | None = Field(default=None, description="Hash of the last event when intact.")
+
+
+@router.get("/audit", response_model=list[AuditEventRead], tags=["audit"])
+def list_audit(
+    session: DbSession,
+    _: Viewer,
+    object_: Annotated[
+        str | None,
+        Query(alias="object", max_length=400, description="`type:id`, or an id or type alone."),
+    ] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    after_seq: Annotated[
+        int, Query(ge=0, description="Only events after this sequence number.")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEventRead]:
+    """List audit events in chain order, filtered by object, action or actor."""
+    stmt = select(audit.AuditEvent).where(audit.AuditEvent.seq > after_seq)
+    if object_:
+        kind, sep, ident = object_.partition(":")
+        if sep:
+            stmt = stmt.where(
+                audit.AuditEvent.object_type == kind, audit.AuditEvent.object_id == ident
+            )
+        else:
+            stmt = stmt.where(
+                (audit.AuditEvent.object_id == object_) | (audit.AuditEvent.object_type == object_)
+            )
+    if action:
+        stmt = stmt.where(audit.AuditEvent.action == action)
+    if actor:
+        stmt = stmt.where(audit.AuditEvent.actor == actor)
+    rows = session.scalars(stmt.order_by(audit.AuditEvent.seq).limit(limit))
+    return [AuditEventRead.model_validate(r) for r in rows]
+
+
+@router.get("/audit/verify", response_model=ChainVerdictRead, tags=["audit"])
+def verify_audit(session: DbSession, _: Viewer) -> ChainVerdictRead:
+    """Recompute the hash chain and name the first broken sequence number, if any."""
+    return ChainVerdictRead.model_validate(audit.verify_chain(session))

@@ -1,0 +1,357 @@
+"""Validate a batch against a contract version: conform, evaluate rules, split, profile.
+
+The hot path is vectorized: all row-level rules are evaluated in one parallel polars `select`,
+failing-row counts in one more, and only failing rows are ever materialized for examples and
+quarantine reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import polars as pl
+
+from checks.conform import Conformed, conform
+from checks.profile import profile_frame
+from checks.rules import RowRule, row_rules
+from contracts.spec import Action, ContractSpec, NullFractionRule, RowCountRule, dataset_rule_id
+
+ROW_NUMBER = "_row"
+RULE_IDS = "_rule_ids"
+REASONS = "_reasons"
+
+
+class BatchStatus(StrEnum):
+    passed = "passed"
+    warned = "warned"
+    quarantined = "quarantined"
+    rejected = "rejected"
+
+
+@dataclass
+class RuleOutcome:
+    rule_id: str
+    kind: str
+    field: str | None
+    action: Action
+    passed: bool
+    observed: Any
+    threshold: Any
+    failing_rows: int
+    examples: list[Any]
+    message: str
+
+
+@dataclass
+class Validation:
+    status: BatchStatus
+    rows_received: int
+    outcomes: list[RuleOutcome]
+    accepted: pl.DataFrame
+    quarantined: pl.DataFrame
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)
+    newest_event_at: datetime | None = None
+
+    @property
+    def rows_accepted(self) -> int:
+        return self.accepted.height
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantined.height
+
+
+def validate(
+    raw: pl.DataFrame,
+    spec: ContractSpec,
+    *,
+    received_at: datetime,
+    example_values: int = 5,
+    with_profile: bool = True,
+) -> Validation:
+    """Run every rule of `spec` on `raw`; rows are never dropped, only accepted or quarantined."""
+    conformed = conform(raw, spec)
+    frame = conformed.frame
+    outcomes = _schema_outcomes(conformed, spec)
+    rules = row_rules(
+        spec,
+        type_checked=set(conformed.type_failure_columns),
+        missing=set(conformed.missing_required),
+    )
+    # One parallel aggregation pass decides every rule; masks exist only for failing rules.
+    failing_counts, extremes = _aggregate(frame, rules)
+    failing_rules = [r for r in rules if failing_counts[r.id]]
+    masks = (
+        frame.select([r.failing.fill_null(False).alias(r.id) for r in failing_rules])
+        if failing_rules
+        else None
+    )
+    for r in rules:
+        outcome = _row_outcome(r, failing_counts[r.id], frame, masks, example_values)
+        if r.id in extremes:
+            outcome.observed = extremes[r.id]
+        outcomes.append(outcome)
+    outcomes += _dataset_outcomes(frame, spec)
+    newest, freshness = _freshness_outcome(frame, spec, received_at)
+    if freshness:
+        outcomes.append(freshness)
+
+    rejected = any(not o.passed and o.action == Action.reject for o in outcomes)
+    q_rules = [r for r in rules if r.action == Action.quarantine and failing_counts[r.id]]
+    if rejected:
+        quarantine_mask = pl.repeat(True, frame.height, eager=True)
+    elif q_rules and masks is not None:
+        quarantine_mask = masks.select(pl.any_horizontal([r.id for r in q_rules])).to_series()
+    else:
+        quarantine_mask = pl.repeat(False, frame.height, eager=True)
+    batch_reasons = [
+        f"batch rejected: {o.rule_id}"
+        for o in outcomes
+        if not o.passed and o.action == Action.reject
+    ]
+    quarantined = _quarantine(raw, masks, quarantine_mask, failing_rules, batch_reasons)
+    accepted = _accepted(frame, conformed, quarantine_mask, quarantined.height)
+    status = _status(outcomes, rejected, quarantined.height)
+    profile = profile_frame(accepted, spec) if with_profile else {}
+    return Validation(status, raw.height, outcomes, accepted, quarantined, profile, newest)
+
+
+def _status(outcomes: list[RuleOutcome], rejected: bool, n_quarantined: int) -> BatchStatus:
+    if rejected:
+        return BatchStatus.rejected
+    if n_quarantined:
+        return BatchStatus.quarantined
+    if any(not o.passed for o in outcomes):
+        return BatchStatus.warned
+    return BatchStatus.passed
+
+
+def _schema_outcomes(c: Conformed, spec: ContractSpec) -> list[RuleOutcome]:
+    out = [
+        RuleOutcome(
+            f"{name}.present",
+            "schema",
+            name,
+            spec.policy.schema_,
+            False,
+            "missing",
+            "present",
+            c.frame.height,
+            [],
+            f"required column {name} is missing",
+        )
+        for name in c.missing_required
+    ]
+    out.append(
+        RuleOutcome(
+            "schema.extra_columns",
+            "schema",
+            None,
+            spec.policy.extra_columns
+            if spec.policy.extra_columns != Action.quarantine
+            else Action.warn,
+            not c.extra_columns,
+            c.extra_columns,
+            [],
+            0,
+            c.extra_columns[:20],
+            f"columns not in the contract: {c.extra_columns}"
+            if c.extra_columns
+            else "no extra columns",
+        )
+    )
+    return out
+
+
+def _aggregate(frame: pl.DataFrame, rules: list[RowRule]) -> tuple[dict[str, int], dict[str, Any]]:
+    """Failing-row count per rule, and for min/max rules the column's extreme as observed value."""
+    counts = [r.failing.fill_null(False).sum().alias(r.id) for r in rules]
+    extremes = [
+        (pl.col(r.field).min() if r.kind == "min" else pl.col(r.field).max()).alias(f"\x1f{r.id}")
+        for r in rules
+        if r.kind in ("min", "max") and r.field
+    ]
+    if not counts:
+        return {}, {}
+    row = frame.select(counts + extremes).row(0, named=True)
+    return (
+        {r.id: int(row[r.id]) for r in rules},
+        {k[1:]: v for k, v in row.items() if k.startswith("\x1f")},
+    )
+
+
+def _row_outcome(
+    r: RowRule, failing: int, frame: pl.DataFrame, masks: pl.DataFrame | None, k: int
+) -> RuleOutcome:
+    examples: list[Any] = []
+    if failing and k and masks is not None and r.kind != "type" and r.id in masks.columns:
+        where = masks.get_column(r.id).arg_true().head(k)  # no full-column filter
+        picked = frame.select(r.example_columns)[where]
+        examples = (
+            picked.get_column(r.example_columns[0]).to_list()
+            if len(r.example_columns) == 1
+            else picked.rows(named=True)
+        )
+    return RuleOutcome(
+        r.id,
+        r.kind,
+        r.field,
+        r.action,
+        failing == 0,
+        failing,
+        r.threshold,
+        failing,
+        examples,
+        r.reason if failing else "ok",
+    )
+
+
+def _dataset_outcomes(frame: pl.DataFrame, spec: ContractSpec) -> list[RuleOutcome]:
+    out: list[RuleOutcome] = []
+    n = frame.height
+    for rule in spec.dataset_rules:
+        action = rule.severity or spec.policy.dataset
+        rid = dataset_rule_id(rule)
+        if isinstance(rule, RowCountRule):
+            ok = (rule.min is None or n >= rule.min) and (rule.max is None or n <= rule.max)
+            out.append(
+                RuleOutcome(
+                    rid,
+                    "row_count",
+                    None,
+                    action,
+                    ok,
+                    n,
+                    {"min": rule.min, "max": rule.max},
+                    0 if ok else n,
+                    [],
+                    "ok" if ok else f"{n} rows is outside the allowed range",
+                )
+            )
+        elif isinstance(rule, NullFractionRule):
+            nulls = frame.get_column(rule.field).null_count()
+            frac = nulls / n if n else 0.0
+            ok = frac <= rule.max
+            out.append(
+                RuleOutcome(
+                    rid,
+                    "null_fraction",
+                    rule.field,
+                    action,
+                    ok,
+                    round(frac, 6),
+                    rule.max,
+                    0 if ok else nulls,
+                    [],
+                    "ok" if ok else f"null fraction {frac:.4f} exceeds {rule.max}",
+                )
+            )
+    return out
+
+
+def _freshness_outcome(
+    frame: pl.DataFrame, spec: ContractSpec, received_at: datetime
+) -> tuple[datetime | None, RuleOutcome | None]:
+    fr = spec.freshness
+    if fr is None:
+        return None, None
+    newest = frame.get_column(fr.field).max()
+    if newest is not None and not isinstance(newest, datetime):
+        newest = datetime.combine(newest, datetime.min.time(), tzinfo=received_at.tzinfo)  # type: ignore[arg-type]
+    action = fr.severity or spec.policy.freshness
+    limit = fr.max_lag_delta.total_seconds()
+    if newest is None:
+        return None, RuleOutcome(
+            "freshness",
+            "freshness",
+            fr.field,
+            action,
+            False,
+            None,
+            limit,
+            0,
+            [],
+            "no timestamps to measure freshness",
+        )
+    lag = (received_at - newest).total_seconds()
+    ok = lag <= limit
+    return newest, RuleOutcome(
+        "freshness",
+        "freshness",
+        fr.field,
+        action,
+        ok,
+        round(lag, 3),
+        limit,
+        0,
+        [],
+        "ok" if ok else f"newest row lags {lag:.0f}s behind, more than the SLA of {limit:.0f}s",
+    )
+
+
+def _quarantine(
+    raw: pl.DataFrame,
+    masks: pl.DataFrame | None,
+    quarantine_mask: pl.Series,
+    failing_rules: list[RowRule],
+    batch_reasons: list[str],
+) -> pl.DataFrame:
+    """Quarantined rows keep their original values, with rule ids and reasons per row.
+
+    Which rules a row broke is packed into one integer per row (a bit per failing rule); the
+    few distinct combinations are turned into id lists and reason strings once each and
+    joined back, so no list is built row by row.
+    """
+    idx = pl.Series(ROW_NUMBER, range(raw.height), dtype=pl.UInt32)
+    if not quarantine_mask.any():
+        return (
+            raw.with_columns(idx)
+            .clear()
+            .with_columns(
+                pl.lit(None, dtype=pl.List(pl.String)).alias(RULE_IDS),
+                pl.lit(None, dtype=pl.String).alias(REASONS),
+            )
+        )
+    rows = raw.with_columns(idx).filter(quarantine_mask)
+    if masks is None or not failing_rules:  # rejected for dataset-level reasons only
+        return rows.with_columns(
+            pl.lit([], dtype=pl.List(pl.String)).alias(RULE_IDS),
+            pl.lit("; ".join(batch_reasons), dtype=pl.String).alias(REASONS),
+        )
+    chunks = [failing_rules[i : i + 63] for i in range(0, len(failing_rules), 63)]
+    keys = [
+        pl.sum_horizontal(
+            [pl.col(r.id).cast(pl.UInt64) * (1 << i) for i, r in enumerate(chunk)]
+        ).alias(f"_k{n}")
+        for n, chunk in enumerate(chunks)
+    ]
+    key_frame = masks.filter(quarantine_mask).select(keys)
+    combos = key_frame.unique()
+    ids_col, reasons_col = [], []
+    for combo in combos.iter_rows():
+        hit = [
+            r for n, chunk in enumerate(chunks) for i, r in enumerate(chunk) if combo[n] >> i & 1
+        ]
+        ids_col.append([r.id for r in hit])
+        reasons_col.append("; ".join([f"{r.id}: {r.reason}" for r in hit] + batch_reasons))
+    lookup = combos.with_columns(
+        pl.Series(RULE_IDS, ids_col, dtype=pl.List(pl.String)),
+        pl.Series(REASONS, reasons_col, dtype=pl.String),
+    )
+    labels = key_frame.join(lookup, on=key_frame.columns, how="left", maintain_order="left")
+    return pl.concat([rows, labels.select(RULE_IDS, REASONS)], how="horizontal")
+
+
+def _accepted(
+    frame: pl.DataFrame, c: Conformed, quarantine_mask: pl.Series, n_quarantined: int
+) -> pl.DataFrame:
+    helper = [f"__type_fail__{name}" for name in c.type_failure_columns]
+    kept = frame.drop(helper) if helper else frame
+    if n_quarantined == 0:
+        return kept  # the common case: no copy
+    if n_quarantined == kept.height:
+        return kept.clear()
+    return kept.filter(~quarantine_mask)

@@ -1,0 +1,133 @@
+"""Compile a contract into vectorized rules: one polars expression per row-level rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from checks.conform import type_fail_column
+from contracts.expressions import compile_expression
+from contracts.spec import (
+    Action,
+    ContractSpec,
+    ExpressionRule,
+    FieldSpec,
+    FieldType,
+    UniqueKeyRule,
+    dataset_rule_id,
+)
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule decided row by row; `failing` is true where a row breaks it."""
+
+    id: str
+    kind: str
+    field: str | None
+    action: Action
+    failing: pl.Expr
+    threshold: Any
+    reason: str
+    example_columns: tuple[str, ...]
+
+
+def row_rules(
+    spec: ContractSpec,
+    *,
+    type_checked: set[str],
+    missing: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[RowRule]:
+    """Every row-level rule of the contract, in a stable order.
+
+    Fields whose column is missing entirely are reported once by the schema rule, not again
+    per row.
+    """
+    rules: list[RowRule] = []
+    for f in spec.fields:
+        if f.name in missing:
+            continue
+        rules.extend(_field_rules(f, spec.policy.field, f.name in type_checked))
+    for rule in spec.dataset_rules:
+        action = rule.severity or spec.policy.dataset
+        if isinstance(rule, UniqueKeyRule):
+            key = pl.struct(rule.fields) if len(rule.fields) > 1 else pl.col(rule.fields[0])
+            not_null = pl.all_horizontal([pl.col(c).is_not_null() for c in rule.fields])
+            rules.append(
+                RowRule(
+                    dataset_rule_id(rule),
+                    "unique_key",
+                    None,
+                    action,
+                    key.is_duplicated() & not_null,
+                    {"fields": rule.fields},
+                    f"duplicate key ({', '.join(rule.fields)})",
+                    tuple(rule.fields),
+                )
+            )
+        elif isinstance(rule, ExpressionRule):
+            expr = compile_expression(rule.expr)
+            rules.append(
+                RowRule(
+                    dataset_rule_id(rule),
+                    "expression",
+                    None,
+                    action,
+                    expr.not_().fill_null(False),  # SQL CHECK semantics: unknown passes
+                    {"expr": rule.expr},
+                    f"expression {rule.name} is false: {rule.expr}",
+                    tuple(expr.meta.root_names()),
+                )
+            )
+    return rules
+
+
+def _field_rules(f: FieldSpec, default: Action, type_checked: bool) -> list[RowRule]:
+    action = f.severity or default
+    c = pl.col(f.name)
+    # Category columns may arrive dictionary-encoded; text checks need the string values.
+    text = c.cast(pl.String) if f.type == FieldType.category else c
+    name = f.name
+    out: list[RowRule] = []
+
+    def add(check: str, failing: pl.Expr, threshold: Any, reason: str) -> None:
+        out.append(
+            RowRule(f"{name}.{check}", check, name, action, failing, threshold, reason, (name,))
+        )
+
+    if type_checked:
+        add("type", pl.col(type_fail_column(name)), f.type.value, f"value is not a {f.type.value}")
+    if f.required:
+        add("required", c.is_null(), True, "value is missing")
+    if f.min is not None:
+        add("min", c < _literal(f, "min"), f.min, f"value is below min {f.min}")
+    if f.max is not None:
+        add("max", c > _literal(f, "max"), f.max, f"value is above max {f.max}")
+    if f.allowed_values is not None:
+        add(
+            "allowed_values",
+            c.is_not_null() & ~c.is_in(f.allowed_values),
+            f.allowed_values,
+            "value is not an allowed value",
+        )
+    if f.pattern is not None:
+        add(
+            "pattern",
+            ~text.str.contains(f.pattern).fill_null(True),
+            f.pattern,
+            f"value does not match pattern {f.pattern}",
+        )
+    if f.min_length is not None:
+        add("min_length", text.str.len_chars() < f.min_length, f.min_length, "value is too short")
+    if f.max_length is not None:
+        add("max_length", text.str.len_chars() > f.max_length, f.max_length, "value is too long")
+    if f.unique:
+        add("unique", c.is_duplicated() & c.is_not_null(), True, "value is not unique")
+    return out
+
+
+def _literal(f: FieldSpec, attr: Any) -> pl.Expr:
+    value = f.bound(attr)
+    return pl.lit(value)

@@ -1,0 +1,229 @@
+"""The `driftgate` command: migrate, serve, tokens, contracts, batches, audit, demo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.context import context
+
+app = typer.Typer(help="driftgate: drift-aware data quality and governance.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+contract_app = typer.Typer(help="Data contracts.", no_args_is_help=True)
+batch_app = typer.Typer(help="Batches.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
+db_app = typer.Typer(help="The embedded database.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(contract_app, name="contract")
+app.add_typer(batch_app, name="batch")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    from core.migrate import upgrade
+
+    ctx = context()
+    upgrade(ctx.database_url)
+    typer.echo("database migrated to head")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving.")
+    ] = True,
+) -> None:
+    """Serve the REST API with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+    from core.migrate import upgrade
+
+    ctx = context()
+    if migrate_first:
+        upgrade(ctx.database_url)
+    typer.echo(f"driftgate API on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(ctx.settings, database_url=ctx.database_url), host=host, port=port)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer, producer, reviewer or admin.")],
+    name: Annotated[str, typer.Option(help="Unique name; it is the actor in the audit trail.")],
+) -> None:
+    """Issue a token. The secret is printed once, alone on the last line."""
+    from core.auth import Role, create_token
+    from core.db import unit_of_work
+    from core.errors import DriftgateError
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        _fail(f"unknown role {role!r}; use one of {[r.value for r in Role]}", 2)
+    ctx = context()
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            raw = create_token(
+                session, ctx.operator, name=name, role=role_value, prefix=ctx.settings.token_prefix
+            )
+    except DriftgateError as exc:
+        _fail(exc.detail)
+    typer.echo(f"token {name!r} with role {role_value.value} (shown once, store it now):")
+    typer.echo(raw)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from core.auth import list_tokens
+    from core.db import unit_of_work
+
+    ctx = context()
+    with unit_of_work(ctx.sessions) as session:
+        for t in list_tokens(session):
+            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            typer.echo(f"{t.name:30} {t.role:9} {t.display_prefix}…  {state}")
+
+
+@token_app.command("revoke")
+def token_revoke(name: str) -> None:
+    """Revoke a token."""
+    from core.auth import revoke_token
+    from core.db import unit_of_work
+    from core.errors import DriftgateError
+
+    ctx = context()
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            revoke_token(session, ctx.operator, name=name)
+    except DriftgateError as exc:
+        _fail(exc.detail)
+    typer.echo(f"token {name!r} revoked")
+
+
+@contract_app.command("register")
+def contract_register(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="YAML/JSON contract or ODCS v3.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="auto, driftgate or odcs.")] = "auto",
+) -> None:
+    """Register a contract, or add the file as a new version if the contract exists."""
+    from cli.flows import register_contract_file
+    from core.errors import DriftgateError
+
+    try:
+        typer.echo(register_contract_file(context(), file, fmt))
+    except DriftgateError as exc:
+        _fail(_describe(exc))
+
+
+@contract_app.command("list")
+def contract_list() -> None:
+    """List contracts."""
+    from contracts import repository
+    from core.db import unit_of_work
+
+    ctx = context()
+    with unit_of_work(ctx.sessions) as session:
+        for c in repository.list_contracts(session, limit=1000, offset=0):
+            typer.echo(f"{c.id:30} v{c.latest_version:10} {c.compatibility:9} owner={c.owner}")
+
+
+@batch_app.command("submit")
+def batch_submit(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Parquet, CSV or NDJSON file.")
+    ],
+    contract: Annotated[str, typer.Option(help="Contract id.")],
+    version: Annotated[
+        str | None, typer.Option(help="Contract version (default newest active).")
+    ] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Retry key.")] = None,
+) -> None:
+    """Validate a batch file against a contract and store it; exit 1 if it is rejected."""
+    from cli.flows import submit_batch_file
+    from core.errors import DriftgateError
+
+    try:
+        text, status = submit_batch_file(context(), file, contract, version, idempotency_key)
+    except DriftgateError as exc:
+        _fail(_describe(exc))
+    typer.echo(text)
+    if status == "rejected":
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 if it is broken."""
+    from core import audit
+    from core.db import unit_of_work
+
+    ctx = context()
+    with unit_of_work(ctx.sessions) as session:
+        verdict = audit.verify_chain(session)
+    typer.echo(json.dumps(verdict.__dict__, indent=2))
+    if not verdict.intact:
+        raise typer.Exit(1)
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL (only when DATABASE_URL is unset)."""
+    from core.embedded import stop_embedded
+
+    ctx = context()
+    if ctx.settings.database_url:
+        _fail("DATABASE_URL is set: driftgate does not manage that server")
+    stopped = stop_embedded(ctx.settings.embedded_pg_dir)
+    typer.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@app.command()
+def demo() -> None:
+    """Seed a sample contract and a few batches (good and bad) and print what happened."""
+    from cli.flows import run_demo
+    from core.migrate import upgrade
+
+    ctx = context()
+    upgrade(ctx.database_url)
+    run_demo(ctx, typer.echo)
+
+
+def _describe(exc: object) -> str:
+    from core.errors import DriftgateError
+
+    assert isinstance(exc, DriftgateError)
+    lines = [exc.detail]
+    lines += [
+        f"  - {e.get('field')}: {e.get('message') or e.get('kind')} [{e.get('rule')}]"
+        for e in exc.errors
+    ]
+    return "\n".join(lines)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    app(prog_name="driftgate")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Turn a YAML/JSON (or ODCS v3) document into a validated `ContractSpec`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from contracts.errors import InvalidContractSpec, UnreadableContractDocument
+from contracts.spec import ContractSpec
+
+
+def parse_document(body: bytes | str) -> dict[str, Any]:
+    """YAML is a superset of JSON, but JSON is tried first for precise error positions."""
+    if isinstance(body, bytes):
+        if b"\x00" in body:
+            raise UnreadableContractDocument("the document contains NUL bytes", rule="no_nul_bytes")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadableContractDocument(
+                f"the document is not valid UTF-8 (byte {exc.start})", rule="utf8"
+            ) from None
+    else:
+        text = body
+    if "\x00" in text:
+        raise UnreadableContractDocument(
+            "the document contains NUL characters", rule="no_nul_bytes"
+        )
+    try:
+        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise UnreadableContractDocument(
+            f"the document does not parse: {exc}", rule="syntax"
+        ) from None
+    if not isinstance(doc, dict):
+        raise UnreadableContractDocument(
+            "the document must be a mapping at the top level", rule="mapping"
+        )
+    _reject_nul(doc, "")
+    return doc
+
+
+def _reject_nul(node: Any, path: str) -> None:
+    """`\\u0000` escapes decode to NUL, which PostgreSQL cannot store in text or JSONB."""
+    if isinstance(node, str) and "\x00" in node:
+        raise UnreadableContractDocument(
+            f"{path or 'document'} contains a NUL character",
+            field=path or None,
+            rule="no_nul_bytes",
+        )
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _reject_nul(str(k), path)
+            _reject_nul(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _reject_nul(v, f"{path}[{i}]")
+
+
+def is_odcs(doc: dict[str, Any]) -> bool:
+    return str(doc.get("kind", "")).lower() == "datacontract" and "apiVersion" in doc
+
+
+def load_spec(doc: dict[str, Any]) -> ContractSpec:
+    """Validate a contract document; errors name the field path and the violated rule."""
+    try:
+        return ContractSpec.model_validate(doc)
+    except ValidationError as exc:
+        errors = [_describe(err, doc) for err in exc.errors(include_url=False)]
+        first = errors[0]
+        raise InvalidContractSpec(
+            f"{first['field']}: {first['message']}"
+            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+            field=first["field"],
+            rule=first["rule"],
+            errors=errors,
+        ) from None
+
+
+def _describe(err: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper())]
+    path = ""
+    node: Any = doc
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif isinstance(node, dict) and node.get("kind") == part:
+            continue  # discriminated-union tag, not a key of the document
+        else:
+            path += f".{part}" if path else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and isinstance(node.get("name"), str):
+        path += f"({node['name']})"  # say which field, not just its index
+    return {"field": path or "(document)", "rule": err["type"], "message": err["msg"]}
+
+
+def load_contract_document(
+    doc: dict[str, Any], fmt: str = "auto"
+) -> tuple[ContractSpec, str, dict[str, Any] | None]:
+    """A driftgate or ODCS v3 document → (spec, source format, import report for ODCS)."""
+    if fmt == "odcs" or (fmt == "auto" and is_odcs(doc)):
+        from contracts.odcs import OdcsImportError, import_odcs
+
+        try:
+            spec_doc, report = import_odcs(doc)
+        except OdcsImportError as exc:
+            raise InvalidContractSpec(str(exc), field="odcs", rule="odcs_structure") from None
+        return load_spec(spec_doc), "odcs", {"mapped": report.mapped, "ignored": report.ignored}
+    return load_spec(doc), "driftgate", None

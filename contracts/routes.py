@@ -1,0 +1,173 @@
+"""HTTP routes of the contracts domain: parse, authorize, call one service function, shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+
+from api.deps import Admin, DbSession, Viewer
+from contracts import service
+from contracts.loader import load_contract_document, parse_document
+from contracts.models import ContractVersion
+from contracts.schemas import (
+    ChangeRead,
+    ContractRead,
+    ContractVersionCreated,
+    ContractVersionRead,
+    DeprecateRequest,
+    DiffRead,
+)
+from contracts.spec import ContractSpec
+
+router = APIRouter(prefix="/contracts", tags=["contracts"])
+
+_DOCUMENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A driftgate contract or an ODCS v3 document, as YAML or JSON.",
+        "content": {
+            "application/yaml": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+Format = Annotated[
+    Literal["auto", "driftgate", "odcs"],
+    Query(alias="format", description="Document format; `auto` detects ODCS by `kind`."),
+]
+
+
+async def _read_spec(request: Request, fmt: str) -> tuple[ContractSpec, str, dict[str, Any] | None]:
+    return load_contract_document(parse_document(await request.body()), fmt)
+
+
+def _version_read(row: ContractVersion) -> ContractVersionRead:
+    return ContractVersionRead.model_validate(row)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContractVersionCreated,
+    openapi_extra=_DOCUMENT_BODY,
+)
+async def register_contract(
+    request: Request, session: DbSession, actor: Admin, fmt: Format = "auto"
+) -> ContractVersionCreated:
+    """Register a new contract with its first version."""
+    spec, source, report = await _read_spec(request, fmt)
+    row = service.register_contract(
+        session, actor, spec=spec, source_format=source, import_report=report
+    )
+    return ContractVersionCreated.model_validate(row)
+
+
+@router.get("", response_model=list[ContractRead])
+def list_contracts(
+    session: DbSession,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ContractRead]:
+    """List registered contracts."""
+    from contracts import repository
+
+    return [
+        ContractRead.model_validate(c)
+        for c in repository.list_contracts(session, limit=limit, offset=offset)
+    ]
+
+
+@router.get("/{contract_id}", response_model=ContractRead)
+def get_contract(contract_id: str, session: DbSession, _: Viewer) -> ContractRead:
+    """Show one contract."""
+    return ContractRead.model_validate(service.get_contract(session, contract_id))
+
+
+@router.get("/{contract_id}/versions", response_model=list[ContractVersionRead])
+def list_versions(contract_id: str, session: DbSession, _: Viewer) -> list[ContractVersionRead]:
+    """List a contract's versions, oldest first."""
+    from contracts import repository
+
+    service.get_contract(session, contract_id)
+    return [_version_read(v) for v in repository.list_versions(session, contract_id)]
+
+
+@router.post(
+    "/{contract_id}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContractVersionCreated,
+    openapi_extra=_DOCUMENT_BODY,
+)
+async def add_version(
+    contract_id: str, request: Request, session: DbSession, actor: Admin, fmt: Format = "auto"
+) -> ContractVersionCreated:
+    """Add a version; incompatible changes without a major bump get 409 listing each one."""
+    spec, source, report = await _read_spec(request, fmt)
+    row, changes = service.add_version(
+        session,
+        actor,
+        contract_id=contract_id,
+        spec=spec,
+        source_format=source,
+        import_report=report,
+    )
+    out = ContractVersionCreated.model_validate(row)
+    out.changes = [ChangeRead(**c.to_json()) for c in changes]
+    return out
+
+
+@router.get("/{contract_id}/versions/{version}", response_model=ContractVersionRead)
+def get_version(
+    contract_id: str, version: str, session: DbSession, _: Viewer
+) -> ContractVersionRead:
+    """Show one version with its full spec."""
+    return _version_read(service.get_version(session, contract_id, version))
+
+
+@router.post("/{contract_id}/versions/{version}/deprecate", response_model=ContractVersionRead)
+def deprecate_version(
+    contract_id: str, version: str, body: DeprecateRequest, session: DbSession, actor: Admin
+) -> ContractVersionRead:
+    """Deprecate a version: batches against it are flagged and it is no longer the default."""
+    row = service.deprecate_version(
+        session, actor, contract_id=contract_id, version=version, reason=body.reason
+    )
+    return _version_read(row)
+
+
+@router.get("/{contract_id}/diff", response_model=DiffRead)
+def diff_versions(
+    contract_id: str,
+    session: DbSession,
+    _: Viewer,
+    from_version: Annotated[str, Query(alias="from", description="Base version.")],
+    to_version: Annotated[str, Query(alias="to", description="Compared version.")],
+) -> DiffRead:
+    """Diff two versions, classifying each change by the compatibility it breaks."""
+    changes, verdicts = service.diff_versions(
+        session, contract_id, from_version=from_version, to_version=to_version
+    )
+    return DiffRead(
+        contract_id=contract_id,
+        from_version=from_version,
+        to_version=to_version,
+        changes=[ChangeRead(**c.to_json()) for c in changes],
+        breaking_under=verdicts,
+    )
+
+
+@router.get("/{contract_id}/expectations")
+def gx_expectations(
+    contract_id: str,
+    session: DbSession,
+    _: Viewer,
+    version: Annotated[str | None, Query(description="Version; default the newest active.")] = None,
+) -> dict[str, Any]:
+    """The contract version as a Great Expectations 1.x expectation suite (JSON)."""
+    from contracts.gx_export import to_gx_suite_json
+
+    row = service.resolve_version(session, contract_id, version)
+    return to_gx_suite_json(service.spec_of(row))

@@ -1,0 +1,449 @@
+"""The data contract spec: what a batch must look like, and what to do when it does not.
+
+Pure parsing and validation, no I/O. `ContractSpec.model_validate` raises pydantic errors whose
+`type` names the violated rule (e.g. `min_le_max`, `regex_compiles`), which the API turns into a
+problem document naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.durations import parse_duration
+from contracts.semver import SemVer
+
+
+class FieldType(StrEnum):
+    string = "string"
+    integer = "integer"
+    float = "float"
+    boolean = "boolean"
+    timestamp = "timestamp"
+    date = "date"
+    category = "category"
+
+
+NUMERIC_TYPES = {FieldType.integer, FieldType.float}
+TEMPORAL_TYPES = {FieldType.timestamp, FieldType.date}
+TEXT_TYPES = {FieldType.string, FieldType.category}
+ORDERED_TYPES = NUMERIC_TYPES | TEMPORAL_TYPES
+
+
+class Action(StrEnum):
+    """What a violation does to the batch: note it, set the bad rows aside, or refuse it."""
+
+    warn = "warn"
+    quarantine = "quarantine"
+    reject = "reject"
+
+
+class Compatibility(StrEnum):
+    BACKWARD = "BACKWARD"
+    FORWARD = "FORWARD"
+    FULL = "FULL"
+    NONE = "NONE"
+
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+Bound = int | float | str
+
+
+def _rule_error(rule: str, message: str, **ctx: Any) -> PydanticCustomError:
+    return PydanticCustomError(rule, message, ctx or None)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class FieldSpec(_Spec):
+    """One column of the dataset and the row-level rules its values must satisfy."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Column name.")
+    type: FieldType = Field(description="Logical type of the column.")
+    required: bool = Field(
+        default=False,
+        description="The column must be present and no value may be null (`nullable: false`).",
+    )
+    unique: bool = Field(default=False, description="No two rows may share a value.")
+    min: Bound | None = Field(default=None, description="Smallest allowed value (inclusive).")
+    max: Bound | None = Field(default=None, description="Largest allowed value (inclusive).")
+    allowed_values: list[str | int | float | bool] | None = Field(
+        default=None, description="The only values allowed."
+    )
+    pattern: str | None = Field(default=None, description="Regex each value must match.")
+    min_length: int | None = Field(default=None, ge=0, description="Shortest string allowed.")
+    max_length: int | None = Field(default=None, ge=0, description="Longest string allowed.")
+    description: str = Field(default="", description="What the column means.")
+    pii: bool = Field(default=False, description="Holds personal data.")
+    severity: Action | None = Field(
+        default=None, description="Action for this field's violations; defaults to the policy."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nullable_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "nullable" in data:
+            data = dict(data)
+            nullable = data.pop("nullable")
+            if "required" in data and data["required"] == nullable:
+                raise _rule_error("required_nullable_agree", "required and nullable contradict")
+            data["required"] = not nullable
+        return data
+
+    @model_validator(mode="after")
+    def _rules_fit_type(self) -> FieldSpec:
+        t = self.type
+        for attr in ("min", "max"):
+            value = getattr(self, attr)
+            if value is not None:
+                if t not in ORDERED_TYPES:
+                    raise _rule_error(
+                        "rule_applies_to_type", f"{attr} does not apply to type {t.value}"
+                    )
+                object.__setattr__(self, attr, _coerce_bound(t, value, attr))
+        if self.min is not None and self.max is not None and self.min > self.max:  # type: ignore[operator]
+            raise _rule_error("min_le_max", f"min {self.min!r} is greater than max {self.max!r}")
+        for attr in ("pattern", "min_length", "max_length"):
+            if getattr(self, attr) is not None and t not in TEXT_TYPES:
+                raise _rule_error(
+                    "rule_applies_to_type", f"{attr} does not apply to type {t.value}"
+                )
+        if (
+            self.min_length is not None
+            and self.max_length is not None
+            and self.min_length > self.max_length
+        ):
+            raise _rule_error("min_length_le_max_length", "min_length is greater than max_length")
+        if self.pattern is not None:
+            _check_regex(self.pattern)
+        if self.allowed_values is not None:
+            object.__setattr__(self, "allowed_values", _coerce_allowed(t, self.allowed_values))
+        return self
+
+    def bound(self, attr: Literal["min", "max"]) -> Any:
+        """The bound as a Python value of the field's type (datetime/date for temporal)."""
+        value = getattr(self, attr)
+        if value is None or self.type not in TEMPORAL_TYPES:
+            return value
+        return _parse_temporal(self.type, str(value))
+
+
+def _parse_temporal(t: FieldType, text: str) -> datetime | date:
+    if t == FieldType.date:
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=None)
+
+
+def _coerce_bound(t: FieldType, value: Bound, attr: str) -> Bound:
+    if t in NUMERIC_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _rule_error("bound_matches_type", f"{attr} must be a number for {t.value}")
+        return int(value) if t == FieldType.integer and float(value).is_integer() else value
+    try:
+        _parse_temporal(t, str(value))
+    except ValueError as exc:
+        raise _rule_error(
+            "bound_matches_type", f"{attr} must be an ISO 8601 {t.value}: {exc}"
+        ) from None
+    return str(value)
+
+
+def _coerce_allowed(t: FieldType, values: list[Any]) -> list[Any]:
+    if not values:
+        raise _rule_error("allowed_values_not_empty", "allowed_values must not be empty")
+    out: list[Any] = []
+    for v in values:
+        is_int = isinstance(v, int) and not isinstance(v, bool)
+        if (t in TEXT_TYPES and isinstance(v, str)) or (t == FieldType.integer and is_int):
+            out.append(v)
+        elif t == FieldType.float and isinstance(v, int | float) and not isinstance(v, bool):
+            out.append(float(v))
+        elif t == FieldType.boolean and isinstance(v, bool):
+            out.append(v)
+        else:
+            raise _rule_error(
+                "allowed_values_match_type", f"allowed value {v!r} is not a {t.value}"
+            )
+    if len(set(out)) != len(out):
+        raise _rule_error("allowed_values_distinct", "allowed_values has duplicates")
+    return out
+
+
+def _check_regex(pattern: str) -> None:
+    """Patterns run in polars (Rust regex), so they must compile there, not just in Python."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise _rule_error("regex_compiles", f"pattern does not compile: {exc}") from None
+    import polars as pl
+
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
+    except Exception as exc:  # polars raises ComputeError with the regex parser's message
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise _rule_error(
+            "regex_compiles", f"pattern is not supported by the engine: {first_line}"
+        ) from None
+
+
+class _DatasetRule(_Spec):
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:+-]{1,200}$")
+    severity: Action | None = Field(default=None, description="Action on violation.")
+
+
+class RowCountRule(_DatasetRule):
+    kind: Literal["row_count"]
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> RowCountRule:
+        if self.min is None and self.max is None:
+            raise _rule_error("bound_present", "row_count needs min or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise _rule_error("min_le_max", f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class NullFractionRule(_DatasetRule):
+    kind: Literal["null_fraction"]
+    field: str
+    max: float = Field(ge=0.0, le=1.0, description="Largest allowed share of nulls.")
+
+
+class UniqueKeyRule(_DatasetRule):
+    kind: Literal["unique_key"]
+    fields: list[str] = Field(min_length=1)
+
+
+class ExpressionRule(_DatasetRule):
+    """A row-level SQL boolean expression (polars SQL), e.g. `clicks <= impressions`."""
+
+    kind: Literal["expression"]
+    name: str = Field(pattern=NAME_PATTERN)
+    expr: str = Field(min_length=1, max_length=2000)
+
+
+DatasetRule = Annotated[
+    RowCountRule | NullFractionRule | UniqueKeyRule | ExpressionRule, Field(discriminator="kind")
+]
+
+
+class Freshness(_Spec):
+    field: str = Field(description="Timestamp field whose newest value measures lag.")
+    max_lag: str = Field(description="Largest allowed lag of the newest row (e.g. PT2H, 2h).")
+    cadence: str | None = Field(
+        default=None, description="Expected interval between batches (e.g. PT1H)."
+    )
+    severity: Action | None = None
+
+    @field_validator("max_lag", "cadence")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_duration(v)
+            except ValueError as exc:
+                raise _rule_error("duration_parses", str(exc)) from None
+        return v
+
+    @property
+    def max_lag_delta(self) -> timedelta:
+        return parse_duration(self.max_lag)
+
+    @property
+    def cadence_delta(self) -> timedelta | None:
+        return parse_duration(self.cadence) if self.cadence else None
+
+
+class Policy(_Spec):
+    """Default action per rule class; a rule's own `severity` overrides it."""
+
+    field: Action = Field(default=Action.quarantine, description="Row-level field rules.")
+    dataset: Action = Field(default=Action.reject, description="Dataset-level rules.")
+    schema_: Action = Field(
+        default=Action.reject, alias="schema", description="Missing required columns."
+    )
+    extra_columns: Action = Field(default=Action.warn, description="Columns not in the contract.")
+    freshness: Action = Field(default=Action.warn, description="Freshness SLA breaches.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+DriftMethod = Literal["psi", "ks", "chi2", "js"]
+
+
+class FieldMonitor(_Spec):
+    method: DriftMethod = "psi"
+    warn: float = Field(default=0.1, ge=0)
+    alert: float = Field(default=0.25, ge=0)
+    bins: int = Field(default=10, ge=2, le=1000)
+
+    @model_validator(mode="after")
+    def _order(self) -> FieldMonitor:
+        if self.method in ("psi", "js", "ks") and self.warn > self.alert:
+            raise _rule_error("warn_le_alert", "warn threshold is above alert threshold")
+        return self
+
+
+class ReferenceWindow(_Spec):
+    window: str | None = Field(default=None, description="Trailing window, e.g. P7D.")
+    start: datetime | None = Field(default=None, description="Pinned window start.")
+    end: datetime | None = Field(default=None, description="Pinned window end.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReferenceWindow:
+        if self.window is not None:
+            try:
+                parse_duration(self.window)
+            except ValueError as exc:
+                raise _rule_error("duration_parses", str(exc)) from None
+        if (self.start is None) != (self.end is None):
+            raise _rule_error("pinned_window_complete", "a pinned window needs start and end")
+        if self.start and self.end and self.start >= self.end:
+            raise _rule_error("start_before_end", "reference start must be before end")
+        return self
+
+
+class Monitoring(_Spec):
+    reference: ReferenceWindow = Field(default_factory=ReferenceWindow)
+    fields: dict[str, FieldMonitor] = Field(default_factory=dict)
+
+
+class DatasetRef(_Spec):
+    namespace: str = Field(default="driftgate", min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=300)
+
+
+class ContractSpec(_Spec):
+    """A versioned data contract."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Stable contract id (slug).")
+    version: str = Field(max_length=100, description="Semantic version of this contract version.")
+    owner: str = Field(min_length=1, max_length=200, description="Owning team or person.")
+    description: str = Field(default="", max_length=10_000)
+    dataset: DatasetRef = Field(description="The dataset this contract governs.")
+    compatibility: Compatibility = Field(
+        default=Compatibility.BACKWARD, description="How later versions may evolve."
+    )
+    fields: list[FieldSpec] = Field(min_length=1, max_length=2000)
+    dataset_rules: list[DatasetRule] = Field(default_factory=list)
+    freshness: Freshness | None = None
+    policy: Policy = Field(default_factory=Policy)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
+            data = {**data, "dataset": {"name": data["dataset"]}}
+        return data
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, v: str) -> str:
+        try:
+            SemVer.parse(v)
+        except ValueError as exc:
+            raise _rule_error("semver", str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> ContractSpec:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise _rule_error("field_names_unique", f"duplicate field names: {dupes}")
+        by_name = {f.name: f for f in self.fields}
+        seen_ids: set[str] = set()
+        for rule in self.dataset_rules:
+            _check_dataset_rule(rule, by_name)
+            rid = dataset_rule_id(rule)
+            if rid in seen_ids:
+                raise _rule_error("rule_ids_unique", f"duplicate dataset rule id {rid!r}")
+            seen_ids.add(rid)
+        if self.freshness is not None:
+            f = by_name.get(self.freshness.field)
+            if f is None or f.type not in TEMPORAL_TYPES:
+                raise _rule_error(
+                    "freshness_field_is_temporal",
+                    f"freshness field {self.freshness.field!r} must be a timestamp or date field",
+                )
+            if self.freshness.severity == Action.quarantine:
+                raise _rule_error("action_applies", "freshness can warn or reject, not quarantine")
+        for name, monitor in self.monitoring.fields.items():
+            _check_monitor(name, monitor, by_name)
+        return self
+
+    @property
+    def semver(self) -> SemVer:
+        return SemVer.parse(self.version)
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def to_document(self) -> dict[str, Any]:
+        """The canonical JSON form stored in Postgres and returned by the API."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def fingerprint(self) -> str:
+        body = json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def dataset_rule_id(rule: RowCountRule | NullFractionRule | UniqueKeyRule | ExpressionRule) -> str:
+    if rule.id:
+        return rule.id
+    if isinstance(rule, RowCountRule):
+        return "row_count"
+    if isinstance(rule, NullFractionRule):
+        return f"null_fraction:{rule.field}"
+    if isinstance(rule, UniqueKeyRule):
+        return "unique_key:" + "+".join(rule.fields)
+    return f"expression:{rule.name}"
+
+
+def _check_dataset_rule(rule: Any, by_name: dict[str, FieldSpec]) -> None:
+    if isinstance(rule, NullFractionRule) and rule.field not in by_name:
+        raise _rule_error("field_exists", f"null_fraction names unknown field {rule.field!r}")
+    if isinstance(rule, UniqueKeyRule):
+        missing = [f for f in rule.fields if f not in by_name]
+        if missing:
+            raise _rule_error("field_exists", f"unique_key names unknown fields {missing}")
+    if isinstance(rule, RowCountRule | NullFractionRule) and rule.severity == Action.quarantine:
+        raise _rule_error("action_applies", f"{rule.kind} can warn or reject, not quarantine")
+    if isinstance(rule, ExpressionRule):
+        from contracts.expressions import referenced_columns
+
+        try:
+            cols = referenced_columns(rule.expr)
+        except ValueError as exc:
+            raise _rule_error("expression_parses", str(exc)) from None
+        unknown = sorted(set(cols) - set(by_name))
+        if unknown:
+            raise _rule_error("field_exists", f"expression names unknown fields {unknown}")
+
+
+def _check_monitor(name: str, monitor: FieldMonitor, by_name: dict[str, FieldSpec]) -> None:
+    f = by_name.get(name)
+    if f is None:
+        raise _rule_error("field_exists", f"monitoring names unknown field {name!r}")
+    if monitor.method == "ks" and f.type not in ORDERED_TYPES:
+        raise _rule_error(
+            "method_applies_to_type", f"ks needs an ordered field, {name} is {f.type}"
+        )
+    if monitor.method == "chi2" and f.type not in (TEXT_TYPES | {FieldType.boolean}):
+        raise _rule_error(
+            "method_applies_to_type", f"chi2 needs a categorical field, {name} is {f.type}"
+        )

@@ -1,0 +1,181 @@
+"""Append-only, hash-chained audit trail; every mutation writes one event in its transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, String, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.clock import utcnow
+from core.jsonsafe import jsonsafe
+from core.models import Base
+
+GENESIS_HASH = "0" * 64
+# One advisory lock serializes chain appends so concurrent writers cannot fork the chain.
+AUDIT_CHAIN_LOCK = 0x6472696674676174  # "driftgat"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str] = mapped_column(String(300))
+    # JSON (not JSONB) keeps the exact text, so the hash can be recomputed byte for byte.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    prev_hash: str,
+    *,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    payload: Any,
+) -> str:
+    """SHA-256 over the previous hash and the canonical form of the event."""
+    body = canonical_json(
+        {
+            "seq": seq,
+            "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "payload": payload,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: Any = None,
+    after: Any = None,
+    **details: Any,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction.
+
+    Takes a transaction-scoped advisory lock, so call it as late as practical in a
+    transaction: appends are serialized until the caller commits or rolls back.
+    """
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    payload = jsonsafe({"before": before, "after": after, **details})
+    occurred_at = utcnow().astimezone(UTC)
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=occurred_at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        payload=payload,
+        prev_hash=prev_hash,
+        hash=event_hash(
+            prev_hash,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            payload=payload,
+        ),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    intact: bool
+    events_checked: int
+    first_broken_seq: int | None
+    reason: str | None
+    head_hash: str | None
+
+
+def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainVerdict:
+    """Recompute every hash in order; name the first sequence number that does not match."""
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    last_seq = 0
+    while True:
+        rows = session.execute(
+            select(*_CHAIN_COLUMNS)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            break
+        for ev in rows:
+            problem = _check_event(ev, expected_seq, prev_hash)
+            if problem:
+                broken = expected_seq if ev.seq != expected_seq else ev.seq
+                return ChainVerdict(False, checked, broken, problem, None)
+            prev_hash, expected_seq, checked, last_seq = ev.hash, ev.seq + 1, checked + 1, ev.seq
+    return ChainVerdict(True, checked, None, None, prev_hash if checked else None)
+
+
+_CHAIN_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.occurred_at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.object_type,
+    AuditEvent.object_id,
+    AuditEvent.payload,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
+def _check_event(ev: Any, expected_seq: int, prev_hash: str) -> str | None:
+    if ev.seq != expected_seq:
+        return f"sequence gap: expected {expected_seq}, found {ev.seq}"
+    if ev.prev_hash != prev_hash:
+        return "prev_hash does not match the previous event's hash"
+    recomputed = event_hash(
+        ev.prev_hash,
+        seq=ev.seq,
+        occurred_at=ev.occurred_at,
+        actor=ev.actor,
+        action=ev.action,
+        object_type=ev.object_type,
+        object_id=ev.object_id,
+        payload=ev.payload,
+    )
+    if recomputed != ev.hash:
+        return "hash does not match the event's contents"
+    return None
+
+
+def count_events(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0

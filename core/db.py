@@ -1,0 +1,45 @@
+"""Engine and session plumbing; the request dependency or `unit_of_work` owns each transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.embedded import embedded_database_url
+from core.settings import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured server, or the embedded one when `DATABASE_URL` is unset."""
+    if settings.database_url:
+        url = make_url(settings.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+    return embedded_database_url(settings.embedded_pg_dir)
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    return create_engine(url, pool_pre_ping=True, future=True, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction for CLI and background code: commit on success, roll back on error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

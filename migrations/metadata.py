@@ -1,0 +1,8 @@
+"""Every model module, imported so Alembic sees the whole schema."""
+
+from checks import models as checks_models  # noqa: F401
+from contracts import models as contracts_models  # noqa: F401
+from core import audit, auth  # noqa: F401
+from core.models import Base
+
+target_metadata = Base.metadata

@@ -1,0 +1,771 @@
+"""Validation of the contract document itself: every rule names the field path and the rule.
+
+Also the two small value languages a contract uses: durations (ISO 8601 and short forms) and
+semantic versions with semver 2.0 precedence.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.durations import parse_duration
+from contracts.errors import InvalidContractSpec
+from contracts.loader import load_spec, parse_document
+from contracts.semver import SemVer
+from contracts.spec import Action, ContractSpec, NullFractionRule
+from tests.builders import contract
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "impressions.contract.yaml"
+
+# Field indexes in tests.builders.BASE_CONTRACT.
+ORDER_ID, AMOUNT, QUANTITY, STATUS, PLACED_AT = range(5)
+
+
+def invalid(doc: dict[str, Any]) -> InvalidContractSpec:
+    with pytest.raises(InvalidContractSpec) as info:
+        load_spec(doc)
+    err = info.value
+    assert err.errors, "an invalid contract must list its errors"
+    assert err.field == err.errors[0]["field"]
+    assert err.rule == err.errors[0]["rule"]
+    for e in err.errors:
+        assert set(e) == {"field", "rule", "message"}
+        assert e["message"]
+    return err
+
+
+_DROP = object()
+
+
+def with_field(index: int, **changes: Any) -> dict[str, Any]:
+    doc = contract()
+    field = doc["fields"][index]
+    for key, value in changes.items():
+        if value is _DROP:
+            field.pop(key, None)
+        else:
+            field[key] = value
+    return doc
+
+
+# --- the base documents are valid ------------------------------------------------------------
+
+
+def test_builder_contract_is_valid() -> None:
+    spec = load_spec(contract())
+    assert [f.name for f in spec.fields] == [
+        "order_id",
+        "amount",
+        "quantity",
+        "status",
+        "placed_at",
+    ]
+    assert spec.semver == SemVer(1, 0, 0)
+
+
+def test_example_impressions_contract_loads() -> None:
+    doc = parse_document(EXAMPLE.read_bytes())
+    spec = load_spec(doc)
+    assert spec.id == "impressions"
+    assert spec.version == "1.0.0"
+    assert spec.dataset.name == "feed.impressions"
+    assert spec.field("position") is not None
+    assert spec.field("position").min == 0  # type: ignore[union-attr]
+    assert spec.field("surface").allowed_values == ["feed", "search", "profile"]  # type: ignore[union-attr]
+    assert spec.freshness is not None
+    assert spec.freshness.max_lag_delta == timedelta(hours=2)
+    assert spec.freshness.cadence_delta == timedelta(hours=1)
+    assert {r.kind for r in spec.dataset_rules} == {
+        "row_count",
+        "null_fraction",
+        "unique_key",
+        "expression",
+    }
+    assert spec.policy.field == Action.quarantine
+    # The canonical document is itself a valid contract with the same fingerprint.
+    again = load_spec(spec.to_document())
+    assert again == spec
+    assert again.fingerprint() == spec.fingerprint()
+
+
+def test_dataset_shorthand_is_a_name() -> None:
+    spec = load_spec(contract(dataset="shop.orders"))
+    assert spec.dataset.name == "shop.orders"
+    assert spec.dataset.namespace == "driftgate"
+
+
+# --- field-level rules: the path names the field by index and name ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("doc", "field", "rule"),
+    [
+        pytest.param(with_field(AMOUNT, min=5000), "fields[1](amount)", "min_le_max", id="min>max"),
+        pytest.param(
+            with_field(PLACED_AT, min="2025-01-02T00:00:00Z", max="2025-01-01T00:00:00Z"),
+            "fields[4](placed_at)",
+            "min_le_max",
+            id="temporal-min>max",
+        ),
+        pytest.param(with_field(AMOUNT, type="money"), "fields[1].type", "enum", id="unknown-type"),
+        pytest.param(
+            with_field(ORDER_ID, pattern="(unclosed"),
+            "fields[0](order_id)",
+            "regex_compiles",
+            id="regex-python-rejects",
+        ),
+        pytest.param(
+            with_field(ORDER_ID, pattern="(?<=a)b"),
+            "fields[0](order_id)",
+            "regex_compiles",
+            id="regex-lookbehind-rust-rejects",
+        ),
+        pytest.param(
+            with_field(ORDER_ID, pattern=r"(a)\1"),
+            "fields[0](order_id)",
+            "regex_compiles",
+            id="regex-backreference-rust-rejects",
+        ),
+        pytest.param(
+            with_field(AMOUNT, min="zero"),
+            "fields[1](amount)",
+            "bound_matches_type",
+            id="numeric-bound-is-string",
+        ),
+        pytest.param(
+            with_field(QUANTITY, max="100"),
+            "fields[2](quantity)",
+            "bound_matches_type",
+            id="numeric-bound-is-numeric-string",
+        ),
+        pytest.param(
+            with_field(PLACED_AT, min="yesterday"),
+            "fields[4](placed_at)",
+            "bound_matches_type",
+            id="timestamp-bound-not-iso",
+        ),
+        pytest.param(
+            with_field(PLACED_AT, min=5),
+            "fields[4](placed_at)",
+            "bound_matches_type",
+            id="timestamp-bound-is-number",
+        ),
+        pytest.param(
+            with_field(ORDER_ID, min=1),
+            "fields[0](order_id)",
+            "rule_applies_to_type",
+            id="min-on-string",
+        ),
+        pytest.param(
+            with_field(QUANTITY, pattern="^[0-9]+$"),
+            "fields[2](quantity)",
+            "rule_applies_to_type",
+            id="pattern-on-integer",
+        ),
+        pytest.param(
+            with_field(AMOUNT, max_length=3),
+            "fields[1](amount)",
+            "rule_applies_to_type",
+            id="max_length-on-float",
+        ),
+        pytest.param(
+            with_field(ORDER_ID, min_length=5, max_length=2),
+            "fields[0](order_id)",
+            "min_length_le_max_length",
+            id="min_length>max_length",
+        ),
+        pytest.param(
+            with_field(STATUS, allowed_values=["new", 3]),
+            "fields[3](status)",
+            "allowed_values_match_type",
+            id="allowed-int-in-category",
+        ),
+        pytest.param(
+            with_field(QUANTITY, allowed_values=[1, "2"]),
+            "fields[2](quantity)",
+            "allowed_values_match_type",
+            id="allowed-str-in-integer",
+        ),
+        pytest.param(
+            with_field(QUANTITY, allowed_values=[1, 2.5]),
+            "fields[2](quantity)",
+            "allowed_values_match_type",
+            id="allowed-float-in-integer",
+        ),
+        pytest.param(
+            with_field(QUANTITY, allowed_values=[1, True]),
+            "fields[2](quantity)",
+            "allowed_values_match_type",
+            id="allowed-bool-in-integer",
+        ),
+        pytest.param(
+            with_field(STATUS, allowed_values=["new", "new"]),
+            "fields[3](status)",
+            "allowed_values_distinct",
+            id="allowed-duplicates",
+        ),
+        pytest.param(
+            with_field(AMOUNT, allowed_values=[1, 1.0]),
+            "fields[1](amount)",
+            "allowed_values_distinct",
+            id="allowed-duplicates-after-coercion",
+        ),
+        pytest.param(
+            with_field(STATUS, allowed_values=[]),
+            "fields[3](status)",
+            "allowed_values_not_empty",
+            id="allowed-empty",
+        ),
+        pytest.param(
+            with_field(ORDER_ID, name="order id"),
+            "fields[0].name",
+            "string_pattern_mismatch",
+            id="bad-field-name",
+        ),
+        pytest.param(
+            with_field(AMOUNT, nullable=True),
+            "fields[1](amount)",
+            "required_nullable_agree",
+            id="nullable-contradicts-required",
+        ),
+        pytest.param(
+            with_field(AMOUNT, colour="blue"),
+            "fields[1].colour",
+            "extra_forbidden",
+            id="unknown-field-key",
+        ),
+        pytest.param(
+            with_field(QUANTITY, min_length=-1, type="string", min=_DROP, max=_DROP),
+            "fields[2].min_length",
+            "greater_than_equal",
+            id="negative-min_length",
+        ),
+    ],
+)
+def test_field_rule_violations(doc: dict[str, Any], field: str, rule: str) -> None:
+    err = invalid(doc)
+    assert (err.field, err.rule) == (field, rule)
+    assert str(err).startswith(f"{field}: ")
+
+
+def test_lookbehind_compiles_in_python_but_is_refused_for_the_engine() -> None:
+    import re
+
+    re.compile("(?<=a)b")  # Python's engine accepts it ...
+    err = invalid(with_field(ORDER_ID, pattern="(?<=a)b"))  # ... polars' (Rust) does not
+    assert "not supported by the engine" in err.errors[0]["message"]
+
+
+def test_pattern_on_category_is_allowed() -> None:
+    spec = load_spec(with_field(STATUS, pattern="^[a-z]+$", max_length=10))
+    assert spec.fields[STATUS].pattern == "^[a-z]+$"
+
+
+def test_every_error_is_listed_with_its_own_path() -> None:
+    doc = with_field(AMOUNT, min="zero")
+    doc["fields"][QUANTITY]["min"] = 500
+    err = invalid(doc)
+    assert [(e["field"], e["rule"]) for e in err.errors] == [
+        ("fields[1](amount)", "bound_matches_type"),
+        ("fields[2](quantity)", "min_le_max"),
+    ]
+    assert "(and 1 more)" in str(err)
+
+
+def test_numeric_bounds_are_coerced_to_the_field_type() -> None:
+    doc = with_field(QUANTITY, min=2.0, max=7.5)
+    spec = load_spec(doc)
+    q = spec.fields[QUANTITY]
+    assert q.min == 2 and isinstance(q.min, int)
+    assert q.max == 7.5
+    amount = load_spec(with_field(AMOUNT, allowed_values=[1, 2.5])).fields[AMOUNT]
+    assert amount.allowed_values == [1.0, 2.5]
+    assert all(isinstance(v, float) for v in amount.allowed_values)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="BUG: pydantic's lax int|float|str union turns `min: true` into 1 before "
+    "_coerce_bound's bool check runs, so a boolean bound on a numeric field is accepted",
+)
+@pytest.mark.parametrize("bound", [True, False])
+def test_boolean_bound_on_numeric_field_is_refused(bound: bool) -> None:
+    err = invalid(with_field(AMOUNT, min=bound, max=_DROP))
+    assert (err.field, err.rule) == ("fields[1](amount)", "bound_matches_type")
+
+
+# --- the `nullable` alias ------------------------------------------------------------------
+
+
+def test_nullable_false_means_required() -> None:
+    spec = load_spec(with_field(QUANTITY, nullable=False))
+    assert spec.fields[QUANTITY].required is True
+
+
+def test_nullable_true_means_optional() -> None:
+    spec = load_spec(with_field(AMOUNT, required=_DROP, nullable=True))
+    assert spec.fields[AMOUNT].required is False
+
+
+def test_nullable_and_required_may_agree() -> None:
+    spec = load_spec(with_field(AMOUNT, required=True, nullable=False))
+    assert spec.fields[AMOUNT].required is True
+    assert "nullable" not in spec.to_document()["fields"][AMOUNT]
+
+
+@pytest.mark.parametrize(("required", "nullable"), [(True, True), (False, False)])
+def test_nullable_and_required_contradicting(required: bool, nullable: bool) -> None:
+    err = invalid(with_field(QUANTITY, required=required, nullable=nullable))
+    assert (err.field, err.rule) == ("fields[2](quantity)", "required_nullable_agree")
+
+
+# --- document-level rules ------------------------------------------------------------------
+
+
+def _dup_field() -> dict[str, Any]:
+    doc = contract()
+    doc["fields"].append(copy.deepcopy(doc["fields"][ORDER_ID]))
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "rule", "mentions"),
+    [
+        pytest.param(_dup_field(), "field_names_unique", "order_id", id="duplicate-field-names"),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "null_fraction", "field": "nope", "max": 0.1}]),
+            "field_exists",
+            "nope",
+            id="null_fraction-unknown-field",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "unique_key", "fields": ["order_id", "nope"]}]),
+            "field_exists",
+            "nope",
+            id="unique_key-unknown-field",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "expression", "name": "x", "expr": "amount >< ("}]),
+            "expression_parses",
+            "does not parse",
+            id="expression-does-not-parse",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "expression", "name": "x", "expr": "amount > nope"}]),
+            "field_exists",
+            "nope",
+            id="expression-unknown-column",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "row_count", "min": 1, "severity": "quarantine"}]),
+            "action_applies",
+            "row_count",
+            id="row_count-quarantine",
+        ),
+        pytest.param(
+            contract(
+                dataset_rules=[
+                    {
+                        "kind": "null_fraction",
+                        "field": "amount",
+                        "max": 0.1,
+                        "severity": "quarantine",
+                    }
+                ]
+            ),
+            "action_applies",
+            "null_fraction",
+            id="null_fraction-quarantine",
+        ),
+        pytest.param(
+            contract(
+                dataset_rules=[{"kind": "row_count", "min": 1}, {"kind": "row_count", "max": 9}]
+            ),
+            "rule_ids_unique",
+            "row_count",
+            id="duplicate-rule-ids",
+        ),
+        pytest.param(
+            contract(freshness={"field": "amount", "max_lag": "PT2H"}),
+            "freshness_field_is_temporal",
+            "amount",
+            id="freshness-on-float",
+        ),
+        pytest.param(
+            contract(freshness={"field": "nope", "max_lag": "PT2H"}),
+            "freshness_field_is_temporal",
+            "nope",
+            id="freshness-on-unknown-field",
+        ),
+        pytest.param(
+            contract(freshness={"field": "placed_at", "max_lag": "PT2H", "severity": "quarantine"}),
+            "action_applies",
+            "freshness",
+            id="freshness-quarantine",
+        ),
+        pytest.param(
+            contract(monitoring={"fields": {"nope": {}}}),
+            "field_exists",
+            "nope",
+            id="monitor-unknown-field",
+        ),
+        pytest.param(
+            contract(monitoring={"fields": {"status": {"method": "ks"}}}),
+            "method_applies_to_type",
+            "status",
+            id="ks-on-category",
+        ),
+        pytest.param(
+            contract(monitoring={"fields": {"amount": {"method": "chi2"}}}),
+            "method_applies_to_type",
+            "amount",
+            id="chi2-on-float",
+        ),
+    ],
+)
+def test_document_rule_violations(doc: dict[str, Any], rule: str, mentions: str) -> None:
+    err = invalid(doc)
+    assert err.rule == rule
+    assert mentions in err.errors[0]["message"]
+    # Cross-field rules are checked on the whole document; the path says so.
+    assert err.field == "(document)"
+
+
+@pytest.mark.parametrize(
+    ("doc", "field", "rule"),
+    [
+        pytest.param(
+            contract(dataset_rules=[{"kind": "row_count", "min": 5, "max": 1}]),
+            "dataset_rules[0]",
+            "min_le_max",
+            id="row_count-min>max",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "row_count"}]),
+            "dataset_rules[0]",
+            "bound_present",
+            id="row_count-no-bounds",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "null_fraction", "field": "amount", "max": 1.5}]),
+            "dataset_rules[0].max",
+            "less_than_equal",
+            id="null_fraction-above-one",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "histogram", "field": "amount"}]),
+            "dataset_rules[0]",
+            "union_tag_invalid",
+            id="unknown-rule-kind",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "row_count", "min": 1, "colour": "x"}]),
+            "dataset_rules[0].colour",
+            "extra_forbidden",
+            id="unknown-rule-key",
+        ),
+        pytest.param(
+            contract(freshness={"field": "placed_at", "max_lag": "2 hours"}),
+            "freshness.max_lag",
+            "duration_parses",
+            id="bad-max_lag",
+        ),
+        pytest.param(
+            contract(freshness={"field": "placed_at", "max_lag": "PT2H", "cadence": "P"}),
+            "freshness.cadence",
+            "duration_parses",
+            id="bad-cadence",
+        ),
+        pytest.param(
+            contract(freshness={"field": "placed_at", "max_lag": "0s"}),
+            "freshness.max_lag",
+            "duration_parses",
+            id="zero-max_lag",
+        ),
+        pytest.param(
+            contract(monitoring={"reference": {"window": "forever"}}),
+            "monitoring.reference",
+            "duration_parses",
+            id="bad-reference-window",
+        ),
+        pytest.param(
+            contract(monitoring={"fields": {"amount": {"warn": 0.5, "alert": 0.1}}}),
+            "monitoring.fields.amount",
+            "warn_le_alert",
+            id="warn>alert",
+        ),
+        pytest.param(contract(version="1.0"), "version", "semver", id="semver-two-parts"),
+        pytest.param(contract(version="v1.0.0"), "version", "semver", id="semver-v-prefix"),
+        pytest.param(contract(version="01.0.0"), "version", "semver", id="semver-leading-zero"),
+        pytest.param(contract(id="Orders!"), "id", "string_pattern_mismatch", id="bad-id"),
+        pytest.param(contract(owner=""), "owner", "string_too_short", id="empty-owner"),
+        pytest.param(contract(fields=[]), "fields", "too_short", id="no-fields"),
+        pytest.param(
+            contract(compatibility="SIDEWAYS"), "compatibility", "enum", id="bad-compat-mode"
+        ),
+        pytest.param(contract(colour="blue"), "colour", "extra_forbidden", id="unknown-top-key"),
+        pytest.param(
+            contract(policy={"field": "ignore"}), "policy.field", "enum", id="bad-policy-action"
+        ),
+        pytest.param(
+            contract(policy={"fields": "warn"}),
+            "policy.fields",
+            "extra_forbidden",
+            id="unknown-policy-key",
+        ),
+    ],
+)
+def test_nested_rule_violations(doc: dict[str, Any], field: str, rule: str) -> None:
+    err = invalid(doc)
+    assert (err.field, err.rule) == (field, rule)
+
+
+def test_missing_required_keys() -> None:
+    doc = contract()
+    del doc["owner"]
+    err = invalid(doc)
+    assert (err.field, err.rule) == ("owner", "missing")
+
+
+def test_well_formed_dataset_rules_load() -> None:
+    spec = load_spec(
+        contract(
+            dataset_rules=[
+                {"kind": "row_count", "min": 1},
+                {"kind": "null_fraction", "field": "quantity", "max": 0.2, "severity": "warn"},
+                {"kind": "unique_key", "fields": ["order_id", "placed_at"]},
+                {"kind": "expression", "name": "cheap", "expr": "amount <= 100 OR quantity < 5"},
+            ]
+        )
+    )
+    kinds = [r.kind for r in spec.dataset_rules]
+    assert kinds == ["row_count", "null_fraction", "unique_key", "expression"]
+    assert isinstance(spec.dataset_rules[1], NullFractionRule)
+    assert spec.dataset_rules[1].severity == Action.warn
+
+
+def test_spec_is_frozen() -> None:
+    spec = load_spec(contract())
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
+        spec.owner = "someone-else"  # type: ignore[misc]
+
+
+def test_model_validate_raises_pydantic_errors_typed_by_rule() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        ContractSpec.model_validate(with_field(AMOUNT, min=5000))
+    assert [e["type"] for e in info.value.errors()] == ["min_le_max"]
+
+
+# --- durations -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PT2H", timedelta(hours=2)),
+        ("PT30M", timedelta(minutes=30)),
+        ("PT1H30M", timedelta(minutes=90)),
+        ("PT1.5S", timedelta(seconds=1.5)),
+        ("P1D", timedelta(days=1)),
+        ("P1DT6H", timedelta(days=1, hours=6)),
+        ("P1W", timedelta(weeks=1)),
+        ("P1W2D", timedelta(days=9)),
+        ("P7D", timedelta(days=7)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("2h", timedelta(hours=2)),
+        ("1.5h", timedelta(minutes=90)),
+        ("1d", timedelta(days=1)),
+        ("1w", timedelta(weeks=1)),
+        ("2 h", timedelta(hours=2)),
+        (" PT2H ", timedelta(hours=2)),
+    ],
+)
+def test_duration_parses(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "P", "PT", "P1DT", "2 hours", "1y", "-1h", "h", "PT2", "P1.5D", "2H", "PT-1H", "1h30m"],
+)
+def test_duration_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["0s", "PT0S", "P0D", "0ms", "0.0h"])
+def test_zero_duration_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        parse_duration(text)
+
+
+@given(n=st.integers(1, 10_000), unit=st.sampled_from(["ms", "s", "m", "h", "d", "w"]))
+def test_short_form_is_n_units(n: int, unit: str) -> None:
+    seconds = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+    assert parse_duration(f"{n}{unit}") == timedelta(seconds=n * seconds)
+
+
+@given(
+    weeks=st.integers(0, 10),
+    days=st.integers(0, 10),
+    hours=st.integers(0, 48),
+    minutes=st.integers(0, 120),
+    seconds=st.integers(0, 120),
+)
+def test_iso_form_is_the_sum_of_its_parts(
+    weeks: int, days: int, hours: int, minutes: int, seconds: int
+) -> None:
+    date_part = (f"{weeks}W" if weeks else "") + (f"{days}D" if days else "")
+    time_part = (
+        (f"{hours}H" if hours else "")
+        + (f"{minutes}M" if minutes else "")
+        + (f"{seconds}S" if seconds else "")
+    )
+    text = "P" + date_part + (f"T{time_part}" if time_part else "")
+    expected = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if expected == timedelta(0):
+        with pytest.raises(ValueError):
+            parse_duration(text)
+    else:
+        assert parse_duration(text) == expected
+
+
+# --- semantic versions ---------------------------------------------------------------------
+
+
+def test_semver_parse_and_str() -> None:
+    v = SemVer.parse("1.2.3-rc.1+build.5")
+    assert (v.major, v.minor, v.patch, v.prerelease) == (1, 2, 3, ("rc", "1"))
+    assert str(v) == "1.2.3-rc.1"  # build metadata carries no precedence and is dropped
+    assert SemVer.parse("1.2.3+a") == SemVer.parse("1.2.3+b") == SemVer.parse("1.2.3")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1",
+        "1.0",
+        "1.0.0.0",
+        "01.0.0",
+        "1.00.0",
+        "1.0.0-",
+        "1.0.0-01",
+        "1.0.0-alpha..1",
+        "1.0.0+",
+        "v1.0.0",
+        "1.0.0 ",
+        "",
+        "a.b.c",
+        "-1.0.0",
+    ],
+)
+def test_semver_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a semantic version"):
+        SemVer.parse(text)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="BUG: semver regex uses `$` (matches before a trailing newline) and `\\d` (matches "
+    "any Unicode digit), so these are accepted as versions",
+)
+@pytest.mark.parametrize(
+    "text", ["1.0.0\n", "1.0.1\u0660"], ids=["trailing-newline", "arabic-digit"]
+)
+def test_semver_refuses_non_ascii_or_trailing_newline(text: str) -> None:
+    with pytest.raises(ValueError):
+        SemVer.parse(text)
+
+
+def test_semver_precedence_from_the_spec() -> None:
+    # The example chain from semver.org §11.
+    chain = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.0.1",
+        "1.1.0-0",
+        "1.1.0",
+        "2.0.0-0a",
+        "2.0.0",
+        "10.0.0",
+    ]
+    versions = [SemVer.parse(v) for v in chain]
+    assert sorted(reversed(versions)) == versions
+    for a, b in itertools.pairwise(versions):
+        assert a < b and b > a and a != b and a <= b
+
+
+def test_semver_not_comparable_with_strings() -> None:
+    with pytest.raises(TypeError):
+        _ = SemVer.parse("1.0.0") < "1.0.1"  # type: ignore[operator]
+
+
+_NUM = st.integers(0, 30)
+_IDENT = st.one_of(
+    st.integers(0, 30).map(str),
+    st.from_regex(r"[0-9]*[a-zA-Z-][0-9a-zA-Z-]{0,3}", fullmatch=True),
+)
+_PRE = st.lists(_IDENT, max_size=3).map(tuple)
+releases = st.builds(SemVer, _NUM, _NUM, _NUM)
+versions = st.builds(SemVer, _NUM, _NUM, _NUM, _PRE)
+
+
+@given(a=releases, b=releases)
+def test_release_order_is_tuple_order(a: SemVer, b: SemVer) -> None:
+    ta, tb = (a.major, a.minor, a.patch), (b.major, b.minor, b.patch)
+    assert (a < b) == (ta < tb)
+    assert (a == b) == (ta == tb)
+    assert (a > b) == (ta > tb)
+
+
+@given(a=versions, b=versions, c=versions)
+def test_order_is_total(a: SemVer, b: SemVer, c: SemVer) -> None:
+    assert sum([a < b, a == b, a > b]) == 1  # trichotomy
+    assert (a <= b) or (b <= a)  # totality
+    if a <= b and b <= c:
+        assert a <= c  # transitivity
+    if a <= b and b <= a:
+        assert a == b  # antisymmetry
+
+
+@given(v=versions)
+def test_parse_round_trips(v: SemVer) -> None:
+    assert SemVer.parse(str(v)) == v
+
+
+@given(v=versions, pre=_PRE.filter(bool))
+def test_prerelease_sorts_before_its_release(v: SemVer, pre: tuple[str, ...]) -> None:
+    release = SemVer(v.major, v.minor, v.patch)
+    candidate = SemVer(v.major, v.minor, v.patch, pre)
+    assert candidate < release
+    # ... but after every release of a lower version.
+    if release.patch:
+        assert SemVer(v.major, v.minor, release.patch - 1) < candidate
+
+
+@given(v=versions)
+def test_contract_accepts_every_semver(v: SemVer) -> None:
+    spec = load_spec(contract(version=str(v)))
+    assert spec.semver == v

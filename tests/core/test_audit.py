@@ -1,0 +1,115 @@
+"""The audit trail is append-only and hash-chained; tampering is found, forks are impossible."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import audit
+
+
+def _record(session: Session, n: int, actor: str = "tester") -> None:
+    for i in range(n):
+        audit.record(
+            session,
+            actor=actor,
+            action="thing.change",
+            object_type="thing",
+            object_id=str(i),
+            before={"v": i},
+            after={"v": i + 1, "note": "ünïcode ✓", "f": 0.1, "neg": -0.0},
+        )
+
+
+def test_chain_of_fresh_events_verifies_intact(db: Session) -> None:
+    _record(db, 5)
+    verdict = audit.verify_chain(db)
+    assert verdict.intact and verdict.events_checked >= 5 and verdict.first_broken_seq is None
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor = 'mallory'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ],
+)
+def test_trigger_rejects_update_delete_and_truncate_even_for_the_owner(
+    db: Session, statement: str
+) -> None:
+    _record(db, 2)
+    db.flush()
+    with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
+        db.execute(text(statement))
+
+
+def test_tampering_is_reported_at_the_first_broken_sequence_number(db: Session) -> None:
+    _record(db, 6)
+    db.flush()
+    target = db.execute(text("SELECT max(seq) - 3 FROM audit_events")).scalar_one()
+    # The table owner can only tamper by disabling the trigger first (DDL is transactional).
+    db.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+    db.execute(
+        text('UPDATE audit_events SET payload = \'{"after": "forged"}\' WHERE seq = :s'),
+        {"s": target},
+    )
+    db.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    verdict = audit.verify_chain(db)
+    assert not verdict.intact
+    assert verdict.first_broken_seq == target
+    assert "hash" in (verdict.reason or "")
+
+
+def test_a_deleted_event_is_reported_as_a_gap(db: Session) -> None:
+    _record(db, 4)
+    db.flush()
+    target = db.execute(text("SELECT max(seq) - 1 FROM audit_events")).scalar_one()
+    db.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+    db.execute(text("DELETE FROM audit_events WHERE seq = :s"), {"s": target})
+    db.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    verdict = audit.verify_chain(db)
+    assert not verdict.intact and verdict.first_broken_seq == target
+
+
+def test_concurrent_writers_do_not_fork_the_chain(committed_db: str) -> None:
+    engine = create_engine(committed_db, pool_size=10)
+    factory = sessionmaker(bind=engine)
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            for _ in range(10):
+                with factory.begin() as s:
+                    _record(s, 1, actor=f"writer-{k}")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with factory() as s:
+        seqs = [r[0] for r in s.execute(text("SELECT seq FROM audit_events ORDER BY seq"))]
+        prevs = s.execute(
+            text("SELECT count(DISTINCT prev_hash), count(*) FROM audit_events")
+        ).one()
+        verdict = audit.verify_chain(s)
+    engine.dispose()
+    assert seqs == list(range(1, 81))
+    assert prevs[0] == prevs[1] == 80  # every event has its own predecessor: no fork
+    assert verdict.intact and verdict.events_checked == 80
+
+
+def test_a_rolled_back_mutation_leaves_no_audit_event(db: Session) -> None:
+    before = audit.count_events(db)
+    with db.begin_nested() as nested:
+        _record(db, 1)
+        nested.rollback()
+    assert audit.count_events(db) == before
