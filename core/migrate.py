@@ -17,5 +17,6 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Upgrade to every head, so parallel feature branches of the schema both apply."""
     command.upgrade(alembic_config(url), revision)

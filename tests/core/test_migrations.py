@@ -29,4 +29,4 @@ def test_downgrade_to_base_and_back_up_works(committed_db: str) -> None:
 
     cfg = alembic_config(committed_db)
     command.downgrade(cfg, "base")
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
