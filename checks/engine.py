@@ -17,7 +17,14 @@ import polars as pl
 from checks.conform import Conformed, conform
 from checks.profile import profile_frame
 from checks.rules import RowRule, row_rules
-from contracts.spec import Action, ContractSpec, NullFractionRule, RowCountRule, dataset_rule_id
+from contracts.spec import (
+    Action,
+    ContractSpec,
+    FieldType,
+    NullFractionRule,
+    RowCountRule,
+    dataset_rule_id,
+)
 
 ROW_NUMBER = "_row"
 RULE_IDS = "_rule_ids"
@@ -81,19 +88,15 @@ def validate(
         type_checked=set(conformed.type_failure_columns),
         missing=set(conformed.missing_required),
     )
-    # One parallel aggregation pass decides every rule; masks exist only for failing rules.
-    failing_counts, extremes = _aggregate(frame, rules)
+    # Every rule is evaluated exactly once, in one parallel pass, into a bit-packed mask frame;
+    # counts, examples, the quarantine split and per-row reasons are all read from it.
+    masks = _masks(frame, rules)
+    failing_counts = _failing_counts(masks, rules)
     failing_rules = [r for r in rules if failing_counts[r.id]]
-    masks = (
-        frame.select([r.failing.fill_null(False).alias(r.id) for r in failing_rules])
-        if failing_rules
-        else None
-    )
-    for r in rules:
-        outcome = _row_outcome(r, failing_counts[r.id], frame, masks, example_values)
-        if r.id in extremes:
-            outcome.observed = extremes[r.id]
-        outcomes.append(outcome)
+    row_outcomes = [
+        _row_outcome(r, failing_counts[r.id], frame, masks, example_values) for r in rules
+    ]
+    outcomes += row_outcomes
     outcomes += _dataset_outcomes(frame, spec)
     newest, freshness = _freshness_outcome(frame, spec, received_at)
     if freshness:
@@ -116,6 +119,10 @@ def validate(
     accepted = _accepted(frame, conformed, quarantine_mask, quarantined.height)
     status = _status(outcomes, rejected, quarantined.height)
     profile = profile_frame(accepted, spec) if with_profile else {}
+    extremes = _extremes(frame, rules, profile, quarantine_mask, quarantined.height)
+    for r, outcome in zip(rules, row_outcomes, strict=True):
+        if r.id in extremes:
+            outcome.observed = extremes[r.id]
     return Validation(status, raw.height, outcomes, accepted, quarantined, profile, newest)
 
 
@@ -166,21 +173,57 @@ def _schema_outcomes(c: Conformed, spec: ContractSpec) -> list[RuleOutcome]:
     return out
 
 
-def _aggregate(frame: pl.DataFrame, rules: list[RowRule]) -> tuple[dict[str, int], dict[str, Any]]:
-    """Failing-row count per rule, and for min/max rules the column's extreme as observed value."""
-    counts = [r.failing.fill_null(False).sum().alias(r.id) for r in rules]
-    extremes = [
-        (pl.col(r.field).min() if r.kind == "min" else pl.col(r.field).max()).alias(f"\x1f{r.id}")
-        for r in rules
-        if r.kind in ("min", "max") and r.field
-    ]
-    if not counts:
-        return {}, {}
-    row = frame.select(counts + extremes).row(0, named=True)
-    return (
-        {r.id: int(row[r.id]) for r in rules},
-        {k[1:]: v for k, v in row.items() if k.startswith("\x1f")},
-    )
+def _masks(frame: pl.DataFrame, rules: list[RowRule]) -> pl.DataFrame | None:
+    """One boolean column per rule, true where a row breaks it (null counts as passing)."""
+    if not rules:
+        return None
+    return frame.select([r.failing.fill_null(False).alias(r.id) for r in rules])
+
+
+def _failing_counts(masks: pl.DataFrame | None, rules: list[RowRule]) -> dict[str, int]:
+    if masks is None:
+        return {}
+    row = masks.sum().row(0, named=True)
+    return {r.id: int(row[r.id] or 0) for r in rules}
+
+
+def _extremes(
+    frame: pl.DataFrame,
+    rules: list[RowRule],
+    profile: dict[str, dict[str, Any]],
+    quarantine_mask: pl.Series,
+    n_quarantined: int,
+) -> dict[str, Any]:
+    """For min/max rules, the column's extreme over the whole batch is the observed value.
+
+    When the accepted rows were just profiled, a numeric column's extreme is the extreme of
+    the profile's and of the (few) quarantined rows', which saves a pass over the batch.
+    """
+    wanted = [r for r in rules if r.kind in ("min", "max") and r.field]
+    if not wanted:
+        return {}
+    numeric = (FieldType.integer, FieldType.float)
+    from_profile = [r for r in wanted if r.field in profile and profile[r.field]["type"] in numeric]
+    direct = [r for r in wanted if r not in from_profile]
+    out: dict[str, Any] = {}
+    if direct:
+        out.update(frame.select([_extreme_expr(r) for r in direct]).row(0, named=True))
+    if from_profile:
+        rest: dict[str, Any] = {}
+        if n_quarantined:
+            # Only the rule columns of the quarantined rows are read (projection pushdown).
+            rows = frame.lazy().filter(quarantine_mask).select(map(_extreme_expr, from_profile))
+            rest = rows.collect().row(0, named=True)
+        for r in from_profile:
+            pick = min if r.kind == "min" else max
+            found = [v for v in (profile[r.field][r.kind], rest.get(r.id)) if v is not None]  # type: ignore[index]
+            out[r.id] = pick(found) if found else None
+    return out
+
+
+def _extreme_expr(r: RowRule) -> pl.Expr:
+    c = pl.col(r.field)  # type: ignore[arg-type]
+    return (c.min() if r.kind == "min" else c.max()).alias(r.id)
 
 
 def _row_outcome(
