@@ -44,7 +44,9 @@ class BatchRead(ResponseModel):
     submitted_by: str = Field(description="Token name of the producer.")
     accepted_sha256: str = Field(description="SHA-256 of the stored accepted Parquet file.")
     quarantine_sha256: str = Field(description="SHA-256 of the stored quarantine Parquet file.")
-    validation_ms: int = Field(description="Time spent validating and profiling.")
+    validation_ms: int = Field(
+        description="Time spent validating, profiling and writing the batch files."
+    )
 
 
 class BatchDetail(BatchRead):

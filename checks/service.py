@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from checks.errors import (
     IdempotencyKeyReused,
 )
 from checks.models import Batch, ColumnProfile, IdempotencyKey, RuleResult
+from checks.profile import profile_frame
 from checks.readers import read_batch
 from checks.storage import read_verified, remove_tree, write_parquet
 from contracts import service as contracts
@@ -82,21 +84,28 @@ def submit_batch(
     _refuse_reserved_columns(raw.columns)
     received_at = utcnow()
     started = time.perf_counter()
-    result = validate(raw, spec, received_at=received_at, example_values=example_values)
+    result = validate(
+        raw, spec, received_at=received_at, example_values=example_values, with_profile=False
+    )
     if contract_version.status == "deprecated":
         result.outcomes.append(_deprecated_outcome(contract_version.version))
         if result.status.value == "passed":
             result.status = type(result.status)("warned")
-    elapsed_ms = int((time.perf_counter() - started) * 1000)
 
     batch_id = uuid.uuid4()
     batch_dir = data_dir / "batches" / contract_id / str(batch_id)
     try:
+        # Writing and fsyncing the Parquet files waits mostly on the disk: profile meanwhile.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            written = pool.submit(_write_files, batch_dir, result)
+            result.profile = profile_frame(result.accepted, spec)
+            files = written.result()
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
         batch = _store(
             session,
             actor,
             batch_id,
-            batch_dir,
+            files,
             contract_id,
             contract_version.version,
             result,
@@ -138,11 +147,30 @@ def submit_batch(
     return Submission(batch, replayed=False)
 
 
+@dataclass(frozen=True)
+class StoredFiles:
+    accepted_path: Path
+    accepted_sha256: str
+    quarantine_path: Path
+    quarantine_sha256: str
+
+
+def _write_files(batch_dir: Path, result: Validation) -> StoredFiles:
+    accepted_path = batch_dir / "accepted.parquet"
+    quarantine_path = batch_dir / "quarantine.parquet"
+    return StoredFiles(
+        accepted_path,
+        write_parquet(result.accepted, accepted_path),
+        quarantine_path,
+        write_parquet(result.quarantined, quarantine_path),
+    )
+
+
 def _store(
     session: Session,
     actor: Principal,
     batch_id: uuid.UUID,
-    batch_dir: Path,
+    files: StoredFiles,
     contract_id: str,
     version: str,
     result: Validation,
@@ -150,12 +178,6 @@ def _store(
     received_at: datetime,
     elapsed_ms: int,
 ) -> Batch:
-    accepted_path, quarantine_path = (
-        batch_dir / "accepted.parquet",
-        batch_dir / "quarantine.parquet",
-    )
-    accepted_sha = write_parquet(result.accepted, accepted_path)
-    quarantine_sha = write_parquet(result.quarantined, quarantine_path)
     batch = Batch(
         id=batch_id,
         contract_id=contract_id,
@@ -170,10 +192,10 @@ def _store(
         received_at=received_at,
         newest_event_at=result.newest_event_at,
         submitted_by=actor.name,
-        accepted_path=str(accepted_path),
-        accepted_sha256=accepted_sha,
-        quarantine_path=str(quarantine_path),
-        quarantine_sha256=quarantine_sha,
+        accepted_path=str(files.accepted_path),
+        accepted_sha256=files.accepted_sha256,
+        quarantine_path=str(files.quarantine_path),
+        quarantine_sha256=files.quarantine_sha256,
         validation_ms=elapsed_ms,
     )
     session.add(batch)
