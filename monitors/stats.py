@@ -1,0 +1,172 @@
+"""Drift statistics over stored batch profiles: PSI, KS, chi-square, Jensen-Shannon.
+
+Pure functions, no I/O. Numeric fields are compared through the mergeable log-bucket sketches
+that `checks.profile` stores per batch, so a window of any size is evaluated by merging
+sketches instead of re-reading rows; categoricals through their top-k counts. The exact
+two-sample KS on raw values stays available (`ks_exact`) for deep dives.
+
+Conventions (documented in docs/monitors.md):
+- PSI bins come from the *reference* quantiles (never the current data), and empty bins are
+  smoothed with `EPSILON` so one empty bin does not make the index infinite.
+- Values falling in the same sketch bucket (relative width ~0.8%) count as equal, which is
+  what bounds the difference from the same statistic on raw rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from checks.sketch import Sketch, bucket_value, merge, quantiles
+
+EPSILON = 1e-4
+OTHER = "__other__"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One statistic comparing a current window with the reference."""
+
+    method: str
+    statistic: float
+    p_value: float | None
+    reference_count: int
+    current_count: int
+    details: dict[str, Any]
+
+
+def merge_sketches(docs: list[dict[str, Any]]) -> Sketch:
+    """Merge stored sketch documents (one per batch) into the sketch of their window."""
+    return merge(*(Sketch.from_json(d) for d in docs))
+
+
+def quantile_edges(reference: Sketch, bins: int) -> np.ndarray:
+    """Inner bin edges at the reference's quantiles; duplicates collapse (heavy ties)."""
+    qs = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    return np.unique(quantiles(reference, qs))
+
+
+def binned_counts(sketch: Sketch, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin: bin i holds values v with edges[i-1] <= v < edges[i]."""
+    idx = np.searchsorted(edges, bucket_value(sketch.keys), side="right")
+    return np.bincount(idx, weights=sketch.counts, minlength=edges.size + 1)
+
+
+def psi_from_counts(reference: np.ndarray, current: np.ndarray, eps: float = EPSILON) -> float:
+    """Population stability index of two count vectors over the same bins."""
+    ref = np.clip(reference / max(reference.sum(), 1), eps, None)
+    cur = np.clip(current / max(current.sum(), 1), eps, None)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def psi(reference: Sketch, current: Sketch, bins: int = 10) -> Comparison:
+    """PSI with bins from the reference's quantiles."""
+    edges = quantile_edges(reference, bins)
+    ref_counts, cur_counts = binned_counts(reference, edges), binned_counts(current, edges)
+    return Comparison(
+        "psi",
+        psi_from_counts(ref_counts, cur_counts),
+        None,
+        reference.total,
+        current.total,
+        {
+            "edges": edges.tolist(),
+            "reference_share": (ref_counts / max(reference.total, 1)).tolist(),
+            "current_share": (cur_counts / max(current.total, 1)).tolist(),
+        },
+    )
+
+
+def ks(reference: Sketch, current: Sketch) -> Comparison:
+    """Two-sample KS statistic from the sketches' CDFs, with scipy's asymptotic p-value."""
+    from scipy.stats import kstwo
+
+    n, m = reference.total, current.total
+    points = np.union1d(bucket_value(reference.keys), bucket_value(current.keys))
+    d = float(np.max(np.abs(_cdf(reference, points) - _cdf(current, points))))
+    en = round(n * m / (n + m))
+    return Comparison("ks", d, float(kstwo.sf(d, max(en, 1))), n, m, {})
+
+
+def ks_exact(reference: np.ndarray, current: np.ndarray) -> Comparison:
+    """The exact two-sample KS on raw values (scipy), for deep dives."""
+    from scipy.stats import ks_2samp
+
+    res = ks_2samp(reference, current)
+    return Comparison(
+        "ks", float(res.statistic), float(res.pvalue), reference.size, current.size, {}
+    )
+
+
+def _cdf(sketch: Sketch, points: np.ndarray) -> np.ndarray:
+    cum = np.cumsum(sketch.counts) / sketch.total
+    idx = np.searchsorted(bucket_value(sketch.keys), points, side="right")
+    return np.where(idx == 0, 0.0, cum[np.maximum(idx - 1, 0)])
+
+
+def category_counts(
+    reference: dict[str, int], current: dict[str, int]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Align two category→count maps; categories unseen in the reference are kept."""
+    labels = list(dict.fromkeys([*reference, *current]))
+    ref = np.array([reference.get(k, 0) for k in labels], dtype=np.float64)
+    cur = np.array([current.get(k, 0) for k in labels], dtype=np.float64)
+    return labels, ref, cur
+
+
+def top_to_counts(top: dict[str, Any]) -> dict[str, int]:
+    """A stored top-k profile as category→count, the tail folded into one `__other__` bucket."""
+    counts = dict(zip(top["values"], top["counts"], strict=True))
+    if top.get("other"):
+        counts[OTHER] = counts.get(OTHER, 0) + int(top["other"])
+    return counts
+
+
+def merge_counts(maps: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for m in maps:
+        for k, v in m.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def categorical(
+    reference: dict[str, int], current: dict[str, int], method: str = "psi"
+) -> Comparison:
+    """PSI, chi-square (homogeneity, with p-value) or Jensen-Shannon distance over categories."""
+    labels, ref, cur = category_counts(reference, current)
+    unseen = [k for k, r, c in zip(labels, ref, cur, strict=True) if r == 0 and c > 0]
+    details = {
+        "categories": labels,
+        "unseen": unseen,
+        "unseen_share": float(cur[ref == 0].sum() / max(cur.sum(), 1)),
+    }
+    n, m = int(ref.sum()), int(cur.sum())
+    if method == "psi":
+        return Comparison("psi", psi_from_counts(ref, cur), None, n, m, details)
+    if method == "js":
+        from scipy.spatial.distance import jensenshannon
+
+        p, q = ref / max(n, 1), cur / max(m, 1)
+        return Comparison("js", float(jensenshannon(p, q, base=2)), None, n, m, details)
+    if method == "chi2":
+        from scipy.stats import chi2_contingency
+
+        table = np.vstack([ref, cur])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            return Comparison("chi2", 0.0, 1.0, n, m, details)
+        res = chi2_contingency(table, correction=False)
+        return Comparison("chi2", float(res.statistic), float(res.pvalue), n, m, details)
+    raise ValueError(f"unknown categorical drift method {method!r}")
+
+
+def adjusted_p_values(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, for a dataset verdict over many fields."""
+    if not p_values:
+        return []
+    from scipy.stats import false_discovery_control
+
+    return [float(p) for p in false_discovery_control(np.asarray(p_values), method="bh")]

@@ -1,0 +1,142 @@
+"""Drift statistics from sketches agree with scipy and a reference PSI on raw values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import chi2_contingency, ks_2samp
+
+from checks import sketch
+from monitors import stats
+
+# Sketch buckets are ~0.8% wide, so statistics from sketches differ from raw-value ones only
+# by what moves across a bucket boundary; these are the documented tolerances.
+KS_TOLERANCE = 0.01
+PSI_TOLERANCE = 0.02
+
+
+def reference_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
+    """The textbook PSI: bins from the reference's quantiles, raw values, eps-clipped shares."""
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    r = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1)
+    c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1)
+    return stats.psi_from_counts(r.astype(float), c.astype(float))
+
+
+def sk(values: np.ndarray) -> sketch.Sketch:
+    return sketch.build(values.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("shift", "scale"), [(0.0, 1.0), (0.1, 1.0), (0.5, 1.0), (0.0, 1.5), (2.0, 0.5)]
+)
+def test_ks_from_sketches_matches_scipy_ks_2samp(shift: float, scale: float) -> None:
+    rng = np.random.default_rng(1)
+    ref = rng.normal(10, 2, 20_000)
+    cur = rng.normal(10 + shift * 2, 2 * scale, 15_000)
+    ours = stats.ks(sk(ref), sk(cur))
+    truth = ks_2samp(ref, cur)
+    assert ours.statistic == pytest.approx(truth.statistic, abs=KS_TOLERANCE)
+    if truth.pvalue > 1e-6:
+        assert ours.p_value == pytest.approx(truth.pvalue, rel=0.5, abs=0.02)
+    else:
+        assert ours.p_value is not None and ours.p_value < 1e-4
+
+
+def test_exact_ks_is_scipys() -> None:
+    rng = np.random.default_rng(2)
+    ref, cur = rng.exponential(1, 500), rng.exponential(1.3, 400)
+    truth = ks_2samp(ref, cur)
+    exact = stats.ks_exact(ref, cur)
+    assert (exact.statistic, exact.p_value) == (truth.statistic, truth.pvalue)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.05, 0.2, 0.5, 1.0])
+def test_psi_from_sketches_matches_reference_psi_on_raw_values(shift: float) -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.lognormal(3, 0.5, 50_000)
+    cur = rng.lognormal(3 + shift, 0.5, 50_000)
+    ours = stats.psi(sk(ref), sk(cur), bins=10)
+    assert ours.statistic == pytest.approx(reference_psi(ref, cur), abs=PSI_TOLERANCE)
+
+
+def test_psi_bins_come_from_the_reference_not_the_current_window() -> None:
+    rng = np.random.default_rng(4)
+    ref = rng.uniform(0, 100, 10_000)
+    cur = rng.uniform(50, 150, 10_000)
+    result = stats.psi(sk(ref), sk(cur), bins=4)
+    edges = result.details["edges"]
+    assert edges == pytest.approx([25, 50, 75], rel=0.02)
+    # Half of the current window lies beyond the reference's top edge.
+    assert result.details["current_share"][-1] == pytest.approx(0.75, abs=0.02)
+    assert result.statistic > 0.25
+
+
+def test_identical_distributions_have_no_drift() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.normal(0, 1, 10_000)
+    assert stats.psi(sk(values), sk(values)).statistic == pytest.approx(0.0, abs=1e-12)
+    same = stats.ks(sk(values), sk(values))
+    assert same.statistic == 0.0 and same.p_value == pytest.approx(1.0)
+
+
+def test_empty_bins_are_smoothed_so_psi_stays_finite() -> None:
+    ref = np.concatenate([np.zeros(1000), np.ones(1000)])
+    cur = np.ones(2000)
+    assert np.isfinite(stats.psi(sk(ref + 1), sk(cur + 1), bins=2).statistic)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=5, max_size=300),
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=5, max_size=300),
+)
+def test_psi_is_non_negative_and_ks_within_zero_one(a: list[float], b: list[float]) -> None:
+    ref, cur = sk(np.array(a)), sk(np.array(b))
+    assert stats.psi(ref, cur).statistic >= -1e-12
+    k = stats.ks(ref, cur)
+    assert 0.0 <= k.statistic <= 1.0 and 0.0 <= (k.p_value or 0.0) <= 1.0
+
+
+def test_merged_window_sketch_equals_the_sketch_of_all_rows() -> None:
+    rng = np.random.default_rng(6)
+    parts = [rng.normal(0, 1, 1000) for _ in range(5)]
+    merged = stats.merge_sketches([sk(p).to_json() for p in parts])
+    whole = sk(np.concatenate(parts))
+    assert merged.to_json() == whole.to_json()
+
+
+def test_categorical_chi2_matches_scipy_and_counts_unseen_categories() -> None:
+    ref = {"US": 500, "GB": 300, "DE": 200}
+    cur = {"US": 450, "GB": 250, "DE": 200, "BR": 100}
+    result = stats.categorical(ref, cur, "chi2")
+    table = np.array([[500, 300, 200, 0], [450, 250, 200, 100]])
+    truth = chi2_contingency(table, correction=False)
+    assert result.statistic == pytest.approx(truth.statistic)
+    assert result.p_value == pytest.approx(truth.pvalue)
+    assert result.details["unseen"] == ["BR"]
+    assert result.details["unseen_share"] == pytest.approx(0.1)
+
+
+def test_categorical_psi_and_js() -> None:
+    same = stats.categorical({"a": 10, "b": 10}, {"a": 20, "b": 20}, "psi")
+    assert same.statistic == pytest.approx(0.0)
+    js = stats.categorical({"a": 10}, {"b": 10}, "js")
+    assert js.statistic == pytest.approx(1.0)  # disjoint supports: maximal distance (base 2)
+    with pytest.raises(ValueError, match="unknown"):
+        stats.categorical({"a": 1}, {"a": 1}, "wasserstein")
+
+
+def test_top_k_profile_tail_is_one_other_bucket() -> None:
+    top = {"values": ["a", "b"], "counts": [5, 3], "other": 2, "distinct": 4}
+    assert stats.top_to_counts(top) == {"a": 5, "b": 3, stats.OTHER: 2}
+    assert stats.merge_counts([{"a": 1}, {"a": 2, "b": 1}]) == {"a": 3, "b": 1}
+
+
+def test_benjamini_hochberg_adjustment() -> None:
+    adjusted = stats.adjusted_p_values([0.01, 0.04, 0.03, 0.2])
+    # BH: p_(i) * m / i, made monotone from the top.
+    assert adjusted == pytest.approx([0.04, 0.0533333, 0.0533333, 0.2], rel=1e-5)
+    assert stats.adjusted_p_values([]) == []
