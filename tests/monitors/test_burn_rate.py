@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from monitors.burn_rate import (
     SRE_RULES,
-    BurnRateRule,
     WindowCounts,
     budget_remaining,
     burn_rate,
