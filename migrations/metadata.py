@@ -4,5 +4,6 @@ from checks import models as checks_models  # noqa: F401
 from contracts import models as contracts_models  # noqa: F401
 from core import audit, auth  # noqa: F401
 from core.models import Base
+from lineage import models as lineage_models  # noqa: F401
 
 target_metadata = Base.metadata
