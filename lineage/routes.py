@@ -1,0 +1,263 @@
+"""HTTP routes of lineage: Marquez-compatible ingest and reads, impact, provenance, columns."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AppSettings, DbSession, Producer, Viewer
+from contracts.loader import load_contract_document, parse_document
+from core.errors import PayloadTooLarge, UnsupportedMediaType
+from lineage import contract_impact, emit, graph, service
+from lineage.schemas import ContractImpactRead, Graph, ImpactRead, ProvenanceRead, RunRead
+from lineage.validate import parse_body, warm_up
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Give the app's sessions the lineage namespace and forwarder; compile the validators."""
+    settings = app.state.settings
+    forwarder = emit.http_forwarder(settings)
+    info: dict[str, Any] = {}
+    emit.configure_sessions(info, settings, forwarder)
+    factory = getattr(app.state, "session_factory", None)
+    if factory is not None:
+        factory.configure(info=info)
+    await run_in_threadpool(warm_up)
+    try:
+        yield
+    finally:
+        if forwarder is not None:
+            await run_in_threadpool(forwarder.flush, 5.0)
+
+
+router = APIRouter(tags=["lineage"], lifespan=lifespan)
+
+Depth = Annotated[int, Query(ge=0, le=100, description="How many runs (jobs) to walk.")]
+NodeParam = Annotated[
+    str,
+    Query(
+        min_length=3,
+        max_length=4000,
+        description="`dataset:NS:NAME[#VERSION]`, `job:NS:NAME`, `run:ID` or "
+        "`datasetField:NS:NAME:FIELD`.",
+    ),
+]
+DirectionParam = Annotated[
+    Literal["upstream", "downstream", "both"], Query(description="Which way to walk.")
+]
+
+_EVENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One OpenLineage RunEvent, DatasetEvent or JobEvent (JSON, optionally "
+        "gzip Content-Encoding), as openlineage-python's HttpTransport sends it.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def _event_body(request: Request, limit: int) -> bytes:
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"send OpenLineage events as application/json, not {media}",
+            field="Content-Type",
+            rule="application_json",
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"an OpenLineage event may be at most {limit} bytes",
+                field="body",
+                rule="lineage_max_event_bytes",
+            )
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        return _gunzip(bytes(body), limit)
+    return bytes(body)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        from lineage.errors import UnreadableLineageEvent
+
+        raise UnreadableLineageEvent(
+            f"the gzip body cannot be decoded: {exc}", field="body", rule="gzip"
+        ) from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(
+            f"the decoded OpenLineage event exceeds {limit} bytes",
+            field="body",
+            rule="lineage_max_event_bytes",
+        )
+    return out
+
+
+@router.post(
+    "/api/v1/lineage",
+    status_code=status.HTTP_201_CREATED,
+    response_class=Response,
+    openapi_extra=_EVENT_BODY,
+    responses={201: {"description": "Stored (or already stored: redelivery is a no-op)."}},
+)
+async def post_lineage(
+    request: Request, session: DbSession, actor: Producer, settings: AppSettings
+) -> Response:
+    """Accept one OpenLineage event exactly as Marquez does (201, empty body)."""
+    raw = await _event_body(request, settings.lineage_max_event_bytes)
+    document = parse_body(raw)
+    result = await run_in_threadpool(
+        service.ingest_event, session, actor, document=document, check_nul=b"\\u0000" in raw
+    )
+    return Response(
+        status_code=status.HTTP_201_CREATED,
+        headers={"Lineage-Duplicate": "true" if result.duplicate else "false"},
+    )
+
+
+@router.get("/lineage/graph", response_model=Graph)
+def get_graph(
+    session: DbSession,
+    _: Viewer,
+    node: NodeParam,
+    depth: Depth = 5,
+    direction: DirectionParam = "both",
+) -> dict[str, Any]:
+    """The lineage graph around a node, shaped like Marquez's `GET /api/v1/lineage`."""
+    return graph.lineage_graph(session, node=node, depth=depth, direction=direction)
+
+
+@router.get("/api/v1/lineage", response_model=Graph)
+def get_marquez_lineage(
+    session: DbSession,
+    _: Viewer,
+    node_id: Annotated[str, Query(alias="nodeId", min_length=3, max_length=4000)],
+    depth: Depth = 20,
+) -> dict[str, Any]:
+    """Marquez's lineage read, for tools that already speak it."""
+    return graph.lineage_graph(session, node=node_id, depth=depth, direction="both")
+
+
+@router.get("/lineage/columns", response_model=Graph)
+def get_columns(
+    session: DbSession,
+    _: Viewer,
+    node: NodeParam,
+    depth: Depth = 10,
+    direction: DirectionParam = "both",
+) -> dict[str, Any]:
+    """Column-level lineage around `datasetField:NS:NAME:FIELD`, from columnLineage facets."""
+    return graph.column_graph(session, node=node, depth=depth, direction=direction)
+
+
+@router.get("/api/v1/column-lineage", response_model=Graph)
+def get_marquez_column_lineage(
+    session: DbSession,
+    _: Viewer,
+    node_id: Annotated[str, Query(alias="nodeId", min_length=3, max_length=4000)],
+    depth: Depth = 20,
+    with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
+) -> dict[str, Any]:
+    """Marquez's column-lineage read (upstream, plus downstream when asked)."""
+    return graph.column_graph(
+        session, node=node_id, depth=depth, direction="both" if with_downstream else "upstream"
+    )
+
+
+@router.get("/lineage/impact", response_model=ImpactRead)
+def get_impact(
+    session: DbSession,
+    _: Viewer,
+    dataset: Annotated[
+        str | None, Query(max_length=4000, description="`NS:NAME` or `dataset:NS:NAME`.")
+    ] = None,
+    version: Annotated[
+        str | None, Query(max_length=500, description="Dataset version; default the newest.")
+    ] = None,
+    batch: Annotated[uuid.UUID | None, Query(description="A driftgate batch id instead.")] = None,
+    run: Annotated[uuid.UUID | None, Query(description="A run id: its outputs.")] = None,
+    depth: Depth = 10,
+) -> dict[str, Any]:
+    """Everything downstream of a dataset version: datasets, model versions, predictions."""
+    return graph.impact(session, dataset=dataset, version=version, batch=batch, run=run, depth=depth)
+
+
+@router.get("/lineage/provenance", response_model=ProvenanceRead)
+def get_provenance(
+    session: DbSession, _: Viewer, node: NodeParam, depth: Depth = 10
+) -> dict[str, Any]:
+    """Everything upstream of a node: datasets, runs, batches, contract versions, checks."""
+    return graph.provenance(session, node=node, depth=depth)
+
+
+@router.get("/lineage/runs/{run_id}", response_model=RunRead)
+def get_run(run_id: uuid.UUID, session: DbSession, _: Viewer) -> dict[str, Any]:
+    """A run: state, state history, parent and children, inputs, outputs, facets."""
+    return graph.run_detail(session, run_id)
+
+
+@router.get(
+    "/contracts/{contract_id}/impact", response_model=ContractImpactRead, tags=["contracts"]
+)
+def get_contract_impact(
+    contract_id: str,
+    session: DbSession,
+    _: Viewer,
+    version: Annotated[str, Query(max_length=100, description="The new version.")],
+    against: Annotated[
+        str | None, Query(max_length=100, description="Compare with; default the previous.")
+    ] = None,
+    depth: Depth = 10,
+) -> dict[str, Any]:
+    """What a contract version's dropped or changed fields reach downstream."""
+    return contract_impact.contract_version_impact(
+        session, contract_id=contract_id, version=version, against=against, depth=depth
+    )
+
+
+@router.post(
+    "/contracts/{contract_id}/impact",
+    response_model=ContractImpactRead,
+    tags=["contracts"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A proposed contract document (YAML or JSON, driftgate or ODCS v3).",
+            "content": {
+                "application/yaml": {"schema": {"type": "object"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def post_contract_impact(
+    contract_id: str,
+    request: Request,
+    session: DbSession,
+    _: Viewer,
+    against: Annotated[
+        str | None, Query(max_length=100, description="Compare with; default the latest.")
+    ] = None,
+    depth: Depth = 10,
+) -> dict[str, Any]:
+    """What a proposed (unregistered) contract version would reach downstream; stores nothing."""
+    spec, _source, _report = load_contract_document(parse_document(await request.body()), "auto")
+    return await run_in_threadpool(
+        contract_impact.proposed_impact,
+        session,
+        contract_id=contract_id,
+        spec=spec,
+        against=against,
+        depth=depth,
+    )
