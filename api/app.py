@@ -45,7 +45,9 @@ def _mount_routers(app: FastAPI) -> None:
     from api.system_routes import router as system
     from checks.routes import router as batches
     from contracts.routes import router as contracts
+    from lineage.routes import router as lineage
 
     app.include_router(system)
     app.include_router(contracts)
     app.include_router(batches)
+    app.include_router(lineage)

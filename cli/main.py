@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.context import context
+from cli.lineage_cmd import lineage_app
 
 app = typer.Typer(help="driftgate: drift-aware data quality and governance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(batch_app, name="batch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(lineage_app, name="lineage")
 
 
 def _fail(message: str, code: int = 1) -> None:
