@@ -31,6 +31,7 @@ from core.auth import Principal
 from core.clock import utcnow
 from core.errors import InvalidInput
 from core.jsonsafe import jsonsafe
+from lineage.batch_lineage import record_batch_check
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,15 @@ def submit_batch(
                     created_at=received_at,
                 )
             )
+        record_batch_check(
+            session,
+            actor,
+            batch=batch,
+            spec=spec,
+            outcomes=result.outcomes,
+            profile=result.profile,
+            ended_at=utcnow(),
+        )
         audit.record(
             session,
             actor=actor.name,
