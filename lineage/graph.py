@@ -361,9 +361,9 @@ def provenance(session: Session, *, node: str, depth: int = 10) -> dict[str, Any
         )
     roots, root_runs = _version_roots(session, ref)
     walked = queries.walk_provenance(session, roots, root_runs, depth)
-    run_ids = set(root_runs) | set(queries.runs_writing(session, roots))
-    run_ids |= {rid for r in walked for rid in r.runs}
     version_depth = {r.version_id: r.depth for r in walked if r.version_id is not None}
+    run_ids = set(root_runs) | set(queries.runs_writing(session, version_depth))
+    run_ids |= {rid for r in walked for rid in r.runs}
     versions = queries.versions_by_id(session, version_depth)
     unresolved = [r.dataset_id for r in walked if r.version_id is None]
     runs = queries.runs_by_id(session, run_ids)
