@@ -69,7 +69,9 @@ def make_events(n: int) -> list[dict[str, Any]]:
                             columnMetrics={"col_0": {"nullCount": 0, "min": 0.0, "max": 1.0}},
                         ),
                         "dataQualityAssertions": facet(
-                            assertions=[{"assertion": "not_null", "success": True, "column": "col_0"}]
+                            assertions=[
+                                {"assertion": "not_null", "success": True, "column": "col_0"}
+                            ]
                         ),
                     },
                 }
@@ -151,7 +153,9 @@ def plain_inserts(dsn: str, bodies: list[bytes], clients: int) -> tuple[float, l
         with psycopg.connect(dsn) as conn:
             for body in mine:
                 start = time.perf_counter()
-                conn.execute("INSERT INTO bench_plain_events (event) VALUES (%s::jsonb)", (body.decode(),))
+                conn.execute(
+                    "INSERT INTO bench_plain_events (event) VALUES (%s::jsonb)", (body.decode(),)
+                )
                 conn.commit()
                 local.append(time.perf_counter() - start)
         with lock:
@@ -166,15 +170,17 @@ def plain_inserts(dsn: str, bodies: list[bytes], clients: int) -> tuple[float, l
     return time.perf_counter() - start, latencies
 
 
-def time_queries(port: int, token: str, db_url: str, events: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+def time_queries(
+    port: int, token: str, db_url: str, events: list[dict[str, Any]], repeat: int
+) -> dict[str, Any]:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from lineage import graph
 
     width = len(events) // LAYERS
-    first = [e for e in events[:width]][: repeat]
-    last = [e for e in events[-width:]][: repeat]
+    first = [e for e in events[:width]][:repeat]
+    last = [e for e in events[-width:]][:repeat]
     headers = {"Authorization": f"Bearer {token}"}
     out: dict[str, Any] = {}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -207,24 +213,37 @@ def time_queries(port: int, token: str, db_url: str, events: list[dict[str, Any]
     with Session(engine) as session:
         for e in first:
             start = time.perf_counter()
-            graph.impact(session, dataset=f"warehouse:{e['outputs'][0]['name']}", version=e["run"]["runId"], depth=10)
+            graph.impact(
+                session,
+                dataset=f"warehouse:{e['outputs'][0]['name']}",
+                version=e["run"]["runId"],
+                depth=10,
+            )
             impact_proc.append(time.perf_counter() - start)
         for e in last:
             start = time.perf_counter()
             graph.provenance(
-                session, node=f"dataset:warehouse:{e['outputs'][0]['name']}#{e['run']['runId']}", depth=10
+                session,
+                node=f"dataset:warehouse:{e['outputs'][0]['name']}#{e['run']['runId']}",
+                depth=10,
             )
             prov_proc.append(time.perf_counter() - start)
     out.update(
-        impact_http=impact_http, provenance_http=prov_http, impact_proc=impact_proc,
-        provenance_proc=prov_proc, impact_sizes=sizes_i, provenance_sizes=sizes_p,
+        impact_http=impact_http,
+        provenance_http=prov_http,
+        impact_proc=impact_proc,
+        provenance_proc=prov_proc,
+        impact_sizes=sizes_i,
+        provenance_sizes=sizes_p,
     )
     out.update(networkx_walks(engine, first, last))
     engine.dispose()
     return out
 
 
-def networkx_walks(engine: Any, first: list[dict[str, Any]], last: list[dict[str, Any]]) -> dict[str, Any]:
+def networkx_walks(
+    engine: Any, first: list[dict[str, Any]], last: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The same walks as a user would write them: load the version graph, BFS with a cutoff."""
     import networkx as nx
     from sqlalchemy import text
@@ -289,7 +308,9 @@ def main() -> None:
     random.Random(7).shuffle(order)  # arrival order need not follow the graph
     shuffled = [bodies[i] for i in order]
 
-    server = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    server = (
+        os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     admin_dsn = server.replace("postgresql+psycopg://", "postgresql://")
     dbname = f"driftgate_bench_lineage_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -298,25 +319,43 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "DRIFTGATE_DATA_DIR": tempfile.mkdtemp()}
     cli = [sys.executable, "-m", "cli.main"]
     proc = None
-    results: dict[str, Any] = {"events": len(bodies), "clients": args.clients,
-                               "mean_event_bytes": statistics.mean(len(b) for b in bodies)}
+    results: dict[str, Any] = {
+        "events": len(bodies),
+        "clients": args.clients,
+        "mean_event_bytes": statistics.mean(len(b) for b in bodies),
+    }
     try:
         subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-        token = subprocess.run(
-            [*cli, "token", "create", "--role", "producer", "--name", "bench"],
-            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        token = (
+            subprocess.run(
+                [*cli, "token", "create", "--role", "producer", "--name", "bench"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         port = _port()
         proc = subprocess.Popen(
             [*cli, "serve", "--port", str(port), "--no-migrate"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_ready(port)
         post_all(port, shuffled[:50], token, args.clients)  # warm-up (not counted)
         wall, lat = post_all(port, shuffled[50:], token, args.clients)
         results.update(ingest_wall=wall, ingest_latencies=lat, ingest_count=len(shuffled) - 50)
-        results.update(time_queries(port, token, db_url.replace("+psycopg", "+psycopg"), events, args.repeat))
-        p_wall, p_lat = plain_inserts(admin_dsn.rsplit("/", 1)[0] + f"/{dbname}", shuffled, args.clients)
+        results.update(
+            time_queries(port, token, db_url.replace("+psycopg", "+psycopg"), events, args.repeat)
+        )
+        p_wall, p_lat = plain_inserts(
+            admin_dsn.rsplit("/", 1)[0] + f"/{dbname}", shuffled, args.clients
+        )
         results.update(plain_wall=p_wall, plain_latencies=p_lat)
     finally:
         if proc:
@@ -346,14 +385,23 @@ def report(r: dict[str, Any]) -> None:
     ms = lambda xs, q: 1000 * _percentile(xs, q)  # noqa: E731
     ingest_rate = r["ingest_count"] / r["ingest_wall"]
     plain_rate = r["events"] / r["plain_wall"]
-    print(f"events: {r['events']:,} (mean {r['mean_event_bytes']:.0f} bytes), {r['clients']} clients")
+    print(
+        f"events: {r['events']:,} (mean {r['mean_event_bytes']:.0f} bytes), {r['clients']} clients"
+    )
     print(f"{'ingest path':52} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}")
-    print(f"{'driftgate POST /api/v1/lineage (HTTP, validate, graph, audit)':52} "
-          f"{ingest_rate:9.0f} {ms(r['ingest_latencies'], 0.5):7.1f} {ms(r['ingest_latencies'], 0.99):7.1f} "
-          f"{ingest_rate / plain_rate:5.2f}x")
-    print(f"{'plain JSONB INSERT + commit (psycopg, no HTTP)':52} {plain_rate:9.0f} "
-          f"{ms(r['plain_latencies'], 0.5):7.1f} {ms(r['plain_latencies'], 0.99):7.1f} {1.0:5.2f}x")
-    print(f"\nqueries at depth 10 over {r['events']:,} runs (median / p95 ms of {len(r['impact_http'])}):")
+    print(
+        f"{'driftgate POST /api/v1/lineage (HTTP, validate, graph, audit)':52} "
+        f"{ingest_rate:9.0f} {ms(r['ingest_latencies'], 0.5):7.1f} "
+        f"{ms(r['ingest_latencies'], 0.99):7.1f} {ingest_rate / plain_rate:5.2f}x"
+    )
+    print(
+        f"{'plain JSONB INSERT + commit (psycopg, no HTTP)':52} {plain_rate:9.0f} "
+        f"{ms(r['plain_latencies'], 0.5):7.1f} {ms(r['plain_latencies'], 0.99):7.1f} {1.0:5.2f}x"
+    )
+    print(
+        f"\nqueries at depth 10 over {r['events']:,} runs "
+        f"(median / p95 ms of {len(r['impact_http'])}):"
+    )
     nx_load = r["networkx_load"] * 1000
     for name, key, size_key, nx_key in (
         ("impact", "impact", "impact_sizes", "networkx_impact"),
@@ -362,10 +410,13 @@ def report(r: dict[str, Any]) -> None:
         http_ms = statistics.median(r[f"{key}_http"]) * 1000
         proc_ms = statistics.median(r[f"{key}_proc"]) * 1000
         nx_ms = statistics.median(r[nx_key]) * 1000
-        print(f"  {name:11} HTTP {http_ms:7.1f} / {ms(r[f'{key}_http'], 0.95):6.1f}   in-process {proc_ms:7.1f}"
-              f"   networkx walk {nx_ms:6.2f} (+ load {nx_load:.0f})   "
-              f"versions found {statistics.median(r[size_key]):.0f}   "
-              f"vs networkx incl. load {(nx_ms + nx_load) / http_ms:.1f}x")
+        print(
+            f"  {name:11} HTTP {http_ms:7.1f} / {ms(r[f'{key}_http'], 0.95):6.1f}   "
+            f"in-process {proc_ms:7.1f}"
+            f"   networkx walk {nx_ms:6.2f} (+ load {nx_load:.0f})   "
+            f"versions found {statistics.median(r[size_key]):.0f}   "
+            f"vs networkx incl. load {(nx_ms + nx_load) / http_ms:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,9 +18,7 @@ def show(
         ),
     ],
     depth: Annotated[int, typer.Option(min=0, max=100, help="How many jobs to walk.")] = 5,
-    direction: Annotated[
-        str, typer.Option(help="upstream, downstream or both.")
-    ] = "both",
+    direction: Annotated[str, typer.Option(help="upstream, downstream or both.")] = "both",
 ) -> None:
     """Print the lineage around NODE as a tree (downstream and upstream)."""
     from cli.context import context
@@ -36,7 +34,12 @@ def show(
     ctx = context()
     try:
         with unit_of_work(ctx.sessions) as session:
-            result = lineage_graph(session, node=node, depth=depth, direction=direction)  # type: ignore[arg-type]
+            result = lineage_graph(
+                session,
+                node=node,
+                depth=depth,
+                direction=direction,  # type: ignore[arg-type]
+            )
             root = _root_id(result["graph"], parse_node_id(node))
     except DriftgateError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
@@ -45,7 +48,7 @@ def show(
         typer.echo(line)
 
 
-def _root_id(graph: list[dict], ref: object) -> str:  # type: ignore[type-arg]
+def _root_id(graph: list[dict[str, Any]], ref: object) -> str:
     """The node id the store resolved NODE to (namespaces with ':' parse several ways)."""
     from lineage.nodes import NodeRef, dataset_id_str, field_id_str, job_id_str, run_id_str
 

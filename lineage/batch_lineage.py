@@ -160,7 +160,9 @@ def metrics_facet(
     profile: Mapping[str, Mapping[str, Any]], rows: int
 ) -> data_quality_metrics_dataset.DataQualityMetricsDatasetFacet:
     def number(value: Any) -> float | None:
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        return (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
 
     columns = {}
     for name, p in profile.items():

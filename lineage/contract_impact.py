@@ -46,16 +46,27 @@ def contract_version_impact(
     """Impact of a registered version, compared with `against` (default: the one before it)."""
     target = contracts.spec_of(contracts.get_version(session, contract_id, version))
     base_version = against or _previous_version(session, contract_id, version)
-    base = contracts.spec_of(contracts.get_version(session, contract_id, base_version)) if base_version else None
+    base = (
+        contracts.spec_of(contracts.get_version(session, contract_id, base_version))
+        if base_version
+        else None
+    )
     return _impact(session, contract_id, base, target, depth)
 
 
 def proposed_impact(
-    session: Session, *, contract_id: str, spec: ContractSpec, against: str | None = None, depth: int = 10
+    session: Session,
+    *,
+    contract_id: str,
+    spec: ContractSpec,
+    against: str | None = None,
+    depth: int = 10,
 ) -> dict[str, Any]:
     """Impact of a proposed (unregistered) document against a registered version."""
     contract = contracts.get_contract(session, contract_id)
-    base = contracts.spec_of(contracts.get_version(session, contract_id, against or contract.latest_version))
+    base = contracts.spec_of(
+        contracts.get_version(session, contract_id, against or contract.latest_version)
+    )
     return _impact(session, contract_id, base, spec, depth)
 
 
@@ -75,7 +86,9 @@ def _impact(
     per_field: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
     for name in fields:
         for dataset_id in start:
-            for row in queries.walk_columns(session, dataset_id=dataset_id, field=name, depth=depth, downstream=True):
+            for row in queries.walk_columns(
+                session, dataset_id=dataset_id, field=name, depth=depth, downstream=True
+            ):
                 if row.depth == 0:
                     continue
                 per_field[name].append((row.dataset_id, row.field, row.depth))
@@ -105,11 +118,19 @@ def _impact(
             }
             for name in sorted(fields)
         ],
-        "lineage_datasets": sorted(dataset_id_str(names[d].namespace, names[d].name) for d in start),
-        "datasets": sorted({dataset_id_str(names[d].namespace, names[d].name) for d in reached_datasets}),
+        "lineage_datasets": sorted(
+            dataset_id_str(names[d].namespace, names[d].name) for d in start
+        ),
+        "datasets": sorted(
+            {dataset_id_str(names[d].namespace, names[d].name) for d in reached_datasets}
+        ),
         "may_be_affected": maybe,
-        "model_versions": [version_data(v) for v in linked if any(k in v.links for k in MODEL_LINKS)],
-        "prediction_windows": [version_data(v) for v in linked if any(k in v.links for k in WINDOW_LINKS)],
+        "model_versions": [
+            version_data(v) for v in linked if any(k in v.links for k in MODEL_LINKS)
+        ],
+        "prediction_windows": [
+            version_data(v) for v in linked if any(k in v.links for k in WINDOW_LINKS)
+        ],
     }
 
 
@@ -135,7 +156,9 @@ def _without_column_lineage(
     """Downstream datasets with no column lineage: they read the data, maybe the fields."""
     downstream: set[int] = set()
     for dataset_id in start:
-        for row in queries.walk_job_graph(session, kind="dataset", node_id=dataset_id, depth=depth, downstream=True):
+        for row in queries.walk_job_graph(
+            session, kind="dataset", node_id=dataset_id, depth=depth, downstream=True
+        ):
             if row.kind == "dataset" and row.id not in start:
                 downstream.add(row.id)
     unknown = downstream - queries.datasets_with_column_lineage(session, downstream)

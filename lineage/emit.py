@@ -190,7 +190,9 @@ def _dataset_facets(d: DatasetRef) -> dict[str, Any]:
     if d.version is not None:
         from openlineage.client.generated import dataset_version_dataset
 
-        out["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=d.version)
+        out["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=d.version
+        )
     if d.links:
         out[LINKS_FACET] = links_facet(d.links)
     return out
@@ -235,7 +237,9 @@ class Forwarder:
     def submit(self, events: Sequence[Any]) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="lineage-forwarder", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="lineage-forwarder", daemon=True
+                )
                 self._thread.start()
                 atexit.register(self.flush, 10.0)
         for e in events:
@@ -282,7 +286,9 @@ def http_forwarder(settings: Settings) -> Forwarder | None:
     return Forwarder(HttpTransport(config))
 
 
-def configure_sessions(info: dict[str, Any], settings: Settings, forwarder: Forwarder | None) -> None:
+def configure_sessions(
+    info: dict[str, Any], settings: Settings, forwarder: Forwarder | None
+) -> None:
     """Put the namespace and forwarder into a session factory's `info` (app start-up)."""
     info[_NAMESPACE_KEY] = settings.lineage_namespace
     info[_FORWARDER_KEY] = forwarder

@@ -95,7 +95,9 @@ def extract(document: dict[str, Any], kind: str) -> EventRows:
             for i, dataset in enumerate(document.get(key) or []):
                 ctx.dataset(dataset, f"$.{key}[{i}]", direction=direction, run_uuid=run_uuid)
     rows.datasets = sorted(ctx.datasets.values(), key=lambda d: (d["namespace"], d["name"]))
-    rows.versions = sorted(ctx.versions.values(), key=lambda v: (v["namespace"], v["name"], v["version"]))
+    rows.versions = sorted(
+        ctx.versions.values(), key=lambda v: (v["namespace"], v["name"], v["version"])
+    )
     return rows
 
 
@@ -141,7 +143,12 @@ class _Collector:
             self._version(ns, name, version, direction, run_uuid, facets)
             self.facets("version", (ns, name, version), facets, f"{path}.facets")
         if direction is not None:
-            key = (ns, name, version if direction == "out" or _has_version(facets) else None, direction)
+            key = (
+                ns,
+                name,
+                version if direction == "out" or _has_version(facets) else None,
+                direction,
+            )
             if run_uuid is not None and key not in self._io:
                 self._io.add(key)
                 self.rows.io.append(
@@ -153,9 +160,15 @@ class _Collector:
             extra_key = "inputFacets" if direction == "in" else "outputFacets"
             if run_uuid is not None:
                 owner = (ns, name, key[2], direction)
-                self.facets("input" if direction == "in" else "output", owner,
-                            dataset.get(extra_key), f"{path}.{extra_key}")
-        self._column_lineage(ns, name, facets.get(COLUMN_LINEAGE_FACET), f"{path}.facets.columnLineage")
+                self.facets(
+                    "input" if direction == "in" else "output",
+                    owner,
+                    dataset.get(extra_key),
+                    f"{path}.{extra_key}",
+                )
+        self._column_lineage(
+            ns, name, facets.get(COLUMN_LINEAGE_FACET), f"{path}.facets.columnLineage"
+        )
 
     def _name(self, dataset: dict[str, Any], path: str) -> tuple[str, str]:
         ns = _limited(dataset["namespace"], NAMESPACE_MAX, f"{path}.namespace")
@@ -174,8 +187,14 @@ class _Collector:
     ) -> None:
         row = self.versions.setdefault(
             (ns, name, version),
-            {"namespace": ns, "name": name, "version": version, "producer_run_uuid": None,
-             "produced_at": None, "links": {}},
+            {
+                "namespace": ns,
+                "name": name,
+                "version": version,
+                "producer_run_uuid": None,
+                "produced_at": None,
+                "links": {},
+            },
         )
         if direction == "out":
             row["producer_run_uuid"] = run_uuid
@@ -211,14 +230,29 @@ class _Collector:
             _limited(out_field, FIELD_MAX, f"{path}.fields.{out_field}")
             for i, source in enumerate((spec or {}).get("inputFields") or []):
                 detail = {k: v for k, v in (spec or {}).items() if k != "inputFields"}
-                detail.update({k: v for k, v in source.items() if k not in ("namespace", "name", "field")})
-                self._edge(ns, name, out_field, source, detail, f"{path}.fields.{out_field}.inputFields[{i}]")
+                detail.update(
+                    {k: v for k, v in source.items() if k not in ("namespace", "name", "field")}
+                )
+                self._edge(
+                    ns,
+                    name,
+                    out_field,
+                    source,
+                    detail,
+                    f"{path}.fields.{out_field}.inputFields[{i}]",
+                )
         for i, source in enumerate(facet.get("dataset") or []):
             detail = {k: v for k, v in source.items() if k not in ("namespace", "name", "field")}
             self._edge(ns, name, "", source, detail, f"{path}.dataset[{i}]")
 
     def _edge(
-        self, ns: str, name: str, out_field: str, source: dict[str, Any], detail: dict[str, Any], path: str
+        self,
+        ns: str,
+        name: str,
+        out_field: str,
+        source: dict[str, Any],
+        detail: dict[str, Any],
+        path: str,
     ) -> None:
         in_ns, in_name = self._name(source, path)
         in_field = _limited(source["field"], FIELD_MAX, f"{path}.field")
@@ -240,14 +274,19 @@ class _Collector:
 
 def _has_version(facets: dict[str, Any]) -> bool:
     facet = facets.get(VERSION_FACET)
-    return isinstance(facet, dict) and not facet.get("_deleted") and bool(facet.get("datasetVersion"))
+    return (
+        isinstance(facet, dict) and not facet.get("_deleted") and bool(facet.get("datasetVersion"))
+    )
 
 
 def _version_of(facets: dict[str, Any], path: str) -> str | None:
     if not _has_version(facets):
         return None
-    return _limited(str(facets[VERSION_FACET]["datasetVersion"]), VERSION_MAX,
-                    f"{path}.facets.version.datasetVersion")
+    return _limited(
+        str(facets[VERSION_FACET]["datasetVersion"]),
+        VERSION_MAX,
+        f"{path}.facets.version.datasetVersion",
+    )
 
 
 def _links(facet: Any) -> dict[str, str]:

@@ -46,7 +46,9 @@ def resolve_dataset(session: Session, ref: NodeRef) -> tuple[LineageDataset, str
     return found, version
 
 
-def resolve_version(session: Session, dataset: LineageDataset, version: str | None) -> LineageDatasetVersion:
+def resolve_version(
+    session: Session, dataset: LineageDataset, version: str | None
+) -> LineageDatasetVersion:
     row = (
         queries.find_version(session, dataset.id, version)
         if version is not None
@@ -106,7 +108,9 @@ def _directions(direction: Direction) -> list[bool]:
     return {"downstream": [True], "upstream": [False], "both": [True, False]}[direction]
 
 
-def _job_graph_nodes(session: Session, dataset_ids: list[int], job_ids: list[int]) -> list[dict[str, Any]]:
+def _job_graph_nodes(
+    session: Session, dataset_ids: list[int], job_ids: list[int]
+) -> list[dict[str, Any]]:
     datasets = {r.id: r for r in queries.datasets_by_id(session, dataset_ids)}
     jobs = {r.id: r for r in queries.jobs_by_id(session, job_ids)}
     ds_facets = queries.current_facets(session, "dataset", dataset_ids)
@@ -123,11 +127,23 @@ def _job_graph_nodes(session: Session, dataset_ids: list[int], job_ids: list[int
         ins[dest].append(edge)
         job_io[e.job_id][e.direction].append({"namespace": d.namespace, "name": d.name})
     nodes = [
-        _node(dataset_id_str(d.namespace, d.name), "DATASET", _dataset_data(d, ds_facets.get(d.id, {})), ins, outs)
+        _node(
+            dataset_id_str(d.namespace, d.name),
+            "DATASET",
+            _dataset_data(d, ds_facets.get(d.id, {})),
+            ins,
+            outs,
+        )
         for d in datasets.values()
     ]
     nodes += [
-        _node(job_id_str(j.namespace, j.name), "JOB", _job_data(j, job_facets.get(j.id, {}), job_io[j.id]), ins, outs)
+        _node(
+            job_id_str(j.namespace, j.name),
+            "JOB",
+            _job_data(j, job_facets.get(j.id, {}), job_io[j.id]),
+            ins,
+            outs,
+        )
         for j in jobs.values()
     ]
     return nodes
@@ -160,7 +176,9 @@ def _dataset_data(d: Any, facets: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _job_data(j: Any, facets: dict[str, Any], io: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+def _job_data(
+    j: Any, facets: dict[str, Any], io: dict[str, list[dict[str, str]]]
+) -> dict[str, Any]:
     latest = None
     if j.run_uuid is not None:
         latest = {
@@ -223,10 +241,16 @@ def _version_roots(session: Session, ref: NodeRef) -> tuple[list[int], list[int]
 
 
 def _outputs_of(session: Session, run_ids: list[int]) -> list[int]:
-    return [r.version_id for r in queries.run_io(session, run_ids) if r.direction == "out" and r.version_id]
+    return [
+        r.version_id
+        for r in queries.run_io(session, run_ids)
+        if r.direction == "out" and r.version_id
+    ]
 
 
-def _run_graph_nodes(session: Session, version_ids: set[int], run_ids: set[int]) -> list[dict[str, Any]]:
+def _run_graph_nodes(
+    session: Session, version_ids: set[int], run_ids: set[int]
+) -> list[dict[str, Any]]:
     versions = {v.id: v for v in queries.versions_by_id(session, version_ids)}
     runs = {r.id: r for r in queries.runs_by_id(session, run_ids)}
     ins: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -237,13 +261,22 @@ def _run_graph_nodes(session: Session, version_ids: set[int], run_ids: set[int])
         if e.version_id not in versions:
             continue
         v = versions[e.version_id]
-        v_id, r_id = dataset_id_str(v.namespace, v.name, v.version), run_id_str(runs[e.run_id].run_uuid)
+        v_id, r_id = (
+            dataset_id_str(v.namespace, v.name, v.version),
+            run_id_str(runs[e.run_id].run_uuid),
+        )
         origin, dest = (v_id, r_id) if e.direction == "in" else (r_id, v_id)
         edge = {"origin": origin, "destination": dest}
         outs[origin].append(edge)
         ins[dest].append(edge)
     nodes = [
-        _node(dataset_id_str(v.namespace, v.name, v.version), "DATASET_VERSION", version_data(v), ins, outs)
+        _node(
+            dataset_id_str(v.namespace, v.name, v.version),
+            "DATASET_VERSION",
+            version_data(v),
+            ins,
+            outs,
+        )
         for v in versions.values()
     ]
     nodes += [
@@ -296,7 +329,9 @@ def impact(
     depth: int = 10,
 ) -> dict[str, Any]:
     """Everything downstream of a dataset version (or a batch's versions, or a run's outputs)."""
-    roots, root_label = _impact_roots(session, dataset=dataset, version=version, batch=batch, run=run)
+    roots, root_label = _impact_roots(
+        session, dataset=dataset, version=version, batch=batch, run=run
+    )
     walked = queries.walk_impact(session, roots, depth)
     depth_of = {r.version_id: r.depth for r in walked}
     run_ids = {rid for r in walked for rid in r.runs}
@@ -311,10 +346,14 @@ def impact(
             if not _has_link(v, MODEL_LINKS + WINDOW_LINKS)
         ],
         "model_versions": [
-            {**version_data(v), "depth": depth_of[v.id]} for v in versions if _has_link(v, MODEL_LINKS)
+            {**version_data(v), "depth": depth_of[v.id]}
+            for v in versions
+            if _has_link(v, MODEL_LINKS)
         ],
         "prediction_windows": [
-            {**version_data(v), "depth": depth_of[v.id]} for v in versions if _has_link(v, WINDOW_LINKS)
+            {**version_data(v), "depth": depth_of[v.id]}
+            for v in versions
+            if _has_link(v, WINDOW_LINKS)
         ],
         "runs": [run_data(r) for r in runs],
         "jobs": sorted({f"{r.job_namespace}:{r.job_name}" for r in runs}),
@@ -326,7 +365,12 @@ def _has_link(v: Any, keys: tuple[str, ...]) -> bool:
 
 
 def _impact_roots(
-    session: Session, *, dataset: str | None, version: str | None, batch: uuid.UUID | None, run: uuid.UUID | None
+    session: Session,
+    *,
+    dataset: str | None,
+    version: str | None,
+    batch: uuid.UUID | None,
+    run: uuid.UUID | None,
 ) -> tuple[list[int], dict[str, Any]]:
     given = [x for x in (dataset, batch, run) if x is not None]
     if len(given) != 1:
@@ -339,13 +383,21 @@ def _impact_roots(
         roots = queries.versions_linked(session, {"batch_id": str(batch)})
         if not roots:
             raise LineageNodeNotFound(f"batch {batch} has no lineage", field="batch")
-        return roots, {"batch": str(batch), "versions": [version_data(v) for v in queries.versions_by_id(session, roots)]}
+        return roots, {
+            "batch": str(batch),
+            "versions": [version_data(v) for v in queries.versions_by_id(session, roots)],
+        }
     if run is not None:
         r = resolve_run(session, run)
         roots = _outputs_of(session, [r.id])
-        return roots, {"run": str(run), "versions": [version_data(v) for v in queries.versions_by_id(session, roots)]}
+        return roots, {
+            "run": str(run),
+            "versions": [version_data(v) for v in queries.versions_by_id(session, roots)],
+        }
     assert dataset is not None
-    ref = parse_node_id(dataset if dataset.startswith("dataset:") else f"dataset:{dataset}", field="dataset")
+    ref = parse_node_id(
+        dataset if dataset.startswith("dataset:") else f"dataset:{dataset}", field="dataset"
+    )
     ds, parsed_version = resolve_dataset(session, ref)
     row = resolve_version(session, ds, version if version is not None else parsed_version)
     label = {"dataset": {"namespace": ds.namespace, "name": ds.name}, "version": row.version}
@@ -357,7 +409,9 @@ def provenance(session: Session, *, node: str, depth: int = 10) -> dict[str, Any
     ref = parse_node_id(node)
     if ref.kind not in ("dataset", "run"):
         raise InvalidNodeId(
-            "provenance starts at a dataset (optionally #version) or a run", field="node", rule="node_kind"
+            "provenance starts at a dataset (optionally #version) or a run",
+            field="node",
+            rule="node_kind",
         )
     roots, root_runs = _version_roots(session, ref)
     walked = queries.walk_provenance(session, roots, root_runs, depth)
@@ -372,7 +426,8 @@ def provenance(session: Session, *, node: str, depth: int = 10) -> dict[str, Any
         "depth": depth,
         "datasets": [{**version_data(v), "depth": version_depth[v.id]} for v in versions],
         "unversioned_inputs": [
-            {"namespace": d.namespace, "name": d.name} for d in queries.datasets_by_id(session, unresolved)
+            {"namespace": d.namespace, "name": d.name}
+            for d in queries.datasets_by_id(session, unresolved)
         ],
         "runs": [run_data(r) for r in runs],
         "jobs": sorted({f"{r.job_namespace}:{r.job_name}" for r in runs}),
@@ -433,11 +488,15 @@ def _check_results(session: Session, runs: list[Any]) -> list[dict[str, Any]]:
 # --- column lineage ----------------------------------------------------------------------
 
 
-def column_graph(session: Session, *, node: str, depth: int, direction: Direction = "both") -> dict[str, Any]:
+def column_graph(
+    session: Session, *, node: str, depth: int, direction: Direction = "both"
+) -> dict[str, Any]:
     """datasetField nodes linked by `columnLineage` facets (Marquez's column-lineage shape)."""
     ref = parse_node_id(node)
     if ref.kind != "datasetField":
-        raise InvalidNodeId("column lineage starts at datasetField:NS:NAME:FIELD", field="node", rule="node_kind")
+        raise InvalidNodeId(
+            "column lineage starts at datasetField:NS:NAME:FIELD", field="node", rule="node_kind"
+        )
     ds, _ = resolve_dataset(session, ref)
     assert ref.field is not None
     fields: dict[tuple[int, str], int] = {(ds.id, ref.field): 0}
@@ -445,7 +504,9 @@ def column_graph(session: Session, *, node: str, depth: int, direction: Directio
         for row in queries.walk_columns(
             session, dataset_id=ds.id, field=ref.field, depth=depth, downstream=downstream
         ):
-            fields[(row.dataset_id, row.field)] = min(fields.get((row.dataset_id, row.field), row.depth), row.depth)
+            fields[(row.dataset_id, row.field)] = min(
+                fields.get((row.dataset_id, row.field), row.depth), row.depth
+            )
     return {"graph": column_nodes(session, fields)}
 
 
@@ -459,13 +520,20 @@ def column_nodes(session: Session, fields: dict[tuple[int, str], int]) -> list[d
 
     def fid(dataset_id: int, field: str) -> str:
         d = names[dataset_id]
-        return field_id_str(d.namespace, d.name, field) if field else dataset_id_str(d.namespace, d.name)
+        return (
+            field_id_str(d.namespace, d.name, field)
+            if field
+            else dataset_id_str(d.namespace, d.name)
+        )
 
     ins: dict[str, list[dict[str, str]]] = defaultdict(list)
     outs: dict[str, list[dict[str, str]]] = defaultdict(list)
     inputs_of: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for e in queries.column_edges_between(session, dataset_ids):
-        if (e.out_dataset_id, e.out_field) not in fields or (e.in_dataset_id, e.in_field) not in fields:
+        if (e.out_dataset_id, e.out_field) not in fields or (
+            e.in_dataset_id,
+            e.in_field,
+        ) not in fields:
             continue
         origin, dest = fid(e.in_dataset_id, e.in_field), fid(e.out_dataset_id, e.out_field)
         edge = {"origin": origin, "destination": dest}

@@ -6,15 +6,16 @@ string names the driftgate object it stands for, and `links` record the object i
 can find them (`impact` lists versions with `model_version` as model versions and with
 `prediction_window` as prediction windows). Pure: names only, no I/O.
 
-| step | job | output dataset | version | links |
-|---|---|---|---|---|
-| batch check | `checks.validate.<contract>` | `contracts/<contract>/accepted`, `.../quarantine` | batch id | batch_id, contract_id, contract_version |
-| features | `ranker.features` | `features/<feature_set>` | build id | feature_set, build_id |
-| training | `ranker.train` | `models/<model>` | model version | model_name, model_version |
-| evaluation | `ranker.evaluate` | `evaluations/<model>` | model version | model_name, model_version |
-| registration | `governance.register` | `registry/<model>` | model version | model_name, model_version |
-| promotion | `governance.promote` | `champion/<model>` | model version | model_name, model_version |
-| serving | `ranker.serve` | `predictions/<model>` | window, e.g. `2026-11-23T10:00Z/PT1H` | model_name, model_version, prediction_window |
+Step → job, output dataset, version (links):
+- batch check → `checks.validate.<contract>`, `contracts/<contract>/accepted` and
+  `.../quarantine`, batch id (batch_id, contract_id, contract_version)
+- features → `ranker.features`, `features/<feature_set>`, build id (feature_set, build_id)
+- training → `ranker.train`, `models/<model>`, model version (model_name, model_version)
+- evaluation → `ranker.evaluate`, `evaluations/<model>`, model version (same links)
+- registration → `governance.register`, `registry/<model>`, model version (same links)
+- promotion → `governance.promote`, `champion/<model>`, model version (same links)
+- serving → `ranker.serve`, `predictions/<model>`, window `2026-11-23T10:00:00Z/PT3600S`
+  (model_name, model_version, prediction_window)
 """
 
 from __future__ import annotations
@@ -77,6 +78,6 @@ SERVE_JOB = "ranker.serve"
 
 
 def prediction_window(start: datetime, length: timedelta) -> str:
-    """`2026-11-23T10:00:00Z/PT3600S`: an ISO 8601 interval naming one window of served predictions."""
+    """`2026-11-23T10:00:00Z/PT3600S`: an ISO 8601 interval naming one prediction window."""
     moment = start.isoformat().replace("+00:00", "Z")
     return f"{moment}/PT{int(length.total_seconds())}S"

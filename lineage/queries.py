@@ -122,7 +122,9 @@ def walk_job_graph(
     )
 
 
-def job_edges(session: Session, job_ids: Iterable[int], dataset_ids: Iterable[int]) -> list[Row[Any]]:
+def job_edges(
+    session: Session, job_ids: Iterable[int], dataset_ids: Iterable[int]
+) -> list[Row[Any]]:
     return list(
         session.execute(
             text(
@@ -177,7 +179,9 @@ ORDER BY j.namespace, j.name
     )
 
 
-def current_facets(session: Session, owner_kind: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def current_facets(
+    session: Session, owner_kind: str, ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
     """The latest facet of each name per owner (ties broken by content, so deterministic)."""
     rows = session.execute(
         text(
@@ -455,9 +459,7 @@ ORDER BY d.namespace, d.name, v.produced_at DESC NULLS LAST LIMIT :limit
     )
 
 
-def edge_facets(
-    session: Session, run_ids: Iterable[int], name: str
-) -> list[Row[Any]]:
+def edge_facets(session: Session, run_ids: Iterable[int], name: str) -> list[Row[Any]]:
     """The current input/output facet `name` on the edges of these runs."""
     return list(
         session.execute(

@@ -190,7 +190,9 @@ def get_impact(
     depth: Depth = 10,
 ) -> dict[str, Any]:
     """Everything downstream of a dataset version: datasets, model versions, predictions."""
-    return graph.impact(session, dataset=dataset, version=version, batch=batch, run=run, depth=depth)
+    return graph.impact(
+        session, dataset=dataset, version=version, batch=batch, run=run, depth=depth
+    )
 
 
 @router.get("/lineage/provenance", response_model=ProvenanceRead)

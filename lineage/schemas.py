@@ -21,8 +21,8 @@ class Node(ResponseModel):
     )
     type: str = Field(description="DATASET, JOB, DATASET_VERSION, RUN or DATASET_FIELD.")
     data: dict[str, Any] = Field(description="The node's details (facets, latest run, ...).")
-    inEdges: list[Edge] = Field(description="Edges ending at this node.")  # noqa: N815
-    outEdges: list[Edge] = Field(description="Edges starting at this node.")  # noqa: N815
+    inEdges: list[Edge] = Field(description="Edges ending at this node.")
+    outEdges: list[Edge] = Field(description="Edges starting at this node.")
 
 
 class Graph(ResponseModel):
@@ -63,10 +63,10 @@ class RunRead(ResponseModel):
     id: str = Field(description="Run id.")
     job: dict[str, Any] = Field(description="The run's job.")
     state: str = Field(description="NEW, RUNNING, COMPLETED, FAILED or ABORTED.")
-    startedAt: Any = Field(default=None, description="Earliest START/RUNNING event time.")  # noqa: N815
-    endedAt: Any = Field(default=None, description="Time of the terminal event.")  # noqa: N815
-    parentRunId: str | None = Field(default=None, description="Parent run, if any.")  # noqa: N815
-    childRunIds: list[str] = Field(description="Runs naming this one as parent.")  # noqa: N815
+    startedAt: Any = Field(default=None, description="Earliest START/RUNNING event time.")
+    endedAt: Any = Field(default=None, description="Time of the terminal event.")
+    parentRunId: str | None = Field(default=None, description="Parent run, if any.")
+    childRunIds: list[str] = Field(description="Runs naming this one as parent.")
     links: dict[str, Any] = Field(description="driftgate objects this run stands for.")
     inputs: list[dict[str, Any]] = Field(description="Datasets read (version resolved).")
     outputs: list[dict[str, Any]] = Field(description="Dataset versions written.")

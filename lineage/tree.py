@@ -33,7 +33,13 @@ def _children(nodes: dict[str, Any], node_id: str, edges: str, end: str) -> list
 
 
 def _walk(
-    nodes: dict[str, Any], node_id: str, edges: str, end: str, prefix: str, last: bool, seen: set[str]
+    nodes: dict[str, Any],
+    node_id: str,
+    edges: str,
+    end: str,
+    prefix: str,
+    last: bool,
+    seen: set[str],
 ) -> list[str]:
     branch = "└── " if last else "├── "
     if node_id in seen:
@@ -53,7 +59,9 @@ def _label(node: dict[str, Any]) -> str:
         run = data["latestRun"]
         return f"{node['id']}  [{run['state']}, run {run['id'][:8]}]"
     if node["type"] == "RUN":
-        return f"{node['id']}  [{data.get('state')}] {data['job']['namespace']}:{data['job']['name']}"
+        return (
+            f"{node['id']}  [{data.get('state')}] {data['job']['namespace']}:{data['job']['name']}"
+        )
     if node["type"] == "DATASET" and data.get("currentVersion"):
         return f"{node['id']}  (version {data['currentVersion']})"
     return str(node["id"])

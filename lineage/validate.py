@@ -95,9 +95,7 @@ def validate_event(document: Any, *, check_nul: bool = True) -> str:
     escaped NUL (`\\u0000`); raw NUL bytes never survive `json.loads`.
     """
     if not isinstance(document, dict):
-        raise InvalidLineageEvent(
-            "an OpenLineage event is a JSON object", field="$", rule="type"
-        )
+        raise InvalidLineageEvent("an OpenLineage event is a JSON object", field="$", rule="type")
     kind = event_kind(document)
     import fastjsonschema
 
@@ -121,7 +119,9 @@ def _raise_detailed(kind: str, document: dict[str, Any], fast_error: Any) -> Non
     )
     errors = [_describe(e) for e in found[:MAX_ERRORS]]
     if not errors:  # the validators disagree only on exotic input; report the fast one
-        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in fast_error.path[1:])
+        path = "$" + "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in fast_error.path[1:]
+        )
         errors = [{"field": path, "rule": fast_error.rule, "message": fast_error.message}]
     first = errors[0]
     raise InvalidLineageEvent(

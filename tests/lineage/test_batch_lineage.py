@@ -39,7 +39,9 @@ def bad_batch(client, auth) -> dict[str, Any]:
     return submit(client, auth, orders(20, amount=[5000.0] + [10.0] * 19))
 
 
-def test_a_checked_batch_is_a_run_with_its_quality_facets(client, auth, db: Session, bad_batch) -> None:
+def test_a_checked_batch_is_a_run_with_its_quality_facets(
+    client, auth, db: Session, bad_batch
+) -> None:
     batch_id = bad_batch["id"]
     viewer = auth("viewer")
     graph = client.get("/lineage/graph?node=job:driftgate:checks.validate.orders", headers=viewer)
@@ -54,7 +56,9 @@ def test_a_checked_batch_is_a_run_with_its_quality_facets(client, auth, db: Sess
     assert run["state"] == "COMPLETED" and run["links"]["batch_id"] == batch_id
     assert [h["eventType"] for h in run["history"]] == ["START", "COMPLETE"]
     assert {o["version"] for o in run["outputs"]} == {batch_id}
-    assert run["inputs"] == [{"namespace": "shop", "name": "orders", "version": bad_batch["body_sha256"]}]
+    assert run["inputs"] == [
+        {"namespace": "shop", "name": "orders", "version": bad_batch["body_sha256"]}
+    ]
     accepted = found["dataset:driftgate:contracts/orders/accepted"]["data"]
     assert [f["name"] for f in accepted["fields"]][:2] == ["order_id", "amount"]
     metrics = accepted["facets"]["dataQualityMetrics"]
@@ -105,14 +109,31 @@ def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth, 
     )
     model = dataset("models/ranker", namespace="driftgate", version="3")
     model["facets"]["driftgate"] = facet(model_name="ranker", model_version="3")
-    model["facets"]["columnLineage"] = column_lineage(weights=[("driftgate", "features/orders_daily", "total")])
+    model["facets"]["columnLineage"] = column_lineage(
+        weights=[("driftgate", "features/orders_daily", "total")]
+    )
     events = [
-        run_event("features", namespace="driftgate", minutes=1,
-                  inputs=[dataset(accepted[1], namespace="driftgate", version=batch_id)], outputs=[features]),
-        run_event("train", namespace="driftgate", minutes=2,
-                  inputs=[dataset("features/orders_daily", namespace="driftgate")], outputs=[model]),
-        run_event("dashboard", namespace="bi", minutes=3,
-                  inputs=[dataset(accepted[1], namespace="driftgate")], outputs=[dataset("orders_board", "bi")]),
+        run_event(
+            "features",
+            namespace="driftgate",
+            minutes=1,
+            inputs=[dataset(accepted[1], namespace="driftgate", version=batch_id)],
+            outputs=[features],
+        ),
+        run_event(
+            "train",
+            namespace="driftgate",
+            minutes=2,
+            inputs=[dataset("features/orders_daily", namespace="driftgate")],
+            outputs=[model],
+        ),
+        run_event(
+            "dashboard",
+            namespace="bi",
+            minutes=3,
+            inputs=[dataset(accepted[1], namespace="driftgate")],
+            outputs=[dataset("orders_board", "bi")],
+        ),
     ]
     for e in events:
         assert client.post("/api/v1/lineage", json=e, headers=auth("producer")).status_code == 201
@@ -188,8 +209,12 @@ def test_emitted_runs_go_to_the_external_server_after_commit_only(db: Session, s
     assert forwarder is not None
     emit.configure_sessions(db.info, settings, forwarder)
     actor = Principal("ranker", Role.producer)
-    model = emit.DatasetRef(None, naming.model("ranker"), version="9",
-                            links={naming.MODEL_NAME: "ranker", naming.MODEL_VERSION: "9"})
+    model = emit.DatasetRef(
+        None,
+        naming.model("ranker"),
+        version="9",
+        links={naming.MODEL_NAME: "ranker", naming.MODEL_VERSION: "9"},
+    )
     run_id = emit.record_run(
         db,
         actor,

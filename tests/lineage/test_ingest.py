@@ -126,7 +126,11 @@ def test_gzip_bodies_are_accepted_as_openlineage_clients_send_them(client, auth)
     resp = client.post(
         URL,
         content=body,
-        headers={**auth("producer"), "Content-Type": "application/json", "Content-Encoding": "gzip"},
+        headers={
+            **auth("producer"),
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
     )
     assert resp.status_code == 201, resp.text
 
@@ -142,7 +146,9 @@ def problem(resp: Any, status: int) -> dict[str, Any]:
 
 def test_malformed_json_is_400(client, auth) -> None:
     resp = client.post(
-        URL, content=b'{"eventTime": ', headers={**auth("producer"), "Content-Type": "application/json"}
+        URL,
+        content=b'{"eventTime": ',
+        headers={**auth("producer"), "Content-Type": "application/json"},
     )
     assert problem(resp, 400)["rule"] == "json"
     nan = client.post(

@@ -33,18 +33,45 @@ def scenario() -> list[dict[str, Any]]:
     return [
         run_event("extract", run_id=A, event_type="START", minutes=0, outputs=[raw_v1]),
         run_event("extract", run_id=A, event_type="COMPLETE", minutes=1, outputs=[raw_v2]),
-        run_event("transform", run_id=B, event_type="START", minutes=2, inputs=[dataset("raw")],
-                  run_facets=parent),
+        run_event(
+            "transform",
+            run_id=B,
+            event_type="START",
+            minutes=2,
+            inputs=[dataset("raw")],
+            run_facets=parent,
+        ),
         run_event("transform", run_id=B, event_type="RUNNING", minutes=3, inputs=[dataset("raw")]),
-        run_event("transform", run_id=B, event_type="FAIL", minutes=4, inputs=[dataset("raw")],
-                  outputs=[clean], run_facets=parent),
+        run_event(
+            "transform",
+            run_id=B,
+            event_type="FAIL",
+            minutes=4,
+            inputs=[dataset("raw")],
+            outputs=[clean],
+            run_facets=parent,
+        ),
         run_event("transform", run_id=C, event_type="START", minutes=5, inputs=[dataset("raw")]),
-        run_event("transform", run_id=C, event_type="COMPLETE", minutes=6, inputs=[dataset("raw")],
-                  outputs=[clean2], run_facets={"acme": facet(x=1)}),
-        run_event("train", run_id=D, event_type="COMPLETE", minutes=7,
-                  inputs=[dataset("clean", version="v2")], outputs=[model]),
-        run_event("train", run_id=D, event_type="OTHER", minutes=8,
-                  run_facets={"acme": facet(x=2)}),
+        run_event(
+            "transform",
+            run_id=C,
+            event_type="COMPLETE",
+            minutes=6,
+            inputs=[dataset("raw")],
+            outputs=[clean2],
+            run_facets={"acme": facet(x=1)},
+        ),
+        run_event(
+            "train",
+            run_id=D,
+            event_type="COMPLETE",
+            minutes=7,
+            inputs=[dataset("clean", version="v2")],
+            outputs=[model],
+        ),
+        run_event(
+            "train", run_id=D, event_type="OTHER", minutes=8, run_facets={"acme": facet(x=2)}
+        ),
         {
             "eventTime": at(9),
             "producer": PRODUCER,
@@ -71,14 +98,24 @@ def snapshot(db: Session) -> dict[str, Any]:
     ds = {r.id: (r.namespace, r.name) for r in db.execute(text("SELECT * FROM lineage_datasets"))}
     jobs = {r.id: (r.namespace, r.name) for r in db.execute(text("SELECT * FROM lineage_jobs"))}
     runs = {r.id: str(r.run_uuid) for r in db.execute(text("SELECT * FROM lineage_runs"))}
-    vers = {r.id: (*ds[r.dataset_id], r.version)
-            for r in db.execute(text("SELECT * FROM lineage_dataset_versions"))}
-    io = {r.id: (runs[r.run_id], ds[r.dataset_id], vers.get(r.version_id), r.direction)
-          for r in db.execute(text("SELECT * FROM lineage_run_io"))}
+    vers = {
+        r.id: (*ds[r.dataset_id], r.version)
+        for r in db.execute(text("SELECT * FROM lineage_dataset_versions"))
+    }
+    io = {
+        r.id: (runs[r.run_id], ds[r.dataset_id], vers.get(r.version_id), r.direction)
+        for r in db.execute(text("SELECT * FROM lineage_run_io"))
+    }
     owners = {"job": jobs, "run": runs, "dataset": ds, "version": vers, "input": io, "output": io}
     facets = sorted(
-        (r.owner_kind, str(owners[r.owner_kind][r.owner_id]), r.name, r.content_hash,
-         r.first_seen, r.last_seen)
+        (
+            r.owner_kind,
+            str(owners[r.owner_kind][r.owner_id]),
+            r.name,
+            r.content_hash,
+            r.first_seen,
+            r.last_seen,
+        )
         for r in db.execute(text("SELECT * FROM lineage_facets"))
     )
     return {
@@ -86,8 +123,17 @@ def snapshot(db: Session) -> dict[str, Any]:
         "jobs": rows("SELECT namespace, name, first_seen, last_seen FROM lineage_jobs"),
         "datasets": rows("SELECT namespace, name, first_seen, last_seen FROM lineage_datasets"),
         "runs": sorted(
-            (str(r.run_uuid), jobs[r.job_id], str(r.parent_run_uuid), r.state, r.started_at,
-             r.ended_at, r.first_seen, r.last_seen, str(r.links))
+            (
+                str(r.run_uuid),
+                jobs[r.job_id],
+                str(r.parent_run_uuid),
+                r.state,
+                r.started_at,
+                r.ended_at,
+                r.first_seen,
+                r.last_seen,
+                str(r.links),
+            )
             for r in db.execute(text("SELECT * FROM lineage_runs"))
         ),
         "versions": sorted(
@@ -103,8 +149,14 @@ def snapshot(db: Session) -> dict[str, Any]:
         ),
         "facets": facets,
         "columns": sorted(
-            (ds[r.out_dataset_id], r.out_field, ds[r.in_dataset_id], r.in_field, r.detail_hash,
-             r.first_seen)
+            (
+                ds[r.out_dataset_id],
+                r.out_field,
+                ds[r.in_dataset_id],
+                r.in_field,
+                r.detail_hash,
+                r.first_seen,
+            )
             for r in db.execute(text("SELECT * FROM lineage_column_edges"))
         ),
     }

@@ -24,19 +24,36 @@ def pipeline(client, auth) -> dict[str, str]:
     )
     model = dataset("models/ranker", namespace="driftgate", version="7")
     model["facets"]["driftgate"] = facet(model_name="ranker", model_version="7")
-    model["facets"]["columnLineage"] = column_lineage(weights=[("warehouse", "clean", "amount_usd")])
+    model["facets"]["columnLineage"] = column_lineage(
+        weights=[("warehouse", "clean", "amount_usd")]
+    )
     window = dataset("predictions/ranker", namespace="driftgate", version="2026-11-23T12:00Z/PT1H")
     window["facets"]["driftgate"] = facet(prediction_window="2026-11-23T12:00Z/PT1H")
     events = [
-        run_event("extract", run_id=EXTRACT1, minutes=0, outputs=[dataset("raw", fields=("id", "amount"))]),
-        run_event("transform", run_id=TRANSFORM1, minutes=5, inputs=[dataset("raw")], outputs=[clean]),
+        run_event(
+            "extract", run_id=EXTRACT1, minutes=0, outputs=[dataset("raw", fields=("id", "amount"))]
+        ),
+        run_event(
+            "transform", run_id=TRANSFORM1, minutes=5, inputs=[dataset("raw")], outputs=[clean]
+        ),
         run_event("extract", run_id=EXTRACT2, minutes=10, outputs=[dataset("raw")]),
-        run_event("transform", run_id=TRANSFORM2, minutes=15, inputs=[dataset("raw")], outputs=[clean]),
-        run_event("train", run_id=TRAIN, minutes=20,
-                  inputs=[dataset("clean", version=TRANSFORM1)], outputs=[model]),
-        run_event("serve", run_id=SERVE, minutes=30,
-                  inputs=[dataset("models/ranker", namespace="driftgate", version="7")],
-                  outputs=[window]),
+        run_event(
+            "transform", run_id=TRANSFORM2, minutes=15, inputs=[dataset("raw")], outputs=[clean]
+        ),
+        run_event(
+            "train",
+            run_id=TRAIN,
+            minutes=20,
+            inputs=[dataset("clean", version=TRANSFORM1)],
+            outputs=[model],
+        ),
+        run_event(
+            "serve",
+            run_id=SERVE,
+            minutes=30,
+            inputs=[dataset("models/ranker", namespace="driftgate", version="7")],
+            outputs=[window],
+        ),
     ]
     for e in events:
         assert client.post(URL, json=e, headers=auth("producer")).status_code == 201
@@ -54,7 +71,9 @@ def test_job_graph_has_marquez_shape_and_respects_direction_and_depth(client, pi
     assert ids(down) == {"dataset:warehouse:raw", "job:etl:transform", "dataset:warehouse:clean"}
     raw = next(n for n in down["graph"] if n["id"] == "dataset:warehouse:raw")
     assert raw["type"] == "DATASET"
-    assert {"origin": "dataset:warehouse:raw", "destination": "job:etl:transform"} in raw["outEdges"]
+    assert {"origin": "dataset:warehouse:raw", "destination": "job:etl:transform"} in raw[
+        "outEdges"
+    ]
     job = next(n for n in down["graph"] if n["id"] == "job:etl:transform")
     assert job["data"]["latestRun"]["id"] == TRANSFORM2
     assert job["data"]["latestRun"]["state"] == "COMPLETED"
@@ -65,8 +84,9 @@ def test_job_graph_has_marquez_shape_and_respects_direction_and_depth(client, pi
     ).json()
     assert "job:etl:train" not in ids(up) and "job:etl:extract" in ids(up)
     marquez = client.get("/api/v1/lineage?nodeId=job:etl:transform", headers=pipeline).json()
-    assert ids(marquez) == ids(both) | ids(client.get(
-        "/lineage/graph?node=job:etl:transform&depth=20", headers=pipeline).json())
+    assert ids(marquez) == ids(both) | ids(
+        client.get("/lineage/graph?node=job:etl:transform&depth=20", headers=pipeline).json()
+    )
 
 
 def test_run_level_graph_shows_versions_and_runs(client, pipeline) -> None:
@@ -102,9 +122,12 @@ def test_impact_of_the_first_raw_version_names_what_it_touched(client, pipeline)
 
 def test_impact_and_provenance_reject_unknown_or_ambiguous_roots(client, pipeline) -> None:
     assert client.get("/lineage/impact?dataset=warehouse:nope", headers=pipeline).status_code == 404
-    assert client.get(
-        "/lineage/impact?dataset=warehouse:raw&version=nope", headers=pipeline
-    ).status_code == 404
+    assert (
+        client.get(
+            "/lineage/impact?dataset=warehouse:raw&version=nope", headers=pipeline
+        ).status_code
+        == 404
+    )
     both = client.get(f"/lineage/impact?dataset=warehouse:raw&run={TRAIN}", headers=pipeline)
     assert both.status_code == 422 and both.json()["rule"] == "one_root"
     bad = client.get("/lineage/graph?node=table:x:y", headers=pipeline)
@@ -134,7 +157,11 @@ def test_column_lineage_follows_the_column_lineage_facets(client, pipeline) -> N
     }
     clean = next(n for n in graph["graph"] if n["id"].endswith("clean:amount_usd"))
     assert clean["type"] == "DATASET_FIELD"
-    assert clean["data"]["inputFields"][0] == {"namespace": "warehouse", "name": "raw", "field": "amount"}
+    assert clean["data"]["inputFields"][0] == {
+        "namespace": "warehouse",
+        "name": "raw",
+        "field": "amount",
+    }
     upstream = client.get(
         "/api/v1/column-lineage?nodeId=datasetField:driftgate:models/ranker:weights",
         headers=pipeline,
