@@ -4,6 +4,8 @@ from checks import models as checks_models  # noqa: F401
 from contracts import models as contracts_models  # noqa: F401
 from core import audit, auth  # noqa: F401
 from core.models import Base
+from governance import models as governance_models  # noqa: F401
 from lineage import models as lineage_models  # noqa: F401
+from ranker import models as ranker_models  # noqa: F401
 
 target_metadata = Base.metadata
