@@ -459,13 +459,10 @@ def _contract_versions(versions: list[Any]) -> list[dict[str, str]]:
 def _check_results(session: Session, runs: list[Any]) -> list[dict[str, Any]]:
     """dataQualityAssertions on the inputs of these runs (where checks report results)."""
     by_id = {r.id: r for r in runs}
-    datasets = {}
-    rows = queries.edge_facets(session, by_id, "dataQualityAssertions")
-    if rows:
-        datasets = {d.id: d for d in queries.datasets_by_id(session, {r.dataset_id for r in rows})}
+    rows = queries.assertion_results(session, by_id)
+    datasets = {d.id: d for d in queries.datasets_by_id(session, {r.dataset_id for r in rows})}
     results = []
     for row in rows:
-        assertions = [a for a in (row.facet or {}).get("assertions") or [] if isinstance(a, dict)]
         r, d = by_id[row.run_id], datasets[row.dataset_id]
         results.append(
             {
@@ -473,16 +470,14 @@ def _check_results(session: Session, runs: list[Any]) -> list[dict[str, Any]]:
                 "job": {"namespace": r.job_namespace, "name": r.job_name},
                 "dataset": {"namespace": d.namespace, "name": d.name},
                 "batch_id": (r.links or {}).get("batch_id"),
-                "passed": sum(1 for a in assertions if a.get("success") is True),
-                "failed": sum(1 for a in assertions if a.get("success") is False),
+                "passed": row.passed,
+                "failed": row.failed,
                 "failed_assertions": [
-                    {"assertion": a.get("assertion"), "column": a.get("column")}
-                    for a in assertions
-                    if a.get("success") is False
+                    {k: v for k, v in a.items() if v is not None} for a in row.failed_assertions
                 ],
             }
         )
-    return sorted(results, key=lambda c: c["run_id"])
+    return sorted(results, key=lambda c: (c["run_id"], c["dataset"]["name"]))
 
 
 # --- column lineage ----------------------------------------------------------------------

@@ -459,21 +459,33 @@ ORDER BY d.namespace, d.name, v.produced_at DESC NULLS LAST LIMIT :limit
     )
 
 
-def edge_facets(session: Session, run_ids: Iterable[int], name: str) -> list[Row[Any]]:
-    """The current input/output facet `name` on the edges of these runs."""
+def assertion_results(session: Session, run_ids: Iterable[int]) -> list[Row[Any]]:
+    """Per input edge of these runs, its current `dataQualityAssertions`, counted in SQL."""
     return list(
         session.execute(
             text(
                 """
-SELECT DISTINCT ON (i.id) i.run_id, i.dataset_id, i.direction, i.version_id, f.facet
-FROM lineage_run_io i
-JOIN lineage_facets f ON f.owner_kind = CASE i.direction WHEN 'in' THEN 'input' ELSE 'output' END
-                     AND f.owner_id = i.id AND f.name = :name
-WHERE i.run_id = ANY(:ids)
-ORDER BY i.id, f.last_seen DESC, f.content_hash DESC
+SELECT c.run_id, c.dataset_id,
+       (SELECT count(*) FROM jsonb_array_elements(c.facet->'assertions') a
+        WHERE a->'success' = 'true') AS passed,
+       (SELECT count(*) FROM jsonb_array_elements(c.facet->'assertions') a
+        WHERE a->'success' = 'false') AS failed,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('assertion', a->'assertion',
+                                                     'column', a->'column')), '[]')
+        FROM jsonb_array_elements(c.facet->'assertions') a
+        WHERE a->'success' = 'false') AS failed_assertions
+FROM (
+    SELECT DISTINCT ON (i.id) i.run_id, i.dataset_id, f.facet
+    FROM lineage_run_io i
+    JOIN lineage_facets f ON f.owner_kind = 'input' AND f.owner_id = i.id
+                         AND f.name = 'dataQualityAssertions'
+    WHERE i.run_id = ANY(:ids) AND i.direction = 'in'
+    ORDER BY i.id, f.last_seen DESC, f.content_hash DESC
+) AS c
+WHERE jsonb_typeof(c.facet->'assertions') = 'array'
 """
             ),
-            {"ids": list(run_ids), "name": name},
+            {"ids": list(run_ids)},
         )
     )
 
