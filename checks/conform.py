@@ -126,7 +126,8 @@ def _to_timestamp(col: pl.Expr, source: pl.DataType) -> pl.Expr:
 
 def _to_date(col: pl.Expr, source: pl.DataType) -> pl.Expr:
     if isinstance(source, pl.Datetime):
-        return col.dt.date()
+        # The UTC day, as for timestamps (naive is UTC): not the day in the column's zone.
+        return (col.dt.convert_time_zone("UTC") if source.time_zone else col).dt.date()
     if source == pl.String:
         return col.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
     return col.cast(pl.Date, strict=False)

@@ -11,14 +11,17 @@ reported but never break compatibility: they change how data is handled, not wha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
 
 from contracts.spec import (
+    Action,
     Compatibility,
     ContractSpec,
     FieldSpec,
     FieldType,
     NullFractionRule,
+    Policy,
     RowCountRule,
     dataset_rule_id,
 )
@@ -29,6 +32,13 @@ FORWARD = "FORWARD"
 # Widening conversions: every value of the first type is a value of the second.
 _WIDENS = {(FieldType.integer, FieldType.float), (FieldType.date, FieldType.timestamp)}
 _SAME_VALUES = {(FieldType.string, FieldType.category), (FieldType.category, FieldType.string)}
+# Types whose values (and so whose min/max, allowed values and text rules) compare across a
+# type change. Dates compare with timestamps as the UTC days the engine reads them as.
+_FAMILIES = (
+    {FieldType.integer, FieldType.float},
+    {FieldType.date, FieldType.timestamp},
+    {FieldType.string, FieldType.category},
+)
 
 
 @dataclass(frozen=True)
@@ -72,18 +82,10 @@ def diff(old: ContractSpec, new: ContractSpec) -> list[Change]:
     new_fields = {f.name: f for f in new.fields}
     for name, f in old_fields.items():
         if name not in new_fields:
-            changes.append(
-                _both(f"fields.{name}", "field_removed", f.type.value, None)
-                if f.required
-                else _loosen(f"fields.{name}", "field_removed", f.type.value, None)
-            )
+            changes.append(_field_removed(f, new.policy))
     for name, f in new_fields.items():
         if name not in old_fields:
-            changes.append(
-                _tighten(f"fields.{name}", "required_field_added", None, f.type.value)
-                if f.required
-                else _info(f"fields.{name}", "optional_field_added", None, f.type.value)
-            )
+            changes.append(_field_added(f, old.policy))
         else:
             changes.extend(_field_changes(old_fields[name], f))
     changes.extend(_dataset_rule_changes(old, new))
@@ -93,6 +95,34 @@ def diff(old: ContractSpec, new: ContractSpec) -> list[Change]:
         if a != b:
             changes.append(_info(attr, f"{attr}_changed", _plain(a), _plain(b)))
     return changes
+
+
+def _closed(policy: Policy) -> bool:
+    """Whether a version refuses batches carrying columns it does not name.
+
+    Like JSON Schema's closed content model in Confluent's registry: a column one version
+    names and the other does not then decides validity, not just handling.
+    """
+    return policy.extra_columns == Action.reject
+
+
+def _field_removed(f: FieldSpec, new_policy: Policy) -> Change:
+    """Consumers lose a required field's guarantee (both directions). An optional field's
+    column is unchecked extra data under an open new version (FORWARD); a closed one rejects
+    the old-valid batches that still carry it (BACKWARD)."""
+    breaks = {BACKWARD, FORWARD} if f.required else set()
+    breaks.add(BACKWARD if _closed(new_policy) else FORWARD)
+    return Change(f"fields.{f.name}", "field_removed", f.type.value, None, frozenset(breaks))
+
+
+def _field_added(f: FieldSpec, old_policy: Policy) -> Change:
+    """A required field is missing from old-valid batches (BACKWARD); a closed old version
+    rejects the new-valid batches that carry the new column (FORWARD)."""
+    breaks = {BACKWARD} if f.required else set()
+    if _closed(old_policy):
+        breaks.add(FORWARD)
+    kind = "required_field_added" if f.required else "optional_field_added"
+    return Change(f"fields.{f.name}", kind, None, f.type.value, frozenset(breaks))
 
 
 def violations(old: ContractSpec, new: ContractSpec, mode: Compatibility) -> list[Change]:
@@ -117,22 +147,37 @@ def _field_changes(a: FieldSpec, b: FieldSpec) -> list[Change]:
     p = f"fields.{a.name}"
     out: list[Change] = []
     if a.type != b.type:
-        pair = (a.type, b.type)
-        if pair in _SAME_VALUES:
-            out.append(_info(f"{p}.type", "type_relabelled", a.type.value, b.type.value))
-        elif pair in _WIDENS:
-            out.append(_loosen(f"{p}.type", "type_widened", a.type.value, b.type.value))
-        elif pair[::-1] in _WIDENS:
-            out.append(_tighten(f"{p}.type", "type_narrowed", a.type.value, b.type.value))
-        else:
-            out.append(_both(f"{p}.type", "type_changed", a.type.value, b.type.value))
-        numeric = {FieldType.integer, FieldType.float}
-        if not ({a.type, b.type} <= numeric or pair in _SAME_VALUES):
-            return out  # bounds of unrelated types do not compare
+        out.append(_type_change(p, a.type, b.type))
+    # Presence rules hold whatever the type; value rules only compare within a family (an
+    # unrelated type change already breaks both directions).
     out += _flag(p, "required", a.required, b.required)
     out += _flag(p, "unique", a.unique, b.unique)
-    out += _bound(p, "min", a.bound("min"), b.bound("min"), a.min, b.min, lower=True)
-    out += _bound(p, "max", a.bound("max"), b.bound("max"), a.max, b.max, lower=False)
+    if any({a.type, b.type} <= family for family in _FAMILIES):
+        out += _value_rule_changes(p, a, b)
+    for attr in ("description", "pii", "severity"):
+        if getattr(a, attr) != getattr(b, attr):
+            out.append(
+                _info(
+                    f"{p}.{attr}", f"{attr}_changed", _val(getattr(a, attr)), _val(getattr(b, attr))
+                )
+            )
+    return out
+
+
+def _type_change(p: str, old: FieldType, new: FieldType) -> Change:
+    pair = (old, new)
+    if pair in _SAME_VALUES:
+        return _info(f"{p}.type", "type_relabelled", old.value, new.value)
+    if pair in _WIDENS:
+        return _loosen(f"{p}.type", "type_widened", old.value, new.value)
+    if pair[::-1] in _WIDENS:
+        return _tighten(f"{p}.type", "type_narrowed", old.value, new.value)
+    return _both(f"{p}.type", "type_changed", old.value, new.value)
+
+
+def _value_rule_changes(p: str, a: FieldSpec, b: FieldSpec) -> list[Change]:
+    out = _bound(p, "min", _comparable(a, "min"), _comparable(b, "min"), a.min, b.min, lower=True)
+    out += _bound(p, "max", _comparable(a, "max"), _comparable(b, "max"), a.max, b.max, lower=False)
     out += _bound(
         p, "min_length", a.min_length, b.min_length, a.min_length, b.min_length, lower=True
     )
@@ -147,14 +192,21 @@ def _field_changes(a: FieldSpec, b: FieldSpec) -> list[Change]:
             out.append(_loosen(f"{p}.pattern", "pattern_removed", a.pattern, None))
         else:  # regex containment is undecidable in general: treat as both
             out.append(_both(f"{p}.pattern", "pattern_changed", a.pattern, b.pattern))
-    for attr in ("description", "pii", "severity"):
-        if getattr(a, attr) != getattr(b, attr):
-            out.append(
-                _info(
-                    f"{p}.{attr}", f"{attr}_changed", _val(getattr(a, attr)), _val(getattr(b, attr))
-                )
-            )
     return out
+
+
+def _comparable(f: FieldSpec, attr: Literal["min", "max"]) -> Any:
+    """A bound as a value that compares across date <-> timestamp changes.
+
+    A date field reads an instant as its UTC day, so `min: D` admits exactly the instants from
+    D 00:00 UTC on, and `max: D` those up to the last microsecond of D (the engine's
+    resolution). A date->timestamp change keeping `max: D` as `D T00:00Z` therefore lowers
+    the max: a batch carrying D 15:00 passed before and fails now.
+    """
+    value = f.bound(attr)
+    if f.type != FieldType.date or not isinstance(value, date):
+        return value
+    return datetime.combine(value, time.min if attr == "min" else time.max, tzinfo=UTC)
 
 
 def _val(v: Any) -> Any:

@@ -14,17 +14,19 @@ Semantics are matched to the engine, not to pandera's defaults:
   compile to custom checks instead.
 * `type` is not compiled: pandera sees a frame already in contract types, where a dtype check
   always passes, while the engine's `<field>.type` rule flags raw values that failed to convert.
-* Timestamp bounds without an offset are read as UTC (the engine stores timestamps in UTC).
+* Timestamp bounds are `FieldSpec.bound` values: aware and in UTC (no offset means UTC).
 
 Known differences that remain: the pandas backend runs patterns with Python `re` (the engine
 uses Rust regex; they agree on common syntax) and treats float NaN as null, whereas the engine
-(polars) treats NaN as a value that is greater than any bound.
+(polars) treats NaN as a value that is greater than any bound. A raw value that fails to
+convert is only a `type` violation for the engine; in the contract-typed frame pandera sees it
+is null, so pandera also reports `required` for it in a required column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from contracts.expressions import compile_expression
@@ -197,12 +199,6 @@ def _pandas_dtype(t: FieldType) -> Any:
     }[t]
 
 
-def _utc(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 class _Checks:
     """Backend-specific pieces; the rule-to-check mapping itself is shared."""
 
@@ -213,7 +209,7 @@ class _Checks:
         raise NotImplementedError
 
     def bound(self, f: FieldSpec, attr: Literal["min", "max"]) -> Any:
-        return _utc(f.bound(attr))
+        return f.bound(attr)
 
     def unique(self, rule_id: str) -> Any:
         raise NotImplementedError

@@ -6,10 +6,14 @@ import re
 from dataclasses import dataclass
 from functools import total_ordering
 
+# ASCII digits only (`\d` would also match e.g. Arabic-Indic digits), and the whole text must
+# match: `$` would accept a trailing newline, so `parse` uses fullmatch.
+_NUM = r"(?:0|[1-9][0-9]*)"
+_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
 _SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    rf"({_NUM})\.({_NUM})\.({_NUM})"
+    rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
 
 
@@ -23,7 +27,7 @@ class SemVer:
 
     @classmethod
     def parse(cls, text: str) -> SemVer:
-        m = _SEMVER.match(text)
+        m = _SEMVER.fullmatch(text)
         if not m:
             raise ValueError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH)")
         pre = tuple(m.group(4).split(".")) if m.group(4) else ()

@@ -10,11 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from contracts.durations import parse_duration
@@ -61,6 +68,20 @@ def _rule_error(rule: str, message: str, **ctx: Any) -> PydanticCustomError:
     return PydanticCustomError(rule, message, ctx or None)
 
 
+def _not_boolean(value: Any) -> Any:
+    """pydantic's lax mode reads `true` as 1 for a number; a boolean is never a bound."""
+    if isinstance(value, bool):
+        raise _rule_error(
+            "bound_matches_type", f"a bound must be a number, not the boolean {value!r}"
+        )
+    return value
+
+
+# Counts and shares used as bounds: refuse booleans instead of reading them as 1 or 0.
+CountBound = Annotated[int, BeforeValidator(_not_boolean)]
+ShareBound = Annotated[float, BeforeValidator(_not_boolean)]
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
@@ -81,8 +102,10 @@ class FieldSpec(_Spec):
         default=None, description="The only values allowed."
     )
     pattern: str | None = Field(default=None, description="Regex each value must match.")
-    min_length: int | None = Field(default=None, ge=0, description="Shortest string allowed.")
-    max_length: int | None = Field(default=None, ge=0, description="Longest string allowed.")
+    min_length: CountBound | None = Field(
+        default=None, ge=0, description="Shortest string allowed."
+    )
+    max_length: CountBound | None = Field(default=None, ge=0, description="Longest string allowed.")
     description: str = Field(default="", description="What the column means.")
     pii: bool = Field(default=False, description="Holds personal data.")
     severity: Action | None = Field(
@@ -100,6 +123,28 @@ class FieldSpec(_Spec):
             data["required"] = not nullable
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _raw_bounds(cls, data: Any) -> Any:
+        """Check min/max before pydantic's lax `int | float | str` union reads `true` as 1.
+
+        YAML reads an unquoted `2024-01-01` as a date (and a timestamp as a datetime): those
+        become ISO 8601 text, the form the contract stores.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for attr in ("min", "max"):
+            value = data.get(attr)
+            if isinstance(value, bool):
+                raise _rule_error(
+                    "bound_matches_type",
+                    f"{attr} must be {_bound_kind(data.get('type'))}, not the boolean {value!r}",
+                )
+            if isinstance(value, date):  # datetime is a date too
+                data[attr] = value.isoformat()
+        return data
+
     @model_validator(mode="after")
     def _rules_fit_type(self) -> FieldSpec:
         t = self.type
@@ -111,7 +156,9 @@ class FieldSpec(_Spec):
                         "rule_applies_to_type", f"{attr} does not apply to type {t.value}"
                     )
                 object.__setattr__(self, attr, _coerce_bound(t, value, attr))
-        if self.min is not None and self.max is not None and self.min > self.max:  # type: ignore[operator]
+        # Compare values, not text: "12:00+02:00" is before "11:00Z".
+        lo, hi = self.bound("min"), self.bound("max")
+        if lo is not None and hi is not None and lo > hi:
             raise _rule_error("min_le_max", f"min {self.min!r} is greater than max {self.max!r}")
         for attr in ("pattern", "min_length", "max_length"):
             if getattr(self, attr) is not None and t not in TEXT_TYPES:
@@ -131,18 +178,33 @@ class FieldSpec(_Spec):
         return self
 
     def bound(self, attr: Literal["min", "max"]) -> Any:
-        """The bound as a Python value of the field's type (datetime/date for temporal)."""
+        """The bound as a value of the field's type: a number, a `date`, or an aware UTC
+        `datetime` (a timestamp bound without an offset is read as UTC, like naive values)."""
         value = getattr(self, attr)
         if value is None or self.type not in TEMPORAL_TYPES:
             return value
         return _parse_temporal(self.type, str(value))
 
 
+def _bound_kind(t: Any) -> str:
+    if t in (FieldType.integer, FieldType.float):
+        return f"a number for {FieldType(t).value}"
+    if t in (FieldType.timestamp, FieldType.date):
+        return f"an ISO 8601 {FieldType(t).value}"
+    return "a number or an ISO 8601 date/timestamp"
+
+
 def _parse_temporal(t: FieldType, text: str) -> datetime | date:
+    """The one place temporal bounds are read: timestamps come out aware and in UTC.
+
+    Every consumer (the engine's polars literals, compat's comparisons, the pandera and GX
+    exports) compares them with UTC timestamps, and a naive datetime can be compared with
+    neither an aware one (TypeError) nor a `Datetime(UTC)` column (SchemaError).
+    """
     if t == FieldType.date:
         return date.fromisoformat(text)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=None)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _coerce_bound(t: FieldType, value: Bound, attr: str) -> Bound:
@@ -152,7 +214,7 @@ def _coerce_bound(t: FieldType, value: Bound, attr: str) -> Bound:
         return int(value) if t == FieldType.integer and float(value).is_integer() else value
     try:
         _parse_temporal(t, str(value))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: out of range once in UTC
         raise _rule_error(
             "bound_matches_type", f"{attr} must be an ISO 8601 {t.value}: {exc}"
         ) from None
@@ -204,8 +266,8 @@ class _DatasetRule(_Spec):
 
 class RowCountRule(_DatasetRule):
     kind: Literal["row_count"]
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    min: CountBound | None = Field(default=None, ge=0)
+    max: CountBound | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> RowCountRule:
@@ -219,7 +281,7 @@ class RowCountRule(_DatasetRule):
 class NullFractionRule(_DatasetRule):
     kind: Literal["null_fraction"]
     field: str
-    max: float = Field(ge=0.0, le=1.0, description="Largest allowed share of nulls.")
+    max: ShareBound = Field(ge=0.0, le=1.0, description="Largest allowed share of nulls.")
 
 
 class UniqueKeyRule(_DatasetRule):
@@ -299,8 +361,19 @@ class FieldMonitor(_Spec):
 
 class ReferenceWindow(_Spec):
     window: str | None = Field(default=None, description="Trailing window, e.g. P7D.")
-    start: datetime | None = Field(default=None, description="Pinned window start.")
-    end: datetime | None = Field(default=None, description="Pinned window end.")
+    start: datetime | None = Field(default=None, description="Pinned window start (UTC).")
+    end: datetime | None = Field(default=None, description="Pinned window end (UTC).")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        """Like timestamp bounds: no offset means UTC, so start and end always compare."""
+        if v is None:
+            return None
+        try:
+            return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        except OverflowError as exc:
+            raise _rule_error("datetime_in_range", f"out of range in UTC: {exc}") from None
 
     @model_validator(mode="after")
     def _one_kind(self) -> ReferenceWindow:

@@ -554,15 +554,10 @@ def test_timestamp_min_with_an_offset_bound_compares_instants() -> None:
     assert quarantined_rows(v) == [1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pl.exceptions.SchemaError,
-    reason="naive temporal bound becomes a naive pl.lit; comparing with the UTC column raises",
-)
 @pytest.mark.parametrize("bound", ["2024-01-01T10:00:00", "2024-01-01"])
 def test_timestamp_min_with_a_naive_bound_is_read_as_utc(bound: str) -> None:
     # The contract accepts a naive bound (and naive values are read as UTC), so the bound
-    # should be read as UTC too. Today validate raises polars SchemaError instead.
+    # should be read as UTC too. (A naive bound once made validate raise SchemaError.)
     spec = make_spec([{"name": "at", "type": "timestamp", "min": bound}])
     v = run(pl.DataFrame({"at": ["2024-01-01T10:00:00Z", "2023-12-31T23:00:00Z"]}), spec)
 
@@ -645,18 +640,71 @@ def test_profile_covers_only_accepted_rows() -> None:
     assert run(pl.DataFrame({"a": [1]}), spec, with_profile=False).profile == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a value that fails conversion is also reported as missing by the required rule",
-)
 def test_unparseable_value_in_a_required_field_is_not_also_reported_as_missing() -> None:
     spec = make_spec([{"name": "qty", "type": "integer", "required": True}])
     v = run(pl.DataFrame({"qty": ["1", "abc", None]}), spec)
 
     assert outcome(v, "qty.type").failing_rows == 1
-    # Only row 2 is null in the input; today the engine counts 2 (the "abc" row too).
+    # Only row 2 is null in the input: the "abc" row is a type violation, not also missing.
     assert outcome(v, "qty.required").failing_rows == 1
     assert v.quarantined.get_column("_rule_ids").to_list() == [["qty.type"], ["qty.required"]]
+
+
+def _utc(hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2024, 1, 1, hour, minute, second, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("kind", "bound", "edge", "beyond"),
+    [
+        ("max", "2024-01-01T10:00:00", _utc(10), _utc(10, 0, 1)),  # no offset: UTC
+        ("max", "2024-01-01", _utc(0), _utc(0, 0, 1)),  # a bare date: midnight UTC
+        ("min", "2024-01-01T12:00:00+02:00", _utc(10), _utc(9, 59, 59)),
+    ],
+)
+def test_temporal_bounds_compare_instants_in_utc(
+    kind: str, bound: str, edge: datetime, beyond: datetime
+) -> None:
+    spec = make_spec([{"name": "at", "type": "timestamp", kind: bound}])
+    v = run(pl.DataFrame({"at": [edge, beyond]}), spec)
+
+    assert outcome(v, f"at.{kind}").failing_rows == 1
+    assert v.quarantined.get_column("at").to_list() == [beyond]
+
+
+def test_timestamp_sent_for_a_date_field_counts_as_its_utc_day() -> None:
+    # 00:30 in Berlin on Jan 1 is still Dec 31 in UTC, like the same value in a timestamp field.
+    spec = make_spec([{"name": "day", "type": "date", "min": "2024-01-01"}])
+    utc = pl.Series("day", [datetime(2023, 12, 31, 23, 30), datetime(2024, 1, 1, 0, 30)])
+    berlin = utc.dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
+    v = run(pl.DataFrame([berlin]), spec)
+
+    assert v.accepted.get_column("day").to_list() == [date(2024, 1, 1)]
+    assert outcome(v, "day.min").examples == [date(2023, 12, 31)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([None, "1", " 2 ", "abc", "1.5", ""]), max_size=8),
+    severity=st.sampled_from(["quarantine", "warn"]),
+)
+def test_a_value_that_does_not_convert_is_a_type_violation_only(
+    values: list[str | None], severity: str
+) -> None:
+    spec = make_spec([{"name": "qty", "type": "integer", "required": True, "severity": severity}])
+    v = run(pl.DataFrame({"qty": values}, schema={"qty": pl.String}), spec)
+
+    unconvertible = [i for i, x in enumerate(values) if x in ("abc", "1.5", "")]
+    missing = [i for i, x in enumerate(values) if x is None]
+    assert outcome(v, "qty.type").failing_rows == len(unconvertible)
+    assert outcome(v, "qty.required").failing_rows == len(missing)
+    if severity == "quarantine":
+        assert quarantined_rows(v) == sorted(unconvertible + missing)
+        rule_ids = v.quarantined.get_column("_rule_ids").to_list()
+        ids = dict(zip(quarantined_rows(v), rule_ids, strict=True))
+        assert all(ids[i] == ["qty.type"] for i in unconvertible)
+        assert all(ids[i] == ["qty.required"] for i in missing)
+    assert_rows_conserved(v)
 
 
 # --- independent plain-Python oracle -----------------------------------------------------------

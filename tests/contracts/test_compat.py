@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import polars as pl
@@ -348,17 +348,50 @@ def test_major_bump_allows_everything(version: str) -> None:
 # Property tests: the classifier against the validation engine
 # ------------------------------------------------------------------------------------------
 
-# date/timestamp fields are left out of the generated contracts on purpose: with them (and
-# date<->timestamp type changes) hypothesis finds the mismatches pinned as xfail tests at the
-# end of this file within a few hundred examples. Bounds are aware-only for the same reason.
+# The generated contracts cover every ordered and text type, including date <-> timestamp type
+# changes, timestamp bounds written with an offset, without one (read as UTC) and as a bare
+# date, and both open (`extra_columns: warn`) and closed (`extra_columns: reject`) versions.
+# Temporal values reach the engine the ways producers send them: as dates, as UTC, naive and
+# zoned datetimes, and as ISO text.
 NAMES = ["f0", "f1", "f2", "f3"]
 NUMERIC = ("integer", "float")
 TEXT = ("category", "string")
+TEMPORAL = ("date", "timestamp")
+FAMILIES = (NUMERIC, TEXT, TEMPORAL)
+TYPES = NUMERIC + TEXT + TEMPORAL
+SIBLING = {
+    "integer": "float",
+    "float": "integer",
+    "category": "string",
+    "string": "category",
+    "date": "timestamp",
+    "timestamp": "date",
+}
+DAYS = [date(2023, 12, 31), date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]
+INSTANTS = [datetime.combine(d, time(), tzinfo=UTC) for d in DAYS] + [
+    datetime(2024, 1, 1, 15, tzinfo=UTC),
+    datetime(2024, 1, 1, 23, 30, tzinfo=UTC),  # already Jan 2 in Berlin
+    datetime(2024, 1, 2, 23, 59, 59, 999_999, tzinfo=UTC),
+]
 DOMAIN: dict[str, list[Any]] = {
     "integer": list(range(-2, 8)),
     "float": [x / 2 for x in range(-4, 16)],
     "category": ["a", "b", "cc", "dd", "eee"],
     "string": ["a", "b", "cc", "dd", "eee"],
+    "date": INSTANTS,  # a date field reads an instant as its UTC day
+    "timestamp": INSTANTS,
+}
+BOUND_TEXT = {
+    "date": [d.isoformat() for d in DAYS],
+    "timestamp": [
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00",  # no offset: UTC
+        "2024-01-02",  # a bare date: midnight UTC
+        "2024-01-01T15:00:00",
+        "2024-01-01T10:00:00-05:00",  # 15:00 UTC
+        "2024-01-02T00:30:00+01:00",  # 23:30 UTC on Jan 1
+        "2024-01-02T23:59:59.999999Z",
+    ],
 }
 LENGTHS = list(range(5))
 PROPERTY_SETTINGS = settings(
@@ -372,20 +405,39 @@ def _weighted(keep: int, *others: str) -> st.SearchStrategy[str]:
     return st.sampled_from(["keep"] * keep + list(others))
 
 
-def _ordered(lo: Any, hi: Any) -> tuple[Any, Any]:
-    if lo is not None and hi is not None and lo > hi:
+def _family(t: str) -> tuple[str, ...]:
+    return next(f for f in FAMILIES if t in f)
+
+
+def _bound_value(t: str, value: Any) -> Any:
+    """A bound as a comparable value, read independently of contracts.spec."""
+    if t == "date":
+        return date.fromisoformat(value)
+    if t == "timestamp":
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return value
+
+
+def _ordered(lo: Any, hi: Any, t: str = "integer") -> tuple[Any, Any]:
+    if lo is not None and hi is not None and _bound_value(t, lo) > _bound_value(t, hi):
         return hi, lo
     return lo, hi
 
 
+def _bound_keys(t: str) -> tuple[str, str]:
+    return ("min_length", "max_length") if t in TEXT else ("min", "max")
+
+
+def _bound_choices(t: str) -> list[Any]:
+    return BOUND_TEXT[t] if t in TEMPORAL else DOMAIN[t] if t in NUMERIC else LENGTHS
+
+
 @st.composite
 def _bounds(draw: st.DrawFn, t: str) -> dict[str, Any]:
-    if t in NUMERIC:
-        values, keys = DOMAIN[t], ("min", "max")
-    else:
-        values, keys = LENGTHS, ("min_length", "max_length")
+    values, keys = _bound_choices(t), _bound_keys(t)
     lo, hi = _ordered(
-        draw(st.none() | st.sampled_from(values)), draw(st.none() | st.sampled_from(values))
+        draw(st.none() | st.sampled_from(values)), draw(st.none() | st.sampled_from(values)), t
     )
     return {k: v for k, v in zip(keys, (lo, hi), strict=True) if v is not None}
 
@@ -396,12 +448,12 @@ def _allowed(t: str) -> st.SearchStrategy[list[Any]]:
 
 @st.composite
 def field_docs(draw: st.DrawFn, name: str) -> dict[str, Any]:
-    t = draw(st.sampled_from(["integer", "float", "category", "string"]))
+    t = draw(st.sampled_from(TYPES))
     doc: dict[str, Any] = {"name": name, "type": t, "required": draw(st.booleans())}
     if draw(st.integers(0, 4)) == 0:
         doc["unique"] = True
     doc.update(draw(_bounds(t)))
-    if draw(st.booleans()):
+    if t not in TEMPORAL and draw(st.booleans()):
         doc["allowed_values"] = draw(_allowed(t))
     return doc
 
@@ -410,12 +462,13 @@ def _retype(old: dict[str, Any], t: str) -> dict[str, Any]:
     """The field under a new type, keeping whatever of its rules still applies."""
     new = {k: v for k, v in old.items() if k in ("name", "required", "unique")}
     new["type"] = t
-    same_family = (old["type"] in NUMERIC) == (t in NUMERIC)
-    if not same_family:
+    if _family(old["type"]) != _family(t):
         return new
     for k in ("min", "max", "min_length", "max_length"):
         if k in old:
             new[k] = old[k]
+            if t == "date" and old["type"] == "timestamp":  # the bound's UTC day
+                new[k] = _bound_value("timestamp", old[k]).date().isoformat()
     if "allowed_values" in old:
         values = old["allowed_values"]
         if t == "integer":
@@ -430,24 +483,25 @@ def mutated_field(draw: st.DrawFn, old: dict[str, Any]) -> dict[str, Any]:
     t = old["type"]
     how = draw(_weighted(5, "sibling", "unrelated"))
     if how == "sibling":
-        t = {"integer": "float", "float": "integer", "category": "string", "string": "category"}[t]
+        t = SIBLING[t]
     elif how == "unrelated":
-        t = draw(st.sampled_from([x for x in DOMAIN if (x in NUMERIC) != (t in NUMERIC)]))
+        t = draw(st.sampled_from([x for x in TYPES if _family(x) != _family(t)]))
     new = _retype(old, t)
     if draw(_weighted(3, "flip")) == "flip":
         new["required"] = not new["required"]
     if draw(_weighted(4, "flip")) == "flip":
         new["unique"] = not new.get("unique", False)
-    keys = ("min", "max") if t in NUMERIC else ("min_length", "max_length")
+    keys = _bound_keys(t)
     for k in keys:
         action = draw(_weighted(2, "drop", "redraw"))
         if action == "drop":
             new.pop(k, None)
         elif action == "redraw":
-            values = DOMAIN[t] if t in NUMERIC else LENGTHS
-            new[k] = draw(st.sampled_from(values))
-    new[keys[0]], new[keys[1]] = _ordered(new.get(keys[0]), new.get(keys[1]))
+            new[k] = draw(st.sampled_from(_bound_choices(t)))
+    new[keys[0]], new[keys[1]] = _ordered(new.get(keys[0]), new.get(keys[1]), t)
     new = {k: v for k, v in new.items() if v is not None}
+    if t in TEMPORAL:
+        return new
     action = draw(_weighted(2, "drop", "redraw", "subset", "superset"))
     current = new.get("allowed_values")
     if action == "drop":
@@ -493,7 +547,10 @@ def dataset_rule_docs(draw: st.DrawFn, names: list[str]) -> list[dict[str, Any]]
 
 
 def _contract(
-    version: str, fields: list[dict[str, Any]], rules: list[dict[str, Any]]
+    version: str,
+    fields: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    extra_columns: str = "warn",
 ) -> dict[str, Any]:
     return {
         "id": "prop",
@@ -502,6 +559,7 @@ def _contract(
         "dataset": "prop.data",
         "fields": fields,
         "dataset_rules": rules,
+        "policy": {"extra_columns": extra_columns},
     }
 
 
@@ -509,7 +567,8 @@ def _contract(
 def old_docs(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
     fields = [draw(field_docs(n)) for n in names]
-    return _contract("1.2.0", fields, draw(dataset_rule_docs(names)))
+    extra = draw(st.sampled_from(["warn", "reject"]))
+    return _contract("1.2.0", fields, draw(dataset_rule_docs(names)), extra)
 
 
 @st.composite
@@ -546,14 +605,20 @@ def new_docs(draw: st.DrawFn, old: dict[str, Any]) -> dict[str, Any]:
     for extra in draw(dataset_rule_docs(names)):
         if extra["kind"] not in kinds and draw(_weighted(4, "add")) == "add":
             rules.append(extra)
-    return _contract("1.3.0", fields, rules)
+    extra_columns = old["policy"]["extra_columns"]
+    if draw(_weighted(3, "flip")) == "flip":
+        extra_columns = {"warn": "reject", "reject": "warn"}[extra_columns]
+    return _contract("1.3.0", fields, rules, extra_columns)
 
 
 def _valid_values(f: dict[str, Any]) -> list[Any]:
     t = f["type"]
     out = []
+    lo = _bound_value(t, f["min"]) if "min" in f else None
+    hi = _bound_value(t, f["max"]) if "max" in f else None
     for v in DOMAIN[t]:
-        if ("min" in f and v < f["min"]) or ("max" in f and v > f["max"]):
+        x = v.date() if t == "date" else v
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
             continue
         if "min_length" in f and len(v) < f["min_length"]:
             continue
@@ -563,6 +628,21 @@ def _valid_values(f: dict[str, Any]) -> list[Any]:
             continue
         out.append(v)
     return out
+
+
+def _temporal_series(name: str, t: str, values: list[Any], how: str) -> pl.Series:
+    """Aware UTC instants sent as a producer might: dates, datetimes in some zone, or text."""
+    if how == "date":
+        return pl.Series(name, [v and v.date() for v in values], dtype=pl.Date())
+    if how == "text":
+        text = [v and (v.date().isoformat() if t == "date" else v.isoformat()) for v in values]
+        return pl.Series(name, text, dtype=pl.String())
+    utc = pl.Series(name, values, dtype=pl.Datetime("us", "UTC"))
+    if how == "naive":
+        return utc.dt.replace_time_zone(None)
+    if how == "berlin":
+        return utc.dt.convert_time_zone("Europe/Berlin")
+    return utc
 
 
 @st.composite
@@ -582,6 +662,10 @@ def batches(draw: st.DrawFn, doc: dict[str, Any]) -> pl.DataFrame:
         if not f["required"] or draw(_weighted(9, "nulls")) == "nulls":
             choices.append(st.none())
         values = draw(st.lists(st.one_of(choices), min_size=n, max_size=n))
+        if t in TEMPORAL:
+            how = draw(st.sampled_from(["utc", "naive", "berlin", "date", "text"]))
+            columns[f["name"]] = _temporal_series(f["name"], t, values, how)
+            continue
         dtype: pl.DataType = {
             "integer": pl.Int64(),
             "float": pl.Float64(),
@@ -785,29 +869,18 @@ def test_required_field_dropped_breaks_both_directions() -> None:
     assert status(new_valid, old) == BatchStatus.rejected
 
 
-# --- genuine mismatches between compat.py and the engine (source left as is) ---------------
+# --- regressions: changes the classifier once let through although the engine breaks them ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: compat._field_changes returns right after a date->timestamp `type_widened` "
-    "(only numeric pairs and string/category fall through), so a `required` added in the "
-    "same change is never classified; BACKWARD allows it, yet an old-valid batch is rejected",
-)
 def test_date_to_timestamp_with_required_added_is_refused_or_harmless() -> None:
     old = _mini(INT, {"name": "d", "type": "date"})
     new = _mini(INT, {"name": "d", "type": "timestamp", "required": True}, version="1.1.0")
     batch = pl.DataFrame({"n": [1]})
     assert status(batch, old) == BatchStatus.passed
     assert status(batch, new) == BatchStatus.rejected  # d.present fails
-    assert violations(old, new, Compatibility.BACKWARD)  # ... but compat reports nothing
+    assert violations(old, new, Compatibility.BACKWARD)  # so compat must refuse it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same early return: a min raised together with date->timestamp widening is "
-    "not compared, so BACKWARD allows it although an old-valid batch is quarantined",
-)
 def test_date_to_timestamp_with_min_raised_is_refused_or_harmless() -> None:
     old = _mini({"name": "d", "type": "date", "min": "2024-01-01"})
     new = _mini({"name": "d", "type": "timestamp", "min": "2025-01-01T00:00:00Z"}, version="1.1.0")
@@ -817,12 +890,6 @@ def test_date_to_timestamp_with_min_raised_is_refused_or_harmless() -> None:
     assert violations(old, new, Compatibility.BACKWARD)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with policy.extra_columns=reject, dropping an optional field makes every "
-    "old-valid batch that carries the column a rejected batch, yet field_removed (optional) "
-    "is classified as FORWARD-only",
-)
 def test_optional_field_dropped_under_extra_columns_reject() -> None:
     policy = {"extra_columns": "reject"}
     old = _mini(INT, {"name": "x", "type": "integer"}, policy=policy)
@@ -833,12 +900,6 @@ def test_optional_field_dropped_under_extra_columns_reject() -> None:
     assert violations(old, new, Compatibility.BACKWARD)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with policy.extra_columns=reject, adding an optional field makes a batch that "
-    "passes the new version (and carries the column) rejected by the old one, yet "
-    "optional_field_added is classified as breaking nothing",
-)
 def test_optional_field_added_under_extra_columns_reject() -> None:
     policy = {"extra_columns": "reject"}
     old = _mini(INT, policy=policy)
@@ -849,12 +910,6 @@ def test_optional_field_added_under_extra_columns_reject() -> None:
     assert violations(old, new, Compatibility.FORWARD)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same early return, FORWARD side: timestamp->date is classified only as "
-    "`type_narrowed` (BACKWARD), so dropping the max in the same change is never seen as a "
-    "loosening; a batch passing the new version is quarantined by the old one",
-)
 def test_timestamp_to_date_with_max_removed_is_refused_or_harmless() -> None:
     old = _mini({"name": "d", "type": "timestamp", "max": "2024-01-01T00:00:00Z"})
     new = _mini({"name": "d", "type": "date"}, version="1.1.0")
@@ -868,24 +923,148 @@ NAIVE = {"name": "t", "type": "timestamp", "min": "2024-01-02T00:00:00"}  # no o
 AWARE = {"name": "t", "type": "timestamp", "min": "2024-01-01T00:00:00Z"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: FieldSpec.bound keeps an offset-less timestamp bound naive, so diff() compares "
-    "a naive with an aware datetime and raises TypeError instead of classifying min_raised",
-)
 def test_diff_compares_naive_and_aware_timestamp_bounds() -> None:
     old, new = _mini(AWARE), _mini(NAIVE, version="1.1.0")
     assert [c.kind for c in diff(old, new)] == ["min_raised"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pl.exceptions.SchemaError,
-    reason="BUG: an offset-less timestamp bound is accepted by the spec but becomes a naive "
-    "polars literal, and comparing it with the Datetime(UTC) column raises SchemaError in "
-    "validate() for every batch",
-)
 def test_naive_timestamp_bound_validates() -> None:
     batch = pl.DataFrame({"t": [datetime(2024, 1, 3, tzinfo=UTC)]})
     assert status(batch, _mini(NAIVE)) == BatchStatus.passed
+
+
+def test_same_instant_with_and_without_offset_is_no_change() -> None:
+    old = _mini({**AWARE, "min": "2024-01-01T00:00:00Z"})
+    new = _mini({**NAIVE, "min": "2024-01-01T00:00:00"}, version="1.1.0")
+    assert diff(old, new) == []
+
+
+# --- closed versions: with extra_columns=reject, the set of columns decides validity ----------
+
+X = {"name": "x", "type": "integer"}
+X_REQUIRED = {**X, "required": True}
+
+
+@pytest.mark.parametrize(
+    ("old_policy", "new_policy", "old_fields", "new_fields", "kind", "breaks"),
+    [
+        ("reject", "reject", [INT], [INT, X], "optional_field_added", {F}),
+        ("reject", "reject", [INT, X], [INT], "field_removed", {B}),
+        ("reject", "reject", [INT], [INT, X_REQUIRED], "required_field_added", {B, F}),
+        ("reject", "reject", [INT, X_REQUIRED], [INT], "field_removed", {B, F}),
+        # Only the version that meets the other's batches matters: the new one for a dropped
+        # column (old batches carry it), the old one for an added column (new batches do).
+        ("warn", "reject", [INT], [INT, X], "optional_field_added", set()),
+        ("warn", "reject", [INT, X], [INT], "field_removed", {B}),
+        ("reject", "warn", [INT], [INT, X], "optional_field_added", {F}),
+        ("reject", "warn", [INT, X], [INT], "field_removed", {F}),
+        ("warn", "warn", [INT], [INT, X_REQUIRED], "required_field_added", {B}),
+        ("quarantine", "quarantine", [INT, X], [INT], "field_removed", {F}),  # engine: warn
+    ],
+)
+def test_closed_versions_classify_added_and_dropped_columns(
+    old_policy: str,
+    new_policy: str,
+    old_fields: list[dict[str, Any]],
+    new_fields: list[dict[str, Any]],
+    kind: str,
+    breaks: set[str],
+) -> None:
+    old = _mini(*old_fields, policy={"extra_columns": old_policy})
+    new = _mini(*new_fields, version="1.1.0", policy={"extra_columns": new_policy})
+    field_changes = [c for c in diff(old, new) if c.path == "fields.x"]
+    assert [(c.kind, set(c.breaks)) for c in field_changes] == [(kind, breaks)]
+
+
+def test_closing_a_version_alone_breaks_nothing() -> None:
+    # A batch that passed the open version carried no extra columns, so the closed one passes it.
+    old = _mini(INT)
+    new = _mini(INT, version="1.1.0", policy={"extra_columns": "reject"})
+    assert [(c.kind, c.breaks) for c in diff(old, new)] == [("policy_changed", frozenset())]
+
+
+# --- date <-> timestamp: bounds compare as the UTC days a date field reads ----------------------
+
+DAY = {"name": "d", "type": "date"}
+MOMENT = {"name": "d", "type": "timestamp"}
+
+
+@pytest.mark.parametrize(
+    ("old_field", "new_field", "kinds"),
+    [
+        pytest.param(
+            {**DAY, "min": "2024-01-01"},
+            {**MOMENT, "min": "2024-01-01T00:00:00Z"},
+            {("type_widened", frozenset({F}))},
+            id="date-min-is-midnight",
+        ),
+        pytest.param(
+            {**DAY, "max": "2024-01-01"},
+            {**MOMENT, "max": "2024-01-01T23:59:59.999999"},
+            {("type_widened", frozenset({F}))},
+            id="date-max-is-end-of-day",
+        ),
+        pytest.param(
+            {**DAY, "max": "2024-01-01"},
+            {**MOMENT, "max": "2024-01-01T00:00:00Z"},
+            {("type_widened", frozenset({F})), ("max_lowered", frozenset({B}))},
+            id="date-max-to-midnight-lowers-it",
+        ),
+        pytest.param(
+            {**MOMENT, "min": "2024-01-01T10:00:00Z"},
+            {**DAY, "min": "2024-01-01"},
+            {("type_narrowed", frozenset({B})), ("min_lowered", frozenset({F}))},
+            id="timestamp-min-to-its-day-lowers-it",
+        ),
+        pytest.param(
+            {**MOMENT, "unique": True},
+            {**DAY, "unique": False, "required": True},
+            {
+                ("type_narrowed", frozenset({B})),
+                ("unique_removed", frozenset({F})),
+                ("required_added", frozenset({B})),
+            },
+            id="presence-rules-still-compare",
+        ),
+    ],
+)
+def test_date_timestamp_changes_compare_bounds_as_instants(
+    old_field: dict[str, Any], new_field: dict[str, Any], kinds: set[tuple[str, frozenset[str]]]
+) -> None:
+    old, new = _mini(old_field), _mini(new_field, version="1.1.0")
+    assert {(c.kind, c.breaks) for c in diff(old, new)} == kinds
+
+
+def test_date_max_moved_to_midnight_breaks_a_batch_carrying_times() -> None:
+    old = _mini({**DAY, "max": "2024-01-01"})
+    new = _mini({**MOMENT, "max": "2024-01-01T00:00:00Z"}, version="1.1.0")
+    batch = pl.DataFrame({"d": [datetime(2024, 1, 1, 15, tzinfo=UTC)]})  # a Parquet datetime
+    assert status(batch, old) == BatchStatus.passed  # read as the day 2024-01-01
+    assert status(batch, new) == BatchStatus.quarantined
+    assert {c.kind for c in violations(old, new, Compatibility.BACKWARD)} == {"max_lowered"}
+
+
+def test_timestamp_min_moved_to_its_day_lets_through_what_the_old_refuses() -> None:
+    old = _mini({**MOMENT, "min": "2024-01-01T10:00:00Z"})
+    new = _mini({**DAY, "min": "2024-01-01"}, version="1.1.0")
+    batch = pl.DataFrame({"d": [date(2024, 1, 1)]})
+    assert status(batch, new) == BatchStatus.passed
+    assert status(batch, old) == BatchStatus.quarantined  # midnight is before 10:00
+    assert {c.kind for c in violations(old, new, Compatibility.FORWARD)} == {"min_lowered"}
+
+
+# --- unrelated type changes still report presence rules and metadata ---------------------------
+
+
+def test_unrelated_type_change_reports_required_unique_and_description() -> None:
+    old = _mini({**INT, "min": 0})
+    new = _mini(
+        {"name": "n", "type": "string", "required": True, "unique": True, "description": "id"},
+        version="1.1.0",
+    )
+    assert [(c.kind, set(c.breaks)) for c in diff(old, new)] == [
+        ("type_changed", {B, F}),
+        ("required_added", {B}),
+        ("unique_added", {B}),
+        ("description_changed", set()),
+    ]

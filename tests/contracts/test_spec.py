@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -291,16 +291,120 @@ def test_numeric_bounds_are_coerced_to_the_field_type() -> None:
     assert all(isinstance(v, float) for v in amount.allowed_values)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: pydantic's lax int|float|str union turns `min: true` into 1 before "
-    "_coerce_bound's bool check runs, so a boolean bound on a numeric field is accepted",
-)
 @pytest.mark.parametrize("bound", [True, False])
 def test_boolean_bound_on_numeric_field_is_refused(bound: bool) -> None:
     err = invalid(with_field(AMOUNT, min=bound, max=_DROP))
     assert (err.field, err.rule) == ("fields[1](amount)", "bound_matches_type")
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        pytest.param(with_field(QUANTITY, max=True), "fields[2](quantity)", id="integer-max"),
+        pytest.param(with_field(PLACED_AT, min=False), "fields[4](placed_at)", id="timestamp-min"),
+        pytest.param(with_field(ORDER_ID, max_length=True), "fields[0].max_length", id="length"),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "row_count", "min": True}]),
+            "dataset_rules[0].min",
+            id="row_count-min",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "row_count", "min": 0, "max": False}]),
+            "dataset_rules[0].max",
+            id="row_count-max",
+        ),
+        pytest.param(
+            contract(dataset_rules=[{"kind": "null_fraction", "field": "amount", "max": True}]),
+            "dataset_rules[0].max",
+            id="null_fraction-max",
+        ),
+    ],
+)
+def test_boolean_bounds_are_refused_wherever_a_number_bounds(
+    doc: dict[str, Any], field: str
+) -> None:
+    err = invalid(doc)
+    assert (err.field, err.rule) == (field, "bound_matches_type")
+    assert "not the boolean" in err.errors[0]["message"]
+
+
+# --- temporal bounds: one reading, aware and in UTC --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01T10:00:00", datetime(2024, 1, 1, 10, tzinfo=UTC)),  # no offset: UTC
+        ("2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),  # a bare date: midnight UTC
+        ("2024-01-01T12:00:00+02:00", datetime(2024, 1, 1, 10, tzinfo=UTC)),
+        ("2024-01-01T10:00:00Z", datetime(2024, 1, 1, 10, tzinfo=UTC)),
+        ("2024-01-01T10:00:00.5", datetime(2024, 1, 1, 10, 0, 0, 500_000, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_bounds_are_read_as_aware_utc(text: str, expected: datetime) -> None:
+    f = load_spec(with_field(PLACED_AT, min=text)).fields[PLACED_AT]
+    value = f.bound("min")
+    assert value == expected
+    assert value.tzinfo is UTC
+    assert f.min == text  # the document keeps the bound as written
+
+
+def test_min_le_max_compares_instants_not_text() -> None:
+    # As text "12:00+02:00" sorts after "11:00Z", but it is the earlier instant.
+    spec = load_spec(
+        with_field(PLACED_AT, min="2024-01-01T12:00:00+02:00", max="2024-01-01T11:00:00Z")
+    )
+    assert spec.fields[PLACED_AT].bound("min") < spec.fields[PLACED_AT].bound("max")
+    # A bound without an offset is UTC: 10:00Z is after 11:00+02:00 (09:00Z).
+    err = invalid(with_field(PLACED_AT, min="2024-01-01T10:00:00", max="2024-01-01T11:00:00+02:00"))
+    assert (err.field, err.rule) == ("fields[4](placed_at)", "min_le_max")
+
+
+def test_unquoted_yaml_dates_and_timestamps_are_bounds() -> None:
+    # YAML reads these as date/datetime objects, not text.
+    doc = parse_document(
+        """
+id: t
+version: 1.0.0
+owner: me
+dataset: d
+fields:
+  - {name: day, type: date, min: 2024-01-01, max: 2024-12-31}
+  - {name: at, type: timestamp, min: 2024-01-01T10:00:00Z, max: 2024-01-02 00:00:00}
+  - {name: since, type: timestamp, min: 2024-01-01}
+"""
+    )
+    spec = load_spec(doc)
+    day, at, since = spec.fields
+    assert (day.min, day.max) == ("2024-01-01", "2024-12-31")
+    assert at.bound("min") == datetime(2024, 1, 1, 10, tzinfo=UTC)
+    assert at.bound("max") == datetime(2024, 1, 2, tzinfo=UTC)  # no offset: UTC
+    assert since.bound("min") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert load_spec(spec.to_document()) == spec
+
+
+def test_a_timestamp_is_not_a_date_bound() -> None:
+    moment = datetime(2024, 1, 1, 10, tzinfo=UTC)  # what YAML makes of an unquoted timestamp
+    err = invalid(with_field(PLACED_AT, type="date", min=moment))
+    assert (err.field, err.rule) == ("fields[4](placed_at)", "bound_matches_type")
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+def test_a_bound_out_of_range_in_utc_is_refused(text: str) -> None:
+    err = invalid(with_field(PLACED_AT, min=text))
+    assert (err.field, err.rule) == ("fields[4](placed_at)", "bound_matches_type")
+
+
+def test_reference_window_reads_times_without_offset_as_utc() -> None:
+    window = {"start": "2024-01-01T00:00:00", "end": "2024-01-02T00:00:00+01:00"}
+    ref = load_spec(contract(monitoring={"reference": window})).monitoring.reference
+    assert ref.start == datetime(2024, 1, 1, tzinfo=UTC)
+    assert ref.end == datetime(2024, 1, 1, 23, tzinfo=UTC)
+    assert ref.start.tzinfo is UTC and ref.end.tzinfo is UTC
+    # Mixing both spellings used to raise TypeError (a 500), not a spec error.
+    bad = {"start": "2024-01-01T12:00:00", "end": "2024-01-01T13:00:00+02:00"}
+    err = invalid(contract(monitoring={"reference": bad}))
+    assert (err.field, err.rule) == ("monitoring.reference", "start_before_end")
 
 
 # --- the `nullable` alias ------------------------------------------------------------------
@@ -679,12 +783,6 @@ def test_semver_refused(text: str) -> None:
         SemVer.parse(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG: semver regex uses `$` (matches before a trailing newline) and `\\d` (matches "
-    "any Unicode digit), so these are accepted as versions",
-)
 @pytest.mark.parametrize(
     "text", ["1.0.0\n", "1.0.1\u0660"], ids=["trailing-newline", "arabic-digit"]
 )
@@ -769,3 +867,25 @@ def test_prerelease_sorts_before_its_release(v: SemVer, pre: tuple[str, ...]) ->
 def test_contract_accepts_every_semver(v: SemVer) -> None:
     spec = load_spec(contract(version=str(v)))
     assert spec.semver == v
+
+
+_NON_ASCII_DIGITS = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+
+
+@given(v=versions, digit=_NON_ASCII_DIGITS, where=st.integers(0, 2))
+def test_semver_digits_are_ascii_only(v: SemVer, digit: str, where: int) -> None:
+    parts = [str(v.major), str(v.minor), str(v.patch)]
+    parts[where] = digit
+    with pytest.raises(ValueError, match="not a semantic version"):
+        SemVer.parse(".".join(parts))
+
+
+@given(v=versions, junk=st.sampled_from(["\n", "\r\n", " ", "\t", "\x00", "\u2028"]))
+def test_semver_refuses_trailing_whitespace(v: SemVer, junk: str) -> None:
+    with pytest.raises(ValueError, match="not a semantic version"):
+        SemVer.parse(str(v) + junk)
+
+
+def test_contract_version_with_trailing_newline_is_refused() -> None:
+    err = invalid(contract(version="1.0.0\n"))
+    assert (err.field, err.rule) == ("version", "semver")
