@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -11,6 +12,9 @@ from api import problems
 from api.middleware import RequestGuard
 from core.db import make_engine, make_session_factory, resolve_database_url
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from monitors.runner import MonitorRunner
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
@@ -23,9 +27,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         engine = make_engine(url, pool_size=10, max_overflow=20)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        runner = _start_monitor_runner(app, settings)
         try:
             yield
         finally:
+            if runner is not None:
+                runner.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -46,8 +53,22 @@ def _mount_routers(app: FastAPI) -> None:
     from checks.routes import router as batches
     from contracts.routes import router as contracts
     from lineage.routes import router as lineage
+    from monitors.routes import router as monitors
 
     app.include_router(system)
     app.include_router(contracts)
     app.include_router(batches)
     app.include_router(lineage)
+    app.include_router(monitors)
+
+
+def _start_monitor_runner(app: FastAPI, settings: Settings) -> MonitorRunner | None:
+    """The monitor runner thread (`DRIFTGATE_MONITOR_RUNNER=false` leaves it to the CLI)."""
+    if not settings.monitor_runner:
+        return None
+    from monitors.runner import MonitorRunner
+
+    runner = MonitorRunner(app.state.session_factory, settings)
+    runner.start()
+    app.state.monitor_runner = runner
+    return runner

@@ -6,6 +6,7 @@ from core import audit, auth  # noqa: F401
 from core.models import Base
 from governance import models as governance_models  # noqa: F401
 from lineage import models as lineage_models  # noqa: F401
+from monitors import models as monitors_models  # noqa: F401
 from ranker import models as ranker_models  # noqa: F401
 
 target_metadata = Base.metadata

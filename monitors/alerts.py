@@ -1,0 +1,188 @@
+"""Alert lifecycle: pending → firing → resolved, one open alert per (SLO, severity).
+
+An alert opens as `pending` when a severity's burn-rate rules fire, turns `firing` once it
+has held for the SLO's `pending_seconds` (at once with the default 0), and `resolved` when no
+rule of its severity fires any more. Each change is a row in `alert_events`; firing and
+resolving (of an alert that fired) put one notification per matching sink in the outbox, in
+the same transaction, so none is lost if delivery fails or the process dies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.jsonsafe import jsonsafe
+from core.settings import Settings
+from monitors import repository
+from monitors.models import Alert, AlertEvent, Notification, Slo
+from monitors.slo_events import evidence
+from monitors.slos import SloEvaluation, rule_json
+
+SEVERITIES = ("page", "ticket")
+DEFAULT_RUNBOOK = "docs/monitors.md#runbook-{kind}"
+
+
+def reconcile(
+    session: Session, slo: Slo, evaluation: SloEvaluation, *, settings: Settings
+) -> list[tuple[Alert, str | None, str]]:
+    """Move this SLO's alerts to match the evaluation; returns (alert, from, to) changes."""
+    changes = []
+    for severity in SEVERITIES:
+        firing = evaluation.firing(severity)
+        alert = repository.open_alert(session, slo.id, severity)
+        if firing:
+            changes += _burning(session, slo, alert, severity, evaluation, settings)
+        elif alert is not None:
+            changes.append(
+                _transition(
+                    session,
+                    alert,
+                    "resolved",
+                    evaluation.at,
+                    {
+                        "reason": "no burn-rate rule of this severity fires any more",
+                        "budget_remaining": evaluation.budget_remaining,
+                    },
+                )
+            )
+            if alert.fired_at is not None:
+                enqueue(session, alert, slo, "resolved", evaluation.at, settings)
+    return changes
+
+
+def _burning(
+    session: Session,
+    slo: Slo,
+    alert: Alert | None,
+    severity: str,
+    evaluation: SloEvaluation,
+    settings: Settings,
+) -> list[tuple[Alert, str | None, str]]:
+    now = evaluation.at
+    rules = evaluation.firing(severity)
+    longest = max(v.rule.long for v in rules)
+    shown = evidence(session, slo, evaluation.events, now - longest, now, settings.public_url)
+    changes: list[tuple[Alert, str | None, str]] = []
+    if alert is None:
+        alert = Alert(
+            slo_id=slo.id,
+            severity=severity,
+            state="pending",
+            opened_at=now,
+            last_evaluated_at=now,
+            summary="",
+            burn_rates={},
+            evidence={},
+            runbook_url=slo.runbook_url or DEFAULT_RUNBOOK.format(kind=slo.kind),
+        )
+        session.add(alert)
+        session.flush()
+        changes.append(_record(session, alert, None, "pending", now, {"rules": len(rules)}))
+    alert.summary = _summary(slo, severity, evaluation)[:2000]
+    alert.burn_rates = jsonsafe(
+        {"windows": [rule_json(v) for v in rules], "budget_remaining": evaluation.budget_remaining}
+    )
+    alert.evidence = jsonsafe(shown)
+    alert.last_evaluated_at = now
+    held = (now - alert.opened_at).total_seconds()
+    if alert.state == "pending" and held >= slo.pending_seconds:
+        changes.append(_transition(session, alert, "firing", now, {"held_seconds": held}))
+        alert.fired_at = now
+        enqueue(session, alert, slo, "firing", now, settings)
+    session.flush()
+    return changes
+
+
+def _summary(slo: Slo, severity: str, evaluation: SloEvaluation) -> str:
+    worst = max(evaluation.firing(severity), key=lambda v: v.long_burn_rate or 0.0)
+    budget = evaluation.budget_remaining
+    budget_text = "n/a" if budget is None else f"{budget:.1%}"
+    return (
+        f"{slo.name}: error budget burning {worst.long_burn_rate:.1f}x "
+        f"(threshold {worst.threshold:.1f}x over {worst.rule.long}); "
+        f"budget remaining {budget_text}"
+    )
+
+
+def _transition(
+    session: Session, alert: Alert, to_state: str, at: datetime, details: dict[str, Any]
+) -> tuple[Alert, str | None, str]:
+    from_state = alert.state
+    alert.state = to_state
+    if to_state == "resolved":
+        alert.resolved_at = at
+    alert.last_evaluated_at = at
+    return _record(session, alert, from_state, to_state, at, details)
+
+
+def _record(
+    session: Session,
+    alert: Alert,
+    from_state: str | None,
+    to_state: str,
+    at: datetime,
+    details: dict[str, Any],
+) -> tuple[Alert, str | None, str]:
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            from_state=from_state,
+            to_state=to_state,
+            details=jsonsafe(details),
+        )
+    )
+    return alert, from_state, to_state
+
+
+def payload(alert: Alert, slo: Slo, event: str, settings: Settings) -> dict[str, Any]:
+    """The message every sink renders: what, how bad, evidence and runbook links."""
+    return jsonsafe(
+        {
+            "event": event,
+            "alert_id": str(alert.id),
+            "slo": {
+                "id": slo.id,
+                "name": slo.name,
+                "kind": slo.kind,
+                "objective": slo.objective,
+                "contract_id": slo.contract_id,
+            },
+            "severity": alert.severity,
+            "state": alert.state,
+            "summary": alert.summary,
+            "opened_at": alert.opened_at,
+            "fired_at": alert.fired_at,
+            "resolved_at": alert.resolved_at,
+            "burn_rates": alert.burn_rates,
+            "evidence": alert.evidence,
+            "runbook_url": alert.runbook_url,
+            "alert_url": f"{settings.public_url}/alerts/{alert.id}",
+        }
+    )
+
+
+def enqueue(
+    session: Session, alert: Alert, slo: Slo, event: str, now: datetime, settings: Settings
+) -> list[Notification]:
+    """One outbox row per enabled sink that takes this severity."""
+    body = payload(alert, slo, event, settings)
+    rows = [
+        Notification(
+            sink_id=sink.id,
+            alert_id=alert.id,
+            event=event,
+            payload=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for sink in repository.list_sinks(session, enabled_only=True)
+        if alert.severity in sink.severities
+    ]
+    session.add_all(rows)
+    return rows

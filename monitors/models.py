@@ -1,0 +1,188 @@
+"""Monitors' tables: references, drift windows, SLOs, alerts with history, sinks and outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import Base
+
+
+class MonitorReference(Base):
+    """One version of a contract's reference profile: what drift is measured against."""
+
+    __tablename__ = "monitor_references"
+    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # champion_training | pinned_window | trailing_window
+    source: Mapped[str] = mapped_column(String(30))
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    batch_ids: Mapped[list[str]] = mapped_column(JSONB)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    # field -> merged profile (type, count, sketch or category counts)
+    profiles: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class DriftWindow(Base):
+    """The drift verdict of one window (or one batch) of a contract's data, per field."""
+
+    __tablename__ = "drift_windows"
+    __table_args__ = (
+        # A batch's row names the batch; windows have none (NULLs compare equal here).
+        UniqueConstraint(
+            "contract_id",
+            "kind",
+            "window_start",
+            "window_end",
+            "batch_id",
+            name="uq_drift_windows_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_drift_windows_contract_end", "contract_id", "window_end"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # window | batch
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id"))
+    reference_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("monitor_references.id"))
+    verdict: Mapped[str] = mapped_column(String(10))  # ok | warn | alert | no_data
+    rows: Mapped[int] = mapped_column(BigInteger)
+    batches: Mapped[int] = mapped_column(Integer)
+    drifted_share: Mapped[float | None] = mapped_column(Float)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime]
+
+
+class Slo(Base):
+    """A service level objective with a good/bad event definition computed from Postgres."""
+
+    __tablename__ = "slos"
+    __table_args__ = (
+        CheckConstraint("objective > 0 AND objective < 1", name="objective_in_range"),
+        CheckConstraint("time_scale > 0", name="time_scale_positive"),
+    )
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(30))
+    contract_id: Mapped[str | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    objective: Mapped[float] = mapped_column(Float)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    period_seconds: Mapped[int] = mapped_column(BigInteger)
+    time_scale: Mapped[float] = mapped_column(Float)
+    min_events: Mapped[int] = mapped_column(Integer)
+    pending_seconds: Mapped[float] = mapped_column(Float)
+    runbook_url: Mapped[str | None] = mapped_column(String(2000))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    last_evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class Alert(Base):
+    """A burn-rate alert; at most one open (pending or firing) per SLO and severity."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_slo_severity",
+            "slo_id",
+            "severity",
+            unique=True,
+            postgresql_where=text("state <> 'resolved'"),
+        ),
+        Index("ix_alerts_state_opened", "state", "opened_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    slo_id: Mapped[str] = mapped_column(ForeignKey("slos.id"), index=True)
+    severity: Mapped[str] = mapped_column(String(10))  # page | ticket
+    state: Mapped[str] = mapped_column(String(10))  # pending | firing | resolved
+    opened_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    last_evaluated_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(String(2000))
+    burn_rates: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    runbook_url: Mapped[str | None] = mapped_column(String(2000))
+
+
+class AlertEvent(Base):
+    """One state change of an alert, in order: the alert's history."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[datetime]
+    from_state: Mapped[str | None] = mapped_column(String(10))
+    to_state: Mapped[str] = mapped_column(String(10))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class NotificationSink(Base):
+    """Where alert notifications go: a signed webhook, a Slack webhook or email."""
+
+    __tablename__ = "notification_sinks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # webhook | slack | email
+    target: Mapped[str] = mapped_column(String(2000))  # URL, or comma-separated addresses
+    # HMAC key of webhook sinks; never returned by the API.
+    secret: Mapped[str | None] = mapped_column(String(500))
+    severities: Mapped[list[str]] = mapped_column(JSONB)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class Notification(Base):
+    """The outbox: one message for one sink, written with the alert change, delivered later."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sink_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification_sinks.id"), index=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))  # firing | resolved
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(10))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

@@ -1,0 +1,127 @@
+"""Window profiles: the stored per-batch column profiles of a window, merged per field.
+
+Pure, no I/O. A numeric field merges its log-bucket sketches, a categorical one its top-k
+counts (the tail of each batch folded into `__other__`), so a window of any size is summarized
+without re-reading rows. References are stored in the same shape (`to_json` / `from_json`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from checks.sketch import Sketch, merge
+from monitors.stats import merge_counts, top_to_counts
+
+NUMERIC = ("integer", "float")
+CATEGORICAL = ("category", "boolean")
+
+
+@dataclass(frozen=True)
+class FieldProfile:
+    """One field over a window: rows seen, nulls, and its distribution summary."""
+
+    type: str
+    count: int
+    nulls: int
+    sketch: Sketch | None = None
+    categories: dict[str, int] | None = None
+
+    @property
+    def values(self) -> int:
+        """Non-null values the distribution summary counts."""
+        if self.sketch is not None:
+            return self.sketch.total
+        if self.categories is not None:
+            return int(sum(self.categories.values()))
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": self.type, "count": self.count, "nulls": self.nulls}
+        if self.sketch is not None:
+            doc["sketch"] = self.sketch.to_json()
+        if self.categories is not None:
+            doc["categories"] = self.categories
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> FieldProfile:
+        sketch = doc.get("sketch")
+        return cls(
+            type=str(doc["type"]),
+            count=int(doc.get("count", 0)),
+            nulls=int(doc.get("nulls", 0)),
+            sketch=Sketch.from_json(dict(sketch)) if sketch else None,
+            categories=dict(doc["categories"]) if doc.get("categories") is not None else None,
+        )
+
+
+def is_monitorable(field_type: str) -> bool:
+    return field_type in NUMERIC or field_type in CATEGORICAL
+
+
+def merge_batch_profiles(profiles: Iterable[Mapping[str, Any]]) -> FieldProfile | None:
+    """Merge one field's stored batch profiles (`checks.profile` documents)."""
+    docs = list(profiles)
+    if not docs:
+        return None
+    field_type = str(docs[0]["type"])
+    count = sum(int(d.get("count", 0)) for d in docs)
+    nulls = sum(int(d.get("nulls", 0)) + int(d.get("nans", 0) or 0) for d in docs)
+    if field_type in NUMERIC:
+        sketches = [Sketch.from_json(d["sketch"]) for d in docs if d.get("sketch")]
+        return FieldProfile(field_type, count, nulls, sketch=merge(*sketches))
+    if field_type in CATEGORICAL:
+        maps = [top_to_counts(d["top"]) for d in docs if d.get("top")]
+        return FieldProfile(field_type, count, nulls, categories=merge_counts(maps))
+    return FieldProfile(field_type, count, nulls)
+
+
+def merge_window(
+    rows: Iterable[tuple[str, Mapping[str, Any]]], fields: Iterable[str] | None = None
+) -> dict[str, FieldProfile]:
+    """(field, stored profile) pairs of any number of batches → one profile per field."""
+    wanted = set(fields) if fields is not None else None
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for name, doc in rows:
+        if wanted is None or name in wanted:
+            grouped.setdefault(name, []).append(doc)
+    out: dict[str, FieldProfile] = {}
+    for name, docs in grouped.items():
+        merged = merge_batch_profiles(docs)
+        if merged is not None:
+            out[name] = merged
+    return out
+
+
+def merge_field_profiles(profiles: Iterable[FieldProfile]) -> FieldProfile | None:
+    """Merge already merged profiles (e.g. hourly windows into a day)."""
+    items = list(profiles)
+    if not items:
+        return None
+    first = items[0]
+    sketches = [p.sketch for p in items if p.sketch is not None]
+    cats = [p.categories for p in items if p.categories is not None]
+    return FieldProfile(
+        first.type,
+        sum(p.count for p in items),
+        sum(p.nulls for p in items),
+        sketch=merge(*sketches) if sketches else None,
+        categories=merge_counts(cats) if cats else None,
+    )
+
+
+def profiles_to_json(profiles: Mapping[str, FieldProfile]) -> dict[str, Any]:
+    return {name: p.to_json() for name, p in sorted(profiles.items())}
+
+
+def profiles_from_json(doc: Mapping[str, Any]) -> dict[str, FieldProfile]:
+    return {name: FieldProfile.from_json(p) for name, p in doc.items()}
+
+
+def fingerprint(doc: Mapping[str, Any]) -> str:
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()

@@ -1,0 +1,273 @@
+"""Every query of the monitors domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from checks.models import Batch, ColumnProfile
+from contracts.models import Contract
+from monitors.models import (
+    Alert,
+    AlertEvent,
+    DriftWindow,
+    MonitorReference,
+    Notification,
+    NotificationSink,
+    Slo,
+)
+
+USABLE = ("passed", "warned", "quarantined")  # batches whose accepted rows were stored
+
+
+# --- contracts and batches ------------------------------------------------------------------
+
+
+def find_contract(session: Session, dataset: str) -> Contract | None:
+    """A contract by id, by dataset name, or by `namespace/name` of its dataset."""
+    found = session.get(Contract, dataset)
+    if found is not None:
+        return found
+    rows = list(
+        session.scalars(
+            select(Contract).where(
+                (Contract.dataset_name == dataset)
+                | (func.concat(Contract.dataset_namespace, "/", Contract.dataset_name) == dataset)
+            )
+        )
+    )
+    return rows[0] if len(rows) == 1 else None
+
+
+def monitored_contract_ids(session: Session) -> list[str]:
+    """Contracts that have received at least one usable batch."""
+    stmt = select(Batch.contract_id).where(Batch.status.in_(USABLE)).distinct()
+    return sorted(session.scalars(stmt))
+
+
+def batches_between(
+    session: Session, contract_id: str, start: datetime | None, end: datetime | None
+) -> list[Row[Any]]:
+    """Usable batches received in [start, end), oldest first."""
+    stmt = select(Batch.id, Batch.received_at, Batch.rows_accepted).where(
+        Batch.contract_id == contract_id, Batch.status.in_(USABLE), Batch.rows_accepted > 0
+    )
+    if start is not None:
+        stmt = stmt.where(Batch.received_at >= start)
+    if end is not None:
+        stmt = stmt.where(Batch.received_at < end)
+    return list(session.execute(stmt.order_by(Batch.received_at, Batch.id)))
+
+
+def batches_by_id(session: Session, ids: Sequence[uuid.UUID]) -> list[Batch]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Batch).where(Batch.id.in_(ids)).order_by(Batch.received_at)))
+
+
+def profiles_of(
+    session: Session, batch_ids: Sequence[uuid.UUID], fields: Sequence[str]
+) -> list[Row[Any]]:
+    """(batch_id, field, profile) of these batches and fields."""
+    if not batch_ids or not fields:
+        return []
+    stmt = select(ColumnProfile.batch_id, ColumnProfile.field, ColumnProfile.profile).where(
+        ColumnProfile.batch_id.in_(batch_ids), ColumnProfile.field.in_(fields)
+    )
+    return list(session.execute(stmt))
+
+
+def ingest_marker(session: Session) -> tuple[int, datetime | None]:
+    """Changes whenever a batch arrives: the runner polls it to evaluate after ingest."""
+    row = session.execute(select(func.count(), func.max(Batch.received_at))).one()
+    return int(row[0]), row[1]
+
+
+# --- references -----------------------------------------------------------------------------
+
+
+def active_reference(session: Session, contract_id: str) -> MonitorReference | None:
+    stmt = (
+        select(MonitorReference)
+        .where(MonitorReference.contract_id == contract_id)
+        .order_by(MonitorReference.version.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def reference_versions(session: Session, contract_id: str) -> list[MonitorReference]:
+    stmt = (
+        select(MonitorReference)
+        .where(MonitorReference.contract_id == contract_id)
+        .order_by(MonitorReference.version.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def lock_contract_references(session: Session, contract_id: str) -> None:
+    """Serialize reference versioning per contract (two runners, or a runner and an admin)."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 61))"),
+        {"k": f"reference\x1f{contract_id}"},
+    )
+
+
+# --- drift windows --------------------------------------------------------------------------
+
+
+def upsert_drift_window(session: Session, values: dict[str, Any]) -> None:
+    stmt = insert(DriftWindow).values(**values)
+    update = {k: stmt.excluded[k] for k in values if k not in ("contract_id", "kind")}
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["contract_id", "kind", "window_start", "window_end", "batch_id"],
+            set_=update,
+        )
+    )
+
+
+def drift_windows(
+    session: Session, contract_id: str, kind: str, start: datetime, end: datetime
+) -> list[DriftWindow]:
+    stmt = (
+        select(DriftWindow)
+        .where(
+            DriftWindow.contract_id == contract_id,
+            DriftWindow.kind == kind,
+            DriftWindow.window_end > start,
+            DriftWindow.window_end <= end,
+        )
+        .order_by(DriftWindow.window_start)
+    )
+    return list(session.scalars(stmt))
+
+
+def drift_verdicts(
+    session: Session, contract_id: str, kind: str, start: datetime, end: datetime
+) -> list[Row[Any]]:
+    """(window_end, verdict) of evaluated windows ending in (start, end]."""
+    stmt = (
+        select(DriftWindow.window_end, DriftWindow.verdict)
+        .where(
+            DriftWindow.contract_id == contract_id,
+            DriftWindow.kind == kind,
+            DriftWindow.window_end > start,
+            DriftWindow.window_end <= end,
+        )
+        .order_by(DriftWindow.window_end)
+    )
+    return list(session.execute(stmt))
+
+
+# --- SLOs and alerts ------------------------------------------------------------------------
+
+
+def list_slos(session: Session, *, enabled_only: bool = False) -> list[Slo]:
+    stmt = select(Slo).order_by(Slo.id)
+    if enabled_only:
+        stmt = stmt.where(Slo.enabled.is_(True))
+    return list(session.scalars(stmt))
+
+
+def get_slo(session: Session, slo_id: str, *, for_update: bool = False) -> Slo | None:
+    stmt = select(Slo).where(Slo.id == slo_id)
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+def open_alert(session: Session, slo_id: str, severity: str) -> Alert | None:
+    stmt = select(Alert).where(
+        Alert.slo_id == slo_id, Alert.severity == severity, Alert.state != "resolved"
+    )
+    return session.scalar(stmt.with_for_update())
+
+
+def open_alerts_of(session: Session, slo_id: str) -> list[Alert]:
+    stmt = select(Alert).where(Alert.slo_id == slo_id, Alert.state != "resolved")
+    return list(session.scalars(stmt))
+
+
+def list_alerts(
+    session: Session,
+    *,
+    state: str | None,
+    slo_id: str | None,
+    severity: str | None,
+    limit: int,
+    offset: int,
+) -> list[Alert]:
+    stmt = select(Alert)
+    if state:
+        stmt = stmt.where(Alert.state == state)
+    if slo_id:
+        stmt = stmt.where(Alert.slo_id == slo_id)
+    if severity:
+        stmt = stmt.where(Alert.severity == severity)
+    stmt = stmt.order_by(Alert.opened_at.desc(), Alert.id).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def alert_history(session: Session, alert_ids: Sequence[uuid.UUID]) -> list[AlertEvent]:
+    if not alert_ids:
+        return []
+    stmt = (
+        select(AlertEvent)
+        .where(AlertEvent.alert_id.in_(alert_ids))
+        .order_by(AlertEvent.alert_id, AlertEvent.id)
+    )
+    return list(session.scalars(stmt))
+
+
+# --- sinks and the outbox -------------------------------------------------------------------
+
+
+def list_sinks(session: Session, *, enabled_only: bool = False) -> list[NotificationSink]:
+    stmt = select(NotificationSink).order_by(NotificationSink.name)
+    if enabled_only:
+        stmt = stmt.where(NotificationSink.enabled.is_(True))
+    return list(session.scalars(stmt))
+
+
+def sink_by_name(session: Session, name: str) -> NotificationSink | None:
+    return session.scalar(select(NotificationSink).where(NotificationSink.name == name))
+
+
+def due_notifications(session: Session, now: datetime, limit: int) -> list[Notification]:
+    """Due outbox rows, locked; another replica skips them instead of sending twice."""
+    stmt = (
+        select(Notification)
+        .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def list_notifications(
+    session: Session, *, status: str | None, alert_id: uuid.UUID | None, limit: int, offset: int
+) -> list[Notification]:
+    stmt = select(Notification)
+    if status:
+        stmt = stmt.where(Notification.status == status)
+    if alert_id:
+        stmt = stmt.where(Notification.alert_id == alert_id)
+    stmt = stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def get_notification(session: Session, notification_id: int) -> Notification | None:
+    stmt = select(Notification).where(Notification.id == notification_id).with_for_update()
+    return session.scalar(stmt)
+
+
+def delete_drift_windows(session: Session, contract_id: str, kind: str) -> None:
+    session.execute(
+        delete(DriftWindow).where(DriftWindow.contract_id == contract_id, DriftWindow.kind == kind)
+    )

@@ -1,0 +1,244 @@
+"""HTTP routes of monitors: drift, references, SLOs, alerts, sinks and the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import HTMLResponse
+
+from api.deps import Admin, AppSettings, DbSession, Viewer
+from core.clock import utcnow
+from monitors import notify, repository, service, slos
+from monitors.errors import AlertNotFound
+from monitors.models import Alert, MonitorReference
+from monitors.references import build_reference
+from monitors.schemas import (
+    AlertDetail,
+    AlertEventRead,
+    AlertRead,
+    DriftSeriesRead,
+    NotificationRead,
+    ReferenceRead,
+    RunRead,
+    SinkCreate,
+    SinkRead,
+    SinkUpdate,
+    SloCreate,
+    SloDetail,
+    SloRead,
+    SloUpdate,
+)
+
+router = APIRouter(tags=["monitors"])
+
+Dataset = Annotated[
+    str, Query(min_length=1, max_length=500, description="Contract id or dataset name.")
+]
+
+
+@router.get("/monitors/drift", response_model=DriftSeriesRead)
+def get_drift(
+    session: DbSession,
+    _: Viewer,
+    settings: AppSettings,
+    dataset: Dataset,
+    window: Annotated[
+        str, Query(max_length=50, description="Window length (PT1H, 1d, …) or `batch`.")
+    ] = "PT1H",
+    start: Annotated[datetime | None, Query(description="From (inclusive).")] = None,
+    end: Annotated[datetime | None, Query(description="Until (exclusive); default now.")] = None,
+    count: Annotated[int, Query(ge=1, le=2000, description="Windows when no start.")] = 24,
+) -> dict[str, Any]:
+    """Drift per field and per window (or batch) against the reference, from stored profiles."""
+    return service.drift_series(
+        session,
+        dataset=dataset,
+        window=window,
+        start=start,
+        end=end,
+        count=count,
+        settings=settings,
+    )
+
+
+@router.get("/monitors/drift/report", response_class=HTMLResponse)
+def get_drift_report(
+    session: DbSession,
+    _: Viewer,
+    dataset: Dataset,
+    start: Annotated[datetime | None, Query(description="From; default one hour ago.")] = None,
+    end: Annotated[datetime | None, Query(description="Until; default now.")] = None,
+    max_rows: Annotated[
+        int, Query(ge=100, le=2_000_000, description="Rows sampled per side.")
+    ] = 100_000,
+) -> HTMLResponse:
+    """An Evidently DataDriftPreset HTML report of a window against the reference (raw rows)."""
+    from monitors.report import drift_report_html
+
+    contract_id = service.resolve_contract_id(session, dataset)
+    end = end or utcnow()
+    html = drift_report_html(
+        session,
+        contract_id=contract_id,
+        start=start or end - timedelta(hours=1),
+        end=end,
+        max_rows=max_rows,
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/monitors/references", response_model=list[ReferenceRead])
+def list_references(session: DbSession, _: Viewer, dataset: Dataset) -> list[ReferenceRead]:
+    """Every version of a dataset's reference profile, newest (active) first."""
+    contract_id = service.resolve_contract_id(session, dataset)
+    return [_reference(r) for r in repository.reference_versions(session, contract_id)]
+
+
+@router.post("/monitors/references", response_model=ReferenceRead)
+def recompute_reference(
+    session: DbSession, actor: Admin, settings: AppSettings, dataset: Dataset
+) -> ReferenceRead:
+    """Recompute a dataset's reference now (a new version only if the profile changed)."""
+    contract_id = service.resolve_contract_id(session, dataset)
+    ref = build_reference(
+        session, actor, contract_id=contract_id, settings=settings, reason="requested via API"
+    )
+    return _reference(ref)
+
+
+def _reference(r: MonitorReference) -> ReferenceRead:
+    return ReferenceRead.model_validate({**r.__dict__, "fields": sorted(r.profiles)})
+
+
+@router.get("/slos", response_model=list[SloRead])
+def list_slos(session: DbSession, _: Viewer) -> list[SloRead]:
+    """Every SLO with the runner's last evaluation."""
+    return [SloRead.model_validate(s) for s in repository.list_slos(session)]
+
+
+@router.post("/slos", response_model=SloRead, status_code=status.HTTP_201_CREATED)
+def create_slo(session: DbSession, actor: Admin, body: SloCreate) -> SloRead:
+    """Declare an SLO."""
+    return SloRead.model_validate(slos.create_slo(session, actor, data=body.model_dump()))
+
+
+@router.patch("/slos/{slo_id}", response_model=SloRead)
+def update_slo(session: DbSession, actor: Admin, slo_id: str, body: SloUpdate) -> SloRead:
+    """Change an SLO (objective, parameters, scale, guard, runbook, enabled)."""
+    changes = body.model_dump(exclude_unset=True)
+    return SloRead.model_validate(slos.update_slo(session, actor, slo_id=slo_id, changes=changes))
+
+
+@router.get("/slos/{slo_id}", response_model=SloDetail)
+def get_slo(session: DbSession, _: Viewer, slo_id: str) -> SloDetail:
+    """An SLO evaluated now: budget remaining and burn rate per alert window, open alerts."""
+    slo = slos.get_slo(session, slo_id)
+    evaluation = slos.evaluate_slo(session, slo)
+    return SloDetail.model_validate(
+        {
+            **SloRead.model_validate(slo).model_dump(),
+            "status": evaluation.to_json(),
+            "open_alerts": [
+                AlertRead.model_validate(a) for a in repository.open_alerts_of(session, slo_id)
+            ],
+        }
+    )
+
+
+@router.get("/alerts", response_model=list[AlertRead])
+def list_alerts(
+    session: DbSession,
+    _: Viewer,
+    state: Annotated[str | None, Query(pattern="^(pending|firing|resolved)$")] = None,
+    slo: Annotated[str | None, Query(max_length=100, description="Only this SLO.")] = None,
+    severity: Annotated[str | None, Query(pattern="^(page|ticket)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AlertRead]:
+    """Alerts, newest first."""
+    rows = repository.list_alerts(
+        session, state=state, slo_id=slo, severity=severity, limit=limit, offset=offset
+    )
+    return [AlertRead.model_validate(a) for a in rows]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertDetail)
+def get_alert(session: DbSession, _: Viewer, alert_id: uuid.UUID) -> AlertDetail:
+    """One alert with its history of state changes."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"no alert {alert_id}", field="alert_id", rule="exists")
+    history = repository.alert_history(session, [alert_id])
+    return AlertDetail.model_validate(
+        {
+            **AlertRead.model_validate(alert).model_dump(),
+            "history": [AlertEventRead.model_validate(e) for e in history],
+        }
+    )
+
+
+@router.post("/monitors/sinks", response_model=SinkRead, status_code=status.HTTP_201_CREATED)
+def create_sink(session: DbSession, actor: Admin, body: SinkCreate) -> SinkRead:
+    """Register a notification sink (signed webhook, Slack webhook or email)."""
+    return SinkRead.model_validate(notify.create_sink(session, actor, data=body.model_dump()))
+
+
+@router.get("/monitors/sinks", response_model=list[SinkRead])
+def list_sinks(session: DbSession, _: Admin) -> list[SinkRead]:
+    """Notification sinks (secrets are never shown)."""
+    return [SinkRead.model_validate(s) for s in repository.list_sinks(session)]
+
+
+@router.patch("/monitors/sinks/{name}", response_model=SinkRead)
+def update_sink(session: DbSession, actor: Admin, name: str, body: SinkUpdate) -> SinkRead:
+    """Enable or disable a sink."""
+    sink = notify.set_sink_enabled(session, actor, name=name, enabled=body.enabled)
+    return SinkRead.model_validate(sink)
+
+
+@router.get("/monitors/notifications", response_model=list[NotificationRead])
+def list_notifications(
+    session: DbSession,
+    _: Viewer,
+    status_: Annotated[
+        str | None, Query(alias="status", pattern="^(pending|delivered|dead)$")
+    ] = None,
+    alert: Annotated[uuid.UUID | None, Query(description="Only this alert.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[NotificationRead]:
+    """The notification outbox, newest first, with attempts and the last error."""
+    rows = repository.list_notifications(
+        session, status=status_, alert_id=alert, limit=limit, offset=offset
+    )
+    return [NotificationRead.model_validate(n) for n in rows]
+
+
+@router.post("/monitors/notifications/{notification_id}/retry", response_model=NotificationRead)
+def retry_notification(session: DbSession, actor: Admin, notification_id: int) -> NotificationRead:
+    """Requeue a dead notification for delivery now."""
+    row = notify.requeue(session, actor, notification_id=notification_id)
+    return NotificationRead.model_validate(row)
+
+
+@router.post("/monitors/run", response_model=RunRead)
+def run_monitors(request: Request, _: Admin, settings: AppSettings) -> RunRead:
+    """Evaluate drift, SLOs and alerts now and deliver due notifications (own transaction)."""
+    from monitors.runner import run_once
+
+    report = run_once(request.app.state.session_factory, settings=settings)
+    delivery = report.delivery
+    return RunRead(
+        ran=report.ran,
+        contracts=report.contracts,
+        windows=report.windows,
+        slos=report.slos,
+        transitions=report.transitions,
+        errors=report.errors,
+        delivered=delivery.delivered if delivery else 0,
+        failed=delivery.failed if delivery else 0,
+        dead=delivery.dead if delivery else 0,
+    )

@@ -1,0 +1,211 @@
+"""API shapes of the monitors domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from core.schemas import RequestModel, ResponseModel
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+
+
+class ReferenceRead(ResponseModel):
+    id: uuid.UUID = Field(description="Reference id.")
+    contract_id: str = Field(description="Contract (monitored dataset) it belongs to.")
+    version: int = Field(description="Version; the highest is the active reference.")
+    source: str = Field(description="champion_training, pinned_window or trailing_window.")
+    model_name: str | None = Field(default=None, description="Champion model, if the source.")
+    model_version: str | None = Field(default=None, description="Its version.")
+    window_start: datetime | None = Field(default=None, description="Window start, if a window.")
+    window_end: datetime | None = Field(default=None, description="Window end, if a window.")
+    batch_ids: list[str] = Field(description="Batches whose profiles make the reference.")
+    row_count: int = Field(description="Accepted rows in those batches.")
+    fields: list[str] = Field(description="Fields profiled.")
+    reason: str = Field(description="Why this version was computed.")
+    created_at: datetime = Field(description="When it was computed.")
+    created_by: str = Field(description="Who computed it (a token name or the runner).")
+
+
+class FieldPoint(ResponseModel):
+    start: datetime = Field(description="Window start.")
+    end: datetime = Field(description="Window end.")
+    method: str = Field(description="psi, ks, chi2 or js.")
+    statistic: float | None = Field(default=None, description="The statistic, if computed.")
+    p_value: float | None = Field(
+        default=None, description="BH-adjusted p-value (ks, chi2), else None."
+    )
+    severity: str = Field(description="ok, warn, alert or no_data.")
+
+
+class DriftWindowRead(ResponseModel):
+    kind: str = Field(description="`window` or `batch`.")
+    start: datetime = Field(description="Window start (a batch: its arrival).")
+    end: datetime = Field(description="Window end (a batch: its arrival).")
+    verdict: str = Field(description="Dataset verdict: ok, warn, alert or no_data.")
+    reason: str = Field(description="Why: drifted fields and shares, or why no data.")
+    rows: int = Field(description="Accepted rows in the window.")
+    batch_ids: list[str] = Field(description="Batches in the window.")
+    drifted_share: float | None = Field(default=None, description="Share of fields alerting.")
+    prediction_drift: dict[str, Any] | None = Field(
+        default=None, description="Drift of the served score field, if the dataset has one."
+    )
+    fields: dict[str, dict[str, Any]] = Field(description="Per-field result with thresholds.")
+
+
+class DriftSeriesRead(ResponseModel):
+    contract_id: str = Field(description="The monitored contract.")
+    window: str = Field(description="Window length (ISO 8601) or `batch`.")
+    reference: dict[str, Any] | None = Field(description="The active reference, if any.")
+    windows: list[DriftWindowRead] = Field(description="One entry per window, oldest first.")
+    fields: dict[str, list[FieldPoint]] = Field(description="Time series per field.")
+
+
+class SloCreate(RequestModel):
+    id: str = Field(pattern=ID_PATTERN, description="Stable SLO id (slug).")
+    name: str = Field(min_length=1, max_length=300, description="Human-readable name.")
+    kind: Literal["batch_pass_rate", "freshness", "drift_free"] = Field(
+        description="What an event is (see docs/monitors.md)."
+    )
+    contract_id: str | None = Field(
+        default=None, max_length=100, description="The contract it watches."
+    )
+    objective: float = Field(gt=0, lt=1, description="Target share of good events, e.g. 0.99.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings.")
+    period: str = Field(default="P30D", description="SLO period (ISO 8601 duration).")
+    time_scale: float = Field(
+        default=1.0, gt=0, le=1_000_000, description="Shrink period and windows (simulations)."
+    )
+    min_events: int = Field(
+        default=0, ge=0, description="Fewer events in a long window never alert."
+    )
+    pending_seconds: float = Field(
+        default=0.0, ge=0, description="How long a burn must hold before the alert fires."
+    )
+    runbook_url: str | None = Field(default=None, max_length=2000, description="Runbook link.")
+    enabled: bool = Field(default=True, description="Evaluated by the runner.")
+
+
+class SloUpdate(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=300, description="Name.")
+    objective: float | None = Field(default=None, gt=0, lt=1, description="Target share.")
+    params: dict[str, Any] | None = Field(default=None, description="Kind-specific settings.")
+    period: str | None = Field(default=None, description="SLO period (ISO 8601 duration).")
+    time_scale: float | None = Field(default=None, gt=0, le=1_000_000, description="Scale.")
+    min_events: int | None = Field(default=None, ge=0, description="Minimum events guard.")
+    pending_seconds: float | None = Field(default=None, ge=0, description="Pending time.")
+    runbook_url: str | None = Field(default=None, max_length=2000, description="Runbook link.")
+    enabled: bool | None = Field(default=None, description="Evaluated by the runner.")
+
+
+class SloRead(ResponseModel):
+    id: str = Field(description="SLO id.")
+    name: str = Field(description="Name.")
+    kind: str = Field(description="Event definition.")
+    contract_id: str | None = Field(default=None, description="Watched contract.")
+    objective: float = Field(description="Target share of good events.")
+    params: dict[str, Any] = Field(description="Kind-specific settings, defaults filled.")
+    period_seconds: int = Field(description="SLO period before scaling.")
+    time_scale: float = Field(description="Scale of period and windows.")
+    min_events: int = Field(description="Minimum events guard.")
+    pending_seconds: float = Field(description="Pending time before firing.")
+    runbook_url: str | None = Field(default=None, description="Runbook link.")
+    enabled: bool = Field(description="Evaluated by the runner.")
+    last_evaluation: dict[str, Any] | None = Field(
+        default=None, description="The runner's last evaluation."
+    )
+    created_at: datetime = Field(description="Created.")
+    updated_at: datetime = Field(description="Last changed.")
+
+
+class SloDetail(SloRead):
+    status: dict[str, Any] = Field(
+        description="Evaluated now: good/bad events, budget remaining, burn rate per window."
+    )
+    open_alerts: list[AlertRead] = Field(description="Pending or firing alerts of this SLO.")
+
+
+class AlertEventRead(ResponseModel):
+    at: datetime = Field(description="When.")
+    from_state: str | None = Field(default=None, description="Previous state.")
+    to_state: str = Field(description="New state.")
+    details: dict[str, Any] = Field(description="Why.")
+
+
+class AlertRead(ResponseModel):
+    id: uuid.UUID = Field(description="Alert id.")
+    slo_id: str = Field(description="SLO.")
+    severity: str = Field(description="page or ticket.")
+    state: str = Field(description="pending, firing or resolved.")
+    opened_at: datetime = Field(description="When it became pending.")
+    fired_at: datetime | None = Field(default=None, description="When it fired.")
+    resolved_at: datetime | None = Field(default=None, description="When it resolved.")
+    last_evaluated_at: datetime = Field(description="Last evaluation that touched it.")
+    summary: str = Field(description="One-line description.")
+    burn_rates: dict[str, Any] = Field(description="Firing windows with burn rates.")
+    evidence: dict[str, Any] = Field(description="Links to batches, windows and fields.")
+    runbook_url: str | None = Field(default=None, description="What to do.")
+
+
+class AlertDetail(AlertRead):
+    history: list[AlertEventRead] = Field(description="State changes, oldest first.")
+
+
+class SinkCreate(RequestModel):
+    name: str = Field(pattern=ID_PATTERN, description="Unique sink name.")
+    kind: Literal["webhook", "slack", "email"] = Field(description="How to deliver.")
+    target: str = Field(
+        min_length=3, max_length=2000, description="URL, or comma-separated email addresses."
+    )
+    secret: str | None = Field(
+        default=None, max_length=500, description="HMAC-SHA256 key (webhook; write-only)."
+    )
+    severities: list[Literal["page", "ticket"]] = Field(
+        default=["page", "ticket"], min_length=1, description="Alert severities it receives."
+    )
+    enabled: bool = Field(default=True, description="Receives notifications.")
+
+
+class SinkUpdate(RequestModel):
+    enabled: bool = Field(description="Receives notifications.")
+
+
+class SinkRead(ResponseModel):
+    id: uuid.UUID = Field(description="Sink id.")
+    name: str = Field(description="Name.")
+    kind: str = Field(description="webhook, slack or email.")
+    target: str = Field(description="URL or addresses.")
+    severities: list[str] = Field(description="Severities it receives.")
+    enabled: bool = Field(description="Receives notifications.")
+    created_at: datetime = Field(description="Created.")
+
+
+class NotificationRead(ResponseModel):
+    id: int = Field(description="Outbox id.")
+    sink_id: uuid.UUID = Field(description="Sink.")
+    alert_id: uuid.UUID = Field(description="Alert.")
+    event: str = Field(description="firing or resolved.")
+    status: str = Field(description="pending, delivered or dead.")
+    attempts: int = Field(description="Delivery attempts so far.")
+    next_attempt_at: datetime = Field(description="When the next attempt is due.")
+    last_error: str | None = Field(default=None, description="Why the last attempt failed.")
+    created_at: datetime = Field(description="Written with the alert change.")
+    delivered_at: datetime | None = Field(default=None, description="When delivered.")
+
+
+class RunRead(ResponseModel):
+    ran: bool = Field(description="False if another runner held the lock.")
+    contracts: int = Field(description="Contracts evaluated for drift.")
+    windows: int = Field(description="Drift windows (re)computed.")
+    slos: int = Field(description="SLOs evaluated.")
+    transitions: list[dict[str, Any]] = Field(description="Alert state changes.")
+    errors: list[str] = Field(description="Isolated failures.")
+    delivered: int = Field(description="Notifications delivered.")
+    failed: int = Field(description="Delivery attempts that failed (will retry).")
+    dead: int = Field(description="Notifications out of attempts.")
+
+
+SloDetail.model_rebuild()

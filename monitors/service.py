@@ -1,0 +1,307 @@
+"""Drift over time: per batch or per sliding window, from stored profiles, never raw rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from contracts.durations import parse_duration
+from core.clock import utcnow
+from core.settings import Settings
+from monitors import repository
+from monitors.drift import (
+    DriftPolicy,
+    MonitoredField,
+    WindowDrift,
+    compare_window,
+    monitored_fields,
+)
+from monitors.errors import DatasetNotMonitored, InvalidWindow
+from monitors.models import MonitorReference
+from monitors.profiles import FieldProfile, merge_window, profiles_from_json
+from monitors.references import current_spec
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_WINDOWS = 2000
+
+
+@dataclass(frozen=True)
+class EvaluatedWindow:
+    kind: str  # window | batch
+    start: datetime
+    end: datetime
+    batch_ids: list[uuid.UUID]
+    drift: WindowDrift
+
+
+def policy_of(settings: Settings) -> DriftPolicy:
+    return DriftPolicy(
+        min_rows=settings.monitor_min_rows,
+        drift_share=settings.monitor_drift_share,
+        significance=settings.monitor_significance,
+        prediction_fields=tuple(settings.monitor_prediction_fields),
+    )
+
+
+def resolve_contract_id(session: Session, dataset: str) -> str:
+    contract = repository.find_contract(session, dataset)
+    if contract is None:
+        raise DatasetNotMonitored(
+            f"no contract or dataset named {dataset!r}", field="dataset", rule="exists"
+        )
+    return contract.id
+
+
+def parse_window(window: str) -> timedelta | None:
+    """`batch` (None) or a duration such as PT1H, 1h, P1D."""
+    if window == "batch":
+        return None
+    try:
+        length = parse_duration(window)
+    except ValueError as exc:
+        raise InvalidWindow(str(exc), field="window", rule="duration_parses") from None
+    if length < timedelta(seconds=1):
+        raise InvalidWindow("a window is at least one second", field="window", rule="min_window")
+    return length
+
+
+def align(moment: datetime, length: timedelta) -> datetime:
+    """The start of the epoch-aligned window holding `moment` (hours start on the hour)."""
+    step = int(length.total_seconds() * 1_000_000)
+    offset = int((moment - EPOCH).total_seconds() * 1_000_000)
+    return EPOCH + timedelta(microseconds=(offset // step) * step)
+
+
+def window_bounds(
+    length: timedelta, *, start: datetime | None, end: datetime | None, count: int, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Consecutive aligned windows covering [start, end); by default the last `count`."""
+    end = end or now
+    last = align(end - timedelta(microseconds=1), length)  # the window holding `end`'s instant
+    first = align(start, length) if start else last - length * (count - 1)
+    if first >= end:
+        raise InvalidWindow("start must be before end", field="start", rule="start_before_end")
+    n = int((end - first) / length) + (1 if (end - first) % length else 0)
+    if n > MAX_WINDOWS:
+        raise InvalidWindow(
+            f"{n} windows requested; at most {MAX_WINDOWS}", field="window", rule="max_windows"
+        )
+    return [(first + i * length, min(first + (i + 1) * length, end)) for i in range(n)]
+
+
+def evaluate_windows(
+    session: Session,
+    *,
+    contract_id: str,
+    reference: MonitorReference | None,
+    length: timedelta | None,
+    bounds: Sequence[tuple[datetime, datetime]],
+    settings: Settings,
+) -> list[EvaluatedWindow]:
+    """Drift of each window (or each batch, when `length` is None) inside `bounds`."""
+    spec = current_spec(session, contract_id)
+    fields = monitored_fields(spec)
+    ref = profiles_from_json(reference.profiles) if reference else {}
+    span_start, span_end = bounds[0][0], bounds[-1][1]
+    batches = repository.batches_between(session, contract_id, span_start, span_end)
+    rows = repository.profiles_of(session, [b.id for b in batches], [f.name for f in fields])
+    by_batch: dict[uuid.UUID, list[tuple[str, Any]]] = {}
+    for r in rows:
+        by_batch.setdefault(r.batch_id, []).append((r.field, r.profile))
+    groups = _group(batches, length, bounds)
+    policy = policy_of(settings)
+    return [
+        _evaluate(kind, start, end, members, by_batch, ref, fields, policy)
+        for kind, start, end, members in groups
+    ]
+
+
+def _group(
+    batches: list[Row[Any]],
+    length: timedelta | None,
+    bounds: Sequence[tuple[datetime, datetime]],
+) -> list[tuple[str, datetime, datetime, list[Row[Any]]]]:
+    if length is None:
+        return [("batch", b.received_at, b.received_at, [b]) for b in batches]
+    out: list[tuple[str, datetime, datetime, list[Row[Any]]]] = [
+        ("window", s, e, []) for s, e in bounds
+    ]
+    first = bounds[0][0]
+    for b in batches:
+        idx = int((b.received_at - first) / length)
+        if 0 <= idx < len(out):
+            out[idx][3].append(b)
+    return out
+
+
+def _evaluate(
+    kind: str,
+    start: datetime,
+    end: datetime,
+    members: list[Row[Any]],
+    by_batch: dict[uuid.UUID, list[tuple[str, Any]]],
+    reference: dict[str, FieldProfile],
+    fields: list[MonitoredField],
+    policy: DriftPolicy,
+) -> EvaluatedWindow:
+    pairs = [pair for b in members for pair in by_batch.get(b.id, [])]
+    current = merge_window(pairs)
+    rows = sum(int(b.rows_accepted) for b in members)
+    drift = compare_window(reference, current, fields, policy, rows=rows)
+    return EvaluatedWindow(kind, start, end, [b.id for b in members], drift)
+
+
+def drift_series(
+    session: Session,
+    *,
+    dataset: str,
+    window: str,
+    start: datetime | None,
+    end: datetime | None,
+    count: int,
+    settings: Settings,
+) -> dict[str, Any]:
+    """The drift time series of a dataset: one entry per window (or batch), per field."""
+    contract_id = resolve_contract_id(session, dataset)
+    length = parse_window(window)
+    now = utcnow()
+    if start is not None and end is not None and start >= end:
+        raise InvalidWindow("start must be before end", field="start", rule="start_before_end")
+    if length is None:
+        bounds = [(start or now - timedelta(days=1), end or now)]
+    else:
+        bounds = window_bounds(length, start=start, end=end, count=count, now=now)
+    reference = repository.active_reference(session, contract_id)
+    evaluated = evaluate_windows(
+        session,
+        contract_id=contract_id,
+        reference=reference,
+        length=length,
+        bounds=bounds,
+        settings=settings,
+    )
+    if length is None:
+        evaluated = evaluated[-count:]
+    return {
+        "contract_id": contract_id,
+        "window": window,
+        "reference": reference_summary(reference),
+        "windows": [window_json(w) for w in evaluated],
+        "fields": _per_field(evaluated),
+    }
+
+
+def reference_summary(reference: MonitorReference | None) -> dict[str, Any] | None:
+    if reference is None:
+        return None
+    return {
+        "id": str(reference.id),
+        "version": reference.version,
+        "source": reference.source,
+        "model_name": reference.model_name,
+        "model_version": reference.model_version,
+        "window_start": reference.window_start,
+        "window_end": reference.window_end,
+        "batches": len(reference.batch_ids),
+        "rows": reference.row_count,
+        "created_at": reference.created_at,
+    }
+
+
+def window_json(w: EvaluatedWindow) -> dict[str, Any]:
+    prediction = w.drift.prediction
+    return {
+        "kind": w.kind,
+        "start": w.start,
+        "end": w.end,
+        "verdict": w.drift.verdict,
+        "reason": w.drift.reason,
+        "rows": w.drift.rows,
+        "batch_ids": [str(b) for b in w.batch_ids],
+        "drifted_share": w.drift.drifted_share,
+        "prediction_drift": prediction.to_json() if prediction else None,
+        "fields": {name: f.to_json() for name, f in w.drift.fields.items()},
+    }
+
+
+def _per_field(evaluated: list[EvaluatedWindow]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for w in evaluated:
+        for name, f in w.drift.fields.items():
+            out.setdefault(name, []).append(
+                {
+                    "start": w.start,
+                    "end": w.end,
+                    "method": f.method,
+                    "statistic": f.statistic,
+                    "p_value": f.adjusted_p_value if f.adjusted_p_value is not None else f.p_value,
+                    "severity": f.severity,
+                }
+            )
+    return out
+
+
+def record_recent_windows(
+    session: Session, *, contract_id: str, reference: MonitorReference | None, settings: Settings
+) -> list[EvaluatedWindow]:
+    """Re-evaluate the last completed windows and their batches, and store the verdicts.
+
+    Re-evaluating a backfill of windows on every run is what picks up late batches: a
+    window's verdict is recomputed until it leaves the backfill.
+    """
+    length = parse_duration(settings.monitor_window)
+    now = utcnow()
+    last_end = align(now, length)
+    bounds = [
+        (last_end - (i + 1) * length, last_end - i * length)
+        for i in reversed(range(settings.monitor_backfill_windows))
+    ]
+    windows = evaluate_windows(
+        session,
+        contract_id=contract_id,
+        reference=reference,
+        length=length,
+        bounds=bounds,
+        settings=settings,
+    )
+    batches = evaluate_windows(
+        session,
+        contract_id=contract_id,
+        reference=reference,
+        length=None,
+        bounds=[(bounds[0][0], now)],
+        settings=settings,
+    )
+    for w in [*windows, *batches]:
+        repository.upsert_drift_window(session, _stored(contract_id, reference, w, now))
+    return windows
+
+
+def _stored(
+    contract_id: str, reference: MonitorReference | None, w: EvaluatedWindow, now: datetime
+) -> dict[str, Any]:
+    from core.jsonsafe import jsonsafe
+
+    doc = window_json(w)
+    return {
+        "contract_id": contract_id,
+        "kind": w.kind,
+        "window_start": w.start,
+        "window_end": w.end,
+        "batch_id": w.batch_ids[0] if w.kind == "batch" else None,
+        "reference_id": reference.id if reference else None,
+        "verdict": w.drift.verdict,
+        "rows": w.drift.rows,
+        "batches": len(w.batch_ids),
+        "drifted_share": w.drift.drifted_share,
+        "fields": jsonsafe(
+            {"reason": doc["reason"], "batch_ids": doc["batch_ids"], "fields": doc["fields"]}
+        ),
+        "computed_at": now,
+    }
