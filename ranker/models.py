@@ -40,11 +40,14 @@ class FeedRun(Base):
 
 
 class Prediction(Base):
-    """One served score. Written in bulk by the prediction logger, never updated."""
+    """One served score. Written in bulk by the prediction logger, never updated.
+
+    A prediction id is its request id plus its position in the low 12 bits, so a request's
+    predictions are one primary-key range (no extra index on the write path).
+    """
 
     __tablename__ = "predictions"
     __table_args__ = (
-        Index("ix_predictions_request_item", "request_id", "item_id"),
         Index("ix_predictions_model_served", "model_name", "model_version", "served_at"),
     )
 

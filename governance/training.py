@@ -1,0 +1,123 @@
+"""Train, evaluate and register a ranker version in one flow (the `driftgate ranker train` CLI).
+
+Every step has its own transaction: the synthetic feed's batches (when the window has no
+data yet), the training read, the registration with its audit event. The first version of a
+model becomes champion only when the model has none yet, so a fresh install serves at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.auth import Principal
+from core.db import unit_of_work
+from core.jsonsafe import jsonsafe
+from governance import repository, service
+from governance.schemas import ModelVersionCreate
+from ranker import artifact, dataset
+from ranker import repository as ranker_repo
+from ranker.feed_config import FeedConfig
+from ranker.ingest import post_feed
+from ranker.training import MIN_TRAIN_ROWS, TrainedModel, train_window
+
+
+@dataclass
+class TrainOutcome:
+    model_name: str
+    version: int
+    artifact: artifact.StoredArtifact
+    metrics: dict[str, Any]
+    champion: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+def needs_feed(session: Session, *, start: datetime, end: datetime) -> bool:
+    """No synthetic feed covers the window and it holds too little ranker data to train on."""
+    if ranker_repo.feed_runs_overlapping(session, start=start, end=end):
+        return False
+    return dataset.load_window(session, start=start, end=end).impressions.height < MIN_TRAIN_ROWS
+
+
+def version_body(trained: TrainedModel, stored: artifact.StoredArtifact) -> ModelVersionCreate:
+    return ModelVersionCreate.model_validate(
+        {
+            "artifact_uri": stored.uri,
+            "artifact_sha256": stored.sha256,
+            "signature": trained.payload["signature"],
+            "metrics": jsonsafe(trained.metrics),
+            "training_data": trained.batches,
+            "contract_versions": trained.contract_versions,
+            "params": jsonsafe(trained.params),
+            "description": "trained by `driftgate ranker train` on "
+            + " .. ".join(trained.params["window"]),
+        }
+    )
+
+
+def train_and_register(
+    sessions: sessionmaker[Session],
+    actor: Principal,
+    *,
+    model_name: str,
+    start: datetime,
+    end: datetime,
+    data_dir: Path,
+    generate: bool | None = None,
+    feed_config: FeedConfig | None = None,
+    attribution: timedelta = timedelta(hours=6),
+    train_config: Any = None,
+    echo: Callable[[str], None] = lambda _: None,
+) -> TrainOutcome:
+    """`generate=None` posts a synthetic feed only when the window needs one."""
+    notes: list[str] = []
+    with unit_of_work(sessions) as session:
+        wanted = generate if generate is not None else needs_feed(session, start=start, end=end)
+    if wanted:
+        config = feed_config or FeedConfig()
+        echo(f"posting a synthetic feed (seed {config.seed}) for {start:%Y-%m-%d %H:%M} .. "
+             f"{end:%Y-%m-%d %H:%M} UTC through the contracts …")
+        posted = post_feed(
+            sessions, actor, config=config, origin=start, start=start, end=end, data_dir=data_dir
+        )
+        notes.append(
+            f"feed run {posted.run_id}: {len(posted.batch_ids)} batches {posted.statuses}, "
+            f"accepted rows {posted.rows}"
+        )
+        echo(notes[-1])
+    echo("building features and training …")
+    with unit_of_work(sessions) as session:
+        trained = train_window(
+            session, start=start, end=end, attribution=attribution, train_config=train_config
+        )
+    stored = artifact.write(trained.payload, data_dir=data_dir, model_name=model_name)
+    with unit_of_work(sessions) as session:
+        existing = repository.version_by_sha(session, model_name, stored.sha256)
+        if existing is not None:
+            version = existing.version
+            notes.append(f"identical to version {version} (same data, same seed): not registered again")
+        else:
+            version = service.register_version(
+                session,
+                actor,
+                name=model_name,
+                body=version_body(trained, stored),
+                data_dir=data_dir,
+            ).version
+        alias = repository.get_alias(session, model_name)
+        if alias is None:
+            alias = service.set_champion(
+                session,
+                actor,
+                name=model_name,
+                version=version,
+                reason="first version of the model",
+            )
+            notes.append(f"version {version} is the champion (the model had none)")
+        champion = alias.version
+    return TrainOutcome(model_name, version, stored, trained.metrics, champion, notes)

@@ -1,0 +1,277 @@
+"""The prediction log: every served score, buffered off the request path and written in bulk.
+
+A request only appends one record (its arrays) to an in-memory buffer. A background thread
+turns the buffer into columns (polars), writes them with one COPY and records one audit event
+in the same transaction, every `flush_seconds` or sooner once `flush_rows` are waiting.
+`close()` flushes what is left; if the database is unreachable then, rows are spilled to
+Parquet under the data directory and written by the next process that starts a logger.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core import audit
+
+log = logging.getLogger("driftgate.ranker.predlog")
+
+COLUMNS = (
+    "prediction_id",
+    "request_id",
+    "served_at",
+    "model_name",
+    "model_version",
+    "user_id",
+    "item_id",
+    "position",
+    "score",
+    "surface",
+    "device",
+    "country",
+    "hour",
+    "features",
+)
+COPY_SQL = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)"
+_HEX3 = np.array([f"{i:03x}" for i in range(4096)])
+ACTOR = "ranker-serving"
+
+
+def new_request_id() -> uuid.UUID:
+    """A random id whose last 12 bits are free: prediction ids are request id + position."""
+    return uuid.UUID(int=uuid.uuid4().int & ~0xFFF)
+
+
+def prediction_id(request_id: uuid.UUID, position: int) -> uuid.UUID:
+    return uuid.UUID(int=request_id.int | position)
+
+
+def prediction_ids(request_id: uuid.UUID, n: int) -> list[str]:
+    prefix = str(request_id)[:-3]
+    return [prefix + h for h in _HEX3[:n]]
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    """One /rank answer, items in ranked order."""
+
+    request_id: uuid.UUID
+    served_at: datetime
+    model_name: str
+    model_version: int
+    user_id: str
+    item_ids: list[str]
+    scores: np.ndarray
+    features: np.ndarray  # (items, features), raw values
+    surface: str | None
+    device: str | None
+    country: str | None
+    hour: int
+
+
+def to_frame(requests: list[ServedRequest]) -> pl.DataFrame:
+    """Column-wise: per-request values repeated, per-item arrays concatenated."""
+    sizes = np.fromiter((len(r.item_ids) for r in requests), dtype=np.int64, count=len(requests))
+    rep = lambda values: np.repeat(np.asarray(values, dtype=object), sizes)  # noqa: E731
+    positions = np.concatenate([np.arange(n) for n in sizes])
+    prefixes = rep([str(r.request_id)[:-3] for r in requests])
+    served = np.repeat(
+        np.array([int(r.served_at.timestamp() * 1_000_000) for r in requests], dtype=np.int64),
+        sizes,
+    )
+    feats = np.concatenate([r.features for r in requests]).astype(np.float32)
+    joined = pl.concat_str(pl.all().cast(pl.String), separator=",")
+    array_text = pl.DataFrame(feats).select(pl.concat_str([pl.lit("{"), joined, pl.lit("}")]))
+    return pl.DataFrame(
+        {
+            "prediction_id": pl.Series(prefixes, dtype=pl.String) + pl.Series(_HEX3[positions]),
+            "request_id": pl.Series(rep([str(r.request_id) for r in requests]), dtype=pl.String),
+            "served_at": pl.Series(served).cast(pl.Datetime("us", "UTC")),
+            "model_name": pl.Series(rep([r.model_name for r in requests]), dtype=pl.String),
+            "model_version": np.repeat([r.model_version for r in requests], sizes),
+            "user_id": pl.Series(rep([r.user_id for r in requests]), dtype=pl.String),
+            "item_id": pl.Series(list(chain.from_iterable(r.item_ids for r in requests))),
+            "position": positions,
+            "score": np.concatenate([r.scores for r in requests]).astype(np.float32),
+            "surface": pl.Series(rep([r.surface for r in requests]), dtype=pl.String),
+            "device": pl.Series(rep([r.device for r in requests]), dtype=pl.String),
+            "country": pl.Series(rep([r.country for r in requests]), dtype=pl.String),
+            "hour": np.repeat([r.hour for r in requests], sizes),
+            "features": array_text.to_series(),
+        }
+    )
+
+
+def write_frame(engine: Engine, frame: pl.DataFrame) -> None:
+    """COPY the rows and record one audit event, in one transaction."""
+    if frame.height == 0:
+        return
+    buffer = io.BytesIO()
+    frame.select(COLUMNS).write_csv(
+        buffer, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00"
+    )
+    summary = (
+        frame.group_by("model_name", "model_version")
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("served_at").min().alias("first_served_at"),
+            pl.col("served_at").max().alias("last_served_at"),
+        )
+        .sort("model_name", "model_version")
+    )
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(COPY_SQL) as copy:  # type: ignore[union-attr]
+            copy.write(buffer.getvalue())
+        with Session(bind=conn) as session:
+            audit.record(
+                session,
+                actor=ACTOR,
+                action="predictions.log",
+                object_type="prediction_log",
+                object_id=f"{frame['model_name'][0]}:{frame['served_at'].min()}",
+                after={
+                    "rows": frame.height,
+                    "requests": frame["request_id"].n_unique(),
+                    "models": summary.to_dicts(),
+                },
+            )
+
+
+class PredictionLogger:
+    """Buffer served predictions and write them in bulk from one background thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        spill_dir: Path,
+        flush_rows: int = 20_000,
+        flush_seconds: float = 0.5,
+        max_buffer_rows: int = 2_000_000,
+    ) -> None:
+        self.engine = engine
+        self.spill_dir = spill_dir
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.max_buffer_rows = max_buffer_rows
+        self._buffer: list[ServedRequest] = []
+        self._rows = 0
+        self._buffer_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written_rows = 0
+        self.spilled_rows = 0
+        self.last_error: str | None = None
+
+    @property
+    def pending_rows(self) -> int:
+        return self._rows
+
+    def log(self, request: ServedRequest) -> None:
+        """O(1) on the request path: append, and wake the writer once enough rows wait."""
+        with self._buffer_lock:
+            self._buffer.append(request)
+            self._rows += len(request.item_ids)
+            full = self._rows >= self.flush_rows
+        if full:
+            self._wake.set()
+
+    def _take(self) -> list[ServedRequest]:
+        with self._buffer_lock:
+            taken, self._buffer, self._rows = self._buffer, [], 0
+        return taken
+
+    def _put_back(self, requests: list[ServedRequest]) -> None:
+        with self._buffer_lock:
+            self._buffer[:0] = requests
+            self._rows += sum(len(r.item_ids) for r in requests)
+
+    def flush(self) -> int:
+        """Write everything buffered now; on failure the rows stay buffered and this raises."""
+        with self._flush_lock:
+            taken = self._take()
+            if not taken:
+                return 0
+            frame = to_frame(taken)
+            try:
+                write_frame(self.engine, frame)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._put_back(taken)
+                self._spill_if_over_limit()
+                raise
+            self.last_error = None
+            self.written_rows += frame.height
+            return frame.height
+
+    def _spill_if_over_limit(self) -> None:
+        if self._rows > self.max_buffer_rows:
+            self.spill()
+
+    def spill(self) -> int:
+        """Move the buffer to a Parquet file (the database is unreachable)."""
+        taken = self._take()
+        if not taken:
+            return 0
+        frame = to_frame(taken)
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.spill_dir / f"predictions-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        frame.write_parquet(path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+        self.spilled_rows += frame.height
+        log.error("database unreachable: spilled %d predictions to %s", frame.height, path)
+        return frame.height
+
+    def recover_spills(self) -> int:
+        """Write rows a previous process spilled, oldest first, deleting each file once written."""
+        written = 0
+        for path in sorted(self.spill_dir.glob("predictions-*.parquet")):
+            write_frame(self.engine, pl.read_parquet(path))
+            written += pl.scan_parquet(path).select(pl.len()).collect().item()
+            path.unlink()
+        return written
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.recover_spills()
+        except Exception as exc:
+            log.error("could not write spilled predictions yet: %s", exc)
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception as exc:
+                log.warning("prediction log write failed, will retry: %s", exc)
+                self._stop.wait(min(self.flush_seconds * 4, 5.0))
+
+    def close(self) -> None:
+        """Stop the writer and flush the rest; spill to Parquet if the database is gone."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        try:
+            self.flush()
+        except Exception as exc:
+            log.error("final prediction log write failed (%s); spilling", exc)
+            self.spill()

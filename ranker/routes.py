@@ -1,0 +1,122 @@
+"""HTTP routes of ranking, delayed labels and the prediction log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Protocol
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import DbSession, Producer, Viewer
+from core.clock import utcnow
+from ranker import ranking, repository
+from ranker.errors import NoChampionServed, PredictionNotFound
+from ranker.features import NUMERIC_FEATURES
+from ranker.labels import record_labels
+from ranker.predlog import PredictionLogger
+from ranker.schemas import (
+    LabelsCreate,
+    LabelsReport,
+    PredictionRead,
+    RankRequest,
+    RankResponse,
+    ServingStatus,
+)
+from ranker.serving import ModelHolder
+
+router = APIRouter(tags=["ranking"])
+
+
+class Serving(Protocol):
+    model_name: str
+    holder: ModelHolder
+    logger: PredictionLogger | None
+    max_candidates: int
+
+
+def _serving(request: Request) -> Serving:
+    serving: Serving | None = getattr(request.app.state, "ranker", None)
+    if serving is None:
+        raise NoChampionServed("ranking is switched off in this process", rule="serving_enabled")
+    return serving
+
+
+@router.post(
+    "/rank",
+    response_model=RankResponse,
+    responses={503: {"description": "No champion is loaded yet."}},
+)
+async def rank(body: RankRequest, request: Request, _: Viewer) -> Response:
+    """Order candidate items for a user with the champion model; every score is logged."""
+    serving = _serving(request)
+    doc = ranking.rank(
+        serving.holder,
+        serving.logger,
+        body,
+        now=utcnow(),
+        max_candidates=serving.max_candidates,
+        model_name=serving.model_name,
+    )
+    return Response(json.dumps(doc), media_type="application/json")
+
+
+@router.get("/rank/status", response_model=ServingStatus)
+def rank_status(request: Request, _: Viewer) -> ServingStatus:
+    """Which version is served, which is champion, and the prediction log's backlog."""
+    serving = _serving(request)
+    current, champion, logger = serving.holder.current, serving.holder.champion, serving.logger
+    return ServingStatus(
+        model_name=serving.model_name,
+        serving=current is not None,
+        served_version=current.ref.version if current else None,
+        champion_version=champion.version if champion else None,
+        loaded_at=current.loaded_at if current else None,
+        swaps=serving.holder.swaps,
+        last_error=serving.holder.last_error,
+        pending_predictions=logger.pending_rows if logger else 0,
+        written_predictions=logger.written_rows if logger else 0,
+    )
+
+
+@router.post("/labels", response_model=LabelsReport)
+async def post_labels(
+    body: LabelsCreate, request: Request, session: DbSession, actor: Producer
+) -> LabelsReport:
+    """Record delayed outcomes; each joins its logged prediction, unknown ones are reported."""
+    serving: Serving | None = getattr(request.app.state, "ranker", None)
+    if serving is not None and serving.logger is not None:
+        # Predictions still buffered in this process must be in Postgres before the join.
+        await run_in_threadpool(serving.logger.flush)
+    report = await run_in_threadpool(record_labels, session, actor, labels=body.labels)
+    return LabelsReport.model_validate(report, from_attributes=True)
+
+
+@router.get("/predictions/{prediction_id}", response_model=PredictionRead)
+def get_prediction(prediction_id: uuid.UUID, session: DbSession, _: Viewer) -> PredictionRead:
+    """One logged prediction with its features by name and its joined label, if any."""
+    row = repository.get_prediction(session, prediction_id)
+    if row is None:
+        raise PredictionNotFound(f"no logged prediction {prediction_id}", field="prediction_id")
+    label = repository.get_label(session, prediction_id)
+    return PredictionRead(
+        prediction_id=row.prediction_id,
+        request_id=row.request_id,
+        served_at=row.served_at,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        user_id=row.user_id,
+        item_id=row.item_id,
+        position=row.position,
+        score=row.score,
+        surface=row.surface,
+        features=dict(zip(NUMERIC_FEATURES, row.features, strict=False)),
+        label=None
+        if label is None
+        else {
+            "clicked": label.clicked,
+            "dwell_ms": label.dwell_ms,
+            "label_time": label.label_time.isoformat(),
+        },
+    )

@@ -1,0 +1,146 @@
+"""Serve the champion: load it verified, score requests, swap in a new champion live.
+
+A request takes the current `ServedModel` once and scores with it to the end, so swapping the
+holder's reference never disturbs a request in flight; the old model is freed when the last
+request using it finishes. Loading happens on a watcher thread that polls the registry (via a
+resolver handed in by the caller, so ranker does not depend on governance).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.clock import utcnow
+from ranker import artifact
+from ranker.encoding import FeatureSpec, transform_numeric
+from ranker.online import Context, OnlineFeatures
+from ranker.snapshot import Snapshot
+
+log = logging.getLogger("driftgate.ranker.serving")
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """Which artifact to serve, and the sha256 the registry holds for it."""
+
+    model_name: str
+    version: int
+    uri: str
+    sha256: str
+
+
+class ServedModel:
+    """A loaded, verified model version with its online features."""
+
+    def __init__(self, ref: ArtifactRef, payload: dict[str, Any]) -> None:
+        from ranker.training import model_from_payload
+
+        self.ref = ref
+        self.model, self.spec = model_from_payload(payload)
+        self.features = OnlineFeatures(Snapshot.from_payload(payload["snapshot"]), self.spec)
+        self.feature_names: list[str] = [i["name"] for i in payload["signature"]["inputs"]]
+        self.loaded_at: datetime = utcnow()
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        return self.spec
+
+    def score(self, user_id: str, item_ids: list[str], ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Click probabilities in input order, and the raw numeric features behind them."""
+        import torch
+
+        raw, cat = self.features.compute(user_id, item_ids, ctx)
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(transform_numeric(raw)), torch.from_numpy(cat))
+        scores = 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64)))
+        return scores, raw
+
+
+def load(ref: ArtifactRef, data_dir: Path) -> ServedModel:
+    """Read the artifact, refusing it unless its bytes match the registered sha256."""
+    payload = artifact.read(artifact.path_of(ref.uri, data_dir), ref.sha256)
+    return ServedModel(ref, payload)
+
+
+class ModelHolder:
+    """The model currently served, and the watcher that keeps it the registry's champion."""
+
+    def __init__(
+        self,
+        resolve: Callable[[], ArtifactRef | None],
+        *,
+        data_dir: Path,
+        poll_seconds: float = 1.0,
+        threads: int = 1,
+        on_refused: Callable[[ArtifactRef, Exception], None] | None = None,
+    ) -> None:
+        self._resolve = resolve
+        self._data_dir = data_dir
+        self._poll = poll_seconds
+        self._threads = threads
+        self._on_refused = on_refused
+        self._current: ServedModel | None = None
+        self._refused: set[tuple[int, str]] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.champion: ArtifactRef | None = None
+        self.last_error: str | None = None
+        self.swaps = 0
+
+    @property
+    def current(self) -> ServedModel | None:
+        return self._current
+
+    def refresh(self) -> ServedModel | None:
+        """One check: load the champion if it is not what is served (and not already refused)."""
+        with self._lock:
+            try:
+                ref = self._resolve()
+            except Exception as exc:  # the registry is unreachable: keep serving
+                self.last_error = f"registry unreachable: {type(exc).__name__}"
+                log.warning("cannot read the champion: %s", exc)
+                return self._current
+            self.champion = ref
+            served = self._current.ref if self._current else None
+            if ref is None or ref == served or (ref.version, ref.sha256) in self._refused:
+                return self._current
+            try:
+                model = load(ref, self._data_dir)
+            except Exception as exc:
+                self._refused.add((ref.version, ref.sha256))
+                self.last_error = f"version {ref.version} refused: {exc}"
+                log.error("refusing to serve %s v%s: %s", ref.model_name, ref.version, exc)
+                if self._on_refused is not None:
+                    self._on_refused(ref, exc)
+                return self._current
+            self._current = model  # one reference swap: requests in flight keep their model
+            self.swaps += 1
+            self.last_error = None
+            log.info("serving %s v%s", ref.model_name, ref.version)
+            return model
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="ranker-champion", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        import torch  # imported here, off the start-up path
+
+        torch.set_num_threads(self._threads)
+        while not self._stop.is_set():
+            self.refresh()
+            self._stop.wait(self._poll)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
