@@ -50,7 +50,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('prediction_id', name=op.f('pk_predictions'))
     )
     op.create_index('ix_predictions_model_served', 'predictions', ['model_name', 'model_version', 'served_at'], unique=False)
-    op.create_index('ix_predictions_request_item', 'predictions', ['request_id', 'item_id'], unique=False)
     op.create_table('registered_models',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('description', sa.String(length=2000), nullable=False),
@@ -126,7 +125,6 @@ def downgrade() -> None:
     op.drop_table('prediction_labels')
     op.drop_table('model_versions')
     op.drop_table('registered_models')
-    op.drop_index('ix_predictions_request_item', table_name='predictions')
     op.drop_index('ix_predictions_model_served', table_name='predictions')
     op.drop_table('predictions')
     op.drop_table('feed_runs')
