@@ -14,6 +14,7 @@ from core.db import make_engine, make_session_factory, resolve_database_url
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from governance.serving import RankerServing
     from monitors.runner import MonitorRunner
 
 
@@ -28,9 +29,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         runner = _start_monitor_runner(app, settings)
+        ranker = _start_ranker_serving(app, settings)
         try:
             yield
         finally:
+            if ranker is not None:
+                ranker.stop()  # flushes the prediction log before the engine goes away
             if runner is not None:
                 runner.stop()
             engine.dispose()
@@ -52,14 +56,18 @@ def _mount_routers(app: FastAPI) -> None:
     from api.system_routes import router as system
     from checks.routes import router as batches
     from contracts.routes import router as contracts
+    from governance.routes import router as models
     from lineage.routes import router as lineage
     from monitors.routes import router as monitors
+    from ranker.routes import router as ranking
 
     app.include_router(system)
     app.include_router(contracts)
     app.include_router(batches)
     app.include_router(lineage)
     app.include_router(monitors)
+    app.include_router(models)
+    app.include_router(ranking)
 
 
 def _start_monitor_runner(app: FastAPI, settings: Settings) -> MonitorRunner | None:
@@ -72,3 +80,19 @@ def _start_monitor_runner(app: FastAPI, settings: Settings) -> MonitorRunner | N
     runner.start()
     app.state.monitor_runner = runner
     return runner
+
+
+def _start_ranker_serving(app: FastAPI, settings: Settings) -> RankerServing | None:
+    """Champion watcher and prediction log writer (`DRIFTGATE_RANKER_SERVING=false`: none)."""
+    if not settings.ranker_serving:
+        return None
+    from governance.serving import start_ranker_serving
+
+    serving = start_ranker_serving(
+        settings,
+        app.state.engine,
+        app.state.session_factory,
+        log_predictions=settings.predlog_enabled,
+    )
+    app.state.ranker = serving
+    return serving

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     ranker_max_candidates: int = Field(
         default=1000, ge=1, le=4096, description="Most items one POST /rank may score."
     )
+    predlog_enabled: bool = Field(
+        default=True, description="Log every served score (prediction id, features, version)."
+    )
     predlog_flush_rows: int = Field(
         default=20_000, ge=1, description="Buffered prediction rows that trigger a bulk write."
     )
