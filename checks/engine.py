@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from checks.conform import Conformed, conform
+from checks.conform import Conformed, conform, type_fail_column
 from checks.profile import profile_frame
 from checks.rules import RowRule, row_rules
 from contracts.spec import (
@@ -276,6 +276,9 @@ def _dataset_outcomes(frame: pl.DataFrame, spec: ContractSpec) -> list[RuleOutco
             )
         elif isinstance(rule, NullFractionRule):
             nulls = frame.get_column(rule.field).null_count()
+            failed = type_fail_column(rule.field)
+            if failed in frame.columns:  # unparseable values are type violations, not nulls
+                nulls -= int(frame.get_column(failed).sum())
             frac = nulls / n if n else 0.0
             ok = frac <= rule.max
             out.append(

@@ -189,9 +189,10 @@ _UNIT_SECONDS = {
     **dict.fromkeys(("w", "wk", "week", "weeks"), 604800),
 }
 _CALENDAR_UNITS = {"y", "yr", "yrs", "year", "years", "mo", "mon", "month", "months"}
-_API_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
-_SHORT_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
-_RULE_ID = re.compile(r"^[A-Za-z0-9_.:+-]{1,200}$")
+# ASCII digits only, and `\Z` so a trailing newline is not silently accepted.
+_API_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?\Z", re.ASCII)
+_SHORT_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?\Z", re.ASCII)
+_RULE_ID = re.compile(r"^[A-Za-z0-9_.:+-]{1,200}\Z")
 _NAME = re.compile(NAME_PATTERN)
 
 

@@ -68,3 +68,23 @@ def test_min_max_observed_is_the_batch_extreme_with_or_without_profile(
         for kind in ("min", "max"):
             assert observed[f"{name}.{kind}"] == _truth(values, kind), (name, kind)
     assert result.rows_accepted + result.rows_quarantined == len(rows)
+
+
+def test_null_fraction_counts_missing_values_not_unparseable_ones() -> None:
+    spec = ContractSpec.model_validate(
+        {
+            "id": "t",
+            "version": "1.0.0",
+            "owner": "tests",
+            "dataset": "d",
+            "fields": [{"name": "n", "type": "integer"}],
+            "dataset_rules": [{"kind": "null_fraction", "field": "n", "max": 0.3}],
+        }
+    )
+    # One real null, two values that do not parse as integers: a 1/5 null fraction.
+    raw = pl.DataFrame({"n": ["1", None, "x", "y", "5"]})
+    result = validate(raw, spec, received_at=RECEIVED_AT)
+    outcome = {o.rule_id: o for o in result.outcomes}
+    assert outcome["null_fraction:n"].observed == 0.2
+    assert outcome["null_fraction:n"].passed
+    assert outcome["n.type"].failing_rows == 2
