@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -211,6 +212,8 @@ def _coerce_bound(t: FieldType, value: Bound, attr: str) -> Bound:
     if t in NUMERIC_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _rule_error("bound_matches_type", f"{attr} must be a number for {t.value}")
+        if not math.isfinite(value):  # NaN compares false with everything; inf is no bound
+            raise _rule_error("bound_is_finite", f"{attr} must be a finite number")
         return int(value) if t == FieldType.integer and float(value).is_integer() else value
     try:
         _parse_temporal(t, str(value))
@@ -348,8 +351,8 @@ DriftMethod = Literal["psi", "ks", "chi2", "js"]
 
 class FieldMonitor(_Spec):
     method: DriftMethod = "psi"
-    warn: float = Field(default=0.1, ge=0)
-    alert: float = Field(default=0.25, ge=0)
+    warn: ShareBound = Field(default=0.1, ge=0, allow_inf_nan=False)
+    alert: ShareBound = Field(default=0.25, ge=0, allow_inf_nan=False)
     bins: int = Field(default=10, ge=2, le=1000)
 
     @model_validator(mode="after")

@@ -889,3 +889,22 @@ def test_semver_refuses_trailing_whitespace(v: SemVer, junk: str) -> None:
 def test_contract_version_with_trailing_newline_is_refused() -> None:
     err = invalid(contract(version="1.0.0\n"))
     assert (err.field, err.rule) == ("version", "semver")
+
+
+@pytest.mark.parametrize("bound", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numeric_bound_is_refused(bound: float) -> None:
+    doc = contract()
+    doc["fields"][AMOUNT]["min"] = bound
+    err = invalid(doc)
+    assert err.rule == "bound_is_finite"
+    assert "fields[1]" in err.field or "fields.1" in err.field
+
+
+@pytest.mark.parametrize(
+    ("threshold", "rule"), [(True, "bound_matches_type"), (float("nan"), "finite_number")]
+)
+def test_monitor_threshold_must_be_a_finite_number(threshold: Any, rule: str) -> None:
+    doc = contract(monitoring={"fields": {"amount": {"method": "psi", "warn": threshold}}})
+    err = invalid(doc)
+    assert err.rule == rule
+    assert "warn" in err.field
