@@ -143,3 +143,38 @@ def hourly(
 
 def since(clock: SimulatedClock, hours: float) -> datetime:
     return clock.now() - timedelta(hours=hours)
+
+
+def batch_row(
+    db: Session,
+    received_at: datetime,
+    status: str = "passed",
+    *,
+    contract_id: str = "events",
+    newest_event_at: datetime | None = None,
+) -> Batch:
+    """A batch row without files: enough for SLO events (status, arrival, freshness)."""
+    import uuid
+
+    batch = Batch(
+        id=uuid.uuid4(),
+        contract_id=contract_id,
+        contract_version="1.0.0",
+        status=status,
+        rows_received=1,
+        rows_accepted=0 if status == "rejected" else 1,
+        rows_quarantined=1 if status == "rejected" else 0,
+        format="parquet",
+        body_bytes=1,
+        body_sha256="0" * 64,
+        received_at=received_at,
+        newest_event_at=newest_event_at,
+        submitted_by="test",
+        accepted_path="",
+        accepted_sha256="",
+        quarantine_path="",
+        quarantine_sha256="",
+        validation_ms=0,
+    )
+    db.add(batch)
+    return batch
