@@ -11,6 +11,8 @@ import typer
 
 from cli.context import context
 from cli.lineage_cmd import lineage_app
+from cli.ranker_cmd import ranker_app
+from cli.simulate_cmd import simulate_app
 
 app = typer.Typer(help="driftgate: drift-aware data quality and governance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -24,6 +26,8 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(lineage_app, name="lineage")
+app.add_typer(ranker_app, name="ranker")
+app.add_typer(simulate_app, name="simulate")
 
 
 def _fail(message: str, code: int = 1) -> None:

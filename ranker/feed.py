@@ -105,6 +105,47 @@ def _user_weights(world: World, live: np.ndarray, hour: int) -> np.ndarray:
     return w / w.sum()
 
 
+def click_probability(
+    world: World,
+    user: np.ndarray,
+    item: np.ndarray,
+    position: np.ndarray,
+    event_h: np.ndarray,
+    surface: np.ndarray,
+    device: np.ndarray,
+    hour_of_day: np.ndarray,
+) -> np.ndarray:
+    """The ground truth: taste + quality − position bias − staleness + context, as odds."""
+    cfg, items = world.config, world.items
+    age_days = np.maximum(event_h - items.created_h[item], 0) / 24
+    logit = (
+        cfg.base_logit
+        + cfg.affinity_weight * world.affinity(user, items.category[item], _drift(cfg, event_h))
+        + items.quality[item]
+        - cfg.position_weight * np.log1p(position)
+        - cfg.freshness_weight * np.log1p(age_days)
+        + SURFACE_EFFECT[surface]
+        + DEVICE_EFFECT[device]
+        + 0.15 * np.sin(2 * np.pi * (hour_of_day - 20) / 24)
+    )
+    return 1 / (1 + np.exp(-logit))
+
+
+def outcomes(
+    world: World, rng: np.random.Generator, p: np.ndarray, item: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clicks, their delay in minutes (log-normal, capped) and dwell time in ms."""
+    cfg, n = world.config, len(p)
+    clicked = rng.random(n) < p
+    delay_min = np.minimum(
+        np.exp(np.log(cfg.label_delay_median_minutes) + cfg.label_delay_sigma * rng.normal(size=n)),
+        cfg.label_delay_cap_hours * 60,
+    )
+    length = np.minimum(world.items.length_s[item], 600)
+    dwell = np.clip(rng.lognormal(np.log(length * 400), 0.6, n), 1000, 3.6e6)
+    return clicked, delay_min, np.round(dwell)
+
+
 def _hour(world: World, origin: datetime, h: int) -> dict[str, np.ndarray]:
     """One hour of requests, each with its ranked candidates, true click odds and outcomes."""
     cfg, users, items = world.config, world.users, world.items
@@ -139,27 +180,10 @@ def _hour(world: World, origin: datetime, h: int) -> dict[str, np.ndarray]:
     pos = position[shown]
     n = len(item)
     event_h = h + t_us[req] / US_PER_HOUR
-    age = np.maximum(event_h - items.created_h[item], 0) / 24
-    logit = (
-        cfg.base_logit
-        + cfg.affinity_weight
-        * world.affinity(user[req], items.category[item], _drift(cfg, event_h))
-        + items.quality[item]
-        - cfg.position_weight * np.log1p(pos)
-        - cfg.freshness_weight * np.log1p(age)
-        + SURFACE_EFFECT[surface[req]]
-        + DEVICE_EFFECT[device[req]]
-        + 0.15 * np.sin(2 * np.pi * (hod - 20) / 24)
+    p = click_probability(
+        world, user[req], item, pos, event_h, surface[req], device[req], np.full(n, hod)
     )
-    p = 1 / (1 + np.exp(-logit))
-    clicked = rng.random(n) < p
-    delay_min = np.minimum(
-        np.exp(np.log(cfg.label_delay_median_minutes) + cfg.label_delay_sigma * rng.normal(size=n)),
-        cfg.label_delay_cap_hours * 60,
-    )
-    dwell = np.clip(
-        rng.lognormal(np.log(np.minimum(items.length_s[item], 600) * 400), 0.6, n), 1000, 3.6e6
-    )
+    clicked, delay_min, dwell = outcomes(world, rng, p, item)
     score = 1 / (1 + np.exp(-(cfg.base_logit + 0.5 * items.quality[item] + rng.normal(0, 0.5, n))))
     return {
         "h": np.full(n, h),
@@ -176,7 +200,7 @@ def _hour(world: World, origin: datetime, h: int) -> dict[str, np.ndarray]:
         "p_click": p,
         "clicked": clicked,
         "delay_us": (delay_min * 60_000_000).astype(np.int64),
-        "dwell_ms": np.round(dwell),
+        "dwell_ms": dwell,
     }
 
 

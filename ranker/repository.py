@@ -64,3 +64,7 @@ def prediction_counts(session: Session, model_name: str) -> tuple[int, int]:
         .where(Prediction.model_name == model_name)
     ).one()
     return int(row[0]), int(row[1])
+
+
+def latest_feed_run(session: Session) -> FeedRun | None:
+    return session.scalar(select(FeedRun).order_by(FeedRun.window_end.desc()).limit(1))
