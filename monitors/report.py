@@ -46,7 +46,8 @@ def evidently_drift(
     numerical: list[str],
     categorical: list[str],
     *,
-    method: str | None = None,
+    num_method: str | None = None,
+    cat_method: str | None = None,
 ) -> Any:
     """Run Evidently's DataDriftPreset; returns its snapshot (HTML and per-column values)."""
     from evidently import DataDefinition, Dataset, Report
@@ -56,11 +57,7 @@ def evidently_drift(
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
     ref = Dataset.from_pandas(_pandas(reference, columns, categorical), data_definition=definition)
     cur = Dataset.from_pandas(_pandas(current, columns, categorical), data_definition=definition)
-    preset = (
-        DataDriftPreset(columns=columns, method=method)
-        if method
-        else DataDriftPreset(columns=columns)
-    )
+    preset = DataDriftPreset(columns=columns, num_method=num_method, cat_method=cat_method)
     return Report([preset]).run(cur, ref)
 
 

@@ -174,7 +174,8 @@ def drift_series(
     if start is not None and end is not None and start >= end:
         raise InvalidWindow("start must be before end", field="start", rule="start_before_end")
     if length is None:
-        bounds = [(start or now - timedelta(days=1), end or now)]
+        # batches received at this very instant count (simulations post and read at once)
+        bounds = [(start or now - timedelta(days=1), end or now + timedelta(microseconds=1))]
     else:
         bounds = window_bounds(length, start=start, end=end, count=count, now=now)
     reference = repository.active_reference(session, contract_id)
