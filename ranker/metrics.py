@@ -38,6 +38,10 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, float
     }
 
 
+def _discount(col: str) -> pl.Expr:
+    return 1.0 / (pl.col(col).cast(pl.Float64) + 1.0).log(2)
+
+
 def ndcg_at_k(request: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10) -> float:
     """Mean NDCG@k over requests with at least one click (binary gains)."""
     frame = pl.DataFrame({"r": request, "y": np.asarray(y, dtype=np.float64), "s": score})
@@ -45,14 +49,14 @@ def ndcg_at_k(request: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10
         pl.col("s").rank("ordinal", descending=True).over("r").alias("rank"),
         pl.col("y").rank("ordinal", descending=True).over("r").alias("ideal"),
     )
-    discount = lambda col: 1.0 / (pl.col(col).cast(pl.Float64) + 1.0).log(2)  # noqa: E731
     per_request = (
         ranked.group_by("r")
         .agg(
-            (pl.col("y") * discount("rank")).filter(pl.col("rank") <= k).sum().alias("dcg"),
-            (pl.col("y") * discount("ideal")).filter(pl.col("ideal") <= k).sum().alias("idcg"),
+            (pl.col("y") * _discount("rank")).filter(pl.col("rank") <= k).sum().alias("dcg"),
+            (pl.col("y") * _discount("ideal")).filter(pl.col("ideal") <= k).sum().alias("idcg"),
         )
         .filter(pl.col("idcg") > 0)
+        .sort("r")  # a fixed summation order: the same rows give the same bits
     )
     if per_request.height == 0:
         return float("nan")

@@ -69,9 +69,14 @@ def category_names(n_base: int, n_new: int) -> tuple[str, ...]:
     return tuple(f"cat{i:02d}" for i in range(n_base)) + tuple(f"new{i:02d}" for i in range(n_new))
 
 
-@lru_cache(maxsize=8)
 def build_world(config: FeedConfig) -> World:
-    """Draw users, creators and items for the whole horizon (cached: configs are frozen)."""
+    """Draw users, creators and items for the whole horizon (cached per config)."""
+    return _build_world(config.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def _build_world(doc: str) -> World:
+    config = FeedConfig.model_validate_json(doc)
     rng = np.random.default_rng([config.seed, 0])
     shift = config.covariate_shift
     n_new_cat = shift.new_categories if shift else 0
