@@ -40,6 +40,7 @@ def run(
                     "contracts": report.contracts,
                     "windows": report.windows,
                     "slos": report.slos,
+                    "quality_windows": report.quality_windows,
                     "transitions": report.transitions,
                     "errors": report.errors,
                     "delivered": delivery.delivered if delivery else 0,

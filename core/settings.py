@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     monitor_reference_max_age: str = Field(
         default="P1D", description="Trailing-window references are recomputed after this age."
     )
+    monitor_quality_window: str = Field(
+        default="PT1H", description="Length of the model-quality windows (served predictions)."
+    )
+    monitor_quality_backfill: int = Field(
+        default=48, ge=1, le=10_000, description="Past quality windows recomputed per run."
+    )
+    monitor_label_coverage: float = Field(
+        default=0.5, gt=0, le=1, description="Labeled share a window needs for realized metrics."
+    )
+    monitor_label_maturity: str = Field(
+        default="P1D", description="After this, a window's labels are final (else provisional)."
+    )
     notify_max_attempts: int = Field(
         default=12, ge=1, description="Delivery attempts before a notification is marked dead."
     )

@@ -186,3 +186,30 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class ModelQualityWindow(Base):
+    """Realized and label-free estimated quality of one window of served predictions."""
+
+    __tablename__ = "model_quality_windows"
+    __table_args__ = (
+        UniqueConstraint("model_name", "window_start", "window_end"),
+        Index("ix_model_quality_windows_model_end", "model_name", "window_end"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_versions: Mapped[list[int]] = mapped_column(JSONB)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    # no_data | insufficient_labels | provisional | mature
+    status: Mapped[str] = mapped_column(String(20))
+    predictions: Mapped[int] = mapped_column(BigInteger)
+    labeled: Mapped[int] = mapped_column(BigInteger)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    auc: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    estimated_auc: Mapped[float | None] = mapped_column(Float)
+    estimated_ctr: Mapped[float | None] = mapped_column(Float)
+    score_psi: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime]

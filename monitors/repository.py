@@ -83,10 +83,11 @@ def profiles_of(
     return list(session.execute(stmt))
 
 
-def ingest_marker(session: Session) -> tuple[int, datetime | None]:
-    """Changes whenever a batch arrives: the runner polls it to evaluate after ingest."""
-    row = session.execute(select(func.count(), func.max(Batch.received_at))).one()
-    return int(row[0]), row[1]
+def ingest_marker(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a batch or a label arrives: the runner polls it to evaluate after ingest."""
+    batches = session.execute(select(func.count(), func.max(Batch.received_at))).one()
+    labels = session.execute(text("SELECT count(*), max(received_at) FROM prediction_labels")).one()
+    return (*batches, *labels)
 
 
 # --- references -----------------------------------------------------------------------------

@@ -64,6 +64,33 @@ def get_drift(
     )
 
 
+@router.get("/monitors/quality")
+def get_quality(
+    session: DbSession,
+    _: Viewer,
+    settings: AppSettings,
+    model: Annotated[
+        str, Query(min_length=1, max_length=100, description="Served model name.")
+    ] = "ranker",
+    window: Annotated[str, Query(max_length=50, description="Window length (PT1H, 1d).")] = "PT1H",
+    start: Annotated[datetime | None, Query(description="From (inclusive).")] = None,
+    end: Annotated[datetime | None, Query(description="Until (exclusive); default now.")] = None,
+    count: Annotated[int, Query(ge=1, le=2000, description="Windows when no start.")] = 24,
+) -> dict[str, Any]:
+    """Realized quality (AUC, log loss, calibration, NDCG@10) next to the label-free estimate."""
+    from monitors.quality_service import quality_series
+
+    return quality_series(
+        session,
+        model=model,
+        window=window,
+        start=start,
+        end=end,
+        count=count,
+        settings=settings,
+    )
+
+
 @router.get("/monitors/drift/report", response_class=HTMLResponse)
 def get_drift_report(
     session: DbSession,

@@ -28,6 +28,7 @@ from core.settings import Settings
 from monitors import repository
 from monitors.alerts import reconcile
 from monitors.notify import DeliveryReport, deliver_due
+from monitors.quality_service import record_recent
 from monitors.references import ensure_reference
 from monitors.service import record_recent_windows
 from monitors.slos import evaluate_slo
@@ -43,6 +44,7 @@ class RunReport:
     contracts: int = 0
     windows: int = 0
     slos: int = 0
+    quality_windows: int = 0
     transitions: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     delivery: DeliveryReport | None = None
@@ -78,6 +80,12 @@ def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> 
         except Exception as exc:  # one broken contract must not stop the others
             log.exception("drift evaluation of %s failed", contract_id)
             report.errors.append(f"drift {contract_id}: {exc}")
+    try:
+        with session.begin_nested():
+            report.quality_windows = record_recent(session, settings=settings)
+    except Exception as exc:
+        log.exception("model quality evaluation failed")
+        report.errors.append(f"quality: {exc}")
     for slo in repository.list_slos(session, enabled_only=True):
         try:
             with session.begin_nested():
@@ -130,7 +138,7 @@ class MonitorRunner:
             self._settings.monitor_poll_seconds,
         )
         next_run = time.monotonic() + interval
-        marker: tuple[int, Any] | None = None
+        marker: tuple[Any, ...] | None = None
         while not self._stop.is_set():
             woken = self._wake.wait(min(poll, max(next_run - time.monotonic(), 0.01)))
             self._wake.clear()
@@ -146,6 +154,6 @@ class MonitorRunner:
             except Exception:
                 log.exception("monitor run failed; retrying at the next tick")
 
-    def _marker(self) -> tuple[int, Any]:
+    def _marker(self) -> tuple[Any, ...]:
         with unit_of_work(self._sessions) as session:
             return repository.ingest_marker(session)

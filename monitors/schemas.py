@@ -67,7 +67,7 @@ class DriftSeriesRead(ResponseModel):
 class SloCreate(RequestModel):
     id: str = Field(pattern=ID_PATTERN, description="Stable SLO id (slug).")
     name: str = Field(min_length=1, max_length=300, description="Human-readable name.")
-    kind: Literal["batch_pass_rate", "freshness", "drift_free"] = Field(
+    kind: Literal["batch_pass_rate", "freshness", "drift_free", "realized_auc"] = Field(
         description="What an event is (see docs/monitors.md)."
     )
     contract_id: str | None = Field(
@@ -201,6 +201,7 @@ class RunRead(ResponseModel):
     contracts: int = Field(description="Contracts evaluated for drift.")
     windows: int = Field(description="Drift windows (re)computed.")
     slos: int = Field(description="SLOs evaluated.")
+    quality_windows: int = Field(description="Model-quality windows (re)computed.")
     transitions: list[dict[str, Any]] = Field(description="Alert state changes.")
     errors: list[str] = Field(description="Isolated failures.")
     delivered: int = Field(description="Notifications delivered.")

@@ -7,6 +7,7 @@ Every SLO is "good events / all events over a window"; what an event is depends 
 | batch_pass_rate | a batch received | its status is one of `good_statuses` (passed, warned) |
 | freshness | a tick every `step_seconds` | the newest accepted event time is within the SLA then |
 | drift_free | an evaluated drift window | its verdict is not `alert` (`no_data` is no event) |
+| realized_auc | a quality window with enough labels | its realized AUC >= `threshold` |
 
 Events are read once per evaluation for the whole span (period plus the longest rule window),
 and all window counts come from one cumulative sum, so 30 days of minute-level events cost a
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from checks.models import Batch
 from contracts.models import Contract
 from monitors import repository
-from monitors.models import DriftWindow, Slo
+from monitors.models import DriftWindow, ModelQualityWindow, Slo
 
 US = 1_000_000
 
@@ -144,10 +145,31 @@ def _drift_free(session: Session, slo: Slo, start: datetime, end: datetime) -> E
     return _events(rows)
 
 
+def _realized_auc(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
+    """Windows with realized AUC (enough labels); good when AUC >= threshold."""
+    statuses = (
+        ["mature", "provisional"] if slo.params.get("include_provisional", True) else ["mature"]
+    )
+    rows = session.execute(
+        select(
+            epoch_us(ModelQualityWindow.window_end),
+            ModelQualityWindow.auc >= float(slo.params["threshold"]),
+        ).where(
+            ModelQualityWindow.model_name == slo.params["model_name"],
+            ModelQualityWindow.status.in_(statuses),
+            ModelQualityWindow.auc.is_not(None),
+            ModelQualityWindow.window_end > start,
+            ModelQualityWindow.window_end <= end,
+        )
+    ).all()
+    return _events(rows)
+
+
 LOADERS: dict[str, Any] = {
     "batch_pass_rate": _batch_pass_rate,
     "freshness": _freshness,
     "drift_free": _drift_free,
+    "realized_auc": _realized_auc,
 }
 
 
@@ -204,6 +226,36 @@ def evidence(
             }
             for w in windows
             if w.verdict in bad
+        ][-20:]
+    elif slo.kind == "realized_auc":
+        rows = session.scalars(
+            select(ModelQualityWindow)
+            .where(
+                ModelQualityWindow.model_name == slo.params["model_name"],
+                ModelQualityWindow.auc < float(slo.params["threshold"]),
+                ModelQualityWindow.window_end > start,
+                ModelQualityWindow.window_end <= end,
+            )
+            .order_by(ModelQualityWindow.window_end)
+        ).all()
+        out["windows"] = [
+            {
+                "start": w.window_start,
+                "end": w.window_end,
+                "auc": w.auc,
+                "estimated_auc": w.estimated_auc,
+                "coverage": w.coverage,
+                "status": w.status,
+                "url": f"{base_url}/monitors/quality?"
+                + urlencode(
+                    {
+                        "model": w.model_name,
+                        "start": w.window_start.isoformat(),
+                        "end": w.window_end.isoformat(),
+                    }
+                ),
+            }
+            for w in rows
         ][-20:]
     elif slo.kind == "freshness":
         out["stale_ticks"] = events.bad_times(start, end, 5)

@@ -36,7 +36,7 @@ from monitors.errors import InvalidSlo, SloExists, SloNotFound
 from monitors.models import Slo
 from monitors.slo_events import Events, load_events
 
-KINDS = ("batch_pass_rate", "freshness", "drift_free")
+KINDS = ("batch_pass_rate", "freshness", "drift_free", "realized_auc")
 CONTRACT_KINDS = ("batch_pass_rate", "freshness", "drift_free")
 
 
@@ -59,10 +59,17 @@ class DriftFreeParams(_Params):
     bad_verdicts: list[Literal["warn", "alert"]] = Field(default=["alert"], min_length=1)
 
 
+class RealizedAucParams(_Params):
+    threshold: float = Field(gt=0, lt=1)
+    model_name: str = Field(default="ranker", min_length=1, max_length=100)
+    include_provisional: bool = True
+
+
 PARAMS: dict[str, type[_Params]] = {
     "batch_pass_rate": BatchPassRateParams,
     "freshness": FreshnessParams,
     "drift_free": DriftFreeParams,
+    "realized_auc": RealizedAucParams,
 }
 
 

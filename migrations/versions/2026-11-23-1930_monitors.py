@@ -152,8 +152,31 @@ def upgrade() -> None:
     op.create_index('ix_notifications_due', 'notifications', ['status', 'next_attempt_at'], unique=False)
     op.create_index(op.f('ix_notifications_sink_id'), 'notifications', ['sink_id'], unique=False)
 
+    op.create_table('model_quality_windows',
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
+    sa.Column('model_name', sa.String(length=100), nullable=False),
+    sa.Column('model_versions', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('window_start', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('window_end', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('predictions', sa.BigInteger(), nullable=False),
+    sa.Column('labeled', sa.BigInteger(), nullable=False),
+    sa.Column('coverage', sa.Float(), nullable=True),
+    sa.Column('auc', sa.Float(), nullable=True),
+    sa.Column('metrics', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('estimated_auc', sa.Float(), nullable=True),
+    sa.Column('estimated_ctr', sa.Float(), nullable=True),
+    sa.Column('score_psi', sa.Float(), nullable=True),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_model_quality_windows')),
+    sa.UniqueConstraint('model_name', 'window_start', 'window_end', name=op.f('uq_model_quality_windows_model_name_window_start_window_end'))
+    )
+    op.create_index('ix_model_quality_windows_model_end', 'model_quality_windows', ['model_name', 'window_end'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index('ix_model_quality_windows_model_end', table_name='model_quality_windows')
+    op.drop_table('model_quality_windows')
     op.drop_index(op.f('ix_notifications_sink_id'), table_name='notifications')
     op.drop_index('ix_notifications_due', table_name='notifications')
     op.drop_index(op.f('ix_notifications_alert_id'), table_name='notifications')
