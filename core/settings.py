@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     monitor_reference_max_age: str = Field(
         default="P1D", description="Trailing-window references are recomputed after this age."
     )
+    monitor_rollup_days: int = Field(
+        default=35, ge=1, le=3660, description="Days of hourly/daily profile rollups kept current."
+    )
     monitor_quality_window: str = Field(
         default="PT1H", description="Length of the model-quality windows (served predictions)."
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -43,7 +44,7 @@ class MonitorReference(Base):
     batch_ids: Mapped[list[str]] = mapped_column(JSONB)
     row_count: Mapped[int] = mapped_column(BigInteger)
     # field -> merged profile (type, count, sketch or category counts)
-    profiles: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    profiles: Mapped[dict[str, Any]] = mapped_column(JSONB, deferred=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
@@ -212,4 +213,30 @@ class ModelQualityWindow(Base):
     estimated_auc: Mapped[float | None] = mapped_column(Float)
     estimated_ctr: Mapped[float | None] = mapped_column(Float)
     score_psi: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime]
+
+
+class ProfileRollup(Base):
+    """One field's profile merged over an hour or a day of batches, in a compact binary form.
+
+    Reading a long window's sketches from every batch's JSON profile costs more than the
+    comparison itself; the runner keeps these rollups so a day is one row per field. A rollup
+    is used only while its batch count and newest arrival still match the batches table.
+    """
+
+    __tablename__ = "profile_rollups"
+
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(4), primary_key=True)  # hour | day
+    bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(String(200), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int] = mapped_column(BigInteger)
+    nulls: Mapped[int] = mapped_column(BigInteger)
+    # int64 little-endian arrays of sketch keys and counts (numeric fields)
+    sketch_keys: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sketch_counts: Mapped[bytes | None] = mapped_column(LargeBinary)
+    categories: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    batches: Mapped[int] = mapped_column(Integer)
+    last_received_at: Mapped[datetime]
     computed_at: Mapped[datetime]

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checks.sketch import Sketch, merge
+import numpy as np
+
+from checks.sketch import SUB_BITS, Sketch, merge
 from monitors.stats import merge_counts, top_to_counts
 
 NUMERIC = ("integer", "float")
@@ -59,6 +61,20 @@ class FieldProfile:
         )
 
 
+def sketch_from_text(keys: str, counts: str, sub_bits: int | None) -> Sketch:
+    """A sketch from its stored JSON arrays as text (`[k1,k2,...]`), parsed by numpy."""
+    if sub_bits != SUB_BITS:
+        raise ValueError("sketch was built with another resolution")
+    return Sketch(_int_array(keys), _int_array(counts))
+
+
+def _int_array(text: str) -> np.ndarray:
+    body = text.strip()[1:-1]
+    if not body.strip():
+        return np.empty(0, dtype=np.int64)
+    return np.fromstring(body, dtype=np.int64, sep=",")
+
+
 def is_monitorable(field_type: str) -> bool:
     return field_type in NUMERIC or field_type in CATEGORICAL
 
@@ -72,12 +88,37 @@ def merge_batch_profiles(profiles: Iterable[Mapping[str, Any]]) -> FieldProfile 
     count = sum(int(d.get("count", 0)) for d in docs)
     nulls = sum(int(d.get("nulls", 0)) + int(d.get("nans", 0) or 0) for d in docs)
     if field_type in NUMERIC:
-        sketches = [Sketch.from_json(d["sketch"]) for d in docs if d.get("sketch")]
-        return FieldProfile(field_type, count, nulls, sketch=merge(*sketches))
+        sketches = [_sketch(d["sketch"]) for d in docs if d.get("sketch") is not None]
+        return FieldProfile(field_type, count, nulls, sketch=merge_sketches(sketches))
     if field_type in CATEGORICAL:
         maps = [top_to_counts(d["top"]) for d in docs if d.get("top")]
         return FieldProfile(field_type, count, nulls, categories=merge_counts(maps))
     return FieldProfile(field_type, count, nulls)
+
+
+DENSE_SPAN = 1 << 22
+
+
+def merge_sketches(sketches: list[Sketch]) -> Sketch:
+    """Add counts of equal keys. Keys of one field usually span a few thousand buckets, so a
+    `bincount` over the span beats sorting; wide spans (signs mixed) fall back to `merge`."""
+    if len(sketches) == 1:
+        return sketches[0]
+    keys = np.concatenate([s.keys for s in sketches]) if sketches else np.empty(0, np.int64)
+    if keys.size == 0:
+        return Sketch(keys, keys.copy())
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo < 0 or hi - lo >= DENSE_SPAN:
+        return merge(*sketches)
+    counts = np.concatenate([s.counts for s in sketches])
+    summed = np.bincount(keys - lo, weights=counts)
+    nz = np.flatnonzero(summed)
+    # non-negative keys are positive floats: key order is value order already
+    return Sketch(nz.astype(np.int64) + lo, np.rint(summed[nz]).astype(np.int64))
+
+
+def _sketch(doc: Any) -> Sketch:
+    return doc if isinstance(doc, Sketch) else Sketch.from_json(doc)
 
 
 def merge_window(
@@ -109,7 +150,7 @@ def merge_field_profiles(profiles: Iterable[FieldProfile]) -> FieldProfile | Non
         first.type,
         sum(p.count for p in items),
         sum(p.nulls for p in items),
-        sketch=merge(*sketches) if sketches else None,
+        sketch=merge_sketches(sketches) if sketches else None,
         categories=merge_counts(cats) if cats else None,
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,13 @@ from monitors import repository
 from monitors.drift import monitored_fields
 from monitors.errors import ReferenceUnavailable
 from monitors.models import MonitorReference
-from monitors.profiles import fingerprint, merge_window, profiles_to_json
+from monitors.profiles import (
+    FieldProfile,
+    fingerprint,
+    merge_window,
+    profiles_from_json,
+    profiles_to_json,
+)
 
 DEFAULT_TRAILING = timedelta(days=7)
 
@@ -44,11 +51,37 @@ class ReferenceSource:
     model_version: str | None = None
 
 
+# Contract versions and references are immutable rows, so their parsed forms are cached
+# per process (bounded): parsing a spec or a reference's sketches costs more than a window.
+_SPECS: dict[tuple[str, str, str], ContractSpec] = {}
+_REFERENCES: dict[tuple[uuid.UUID, str], dict[str, FieldProfile]] = {}
+_CACHE_SIZE = 256
+
+
 def current_spec(session: Session, contract_id: str) -> ContractSpec:
     contract = contracts.get_contract(session, contract_id)
-    return contracts.spec_of(
-        contracts.resolve_version(session, contract_id, contract.latest_version)
-    )
+    version = contracts.resolve_version(session, contract_id, contract.latest_version)
+    key = (contract_id, version.version, version.fingerprint)
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = _remember(_SPECS, key, contracts.spec_of(version))
+    return spec
+
+
+def reference_profiles(reference: MonitorReference) -> dict[str, FieldProfile]:
+    """The reference's decoded profiles (its `profiles` column is loaded only on a miss)."""
+    key = (reference.id, reference.fingerprint)
+    found = _REFERENCES.get(key)
+    if found is None:
+        found = _remember(_REFERENCES, key, profiles_from_json(reference.profiles))
+    return found
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
 
 
 def champion_training_batches(

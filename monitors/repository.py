@@ -83,6 +83,27 @@ def profiles_of(
     return list(session.execute(stmt))
 
 
+_SPLIT_PROFILES = text(
+    """
+SELECT batch_id, field, profile - 'sketch' AS meta,
+       profile #>> '{sketch,keys}' AS sketch_keys,
+       profile #>> '{sketch,counts}' AS sketch_counts,
+       (profile #>> '{sketch,sub_bits}')::int AS sketch_sub_bits
+FROM column_profiles WHERE batch_id = ANY(:ids) AND field = ANY(:fields)
+"""
+)
+
+
+def split_profiles_of(
+    session: Session, batch_ids: Sequence[uuid.UUID], fields: Sequence[str]
+) -> list[Row[Any]]:
+    """Like `profiles_of`, but each sketch's keys and counts come back as JSON array text,
+    which numpy parses ~4x faster than Python builds int objects from JSON."""
+    if not batch_ids or not fields:
+        return []
+    return list(session.execute(_SPLIT_PROFILES, {"ids": list(batch_ids), "fields": list(fields)}))
+
+
 def ingest_marker(session: Session) -> tuple[Any, ...]:
     """Changes whenever a batch or a label arrives: the runner polls it to evaluate after ingest."""
     batches = session.execute(select(func.count(), func.max(Batch.received_at))).one()

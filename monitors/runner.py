@@ -30,7 +30,7 @@ from monitors.alerts import reconcile
 from monitors.notify import DeliveryReport, deliver_due
 from monitors.quality_service import record_recent
 from monitors.references import ensure_reference
-from monitors.service import record_recent_windows
+from monitors.service import record_recent_windows, refresh_rollups
 from monitors.slos import evaluate_slo
 
 log = logging.getLogger("driftgate.monitors")
@@ -72,6 +72,7 @@ def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> 
                 reference = ensure_reference(
                     session, RUNNER, contract_id=contract_id, settings=settings
                 )
+                refresh_rollups(session, contract_id=contract_id, settings=settings)
                 windows = record_recent_windows(
                     session, contract_id=contract_id, reference=reference, settings=settings
                 )

@@ -14,18 +14,16 @@ from sqlalchemy.orm import Session
 from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.settings import Settings
-from monitors import repository
+from monitors import repository, rollups
 from monitors.drift import (
     DriftPolicy,
-    MonitoredField,
     WindowDrift,
     compare_window,
     monitored_fields,
 )
 from monitors.errors import DatasetNotMonitored, InvalidWindow
 from monitors.models import MonitorReference
-from monitors.profiles import FieldProfile, merge_window, profiles_from_json
-from monitors.references import current_spec
+from monitors.references import current_spec, reference_profiles
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_WINDOWS = 2000
@@ -104,22 +102,43 @@ def evaluate_windows(
     bounds: Sequence[tuple[datetime, datetime]],
     settings: Settings,
 ) -> list[EvaluatedWindow]:
-    """Drift of each window (or each batch, when `length` is None) inside `bounds`."""
+    """Drift of each window (or each batch, when `length` is None) inside `bounds`.
+
+    Whole days and hours come from valid rollups (monitors/rollups.py) when the runner has
+    built them; every other batch contributes its own stored profile.
+    """
     spec = current_spec(session, contract_id)
     fields = monitored_fields(spec)
-    ref = profiles_from_json(reference.profiles) if reference else {}
-    span_start, span_end = bounds[0][0], bounds[-1][1]
-    batches = repository.batches_between(session, contract_id, span_start, span_end)
-    rows = repository.profiles_of(session, [b.id for b in batches], [f.name for f in fields])
-    by_batch: dict[uuid.UUID, list[tuple[str, Any]]] = {}
-    for r in rows:
-        by_batch.setdefault(r.batch_id, []).append((r.field, r.profile))
+    names = [f.name for f in fields]
+    ref = reference_profiles(reference) if reference else {}
+    batches = repository.batches_between(session, contract_id, bounds[0][0], bounds[-1][1])
     groups = _group(batches, length, bounds)
-    policy = policy_of(settings)
-    return [
-        _evaluate(kind, start, end, members, by_batch, ref, fields, policy)
-        for kind, start, end, members in groups
+    plans = [
+        rollups.plan(s, e) if kind == "window" else rollups.Plan([]) for kind, s, e, _ in groups
     ]
+    stats = rollups.bucket_stats(batches)
+    wanted = sorted({b for p in plans for b in p.buckets})
+    cached = rollups.valid_rollups(session, contract_id, wanted, stats, names)
+    loose = [
+        b.id
+        for (_, _, _, members), p in zip(groups, plans, strict=True)
+        for b in members
+        if p.bucket_of(b.received_at) not in cached
+    ]
+    by_batch = rollups.batch_profiles(session, loose, names)
+    policy = policy_of(settings)
+    out = []
+    for (kind, start, end, members), p in zip(groups, plans, strict=True):
+        used = {p.bucket_of(b.received_at) for b in members} & cached.keys()
+        parts = [cached[k] for k in used]
+        parts += [
+            by_batch.get(b.id, {}) for b in members if p.bucket_of(b.received_at) not in cached
+        ]
+        current = rollups.merge_parts(parts)
+        rows = sum(int(b.rows_accepted) for b in members)
+        drift = compare_window(ref, current, fields, policy, rows=rows)
+        out.append(EvaluatedWindow(kind, start, end, [b.id for b in members], drift))
+    return out
 
 
 def _group(
@@ -138,23 +157,6 @@ def _group(
         if 0 <= idx < len(out):
             out[idx][3].append(b)
     return out
-
-
-def _evaluate(
-    kind: str,
-    start: datetime,
-    end: datetime,
-    members: list[Row[Any]],
-    by_batch: dict[uuid.UUID, list[tuple[str, Any]]],
-    reference: dict[str, FieldProfile],
-    fields: list[MonitoredField],
-    policy: DriftPolicy,
-) -> EvaluatedWindow:
-    pairs = [pair for b in members for pair in by_batch.get(b.id, [])]
-    current = merge_window(pairs)
-    rows = sum(int(b.rows_accepted) for b in members)
-    drift = compare_window(reference, current, fields, policy, rows=rows)
-    return EvaluatedWindow(kind, start, end, [b.id for b in members], drift)
 
 
 def drift_series(
@@ -282,6 +284,14 @@ def record_recent_windows(
     for w in [*windows, *batches]:
         repository.upsert_drift_window(session, _stored(contract_id, reference, w, now))
     return windows
+
+
+def refresh_rollups(session: Session, *, contract_id: str, settings: Settings) -> int:
+    """Keep the hourly and daily rollups of the last `monitor_rollup_days` current."""
+    names = [f.name for f in monitored_fields(current_spec(session, contract_id))]
+    now = utcnow()
+    start = align(now, timedelta(days=1)) - timedelta(days=settings.monitor_rollup_days)
+    return rollups.refresh(session, contract_id=contract_id, fields=names, start=start, end=now)
 
 
 def _stored(

@@ -173,8 +173,27 @@ def upgrade() -> None:
     )
     op.create_index('ix_model_quality_windows_model_end', 'model_quality_windows', ['model_name', 'window_end'], unique=False)
 
+    op.create_table('profile_rollups',
+    sa.Column('contract_id', sa.String(length=100), nullable=False),
+    sa.Column('level', sa.String(length=4), nullable=False),
+    sa.Column('bucket_start', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('field', sa.String(length=200), nullable=False),
+    sa.Column('type', sa.String(length=20), nullable=False),
+    sa.Column('count', sa.BigInteger(), nullable=False),
+    sa.Column('nulls', sa.BigInteger(), nullable=False),
+    sa.Column('sketch_keys', sa.LargeBinary(), nullable=True),
+    sa.Column('sketch_counts', sa.LargeBinary(), nullable=True),
+    sa.Column('categories', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('batches', sa.Integer(), nullable=False),
+    sa.Column('last_received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['contract_id'], ['contracts.id'], name=op.f('fk_profile_rollups_contract_id_contracts')),
+    sa.PrimaryKeyConstraint('contract_id', 'level', 'bucket_start', 'field', name=op.f('pk_profile_rollups'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('profile_rollups')
     op.drop_index('ix_model_quality_windows_model_end', table_name='model_quality_windows')
     op.drop_table('model_quality_windows')
     op.drop_index(op.f('ix_notifications_sink_id'), table_name='notifications')

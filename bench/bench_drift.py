@@ -1,0 +1,484 @@
+"""Drift and SLO evaluation speed: driftgate next to Evidently's DataDriftPreset and scipy.
+
+Part 1, from raw rows: a window of N rows x 22 fields (10 float, 10 integer, 2 categorical)
+against a reference of the same size, drifted in 6 fields. Contenders on the same data:
+- Evidently `Report([DataDriftPreset()])` on pandas frames (its default tests per column);
+- scipy: `ks_2samp` per numeric column plus `chi2_contingency` per categorical;
+- driftgate: profile the window (`checks.profile.profile_frame`: moments, log-bucket
+  sketches, top-k) and compare it with the stored reference profile
+  (`monitors.drift.compare_window`: PSI on reference-quantile bins, KS, BH correction).
+Part 2, from stored profiles: windows of 1 h, 1 day and 7 days of hourly batches whose
+profiles sit in PostgreSQL, evaluated by `monitors.service.drift_series` (query, merge, compare).
+Part 3, SLOs: 30 days of minute-level data (43,200 batches, drift windows and quality
+windows) and the four SLO kinds evaluated by `monitors.slos.evaluate_slo`.
+Part 4, the label-free estimate's error against realized AUC, without and with concept drift.
+
+    .venv/bin/python bench/bench_drift.py --rows 100000 1000000 [--repeat 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from checks.profile import profile_frame
+from contracts.spec import ContractSpec
+from monitors.drift import DriftPolicy, compare_window, monitored_fields
+from monitors.profiles import merge_window
+
+N_FLOAT, N_INT = 10, 10
+CATEGORIES = {
+    "country": ["DE", "FR", "GB", "US", "NL", "ES", "IT", "PL"],
+    "device": ["ios", "android", "web", "tv"],
+}
+DRIFTED = ("f0", "f1", "f2", "i0", "i1", "country")
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def contract() -> ContractSpec:
+    fields: list[dict[str, Any]] = [{"name": f"f{i}", "type": "float"} for i in range(N_FLOAT)]
+    fields += [{"name": f"i{i}", "type": "integer"} for i in range(N_INT)]
+    fields += [{"name": n, "type": "category"} for n in CATEGORIES]
+    return ContractSpec.model_validate(
+        {"id": "bench", "version": "1.0.0", "owner": "bench", "dataset": "bench", "fields": fields}
+    )
+
+
+def frame(n: int, seed: int, drift: bool = False) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    cols: dict[str, Any] = {}
+    for i in range(N_FLOAT):
+        shift = 0.3 if drift and f"f{i}" in DRIFTED else 0.0
+        cols[f"f{i}"] = rng.lognormal(3 + shift, 0.6, n)
+    for i in range(N_INT):
+        lam = 25 if drift and f"i{i}" in DRIFTED else 20
+        cols[f"i{i}"] = rng.poisson(lam, n).astype(np.int64)
+    for name, values in CATEGORIES.items():
+        p = np.linspace(1, 2, len(values)) if drift and name in DRIFTED else np.ones(len(values))
+        cols[name] = np.asarray(values)[rng.choice(len(values), n, p=p / p.sum())]
+    return pl.DataFrame(cols)
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+# --- part 1: from raw rows --------------------------------------------------------------------
+
+
+def evidently_run(ref: Any, cur: Any, numerical: list[str], categorical: list[str]) -> Any:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    report = Report([DataDriftPreset()])
+    return report.run(
+        Dataset.from_pandas(cur, data_definition=definition),
+        Dataset.from_pandas(ref, data_definition=definition),
+    )
+
+
+def scipy_run(
+    ref: pl.DataFrame, cur: pl.DataFrame, numerical: list[str], categorical: list[str]
+) -> dict[str, float]:
+    from scipy.stats import chi2_contingency, ks_2samp
+
+    out = {c: float(ks_2samp(ref[c].to_numpy(), cur[c].to_numpy()).pvalue) for c in numerical}
+    for c in categorical:
+        a = ref[c].value_counts().rename({"count": "r"})
+        b = cur[c].value_counts().rename({"count": "c"})
+        table = a.join(b, on=c, how="full", coalesce=True).fill_null(0)
+        out[c] = float(chi2_contingency(table.select("r", "c").to_numpy().T)[1])
+    return out
+
+
+def raw_rows(n: int, repeat: int, evidently_max: int) -> dict[str, Any]:
+    spec = contract()
+    fields = monitored_fields(spec)
+    numerical = [f.name for f in fields if f.type in ("float", "integer")]
+    categorical = [f.name for f in fields if f.type == "category"]
+    ref, cur = frame(n, 1), frame(n, 2, drift=True)
+    stored_ref = merge_window((k, v) for k, v in profile_frame(ref, spec).items())
+    policy = DriftPolicy(min_rows=100)
+
+    def driftgate() -> Any:
+        current = merge_window((k, v) for k, v in profile_frame(cur, spec).items())
+        return compare_window(stored_ref, current, fields, policy, rows=cur.height)
+
+    t_dg, drift = best_of(driftgate, repeat)
+    t_compare, _ = best_of(
+        lambda: compare_window(
+            stored_ref,
+            merge_window((k, v) for k, v in profile_frame(cur, spec).items()),
+            fields,
+            policy,
+            rows=n,
+        ),
+        1,
+    )
+    t_scipy, pvals = best_of(lambda: scipy_run(ref, cur, numerical, categorical), repeat)
+    result: dict[str, Any] = {
+        "rows": n,
+        "driftgate_s": t_dg,
+        "scipy_s": t_scipy,
+        "driftgate_alerts": sorted(k for k, f in drift.fields.items() if f.severity == "alert"),
+        "scipy_significant": sorted(k for k, p in pvals.items() if p < 0.05 / len(pvals)),
+    }
+    if n <= evidently_max:
+        ref_pd, cur_pd = ref.to_pandas(), cur.to_pandas()
+        t_ev, snap = best_of(
+            lambda: evidently_run(ref_pd, cur_pd, numerical, categorical),
+            1 if n >= 1_000_000 else repeat,
+        )
+        result["evidently_s"] = t_ev
+        result["evidently_drifted"] = sorted(
+            m["config"]["column"]
+            for m in snap.dict()["metrics"]
+            if m["config"].get("type", "").endswith("ValueDrift") and _evidently_drifted(m)
+        )
+    result["compare_only_s"] = t_compare
+    return result
+
+
+def _evidently_drifted(metric: dict[str, Any]) -> bool:
+    value, threshold = float(metric["value"]), float(metric["config"]["threshold"])
+    method = str(metric["config"].get("method", ""))
+    # p-value tests drift below the threshold, distances above it
+    return value < threshold if "p_value" in method else value >= threshold
+
+
+# --- part 2 and 3: PostgreSQL ---------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from core.migrate import upgrade
+
+    server = (
+        os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    libpq = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"driftgate_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server).set(database=name, drivername="postgresql+psycopg")
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        upgrade(rendered)
+        yield rendered
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed_profiles(session: Any, hours: int, rows_per_batch: int) -> datetime:
+    """`hours` hourly batches whose profiles are stored, as checks would store them."""
+    from checks.models import ColumnProfile
+    from contracts.service import register_contract
+    from core.auth import CLI_OPERATOR
+    from core.jsonsafe import jsonsafe
+
+    spec = contract()
+    register_contract(session, CLI_OPERATOR, spec=spec)
+    for h in range(hours):
+        data = frame(rows_per_batch, 100 + h, drift=h >= hours - 3)
+        batch = _batch(spec.id, T0 + timedelta(hours=h, minutes=5), "passed", rows_per_batch)
+        session.add(batch)
+        session.flush()
+        session.add_all(
+            ColumnProfile(batch_id=batch.id, field=k, profile=jsonsafe(v))
+            for k, v in profile_frame(data, spec).items()
+        )
+    session.flush()
+    return T0 + timedelta(hours=hours)
+
+
+def _batch(contract_id: str, at: datetime, status: str, rows: int, newest: Any = None) -> Any:
+    from checks.models import Batch
+
+    return Batch(
+        id=uuid.uuid4(),
+        contract_id=contract_id,
+        contract_version="1.0.0",
+        status=status,
+        rows_received=rows,
+        rows_accepted=0 if status == "rejected" else rows,
+        rows_quarantined=rows if status == "rejected" else 0,
+        format="parquet",
+        body_bytes=1,
+        body_sha256="0" * 64,
+        received_at=at,
+        newest_event_at=newest,
+        submitted_by="bench",
+        accepted_path="",
+        accepted_sha256="",
+        quarantine_path="",
+        quarantine_sha256="",
+        validation_ms=0,
+    )
+
+
+def stored_profiles(url: str, repeat: int, hours: int, rows_per_batch: int) -> dict[str, Any]:
+    from sqlalchemy import create_engine
+
+    from core.auth import CLI_OPERATOR
+    from core.clock import SimulatedClock, set_clock
+    from core.db import make_session_factory, unit_of_work
+    from core.settings import Settings
+    from monitors.references import build_reference
+    from monitors.service import drift_series
+
+    engine = create_engine(url)
+    sessions = make_session_factory(engine)
+    settings = Settings()
+    with unit_of_work(sessions) as s:
+        end = seed_profiles(s, hours, rows_per_batch)
+    set_clock(SimulatedClock(end))
+    with unit_of_work(sessions) as s:
+        build_reference(s, CLI_OPERATOR, contract_id="bench", settings=settings, reason="bench")
+    out: dict[str, Any] = {"batches": hours, "rows_per_batch": rows_per_batch, "windows": {}}
+    for label, window in (("1 h", "PT1H"), ("1 day", "P1D"), ("7 days", "P7D")):
+        with sessions() as s:
+            t, series = best_of(
+                lambda w=window, s=s: drift_series(
+                    s, dataset="bench", window=w, start=None, end=None, count=1, settings=settings
+                ),
+                repeat,
+            )
+        w = series["windows"][0]
+        out["windows"][label] = {
+            "seconds": t,
+            "batches": len(w["batch_ids"]),
+            "rows": w["rows"],
+            "verdict": w["verdict"],
+        }
+    engine.dispose()
+    return out
+
+
+def slo_timing(url: str, repeat: int) -> dict[str, Any]:
+    """30 days of minute-level events for every SLO kind, each evaluated at the end."""
+    from sqlalchemy import create_engine, insert
+
+    from checks.models import Batch
+    from core.auth import CLI_OPERATOR
+    from core.clock import SimulatedClock, set_clock
+    from core.db import make_session_factory, unit_of_work
+    from monitors.models import DriftWindow, ModelQualityWindow
+    from monitors.slos import create_slo, evaluate_slo, get_slo
+
+    engine = create_engine(url)
+    sessions = make_session_factory(engine)
+    minutes = 30 * 24 * 60
+    start = T0 - timedelta(days=30)
+    set_clock(SimulatedClock(start))
+    rng = np.random.default_rng(5)
+    with unit_of_work(sessions) as s:
+        from contracts.service import register_contract
+
+        register_contract(s, CLI_OPERATOR, spec=contract().model_copy(update={"id": "slo"}))
+    at = [start + timedelta(minutes=m + 1) for m in range(minutes)]
+    bad = rng.random(minutes) < 0.005
+    batches = [
+        {c.name: getattr(b, c.name) for c in Batch.__table__.columns}
+        for b in (
+            _batch("slo", t, "rejected" if x else "passed", 100, newest=t - timedelta(minutes=30))
+            for t, x in zip(at, bad, strict=True)
+        )
+    ]
+    drift = [
+        {
+            "contract_id": "slo",
+            "kind": "window",
+            "window_start": t - timedelta(minutes=1),
+            "window_end": t,
+            "verdict": "alert" if x else "ok",
+            "rows": 100,
+            "batches": 1,
+            "fields": {},
+            "computed_at": t,
+        }
+        for t, x in zip(at, bad, strict=True)
+    ]
+    aucs = rng.normal(0.8, 0.03, minutes)
+    qual = [
+        {
+            "model_name": "ranker",
+            "model_versions": [1],
+            "window_start": t - timedelta(minutes=1),
+            "window_end": t,
+            "status": "mature",
+            "predictions": 100,
+            "labeled": 100,
+            "coverage": 1.0,
+            "auc": float(a),
+            "metrics": {},
+            "estimated_auc": 0.8,
+            "estimated_ctr": 0.1,
+            "score_psi": 0.01,
+            "computed_at": t,
+        }
+        for t, a in zip(at, aucs, strict=True)
+    ]
+    with unit_of_work(sessions) as s:
+        s.execute(insert(Batch), batches)
+        s.execute(insert(DriftWindow), drift)
+        s.execute(insert(ModelQualityWindow), qual)
+    base = {
+        "contract_id": "slo",
+        "period": "P30D",
+        "time_scale": 1.0,
+        "min_events": 0,
+        "pending_seconds": 0.0,
+        "runbook_url": None,
+        "enabled": True,
+    }
+    kinds = {
+        "batch_pass_rate": {"objective": 0.99, "params": {}},
+        "freshness": {"objective": 0.995, "params": {}},
+        "drift_free": {"objective": 0.95, "params": {}},
+        "realized_auc": {"objective": 0.99, "params": {"threshold": 0.7}, "contract_id": None},
+    }
+    with unit_of_work(sessions) as s:
+        for kind, extra in kinds.items():
+            create_slo(
+                s, CLI_OPERATOR, data={**base, "id": kind, "name": kind, "kind": kind, **extra}
+            )
+    set_clock(SimulatedClock(start + timedelta(minutes=minutes)))
+    out: dict[str, Any] = {"events_per_slo": minutes, "per_slo": {}}
+
+    def all_slos() -> dict[str, int]:
+        with sessions() as s:
+            return {k: evaluate_slo(s, get_slo(s, k)).total for k in kinds}
+
+    t, totals = best_of(all_slos, repeat)
+    out["all_slos_s"] = t
+    out["totals"] = totals
+    for kind in kinds:
+        with sessions() as s:
+            slo = get_slo(s, kind)
+            out["per_slo"][kind], _ = best_of(lambda s=s, slo=slo: evaluate_slo(s, slo), repeat)
+    engine.dispose()
+    return out
+
+
+# --- part 4: the label-free estimate ----------------------------------------------------------
+
+
+def estimate_error(windows: int = 48, requests: int = 500) -> dict[str, Any]:
+    """Mean |expected AUC - realized AUC| over hourly windows, without and with concept drift."""
+    from monitors.quality import estimated, roc_auc
+
+    out = {}
+    for label, drift in (
+        ("no concept drift", 0.0),
+        ("concept drift 0.6", 0.6),
+        ("concept drift 0.95", 0.95),
+    ):
+        errs, realized = [], []
+        for w in range(windows):
+            rng = np.random.default_rng(1000 + w)
+            z = rng.normal(size=requests * 10)
+            p = 1 / (1 + np.exp(-(-2 + 1.5 * z)))
+            mixed = np.sqrt(1 - drift**2) * z + drift * rng.normal(size=z.size)
+            clicks = rng.random(z.size) < 1 / (1 + np.exp(-(-2 + 1.5 * mixed)))
+            real = roc_auc(p, clicks)
+            est = estimated(p).expected_auc
+            assert real is not None and est is not None
+            errs.append(abs(est - real))
+            realized.append(real)
+        out[label] = {
+            "mean_abs_error": float(np.mean(errs)),
+            "max_abs_error": float(np.max(errs)),
+            "mean_realized_auc": float(np.mean(realized)),
+            "mean_estimated_auc": float(est),
+        }
+    return out
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--evidently-max-rows", type=int, default=1_000_000)
+    parser.add_argument("--stored-batches", type=int, default=168)
+    parser.add_argument("--rows-per-batch", type=int, default=20_000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "raw": [],
+    }
+    for n in args.rows:
+        r = raw_rows(n, args.repeat, args.evidently_max_rows)
+        results["raw"].append(r)
+        line = f"{n:>9,} rows: driftgate {r['driftgate_s'] * 1000:8.1f} ms"
+        line += f" | scipy {r['scipy_s'] * 1000:8.1f} ms ({r['scipy_s'] / r['driftgate_s']:.1f}x)"
+        if "evidently_s" in r:
+            line += f" | Evidently {r['evidently_s']:7.2f} s"
+            line += f" ({r['evidently_s'] / r['driftgate_s']:.0f}x)"
+        print(line, flush=True)
+        print(f"           alerts: driftgate {r['driftgate_alerts']}", flush=True)
+        print(f"           scipy (Bonferroni) {r['scipy_significant']}", flush=True)
+        if "evidently_drifted" in r:
+            print(f"           Evidently {r['evidently_drifted']}", flush=True)
+    with scratch_database() as url:
+        stored = stored_profiles(url, args.repeat, args.stored_batches, args.rows_per_batch)
+        results["stored"] = stored
+        for label, w in stored["windows"].items():
+            print(
+                f"stored profiles, {label:7}: {w['seconds'] * 1000:6.1f} ms "
+                f"({w['batches']} batches, {w['rows']:,} rows, {w['verdict']})",
+                flush=True,
+            )
+        slo = slo_timing(url, args.repeat)
+        results["slo"] = slo
+        print(
+            f"all 4 SLOs over 30 days of minute data ({slo['events_per_slo']:,} events each): "
+            f"{slo['all_slos_s'] * 1000:.0f} ms  "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in slo["per_slo"].items()),
+            flush=True,
+        )
+    results["estimate"] = estimate_error()
+    for label, e in results["estimate"].items():
+        print(
+            f"CBPE estimate, {label}: mean |error| {e['mean_abs_error']:.3f} "
+            f"(max {e['max_abs_error']:.3f}); realized AUC {e['mean_realized_auc']:.3f}, "
+            f"estimated {e['mean_estimated_auc']:.3f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
