@@ -64,13 +64,13 @@ def frame(n: int, seed: int, drift: bool = False) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     cols: dict[str, Any] = {}
     for i in range(N_FLOAT):
-        shift = 0.3 if drift and f"f{i}" in DRIFTED else 0.0
+        shift = 0.5 if drift and f"f{i}" in DRIFTED else 0.0
         cols[f"f{i}"] = rng.lognormal(3 + shift, 0.6, n)
     for i in range(N_INT):
         lam = 25 if drift and f"i{i}" in DRIFTED else 20
         cols[f"i{i}"] = rng.poisson(lam, n).astype(np.int64)
     for name, values in CATEGORIES.items():
-        p = np.linspace(1, 2, len(values)) if drift and name in DRIFTED else np.ones(len(values))
+        p = np.linspace(1, 3, len(values)) if drift and name in DRIFTED else np.ones(len(values))
         cols[name] = np.asarray(values)[rng.choice(len(values), n, p=p / p.sum())]
     return pl.DataFrame(cols)
 
@@ -251,7 +251,7 @@ def stored_profiles(url: str, repeat: int, hours: int, rows_per_batch: int) -> d
     from core.db import make_session_factory, unit_of_work
     from core.settings import Settings
     from monitors.references import build_reference
-    from monitors.service import drift_series
+    from monitors.service import drift_series, refresh_rollups
 
     engine = create_engine(url)
     sessions = make_session_factory(engine)
@@ -262,21 +262,40 @@ def stored_profiles(url: str, repeat: int, hours: int, rows_per_batch: int) -> d
     with unit_of_work(sessions) as s:
         build_reference(s, CLI_OPERATOR, contract_id="bench", settings=settings, reason="bench")
     out: dict[str, Any] = {"batches": hours, "rows_per_batch": rows_per_batch, "windows": {}}
-    for label, window in (("1 h", "PT1H"), ("1 day", "P1D"), ("7 days", "P7D")):
-        with sessions() as s:
-            t, series = best_of(
-                lambda w=window, s=s: drift_series(
-                    s, dataset="bench", window=w, start=None, end=None, count=1, settings=settings
-                ),
-                repeat,
-            )
-        w = series["windows"][0]
-        out["windows"][label] = {
-            "seconds": t,
-            "batches": len(w["batch_ids"]),
-            "rows": w["rows"],
-            "verdict": w["verdict"],
-        }
+    windows = (
+        ("1 h", timedelta(hours=1)),
+        ("1 day", timedelta(days=1)),
+        ("7 days", timedelta(days=7)),
+        ("30 days", timedelta(days=30)),
+    )
+    for mode in ("batch profiles", "rollups"):
+        if mode == "rollups":
+            with unit_of_work(sessions) as s:
+                t_refresh, _ = best_of(
+                    lambda s=s: refresh_rollups(s, contract_id="bench", settings=settings), 1
+                )
+            out["rollup_refresh_s"] = t_refresh
+        for label, window in windows:
+            with sessions() as s:
+                t, series = best_of(
+                    lambda w=window, s=s: drift_series(
+                        s,
+                        dataset="bench",
+                        window=f"PT{int(w.total_seconds())}S",
+                        start=end - w,
+                        end=end,
+                        count=1,
+                        settings=settings,
+                    ),
+                    repeat,
+                )
+            w = series["windows"][0]
+            out["windows"][f"{label}, {mode}"] = {
+                "seconds": t,
+                "batches": len(w["batch_ids"]),
+                "rows": w["rows"],
+                "verdict": w["verdict"],
+            }
     engine.dispose()
     return out
 
@@ -360,7 +379,7 @@ def slo_timing(url: str, repeat: int) -> dict[str, Any]:
     }
     kinds = {
         "batch_pass_rate": {"objective": 0.99, "params": {}},
-        "freshness": {"objective": 0.995, "params": {}},
+        "freshness": {"objective": 0.995, "params": {"max_lag_seconds": 7200}},
         "drift_free": {"objective": 0.95, "params": {}},
         "realized_auc": {"objective": 0.99, "params": {"threshold": 0.7}, "contract_id": None},
     }
@@ -429,8 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--evidently-max-rows", type=int, default=1_000_000)
-    parser.add_argument("--stored-batches", type=int, default=168)
-    parser.add_argument("--rows-per-batch", type=int, default=20_000)
+    parser.add_argument("--stored-batches", type=int, default=720)
+    parser.add_argument("--rows-per-batch", type=int, default=10_000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {

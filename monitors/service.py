@@ -82,7 +82,8 @@ def window_bounds(
     """Consecutive aligned windows covering [start, end); by default the last `count`."""
     end = end or now
     last = align(end - timedelta(microseconds=1), length)  # the window holding `end`'s instant
-    first = align(start, length) if start else last - length * (count - 1)
+    # an explicit start is honoured as given; otherwise windows are epoch-aligned buckets
+    first = start if start else last - length * (count - 1)
     if first >= end:
         raise InvalidWindow("start must be before end", field="start", rule="start_before_end")
     n = int((end - first) / length) + (1 if (end - first) % length else 0)

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 from sqlalchemy import BigInteger, ColumnElement, cast, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from checks.models import Batch
@@ -76,14 +77,19 @@ def epoch_us(column: Any) -> ColumnElement[int]:
     return cast(func.floor(func.extract("epoch", column) * US), BigInteger)
 
 
-def _events(rows: list[Any]) -> Events:
-    """(epoch µs, good) rows → sorted arrays."""
-    if not rows:
+def _fetch(session: Session, moment: Any, good: Any, *where: Any) -> Events:
+    """Event times and verdicts as two Postgres arrays in one row, sorted in SQL: 43,200 rows
+    arrive as two arrays instead of 43,200 Python row objects."""
+    t = epoch_us(moment)
+    row = session.execute(
+        select(
+            func.array_agg(aggregate_order_by(t, t)),
+            func.array_agg(aggregate_order_by(good, t)),
+        ).where(*where)
+    ).one()
+    if row[0] is None:
         return Events(np.empty(0, np.int64), np.empty(0, bool))
-    t = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    g = np.fromiter((r[1] for r in rows), dtype=bool, count=len(rows))
-    order = np.argsort(t, kind="stable")
-    return Events(t[order], g[order])
+    return Events(np.asarray(row[0], dtype=np.int64), np.asarray(row[1], dtype=bool))
 
 
 def load_events(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
@@ -93,14 +99,14 @@ def load_events(session: Session, slo: Slo, start: datetime, end: datetime) -> E
 
 def _batch_pass_rate(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
     good_statuses = slo.params.get("good_statuses", ["passed", "warned"])
-    rows = session.execute(
-        select(epoch_us(Batch.received_at), Batch.status.in_(good_statuses)).where(
-            Batch.contract_id == slo.contract_id,
-            Batch.received_at > start,
-            Batch.received_at <= end,
-        )
-    ).all()
-    return _events(rows)
+    return _fetch(
+        session,
+        Batch.received_at,
+        Batch.status.in_(good_statuses),
+        Batch.contract_id == slo.contract_id,
+        Batch.received_at > start,
+        Batch.received_at <= end,
+    )
 
 
 def _freshness(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
@@ -111,20 +117,29 @@ def _freshness(session: Session, slo: Slo, start: datetime, end: datetime) -> Ev
     first = max(to_us(start), to_us(created) if created else 0)
     first = (first // step + 1) * step
     ticks = np.arange(first, to_us(end) + 1, step, dtype=np.int64)
-    rows = session.execute(
-        select(epoch_us(Batch.received_at), epoch_us(Batch.newest_event_at))
-        .where(
-            Batch.contract_id == slo.contract_id,
-            Batch.status != "rejected",
-            Batch.newest_event_at.is_not(None),
-            Batch.received_at <= end,
-        )
-        .order_by(Batch.received_at)
-    ).all()
-    if not rows:
+    usable = (
+        Batch.contract_id == slo.contract_id,
+        Batch.status != "rejected",
+        Batch.newest_event_at.is_not(None),
+    )
+    # the newest data known at `start` carries into the span; later arrivals are fetched
+    carry = session.scalar(
+        select(func.max(epoch_us(Batch.newest_event_at))).where(*usable, Batch.received_at <= start)
+    )
+    t = epoch_us(Batch.received_at)
+    row = session.execute(
+        select(
+            func.array_agg(aggregate_order_by(t, t)),
+            func.array_agg(aggregate_order_by(epoch_us(Batch.newest_event_at), t)),
+        ).where(*usable, Batch.received_at > start, Batch.received_at <= end)
+    ).one()
+    arrived = np.asarray(row[0] or [], dtype=np.int64)
+    newest = np.asarray(row[1] or [], dtype=np.int64)
+    if carry is not None:
+        arrived, newest = np.r_[to_us(start), arrived], np.r_[int(carry), newest]
+    if arrived.size == 0:
         return Events(ticks, np.zeros(ticks.size, dtype=bool))
-    pairs = np.asarray(rows, dtype=np.int64).reshape(len(rows), 2)
-    arrived, newest = pairs[:, 0], np.maximum.accumulate(pairs[:, 1])
+    newest = np.maximum.accumulate(newest)
     idx = np.searchsorted(arrived, ticks, side="right") - 1
     known = idx >= 0
     lag = np.where(known, ticks - newest[np.maximum(idx, 0)], np.iinfo(np.int64).max)
@@ -133,16 +148,16 @@ def _freshness(session: Session, slo: Slo, start: datetime, end: datetime) -> Ev
 
 def _drift_free(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
     bad = list(slo.params.get("bad_verdicts", ["alert"]))
-    rows = session.execute(
-        select(epoch_us(DriftWindow.window_end), DriftWindow.verdict.not_in(bad)).where(
-            DriftWindow.contract_id == slo.contract_id,
-            DriftWindow.kind == "window",
-            DriftWindow.verdict != "no_data",
-            DriftWindow.window_end > start,
-            DriftWindow.window_end <= end,
-        )
-    ).all()
-    return _events(rows)
+    return _fetch(
+        session,
+        DriftWindow.window_end,
+        DriftWindow.verdict.not_in(bad),
+        DriftWindow.contract_id == slo.contract_id,
+        DriftWindow.kind == "window",
+        DriftWindow.verdict != "no_data",
+        DriftWindow.window_end > start,
+        DriftWindow.window_end <= end,
+    )
 
 
 def _realized_auc(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
@@ -150,19 +165,16 @@ def _realized_auc(session: Session, slo: Slo, start: datetime, end: datetime) ->
     statuses = (
         ["mature", "provisional"] if slo.params.get("include_provisional", True) else ["mature"]
     )
-    rows = session.execute(
-        select(
-            epoch_us(ModelQualityWindow.window_end),
-            ModelQualityWindow.auc >= float(slo.params["threshold"]),
-        ).where(
-            ModelQualityWindow.model_name == slo.params["model_name"],
-            ModelQualityWindow.status.in_(statuses),
-            ModelQualityWindow.auc.is_not(None),
-            ModelQualityWindow.window_end > start,
-            ModelQualityWindow.window_end <= end,
-        )
-    ).all()
-    return _events(rows)
+    return _fetch(
+        session,
+        ModelQualityWindow.window_end,
+        ModelQualityWindow.auc >= float(slo.params["threshold"]),
+        ModelQualityWindow.model_name == slo.params["model_name"],
+        ModelQualityWindow.status.in_(statuses),
+        ModelQualityWindow.auc.is_not(None),
+        ModelQualityWindow.window_end > start,
+        ModelQualityWindow.window_end <= end,
+    )
 
 
 LOADERS: dict[str, Any] = {
