@@ -110,9 +110,10 @@ def train(
     from governance.training import train_and_register
     from ranker.evaluation import format_table
 
+    t0, t1 = window(start, end, days)
+    knobs = feed_config(config, seed, set_ or [])
     ctx = context()
     upgrade(ctx.database_url)
-    t0, t1 = window(start, end, days)
     typer.echo(f"window {t0.isoformat()} .. {t1.isoformat()}")
     try:
         outcome = train_and_register(
@@ -123,7 +124,7 @@ def train(
             end=t1,
             data_dir=ctx.settings.data_dir,
             generate=generate,
-            feed_config=feed_config(config, seed, set_ or []),
+            feed_config=knobs,
             attribution=timedelta(hours=attribution_hours),
             echo=typer.echo,
         )
@@ -205,14 +206,14 @@ def feed(
     from ranker import repository
     from ranker.ingest import post_feed
 
+    t0, t1 = window(start, end, days)
+    cfg = feed_config(config, seed, set_ or [])
     ctx = context()
     upgrade(ctx.database_url)
-    t0, t1 = window(start, end, days)
     with unit_of_work(ctx.sessions) as session:
         latest = repository.latest_feed_run(session)
         anchor = latest.origin if latest else t0
     t_origin = parse_moment(origin, "--origin") if origin else anchor
-    cfg = feed_config(config, seed, set_ or [])
     try:
         posted = post_feed(
             ctx.sessions,

@@ -15,7 +15,8 @@ from governance import service as registry
 from ranker import artifact, dataset
 from ranker.feed_config import UnitChange
 from ranker.ingest import post_feed
-from ranker.training import evaluate_window, reevaluate, train_window
+from governance.training import train_and_register
+from ranker.training import evaluate_window, reevaluate
 from tests.ranker.conftest import ORIGIN, Trained, small_config
 
 H = timedelta(hours=1)
@@ -37,16 +38,21 @@ def test_the_reduced_feed_trains_a_model_near_the_oracle_and_well_above_populari
     assert 0.7 < model["calibration_ratio"] < 1.3  # type: ignore[index]
 
 
-def test_training_twice_on_the_same_data_gives_the_same_artifact_bytes(trained: Trained) -> None:
-    with trained.sessions() as session:
-        again = train_window(session, start=trained.start, end=trained.end)
-    assert hashlib_of(again.payload) == trained.artifact_sha256
-
-
-def hashlib_of(payload: dict[str, object]) -> str:
-    import hashlib
-
-    return hashlib.sha256(artifact.to_bytes(payload)).hexdigest()
+def test_training_again_on_the_same_data_gives_the_same_artifact_and_registers_nothing_new(
+    trained: Trained,
+) -> None:
+    outcome = train_and_register(
+        trained.sessions,
+        CLI_OPERATOR,
+        model_name="ranker",
+        start=trained.start,
+        end=trained.end,
+        data_dir=trained.data_dir,
+        generate=False,
+    )
+    assert outcome.artifact.sha256 == trained.artifact_sha256
+    assert outcome.version == trained.version and outcome.champion == trained.version
+    assert outcome.notes == ["identical to version 1 (same data, same seed): not registered again"]
 
 
 def test_reevaluating_the_registered_version_reproduces_its_metrics_from_the_same_batches(
