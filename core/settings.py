@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     ranker_threads: int = Field(
         default=1, ge=1, le=64, description="Torch intra-op threads for scoring requests."
     )
+    ranker_auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="POST /rank remembers a token's role this long (a revoked token may rank "
+        "for up to this long); 0 checks the database on every request.",
+    )
     ranker_max_candidates: int = Field(
         default=1000, ge=1, le=4096, description="Most items one POST /rank may score."
     )
@@ -158,6 +164,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Rows held while the database is unreachable; beyond this, rows are spilled "
         "to Parquet under the data directory and written once it is back.",
+    )
+
+    # --- governance: promotion bake period ---
+    governance_bake_guard: bool = Field(
+        default=True,
+        description="Run the bake guard (and promotion-request expiry) in the API process.",
+    )
+    governance_bake_poll_seconds: float = Field(
+        default=30.0, gt=0, description="Real seconds between bake guard passes."
     )
 
 

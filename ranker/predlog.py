@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,8 +51,13 @@ ACTOR = "ranker-serving"
 
 
 def new_request_id() -> uuid.UUID:
-    """A random id whose last 12 bits are free: prediction ids are request id + position."""
-    return uuid.UUID(int=uuid.uuid4().int & ~0xFFF)
+    """A UUIDv7-layout id (milliseconds first, so the log's primary key grows at its right
+    edge instead of splitting pages at random) whose last 12 bits are left free:
+    prediction ids are the request id plus the position."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | 0x7 << 76  # version 7
+    value = (value & ~(0x3 << 62)) | 0x2 << 62  # RFC 4122 variant
+    return uuid.UUID(int=value & ~0xFFF)
 
 
 def prediction_id(request_id: uuid.UUID, position: int) -> uuid.UUID:

@@ -6,11 +6,17 @@ import json
 import uuid
 from typing import Protocol
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession, Producer, Viewer
+from core.auth import Principal
 from core.clock import utcnow
+from core.errors import Unauthorized
+from ranker.callers import CallerCache
 from ranker import ranking, repository
 from ranker.errors import NoChampionServed, PredictionNotFound
 from ranker.features import NUMERIC_FEATURES
@@ -27,6 +33,7 @@ from ranker.schemas import (
 from ranker.serving import ModelHolder
 
 router = APIRouter(tags=["ranking"])
+_bearer = HTTPBearer(auto_error=False, description="An API token from `driftgate token create`.")
 
 
 class Serving(Protocol):
@@ -43,12 +50,34 @@ def _serving(request: Request) -> Serving:
     return serving
 
 
+async def rank_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Any role may rank; the token is checked against a short-lived in-memory cache."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized(
+            "send an API token as `Authorization: Bearer <token>`",
+            field="Authorization",
+            rule="bearer_token",
+        )
+    state = request.app.state
+    cache: CallerCache | None = getattr(state, "rank_callers", None)
+    if cache is None:
+        cache = state.rank_callers = CallerCache(state.settings.ranker_auth_cache_seconds)
+    raw = credentials.credentials
+    return cache.cached(raw) or await run_in_threadpool(cache.resolve, raw, state.session_factory)
+
+
+RankCaller = Annotated[Principal, Depends(rank_caller)]
+
+
 @router.post(
     "/rank",
     response_model=RankResponse,
     responses={503: {"description": "No champion is loaded yet."}},
 )
-async def rank(body: RankRequest, request: Request, _: Viewer) -> Response:
+async def rank(body: RankRequest, request: Request, _: RankCaller) -> Response:
     """Order candidate items for a user with the champion model; every score is logged."""
     serving = _serving(request)
     doc = ranking.rank(

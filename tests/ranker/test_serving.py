@@ -300,3 +300,22 @@ def test_predictions_are_spilled_when_the_database_is_gone_and_written_later(
     assert not list(tmp_path.glob("*.parquet"))
     with trained.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM predictions WHERE request_id = :r"), {"r": rid}).scalar_one() == 3
+
+
+def test_rank_remembers_a_token_only_briefly_so_revocation_takes_effect(trained: Trained) -> None:
+    from core.auth import Role, create_token, revoke_token
+
+    name = f"short-lived-{uuid.uuid4().hex[:6]}"
+    with trained.sessions.begin() as s:
+        token = create_token(s, CLI_OPERATOR, name=name, role=Role.viewer, prefix="dg_")
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"user_id": "u", "item_ids": ["a"]}
+    with serving_client(trained, ranker_auth_cache_seconds=0.3) as client:
+        assert client.post("/rank", json=body, headers=headers).status_code == 200
+        with trained.sessions.begin() as s:
+            revoke_token(s, CLI_OPERATOR, name=name)
+        time.sleep(0.4)
+        refused = client.post("/rank", json=body, headers=headers)
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+        bogus = client.post("/rank", json=body, headers={"Authorization": "Bearer dg_nope"})
+        assert bogus.status_code == 401
