@@ -16,6 +16,7 @@ from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import InvalidInput
 from governance import repository
+from governance.champion import move_champion
 from governance.errors import (
     ArtifactAlreadyRegistered,
     ArtifactMismatch,
@@ -165,34 +166,16 @@ def register_version(
 def set_champion(
     session: Session, actor: Principal, *, name: str, version: int, reason: str = ""
 ) -> ModelAlias:
-    """Point `champion` at a version (admins only); serving picks it up without a restart."""
+    """Point `champion` at a version (admins only); serving picks it up without a restart.
+
+    This is the break-glass path: it bypasses promotion requests, gates and approvals (and
+    says so in the audit trail). Normal promotion goes through `governance.promotions`.
+    """
     if actor.role != Role.admin:
         raise ChampionNeedsAdmin(
             "only an admin may set the champion", field="Authorization", rule="role"
         )
-    model = get_model(session, name)
-    target = get_version(session, name, version)
-    alias = repository.get_alias(session, name, for_update=True)
-    before = {"version": alias.version} if alias else None
-    if alias is not None and alias.version == target.version:
-        return alias
-    now = utcnow()
-    if alias is None:
-        alias = ModelAlias(model_name=model.name, alias=repository.CHAMPION, version=version)
-        session.add(alias)
-    alias.version, alias.reason, alias.set_at, alias.set_by = version, reason, now, actor.name
-    session.flush()
-    audit.record(
-        session,
-        actor=actor.name,
-        action="model.champion.set",
-        object_type="model",
-        object_id=name,
-        before=before,
-        after={"version": version, "artifact_sha256": target.artifact_sha256},
-        reason=reason,
-    )
-    return alias
+    return move_champion(session, actor, name=name, version=version, via="set", reason=reason)
 
 
 def get_model(session: Session, name: str) -> RegisteredModel:

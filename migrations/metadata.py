@@ -5,6 +5,8 @@ from contracts import models as contracts_models  # noqa: F401
 from core import audit, auth  # noqa: F401
 from core.models import Base
 from governance import models as governance_models  # noqa: F401
+from governance import promotion_models  # noqa: F401
+from incidents import models as incidents_models  # noqa: F401
 from lineage import models as lineage_models  # noqa: F401
 from monitors import models as monitors_models  # noqa: F401
 from ranker import models as ranker_models  # noqa: F401

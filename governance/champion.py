@@ -1,0 +1,126 @@
+"""Moving the champion alias: one function for every path (admin set, promotion, rollback,
+automatic rollback), so each move locks the alias, is audited, and lands in the champion
+history that rollback walks back through."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.auth import Principal
+from core.clock import utcnow
+from governance import repository
+from governance.errors import ModelNotFound, ModelVersionNotFound
+from governance.models import ModelAlias, ModelVersion
+from governance.promotion_errors import NoPreviousChampion
+from governance.promotion_models import ChampionChange
+
+Via = Literal["set", "promote", "rollback", "auto_rollback"]
+ACTIONS: dict[str, str] = {
+    "set": "model.champion.set",
+    "promote": "model.champion.promote",
+    "rollback": "model.champion.rollback",
+    "auto_rollback": "model.champion.rollback",
+}
+
+
+def _version(session: Session, name: str, version: int) -> ModelVersion:
+    if repository.get_model(session, name) is None:
+        raise ModelNotFound(f"no model {name!r}", field="name")
+    row = repository.get_version(session, name, version)
+    if row is None:
+        raise ModelVersionNotFound(f"model {name!r} has no version {version}", field="version")
+    return row
+
+
+def move_champion(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    version: int,
+    via: Via,
+    reason: str = "",
+    request_id: uuid.UUID | None = None,
+) -> ModelAlias:
+    """Point `champion` at `version` under a row lock; a no-op when it already points there."""
+    target = _version(session, name, version)
+    alias = repository.get_alias(session, name, for_update=True)
+    previous = alias.version if alias else None
+    if alias is not None and previous == version:
+        return alias
+    now = utcnow()
+    if alias is None:
+        alias = ModelAlias(model_name=name, alias=repository.CHAMPION, version=version)
+        session.add(alias)
+    alias.version, alias.reason, alias.set_at, alias.set_by = version, reason, now, actor.name
+    session.add(
+        ChampionChange(
+            model_name=name,
+            version=version,
+            previous_version=previous,
+            via=via,
+            request_id=request_id,
+            actor=actor.name,
+            reason=reason,
+            at=now,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.name,
+        action=ACTIONS[via],
+        object_type="model",
+        object_id=name,
+        before={"version": previous} if previous is not None else None,
+        after={"version": version, "artifact_sha256": target.artifact_sha256},
+        reason=reason,
+        via=via,
+        request_id=str(request_id) if request_id else None,
+    )
+    return alias
+
+
+def champion_stack(session: Session, name: str) -> list[int]:
+    """Champions in the order they took over, with rolled-back ones popped off.
+
+    Replays the champion history: a set or a promotion pushes its version, a rollback pops
+    the version it rolled away from. The last element is the champion; the one below it is
+    where a rollback goes.
+    """
+    rows = session.execute(
+        select(ChampionChange.version, ChampionChange.via)
+        .where(ChampionChange.model_name == name)
+        .order_by(ChampionChange.id)
+    ).all()
+    stack: list[int] = []
+    for version, via in rows:
+        if via in ("rollback", "auto_rollback"):
+            while stack and stack[-1] != version:
+                stack.pop()
+            if not stack:
+                stack.append(version)
+        else:
+            stack.append(version)
+    return stack
+
+
+def rollback_target(session: Session, name: str) -> tuple[int, int]:
+    """(current champion, the champion before it), with the alias row locked."""
+    alias = repository.get_alias(session, name, for_update=True)
+    stack = champion_stack(session, name)
+    if alias is not None and (not stack or stack[-1] != alias.version):
+        stack.append(alias.version)  # a champion set before the history existed
+    below = [v for v in stack[:-1] if alias is None or v != alias.version]
+    if alias is None or not below:
+        raise NoPreviousChampion(
+            f"model {name!r} has no previous champion to roll back to",
+            field="name",
+            rule="has_previous_champion",
+        )
+    return alias.version, below[-1]
