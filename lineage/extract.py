@@ -51,6 +51,7 @@ def content_hash(value: Any) -> str:
 class EventRows:
     kind: str
     event_hash: str
+    canonical: str  # the event's canonical JSON: what is stored, and what event_hash hashes
     event_time: datetime
     event_type: str | None
     producer: str
@@ -71,9 +72,11 @@ class EventRows:
 def extract(document: dict[str, Any], kind: str) -> EventRows:
     """The rows one event contributes; raises InvalidLineageEvent on over-long names."""
     event_time = parse_event_time(document["eventTime"])
+    canonical = canonical_json(document)
     rows = EventRows(
         kind=kind,
-        event_hash=content_hash(document),
+        event_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        canonical=canonical,
         event_time=event_time,
         event_type=document.get("eventType") if kind == "RunEvent" else None,
         producer=_limited(document.get("producer") or "", 2000, "$.producer"),

@@ -3,21 +3,30 @@
 The statement is a chain of data-modifying CTEs: the raw event is inserted first, and every other
 insert reads from it, so a redelivered event (same hash, `ON CONFLICT DO NOTHING`) writes nothing
 at all. Every upsert is commutative (least/greatest of event times, the max of run states, facets
-keyed by content), which is what makes delivery order irrelevant. One round trip per event is what
-keeps ingest fast; reads live in `queries.py`.
+keyed by content), which is what makes delivery order irrelevant. Reads live in `queries.py`.
+
+Several events are written in one pipeline: psycopg sends every statement of the group before
+reading any result, so a group costs one round trip, not one per event. The statement goes to
+psycopg as a `$n` query (a RawCursor), compiled once here: psycopg does not cache the conversion
+of named placeholders for statements this long, and it prepares the statement server-side after a
+few executions.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.orm import Session
 
-from lineage.extract import EventRows, canonical_json
+from lineage.extract import EventRows
 
 _INGEST = text(
     """
@@ -142,6 +151,7 @@ fac AS (
     ON CONFLICT (owner_kind, owner_id, name, content_hash) DO UPDATE
         SET first_seen = least(f.first_seen, excluded.first_seen),
             last_seen = greatest(f.last_seen, excluded.last_seen)
+        WHERE f.first_seen > excluded.first_seen OR f.last_seen < excluded.last_seen
 ),
 col AS (
     INSERT INTO lineage_column_edges AS c (out_dataset_id, out_field, in_dataset_id, in_field,
@@ -155,6 +165,7 @@ col AS (
     ORDER BY 1, 2, 3, 4, 6
     ON CONFLICT ON CONSTRAINT uq_lineage_column_edges_edge DO UPDATE
         SET first_seen = least(c.first_seen, excluded.first_seen)
+        WHERE c.first_seen > excluded.first_seen
 )
 SELECT (SELECT id FROM ev) AS event_id,
        (SELECT id FROM job) AS job_id,
@@ -174,25 +185,16 @@ class Stored:
         return self.event_id is None
 
 
-def store_event(
-    session: Session,
-    rows: EventRows,
-    *,
-    payload: dict[str, Any],
-    received_at: datetime,
-    received_by: str,
-) -> Stored:
-    """Write one event and everything it implies; a known event hash writes nothing."""
-    params = {
+def statement_params(rows: EventRows) -> dict[str, Any]:
+    """The statement's parameters that depend on the event alone (pure; no I/O)."""
+    return {
         "hash": rows.event_hash,
         "kind": rows.kind,
         "event_type": rows.event_type,
         "t": rows.event_time,
         "run_uuid": rows.run_uuid,
         "producer": rows.producer,
-        "payload": canonical_json(payload),
-        "received_at": received_at,
-        "received_by": received_by,
+        "payload": rows.canonical,
         "job_ns": rows.job[0] if rows.job else None,
         "job_name": rows.job[1] if rows.job else None,
         "run": json.dumps(rows.run) if rows.run else None,
@@ -203,5 +205,52 @@ def store_event(
         "facets": json.dumps(rows.facets, ensure_ascii=False),
         "edges": json.dumps(rows.column_edges, ensure_ascii=False),
     }
-    row = session.execute(_INGEST, params).one()
-    return Stored(row.event_id, row.job_id, row.run_job_id)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One event to store: its statement parameters, and who sent it."""
+
+    params: dict[str, Any]
+    received_by: str
+
+
+@cache
+def _ingest_sql() -> tuple[bytes, tuple[str, ...]]:
+    compiled = _INGEST.compile(dialect=pg_psycopg.dialect(paramstyle="numeric_dollar"))
+    assert compiled.positiontup is not None
+    return str(compiled).encode(), tuple(compiled.positiontup)
+
+
+def store_events(
+    session: Session, events: Sequence[Received], *, received_at: datetime
+) -> list[Stored]:
+    """Write events in order, in the session's transaction; known event hashes write nothing.
+
+    All statements go out in one pipeline. A failing statement aborts the transaction (the
+    caller rolls back); no statement's effect is left half-applied.
+    """
+    if not events:
+        return []
+    sql, names = _ingest_sql()
+    rows = [
+        tuple(
+            {**e.params, "received_at": received_at, "received_by": e.received_by}[n] for n in names
+        )
+        for e in events
+    ]
+    conn = session.connection().connection.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    cur = psycopg.RawCursor(conn)
+    if len(rows) == 1:
+        cur.execute(sql, rows[0], prepare=True)
+    else:
+        with conn.pipeline():
+            cur.executemany(sql, rows, returning=True)
+    stored = []
+    for _ in rows:
+        row = cur.fetchone()
+        assert row is not None  # the statement always answers one row
+        stored.append(Stored(*row))
+        cur.nextset()
+    return stored

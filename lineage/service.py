@@ -1,7 +1,16 @@
-"""Lineage rules: accept OpenLineage events into the store, and answer graph questions."""
+"""Lineage rules: accept OpenLineage events into the store, and answer graph questions.
+
+Ingest is split in two so a writer can commit many events together:
+
+- `prepare_event` is pure (validate, extract, build the statement's parameters) and raises the
+  4xx errors; it runs before anything is queued or written;
+- `store_events` writes prepared events, in order, in the caller's transaction, and appends
+  one audit event per accepted event with one acquisition of the audit chain's lock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +21,7 @@ from core.auth import Principal
 from core.clock import utcnow
 from lineage import repository
 from lineage.errors import InvalidLineageEvent
-from lineage.extract import extract
+from lineage.extract import EventRows, extract
 from lineage.validate import validate_event
 
 
@@ -24,50 +33,85 @@ class Ingested:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class PreparedEvent:
+    """A valid event, turned into the rows and the statement parameters it implies."""
+
+    kind: str
+    rows: EventRows
+    params: dict[str, Any]
+
+
+def prepare_event(document: Any, *, check_nul: bool = True) -> PreparedEvent:
+    """Validate one OpenLineage event and compute what it writes; no I/O."""
+    kind = validate_event(document, check_nul=check_nul)
+    rows = extract(document, kind)
+    return PreparedEvent(kind, rows, repository.statement_params(rows))
+
+
 def ingest_event(
     session: Session, actor: Principal, *, document: Any, check_nul: bool = True
 ) -> Ingested:
-    """Validate one OpenLineage event and merge it into the graph; redelivery changes nothing.
+    """Validate one OpenLineage event and merge it into the graph; redelivery changes nothing."""
+    return store_events(session, [(actor, prepare_event(document, check_nul=check_nul))])[0]
 
-    The audit event is written last, so the audit chain's lock is held only for the commit.
+
+def store_events(
+    session: Session, events: Sequence[tuple[Principal, PreparedEvent]]
+) -> list[Ingested]:
+    """Merge prepared events into the graph, in order, and audit each one that was new.
+
+    Raises InvalidLineageEvent when an event's run id already belongs to another job; its
+    statement has written by then, so the caller must roll the transaction back. The audit
+    events are written last, so the chain's lock is held only for the commit.
     """
-    kind = validate_event(document, check_nul=check_nul)
-    rows = extract(document, kind)
-    stored = repository.store_event(
-        session, rows, payload=document, received_at=utcnow(), received_by=actor.name
+    stored = repository.store_events(
+        session,
+        [repository.Received(event.params, actor.name) for actor, event in events],
+        received_at=utcnow(),
     )
-    if not stored.duplicate:
-        if stored.run_job_id is not None and stored.run_job_id != stored.job_id:
-            raise InvalidLineageEvent(
-                f"run {rows.run_uuid} already belongs to another job; a run id names one run "
-                "of one job",
-                field="$.run.runId",
-                rule="run_belongs_to_one_job",
-            )
-        audit.record(
-            session,
-            actor=actor.name,
-            action="lineage.event.ingest",
-            object_type=_object_type(kind),
-            object_id=_object_id(rows),
-            after={
-                "kind": kind,
-                "event_type": rows.event_type,
-                "event_time": rows.event_time,
-                "event_hash": rows.event_hash,
-                "job": "/".join(rows.job) if rows.job else None,
-                "inputs": sum(1 for e in rows.io if e["direction"] == "in"),
-                "outputs": sum(1 for e in rows.io if e["direction"] == "out"),
-            },
-        )
-    return Ingested(kind, rows.event_hash, rows.run_uuid, stored.duplicate)
+    entries = []
+    results = []
+    for (actor, event), row in zip(events, stored, strict=True):
+        rows = event.rows
+        if not row.duplicate:
+            if row.run_job_id is not None and row.run_job_id != row.job_id:
+                raise InvalidLineageEvent(
+                    f"run {rows.run_uuid} already belongs to another job; a run id names one "
+                    "run of one job",
+                    field="$.run.runId",
+                    rule="run_belongs_to_one_job",
+                )
+            entries.append(_audit_entry(actor, event))
+        results.append(Ingested(event.kind, rows.event_hash, rows.run_uuid, row.duplicate))
+    audit.record_many(session, entries)
+    return results
+
+
+def _audit_entry(actor: Principal, event: PreparedEvent) -> audit.AuditEntry:
+    rows = event.rows
+    return audit.AuditEntry(
+        actor=actor.name,
+        action="lineage.event.ingest",
+        object_type=_object_type(event.kind),
+        object_id=_object_id(rows),
+        after={
+            "kind": event.kind,
+            "event_type": rows.event_type,
+            "event_time": rows.event_time,
+            "event_hash": rows.event_hash,
+            "job": "/".join(rows.job) if rows.job else None,
+            "inputs": sum(1 for e in rows.io if e["direction"] == "in"),
+            "outputs": sum(1 for e in rows.io if e["direction"] == "out"),
+        },
+    )
 
 
 def _object_type(kind: str) -> str:
     return {"RunEvent": "lineage_run", "JobEvent": "lineage_job"}.get(kind, "lineage_dataset")
 
 
-def _object_id(rows: Any) -> str:
+def _object_id(rows: EventRows) -> str:
     if rows.run_uuid:
         return str(rows.run_uuid)
     if rows.job:
