@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy import DateTime, Row, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from monitors.models import (
     Slo,
 )
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 USABLE = ("passed", "warned", "quarantined")  # batches whose accepted rows were stored
 
 
@@ -54,10 +55,16 @@ def monitored_contract_ids(session: Session) -> list[str]:
 def batches_between(
     session: Session, contract_id: str, start: datetime | None, end: datetime | None
 ) -> list[Row[Any]]:
-    """Usable batches received in [start, end), oldest first."""
-    stmt = select(Batch.id, Batch.received_at, Batch.rows_accepted).where(
-        Batch.contract_id == contract_id, Batch.status.in_(USABLE), Batch.rows_accepted > 0
-    )
+    """Usable batches received in [start, end), oldest first, with their hour and day
+    buckets (epoch-aligned, computed in SQL rather than per batch in Python)."""
+    epoch = literal(EPOCH, DateTime(timezone=True))
+    stmt = select(
+        Batch.id,
+        Batch.received_at,
+        Batch.rows_accepted,
+        func.date_bin(text("'1 hour'::interval"), Batch.received_at, epoch).label("hour"),
+        func.date_bin(text("'1 day'::interval"), Batch.received_at, epoch).label("day"),
+    ).where(Batch.contract_id == contract_id, Batch.status.in_(USABLE), Batch.rows_accepted > 0)
     if start is not None:
         stmt = stmt.where(Batch.received_at >= start)
     if end is not None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -48,9 +48,9 @@ class Plan:
 
     buckets: list[Bucket]
 
-    def bucket_of(self, moment: datetime) -> Bucket | None:
-        for level in ("day", "hour"):
-            candidate = (level, _align(moment, LEVELS[level]))
+    def bucket_of(self, batch: Any) -> Bucket | None:
+        """The day or hour of this plan that holds the batch (its SQL-computed buckets)."""
+        for candidate in (("day", batch.day), ("hour", batch.hour)):
             if candidate in self._set:
                 return candidate
         return None
@@ -79,12 +79,11 @@ def plan(start: datetime, end: datetime) -> Plan:
     return Plan(buckets)
 
 
-def bucket_stats(batches: Iterable[Row[Any]]) -> dict[Bucket, tuple[int, datetime]]:
+def bucket_stats(batches: Iterable[Any]) -> dict[Bucket, tuple[int, datetime]]:
     """(batch count, newest arrival) per hour and per day, from batch metadata."""
     out: dict[Bucket, tuple[int, datetime]] = {}
     for b in batches:
-        for level, length in LEVELS.items():
-            key = (level, _align(b.received_at, length))
+        for key in (("hour", b.hour), ("day", b.day)):
             n, newest = out.get(key, (0, b.received_at))
             out[key] = (n + 1, max(newest, b.received_at))
     return out
@@ -109,23 +108,36 @@ def valid_rollups(
     wanted = [b for b in buckets if b in stats]
     if not wanted or not fields:
         return {}
-    rows = session.scalars(
-        select(ProfileRollup).where(
-            ProfileRollup.contract_id == contract_id,
-            tuple_(ProfileRollup.level, ProfileRollup.bucket_start).in_(wanted),
-            ProfileRollup.field.in_(fields),
+    r = ProfileRollup
+    rows = session.execute(
+        select(
+            r.level,
+            r.bucket_start,
+            r.field,
+            r.type,
+            r.count,
+            r.nulls,
+            r.sketch_keys,
+            r.sketch_counts,
+            r.categories,
+            r.batches,
+            r.last_received_at,
+        ).where(
+            r.contract_id == contract_id,
+            tuple_(r.level, r.bucket_start).in_(wanted),
+            r.field.in_(fields),
         )
     ).all()
     found: dict[Bucket, dict[str, FieldProfile]] = {}
-    for r in rows:
-        key = (r.level, r.bucket_start)
-        if (r.batches, r.last_received_at) != stats[key]:
+    for row in rows:
+        key = (row.level, row.bucket_start)
+        if (row.batches, row.last_received_at) != stats[key]:
             continue
-        found.setdefault(key, {})[r.field] = _profile(r)
+        found.setdefault(key, {})[row.field] = _profile(row)
     return {k: v for k, v in found.items() if len(v) == len(fields)}
 
 
-def _profile(r: ProfileRollup) -> FieldProfile:
+def _profile(r: Any) -> FieldProfile:
     sketch = None
     if r.sketch_keys is not None and r.sketch_counts is not None:
         sketch = decode(r.sketch_keys, r.sketch_counts)
@@ -179,8 +191,7 @@ def refresh(
         return 0
     members: dict[Bucket, list[uuid.UUID]] = {}
     for b in batches:
-        for level, length in LEVELS.items():
-            key = (level, _align(b.received_at, length))
+        for key in (("hour", b.hour), ("day", b.day)):
             if key in stale:
                 members.setdefault(key, []).append(b.id)
     profiles = batch_profiles(session, [i for ids in members.values() for i in ids], fields)

@@ -120,21 +120,19 @@ def evaluate_windows(
     stats = rollups.bucket_stats(batches)
     wanted = sorted({b for p in plans for b in p.buckets})
     cached = rollups.valid_rollups(session, contract_id, wanted, stats, names)
-    loose = [
-        b.id
+    # each batch is read from its window's rollup when that bucket is cached, else alone
+    placed = [
+        [(b, p.bucket_of(b)) for b in members]
         for (_, _, _, members), p in zip(groups, plans, strict=True)
-        for b in members
-        if p.bucket_of(b.received_at) not in cached
     ]
+    loose = [b.id for window in placed for b, bucket in window if bucket not in cached]
     by_batch = rollups.batch_profiles(session, loose, names)
     policy = policy_of(settings)
     out = []
-    for (kind, start, end, members), p in zip(groups, plans, strict=True):
-        used = {p.bucket_of(b.received_at) for b in members} & cached.keys()
-        parts = [cached[k] for k in used]
-        parts += [
-            by_batch.get(b.id, {}) for b in members if p.bucket_of(b.received_at) not in cached
-        ]
+    for (kind, start, end, members), window in zip(groups, placed, strict=True):
+        used = {bucket for _, bucket in window if bucket in cached}
+        parts = [cached[k] for k in used if k is not None]
+        parts += [by_batch.get(b.id, {}) for b, bucket in window if bucket not in cached]
         current = rollups.merge_parts(parts)
         rows = sum(int(b.rows_accepted) for b in members)
         drift = compare_window(ref, current, fields, policy, rows=rows)

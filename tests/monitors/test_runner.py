@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from tests.monitors.sink_servers import http_sink
 from tests.monitors.test_drift import SHIFTED_MIX
 
 ROOT = Path(__file__).resolve().parents[2]
+Auth = Callable[[str], dict[str, str]]
 
 
 @pytest.fixture
@@ -174,3 +175,12 @@ def test_cli_applies_slos_from_a_file_and_runs_the_monitors(
     ran = _cli(["monitors", "run"], env)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout.strip().splitlines()[-1])["slos"] == 1
+
+
+def test_run_endpoint_needs_admin_and_reports_the_run(client: TestClient, auth: Auth) -> None:
+    assert client.post("/monitors/run", headers=auth("viewer")).status_code == 403
+    resp = client.post("/monitors/run", headers=auth("admin"))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["ran"] is True and body["errors"] == []
+    assert {"contracts", "windows", "slos", "quality_windows", "delivered"} <= set(body)
