@@ -11,7 +11,8 @@ fields before they count, so 22 fields do not give 22 chances of a false alarm.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
 from contracts.spec import ContractSpec, FieldMonitor
@@ -56,7 +57,7 @@ class FieldDrift:
     warn: float | None = None
     alert: float | None = None
     prediction: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = dataclass_field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -263,6 +263,7 @@ def run_monitors(request: Request, _: Admin, settings: AppSettings) -> RunRead:
         contracts=report.contracts,
         windows=report.windows,
         slos=report.slos,
+        quality_windows=report.quality_windows,
         transitions=report.transitions,
         errors=report.errors,
         delivered=delivery.delivered if delivery else 0,

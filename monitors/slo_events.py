@@ -240,7 +240,7 @@ def evidence(
             if w.verdict in bad
         ][-20:]
     elif slo.kind == "realized_auc":
-        rows = session.scalars(
+        low = session.scalars(
             select(ModelQualityWindow)
             .where(
                 ModelQualityWindow.model_name == slo.params["model_name"],
@@ -267,7 +267,7 @@ def evidence(
                     }
                 ),
             }
-            for w in rows
+            for w in low
         ][-20:]
     elif slo.kind == "freshness":
         out["stale_ticks"] = events.bad_times(start, end, 5)
