@@ -14,6 +14,7 @@ from core.db import make_engine, make_session_factory, resolve_database_url
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from governance.bake_runner import BakeGuard
     from governance.serving import RankerServing
     from monitors.runner import MonitorRunner
 
@@ -30,9 +31,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.session_factory = make_session_factory(engine)
         runner = _start_monitor_runner(app, settings)
         ranker = _start_ranker_serving(app, settings)
+        guard = _start_bake_guard(app, settings)
         try:
             yield
         finally:
+            if guard is not None:
+                guard.stop()
             if ranker is not None:
                 ranker.stop()  # flushes the prediction log before the engine goes away
             if runner is not None:
@@ -49,6 +53,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     problems.install(app)
     _mount_routers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    _install_serving_probe(app)
     return app
 
 
@@ -56,6 +61,7 @@ def _mount_routers(app: FastAPI) -> None:
     from api.system_routes import router as system
     from checks.routes import router as batches
     from contracts.routes import router as contracts
+    from governance.promotion_routes import router as promotions
     from governance.routes import router as models
     from lineage.routes import router as lineage
     from monitors.routes import router as monitors
@@ -67,6 +73,7 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(lineage)
     app.include_router(monitors)
     app.include_router(models)
+    app.include_router(promotions)
     app.include_router(ranking)
 
 
@@ -96,3 +103,23 @@ def _start_ranker_serving(app: FastAPI, settings: Settings) -> RankerServing | N
     )
     app.state.ranker = serving
     return serving
+
+
+def _install_serving_probe(app: FastAPI) -> None:
+    """Count POST /rank outcomes per served version: the bake guard's live error rate/latency."""
+    from governance.serving_probe import RankStats, ServingProbe
+
+    app.state.serving_stats = RankStats()
+    app.add_middleware(ServingProbe, stats=app.state.serving_stats)
+
+
+def _start_bake_guard(app: FastAPI, settings: Settings) -> BakeGuard | None:
+    """The bake guard thread (`DRIFTGATE_GOVERNANCE_BAKE_GUARD=false` leaves it to the CLI)."""
+    if not settings.governance_bake_guard:
+        return None
+    from governance.bake_runner import BakeGuard
+
+    guard = BakeGuard(app.state.session_factory, settings, app.state.serving_stats)
+    guard.start()
+    app.state.bake_guard = guard
+    return guard

@@ -73,4 +73,5 @@ def require(*roles: Role) -> Callable[..., Principal]:
 ANY_ROLE = (Role.viewer, Role.producer, Role.reviewer, Role.admin)
 Viewer = Annotated[Principal, Depends(require(*ANY_ROLE))]
 Producer = Annotated[Principal, Depends(require(Role.producer, Role.admin))]
+Reviewer = Annotated[Principal, Depends(require(Role.reviewer, Role.admin))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]

@@ -40,7 +40,7 @@ class _Gate(_Closed):
 
 class MetricsGate(_Gate):
     margins: dict[Literal["auc", "log_loss", "ndcg@10"], float] = Field(
-        default_factory=lambda: {"auc": 0.005, "log_loss": 0.005, "ndcg@10": 0.01},
+        default={"auc": 0.005, "log_loss": 0.005, "ndcg@10": 0.01},
         min_length=1,
         description="How much worse than the champion each metric may be, on the same data.",
     )
@@ -62,7 +62,7 @@ class TrainingDataGate(_Gate):
 
 class IncidentsGate(_Gate):
     severities: list[Literal["critical", "major", "minor"]] = Field(
-        default_factory=lambda: ["critical"],
+        default=["critical"],
         min_length=1,
         description="Open incidents of these severities on upstream datasets block.",
     )
@@ -70,10 +70,10 @@ class IncidentsGate(_Gate):
 
 class SlicesGate(_Gate):
     by: list[Literal["country", "device"]] = Field(
-        default_factory=lambda: ["country", "device"], min_length=1, description="Segments."
+        default=["country", "device"], min_length=1, description="Segments."
     )
     metrics: list[Literal["auc", "log_loss"]] = Field(
-        default_factory=lambda: ["auc"], min_length=1, description="Compared per segment."
+        default=["auc"], min_length=1, description="Compared per segment."
     )
     margin: float = Field(default=0.02, ge=0, lt=1, description="Allowed loss per segment.")
     min_rows: int = Field(default=500, ge=1, description="Smaller segments are not judged.")
@@ -119,7 +119,7 @@ class Bake(_Closed):
         default=0.05, ge=0, lt=1, description="Realized (or estimated) AUC below offline AUC."
     )
     require: list[Literal["error_rate", "latency", "score_shift", "quality"]] = Field(
-        default_factory=lambda: list(BAKE_SIGNALS),
+        default=["error_rate", "latency", "score_shift", "quality"],
         description="Signals that must have data before the bake can confirm.",
     )
 

@@ -1,0 +1,172 @@
+"""Reviewers decide on promotion requests, with separation of duties.
+
+- The requester and the creator of the model version cannot decide (403; the attempt is
+  recorded in the audit trail all the same).
+- Each decision binds to the request's binding (artifact sha256, metrics, policy version,
+  champion); when any of them changed, the gates run again and earlier decisions are void.
+- A quorum of distinct reviewers approves; one rejection closes the request; a reviewer
+  decides once (a partial unique index makes this a constraint, not a check).
+- The request row is locked for the whole decision, so 50 concurrent approvals make exactly
+  one `open → approved` transition.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.auth import Principal
+from core.clock import utcnow
+from core.settings import Settings
+from governance import promotion_repository as repo
+from governance import service
+from governance.promotion_errors import AlreadyDecided, GatesFailed, SeparationOfDuties
+from governance.promotion_models import PromotionApproval, PromotionRequest
+from governance.promotions import (
+    Refusal,
+    binding_of,
+    ensure_current,
+    expire_if_due,
+    expired_refusal,
+    get_request,
+    promote_locked,
+    record_event,
+    require_state,
+)
+
+Decision = Literal["approve", "reject"]
+
+
+def decide(
+    session: Session,
+    actor: Principal,
+    *,
+    request_id: uuid.UUID,
+    decision: Decision,
+    comment: str,
+    settings: Settings,
+) -> PromotionApproval | Refusal:
+    """Record one reviewer's decision and apply its consequence to the request."""
+    req = get_request(session, request_id, for_update=True)
+    if expire_if_due(session, req):
+        return expired_refusal(req)
+    require_state(req, "open")
+    refusal = _separation_of_duties(session, actor, req, decision)
+    if refusal is not None:
+        return refusal
+    version = service.get_version(session, req.model_name, req.version)
+    ensure_current(session, actor, req, version, settings)
+    if repo.live_decision(session, req.id, actor.name) is not None:
+        raise AlreadyDecided(
+            f"{actor.name} has already decided on this request",
+            field="Authorization",
+            rule="decides_once",
+        )
+    if decision == "approve" and req.blocking_gates and not req.override:
+        raise GatesFailed(
+            f"blocking gates: {', '.join(req.blocking_gates)}; an admin override is needed",
+            field="gates",
+            rule="gates_passed",
+            extra={"blocking_gates": req.blocking_gates},
+        )
+    approval = _insert(session, actor, req, decision, comment)
+    record_event(
+        session,
+        actor,
+        f"promotion.approval.{decision}",
+        req,
+        after={"decision": decision, "binding": asdict(binding_of(req))},
+        comment=comment,
+    )
+    _apply(session, actor, req, decision, settings)
+    return approval
+
+
+def _separation_of_duties(
+    session: Session, actor: Principal, req: PromotionRequest, decision: str
+) -> Refusal | None:
+    if actor.name == req.requested_by:
+        rule, who = "requester_cannot_approve", "the requester"
+    elif actor.name == req.version_created_by:
+        rule, who = "creator_cannot_approve", "the creator of the model version"
+    else:
+        return None
+    record_event(
+        session,
+        actor,
+        "promotion.approval.refused",
+        req,
+        after={"decision": decision, "rule": rule},
+    )
+    return Refusal(
+        SeparationOfDuties(
+            f"{who} cannot decide on this request (separation of duties)",
+            field="Authorization",
+            rule=rule,
+        )
+    )
+
+
+def _insert(
+    session: Session, actor: Principal, req: PromotionRequest, decision: str, comment: str
+) -> PromotionApproval:
+    approval = PromotionApproval(
+        request_id=req.id,
+        reviewer=actor.name,
+        decision=decision,
+        comment=comment,
+        artifact_sha256=req.artifact_sha256,
+        metrics_sha256=req.metrics_sha256,
+        policy_version=req.policy_version,
+        champion_version=req.champion_version,
+        decided_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(approval)
+    except IntegrityError:  # the partial unique index: one live decision per reviewer
+        raise AlreadyDecided(
+            f"{actor.name} has already decided on this request",
+            field="Authorization",
+            rule="decides_once",
+        ) from None
+    return approval
+
+
+def _apply(
+    session: Session, actor: Principal, req: PromotionRequest, decision: str, settings: Settings
+) -> None:
+    now = utcnow()
+    if decision == "reject":
+        req.state, req.decided_at, req.decided_by, req.updated_at = "rejected", now, actor.name, now
+        session.flush()
+        record_event(
+            session,
+            actor,
+            "promotion.request.rejected",
+            req,
+            before={"state": "open"},
+            after={"state": "rejected"},
+        )
+        return
+    approvals = repo.count_live_approvals(session, req.id)
+    if approvals < req.quorum:
+        return
+    req.state, req.decided_at, req.decided_by, req.updated_at = "approved", now, actor.name, now
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "promotion.request.approved",
+        req,
+        before={"state": "open"},
+        after={"state": "approved"},
+        approvals=approvals,
+        quorum=req.quorum,
+    )
+    if req.auto_promote:
+        promote_locked(session, actor, req, settings=settings, auto=True)

@@ -1,0 +1,204 @@
+"""A model card per version, in Markdown: intended use, training data and contracts (from
+lineage), offline metrics, the comparison with the champion and its segments, gate results,
+approvals, and where the version stands."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.settings import Settings
+from governance import gates, repository, service
+from governance import promotion_repository as repo
+from governance.promotion_models import PromotionRequest
+
+INTENDED_USE = (
+    "Ranks candidate feed items for one user by the predicted probability of a click "
+    "(`POST /rank`). It is meant for ordering items that already passed eligibility and "
+    "safety filtering; its scores are not a measure of item quality, and it is not meant "
+    "for decisions about people. It is judged offline against a popularity baseline and the "
+    "synthetic feed's oracle, and online by realized AUC from delayed clicks."
+)
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-"
+    if isinstance(value, int | float):
+        return (
+            "-" if isinstance(value, float) and not math.isfinite(value) else f"{value:.{digits}f}"
+        )
+    return str(value)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return ["_none_"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += [
+        "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in r) + " |" for r in rows
+    ]
+    return out
+
+
+def _metrics(metrics: dict[str, Any]) -> list[str]:
+    rows = []
+    for scorer in ("model", "popularity", "oracle"):
+        m = metrics.get(scorer)
+        if isinstance(m, dict):
+            rows.append(
+                [
+                    scorer,
+                    _num(m.get("auc")),
+                    _num(m.get("log_loss")),
+                    _num(m.get("ndcg@10")),
+                    _num(m.get("ece")),
+                ]
+            )
+    lines = _table(["scorer", "AUC", "log loss", "NDCG@10", "ECE"], rows)
+    if metrics.get("test_window"):
+        lines.append("")
+        lines.append(f"Test window: {' .. '.join(metrics['test_window'])}.")
+    return lines
+
+
+def _comparison(evaluation: dict[str, Any] | None) -> list[str]:
+    if not evaluation:
+        return ["_No comparison with a champion yet (the metrics gate has not run)._"]
+    cand, champ = evaluation["candidate"], evaluation["champion"]
+    lines = [
+        f"Both models scored the same {evaluation['rows']} impressions "
+        f"({' .. '.join(evaluation['window'])}).",
+        "",
+        *_table(
+            ["metric", "this version", "champion"],
+            [[m, _num(cand.get(m)), _num(champ.get(m))] for m in ("auc", "log_loss", "ndcg@10")],
+        ),
+    ]
+    rows = [
+        [
+            f"{field}={s['value']}",
+            str(s["rows"]),
+            _num(s["candidate"].get("auc")),
+            _num(s["champion"].get("auc")),
+        ]
+        for field, segments in evaluation.get("slices", {}).items()
+        for s in segments
+    ]
+    lines += ["", "Segments:", "", *_table(["segment", "rows", "AUC", "champion AUC"], rows)]
+    lines += [f"- note: {n}" for n in evaluation.get("notes", [])]
+    return lines
+
+
+def _training(session: Session, version: Any, settings: Settings) -> list[str]:
+    ctx = gates.Context(version, None, settings.data_dir, settings.lineage_namespace)
+    batches, upstream = gates.training_batches(session, ctx)
+    window = (version.params or {}).get("window")
+    lines = [f"Training window: {' .. '.join(window)}." if window else "", ""]
+    contracts = [f"{c} {v}" for c, vs in version.contract_versions.items() for v in vs]
+    lines += [f"Contract versions: {', '.join(contracts)}."]
+    lines += [f"Upstream datasets (lineage): {', '.join(upstream)}.", ""]
+    rows = [
+        [
+            b["batch_id"][:8],
+            b["contract_id"],
+            b["contract_version"],
+            b["status"] or "no lineage",
+            _num(b["quarantine_rate"], 3),
+            str(b["check_run"] or "-")[:8],
+        ]
+        for b in batches
+    ]
+    head = ["batch", "contract", "version", "check", "quarantined", "check run"]
+    return lines + _table(head, rows)
+
+
+def _gates(req: PromotionRequest | None) -> list[str]:
+    if req is None:
+        return ["_No promotion request yet._"]
+    lines = [
+        f"Request `{req.id}` ({req.state}) by {req.requested_by} on "
+        f"{req.requested_at:%Y-%m-%d %H:%M} UTC under policy v{req.policy_version}: "
+        f"{req.justification}",
+        "",
+        *_table(
+            ["gate", "status", "blocking", "summary"],
+            [
+                [g["name"], g["status"], "yes" if g["blocking"] else "no", g["summary"]]
+                for g in req.gates
+            ],
+        ),
+    ]
+    if req.override:
+        o = req.override
+        lines += ["", f"Override by {o['by']} of {', '.join(o['gates'])}: {o['reason']}"]
+    return lines
+
+
+def _approvals(session: Session, req: PromotionRequest | None) -> list[str]:
+    if req is None:
+        return ["_None._"]
+    rows = [
+        [
+            a.reviewer,
+            a.decision,
+            f"{a.decided_at:%Y-%m-%d %H:%M}",
+            a.comment or "-",
+            "void: " + (a.void_reason or "") if a.voided_at else "counts",
+        ]
+        for a in repo.approvals(session, req.id)
+    ]
+    return [
+        f"Quorum: {req.quorum}.",
+        "",
+        *_table(["reviewer", "decision", "at", "comment", "status"], rows),
+    ]
+
+
+def model_card(session: Session, *, name: str, version: int, settings: Settings) -> str:
+    """The Markdown card of one version."""
+    row = service.get_version(session, name, version)
+    alias = repository.get_alias(session, name)
+    requests = repo.requests_of_version(session, name, version)
+    latest = requests[-1] if requests else None
+    status = "the champion (served)" if alias and alias.version == version else "not served"
+    sig = row.signature.get("inputs", [])
+    lines = [
+        f"# Model card: {name} v{version}",
+        "",
+        f"- Status: {status}; {len(requests)} promotion request(s)"
+        + (f", latest {latest.state}" if latest else ""),
+        f"- Registered {row.created_at:%Y-%m-%d %H:%M} UTC by {row.created_by}",
+        f"- Artifact: `{row.artifact_sha256}` ({row.artifact_bytes} bytes)",
+        f"- Inputs: {len(sig)} features ({', '.join(i['name'] for i in sig[:8])}"
+        + (", …" if len(sig) > 8 else "")
+        + ")",
+        "",
+        "## Intended use",
+        "",
+        INTENDED_USE + (f" {row.description}." if row.description else ""),
+        "",
+        "## Training data and contracts",
+        "",
+        *_training(session, row, settings),
+        "",
+        "## Offline metrics (own test split)",
+        "",
+        *_metrics(row.metrics),
+        "",
+        "## Compared with the champion, overall and by segment",
+        "",
+        *_comparison(latest.evaluation if latest else None),
+        "",
+        "## Promotion gates",
+        "",
+        *_gates(latest),
+        "",
+        "## Approvals",
+        "",
+        *_approvals(session, latest),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""HTTP routes of promotion governance: policy, requests, approvals, promotion, rollback,
+bake status, history and model cards."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from api.deps import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
+from api.problems import problem_response
+from core.auth import Principal, Role
+from core.errors import DriftgateError
+from governance import approvals, bake, card, history, policies, promotions
+from governance.promotion_schemas import (
+    ApprovalCreate,
+    BakeRead,
+    HistoryEntry,
+    OverrideCreate,
+    PolicyRead,
+    PromotionRequestCreate,
+    PromotionRequestRead,
+    RollbackCreate,
+    RollbackRead,
+    WithdrawCreate,
+)
+from governance.promotions import Refusal
+from governance.schemas import MODEL_NAME
+
+router = APIRouter(tags=["promotions"])
+
+ModelName = Annotated[str, Path(pattern=MODEL_NAME, description="Model name.")]
+VersionNumber = Annotated[int, Path(ge=1, description="Version number.")]
+RequestId = Annotated[uuid.UUID, Path(description="Promotion request id.")]
+State = Literal["open", "approved", "rejected", "expired", "withdrawn", "promoted"]
+# Whoever may move an approved request forward: the approvals are the authorization.
+Promoter = Annotated[Principal, Depends(require(Role.producer, Role.reviewer, Role.admin))]
+_YAML_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The promotion policy as YAML (see GET /promotion-policy for the default).",
+        "content": {"application/yaml": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def refused(request: Request, error: DriftgateError) -> JSONResponse:
+    """The problem document of a refusal whose record the transaction still commits."""
+    return problem_response(
+        error.status,
+        error.title,
+        error.detail,
+        slug=error.type_slug,
+        instance=request.url.path,
+        field=error.field,
+        rule=error.rule,
+        errors=error.errors,
+        **error.extra,
+    )
+
+
+def _request_doc(
+    result: Any, request: Request, session: Any, code: int = 200
+) -> PromotionRequestRead | JSONResponse:
+    if isinstance(result, Refusal):
+        return refused(request, result.error)
+    doc = PromotionRequestRead.model_validate(promotions.describe(session, result))
+    if code != 200:
+        return JSONResponse(doc.model_dump(mode="json"), status_code=code)
+    return doc
+
+
+# --- policy ----------------------------------------------------------------------------------
+
+
+@router.get("/promotion-policy", response_model=PolicyRead, tags=["policy"])
+def get_policy(session: DbSession, _: Viewer) -> PolicyRead:
+    """The promotion policy in force (version 0 is the built-in default)."""
+    return PolicyRead.model_validate(policies.active_policy(session).to_json())
+
+
+@router.put("/promotion-policy", response_model=PolicyRead, tags=["policy"],
+            openapi_extra=_YAML_BODY)  # fmt: skip
+async def publish_policy(
+    request: Request,
+    session: DbSession,
+    actor: Admin,
+    comment: Annotated[str, Query(max_length=2000, description="Why it changes.")] = "",
+) -> PolicyRead:
+    """Publish a new policy version (admin); open requests re-gate at their next step."""
+    body = await request.body()
+    return PolicyRead.model_validate(
+        policies.publish_policy(session, actor, source=body, comment=comment).to_json()
+    )
+
+
+@router.get("/promotion-policy/versions", response_model=list[PolicyRead], tags=["policy"])
+def list_policy_versions(session: DbSession, _: Viewer) -> list[PolicyRead]:
+    """Every policy version, oldest first."""
+    return [PolicyRead.model_validate(p.to_json()) for p in policies.list_versions(session)]
+
+
+@router.get("/promotion-policy/versions/{version}", response_model=PolicyRead, tags=["policy"])
+def get_policy_version(
+    version: Annotated[int, Path(ge=0)], session: DbSession, _: Viewer
+) -> PolicyRead:
+    """One policy version."""
+    return PolicyRead.model_validate(policies.policy_at(session, version).to_json())
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/models/{name}/versions/{version}/promotion-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PromotionRequestRead,
+)
+def open_request(
+    name: ModelName,
+    version: VersionNumber,
+    body: PromotionRequestCreate,
+    response: Response,
+    session: DbSession,
+    actor: Producer,
+    settings: AppSettings,
+) -> PromotionRequestRead:
+    """Request that a version become the champion; the policy's gates run now."""
+    req = promotions.open_request(
+        session, actor, name=name, version=version, justification=body.justification,
+        settings=settings,
+    )  # fmt: skip
+    response.headers["Location"] = f"/promotion-requests/{req.id}"
+    return PromotionRequestRead.model_validate(promotions.describe(session, req))
+
+
+@router.get("/promotion-requests", response_model=list[PromotionRequestRead])
+def list_requests(
+    session: DbSession,
+    _: Viewer,
+    model: Annotated[str | None, Query(pattern=MODEL_NAME)] = None,
+    state: State | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PromotionRequestRead]:
+    """Promotion requests, newest first, by model and state."""
+    rows = promotions.list_requests(session, name=model, state=state, limit=limit, offset=offset)
+    return [PromotionRequestRead.model_validate(r) for r in rows]
+
+
+@router.get("/promotion-requests/{request_id}", response_model=PromotionRequestRead)
+def get_request(request_id: RequestId, session: DbSession, _: Viewer) -> PromotionRequestRead:
+    """One request with its gate results, binding and every decision."""
+    return PromotionRequestRead.model_validate(promotions.describe_by_id(session, request_id))
+
+
+@router.post(
+    "/promotion-requests/{request_id}/approvals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PromotionRequestRead,
+    responses={403: {"description": "Separation of duties (audited)."}},
+)
+def decide(
+    request_id: RequestId,
+    body: ApprovalCreate,
+    request: Request,
+    session: DbSession,
+    actor: Reviewer,
+    settings: AppSettings,
+) -> Any:
+    """Approve or reject (reviewer); the requester and the version's creator cannot."""
+    result = approvals.decide(
+        session, actor, request_id=request_id, decision=body.decision, comment=body.comment,
+        settings=settings,
+    )  # fmt: skip
+    if isinstance(result, Refusal):
+        return refused(request, result.error)
+    return _request_doc(promotions.get_request(session, request_id), request, session, 201)
+
+
+@router.post("/promotion-requests/{request_id}/withdraw", response_model=PromotionRequestRead)
+def withdraw(
+    request_id: RequestId, body: WithdrawCreate, request: Request, session: DbSession,
+    actor: Producer,
+) -> Any:  # fmt: skip
+    """Withdraw a request (its requester or an admin)."""
+    result = promotions.withdraw(session, actor, request_id=request_id, reason=body.reason)
+    return _request_doc(result, request, session)
+
+
+@router.post("/promotion-requests/{request_id}/override", response_model=PromotionRequestRead)
+def override(
+    request_id: RequestId, body: OverrideCreate, request: Request, session: DbSession,
+    actor: Admin,
+) -> Any:  # fmt: skip
+    """Let named failed gates not block approval (admin, with a reason; audited)."""
+    result = promotions.override_gates(
+        session, actor, request_id=request_id, gate_names=list(body.gates), reason=body.reason
+    )
+    return _request_doc(result, request, session)
+
+
+@router.post("/promotion-requests/{request_id}/gates", response_model=PromotionRequestRead)
+def rerun_gates(
+    request_id: RequestId, request: Request, session: DbSession, actor: Producer,
+    settings: AppSettings,
+) -> Any:  # fmt: skip
+    """Run the gates again; if results changed, earlier approvals are void."""
+    result = promotions.rerun_gates(session, actor, request_id=request_id, settings=settings)
+    return _request_doc(result, request, session)
+
+
+@router.post("/promotion-requests/{request_id}/promote", response_model=PromotionRequestRead)
+def promote(
+    request_id: RequestId, request: Request, session: DbSession, actor: Promoter,
+    settings: AppSettings,
+) -> Any:  # fmt: skip
+    """Make an approved version the champion; serving swaps to it within seconds."""
+    result = promotions.promote(session, actor, request_id=request_id, settings=settings)
+    return _request_doc(result, request, session)
+
+
+@router.get("/promotion-requests/{request_id}/bake", response_model=BakeRead)
+def bake_status(request_id: RequestId, request: Request, session: DbSession, _: Viewer) -> BakeRead:
+    """The bake guard's verdict right now for a promoted request (reads only)."""
+    req = promotions.get_request(session, request_id)
+    promotions.require_state(req, "promoted")
+    stats = getattr(request.app.state, "serving_stats", None)
+    return BakeRead.model_validate(bake.evaluate(session, req, stats).to_json())
+
+
+# --- model-level: rollback, history, card ----------------------------------------------------
+
+
+@router.post("/models/{name}/rollback", response_model=RollbackRead)
+def rollback(
+    name: ModelName, body: RollbackCreate, session: DbSession, actor: Reviewer
+) -> RollbackRead:
+    """Restore the previous champion now (reviewer or admin; no quorum; audited)."""
+    done = promotions.rollback(
+        session, actor, name=name, reason=body.reason, expected_version=body.from_version
+    )
+    return RollbackRead.model_validate(done, from_attributes=True)
+
+
+@router.get("/models/{name}/history", response_model=list[HistoryEntry])
+def model_history(
+    name: ModelName,
+    session: DbSession,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[HistoryEntry]:
+    """The model's timeline from the audit trail: requests, gates, approvals, promotions,
+    rollbacks, bake verdicts, incidents."""
+    return [
+        HistoryEntry.model_validate(e) for e in history.model_history(session, name, limit=limit)
+    ]
+
+
+@router.get(
+    "/models/{name}/versions/{version}/card",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {}}, "description": "The model card."}},
+)
+def model_card(
+    name: ModelName, version: VersionNumber, session: DbSession, _: Viewer, settings: AppSettings
+) -> PlainTextResponse:
+    """The version's model card in Markdown."""
+    text = card.model_card(session, name=name, version=version, settings=settings)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

@@ -1,0 +1,654 @@
+"""Promotion requests: open (gates run), re-gate when the binding changes, withdraw, admin
+override, expiry, promotion (the champion alias moves) and rollback.
+
+States: `open` → `approved` | `rejected` | `expired` | `withdrawn`; `approved` → `promoted`
+(or `expired`/`withdrawn`; or back to `open` when its approvals are voided because the
+artifact, metrics, policy or champion changed). `rejected`, `expired`, `withdrawn` and
+`promoted` are terminal. Every step locks the request row (`SELECT … FOR UPDATE`), so
+concurrent callers see one another's effects and each transition happens once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.auth import Principal, Role
+from core.clock import utcnow
+from core.errors import DriftgateError, Forbidden
+from core.settings import Settings
+from governance import gates, repository, service
+from governance import promotion_repository as repo
+from governance.champion import move_champion, rollback_target
+from governance.models import ModelVersion
+from governance.policies import active_policy, policy_at
+from governance.policy import canonical_sha256
+from governance.promotion_errors import (
+    AlreadyChampion,
+    BindingChanged,
+    ChampionMoved,
+    GatesFailed,
+    InvalidOverride,
+    PromotionRequestExists,
+    PromotionRequestNotFound,
+    RequestClosed,
+    RequestExpired,
+    SeparationOfDuties,
+)
+from governance.promotion_models import ACTIVE_STATES, PromotionRequest
+from ranker import artifact
+
+TERMINAL_STATES = ("rejected", "expired", "withdrawn", "promoted")
+EXPIRY_ACTOR = "driftgate (expiry)"
+OBJECT_TYPE = "promotion_request"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What an approval is given for; any change voids it."""
+
+    artifact_sha256: str
+    metrics_sha256: str
+    policy_version: int
+    champion_version: int | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused step whose record (audit event, state change) must still be committed.
+
+    Services return it instead of raising, so the request's transaction commits the record;
+    the route then answers with the error's problem document.
+    """
+
+    error: DriftgateError
+
+
+def binding_of(req: PromotionRequest) -> Binding:
+    return Binding(
+        req.artifact_sha256, req.metrics_sha256, req.policy_version, req.champion_version
+    )
+
+
+def metrics_sha256(version: ModelVersion, evaluation: dict[str, Any] | None) -> str:
+    """Registered metrics plus the gate comparison: approvals bind to both."""
+    evaluated = None
+    if evaluation:
+        evaluated = {k: evaluation.get(k) for k in ("window", "candidate", "champion", "slices")}
+    return canonical_sha256({"registered": version.metrics, "evaluated": evaluated})
+
+
+def artifact_sha256_on_disk(version: ModelVersion, data_dir: Any) -> str:
+    """The sha256 of the artifact's bytes as stored now (`missing` when unreadable)."""
+    try:
+        return artifact.sha256_file(artifact.path_of(version.artifact_uri, data_dir))[0]
+    except (OSError, DriftgateError):
+        return "missing"
+
+
+def live_binding(
+    session: Session, req: PromotionRequest, version: ModelVersion, settings: Settings
+) -> Binding:
+    champion = repository.get_alias(session, req.model_name)
+    return Binding(
+        artifact_sha256_on_disk(version, settings.data_dir),
+        metrics_sha256(version, req.evaluation),
+        active_policy(session).version,
+        champion.version if champion else None,
+    )
+
+
+def _summary(req: PromotionRequest) -> dict[str, Any]:
+    return {
+        "model": req.model_name,
+        "version": req.version,
+        "state": req.state,
+        "binding": asdict(binding_of(req)),
+        "quorum": req.quorum,
+        "blocking_gates": req.blocking_gates,
+    }
+
+
+def record_event(
+    session: Session, actor: Principal | str, action: str, req: PromotionRequest, **details: Any
+) -> None:
+    audit.record(
+        session,
+        actor=actor if isinstance(actor, str) else actor.name,
+        action=action,
+        object_type=OBJECT_TYPE,
+        object_id=str(req.id),
+        model=req.model_name,
+        version=req.version,
+        **details,
+    )
+
+
+def get_request(
+    session: Session, request_id: uuid.UUID, *, for_update: bool = False
+) -> PromotionRequest:
+    req = repo.get_request(session, request_id, for_update=for_update)
+    if req is None:
+        raise PromotionRequestNotFound(f"no promotion request {request_id}", field="request_id")
+    return req
+
+
+def _gate(
+    session: Session, version: ModelVersion, settings: Settings
+) -> tuple[gates.GateReport, Any, int | None]:
+    policy = active_policy(session)
+    champion = repository.champion_version(session, version.model_name)
+    ctx = gates.Context(version, champion, settings.data_dir, settings.lineage_namespace)
+    report = gates.run_gates(session, ctx, policy.document)
+    return report, policy, champion.version if champion else None
+
+
+def open_request(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    version: int,
+    justification: str,
+    settings: Settings,
+) -> PromotionRequest:
+    """Open a request for `version` to become champion; the policy's gates run now."""
+    row = service.get_version(session, name, version)
+    champion = repository.get_alias(session, name)
+    if champion is not None and champion.version == version:
+        raise AlreadyChampion(
+            f"version {version} of {name!r} is already the champion",
+            field="version",
+            rule="not_champion",
+        )
+    _refuse_duplicate(repo.active_request(session, name, version), version)
+    report, policy, champion_version = _gate(session, row, settings)
+    now = utcnow()
+    req = PromotionRequest(
+        id=uuid.uuid4(),
+        model_name=name,
+        version=version,
+        state="open",
+        justification=justification,
+        requested_by=actor.name,
+        requested_at=now,
+        version_created_by=row.created_by,
+        artifact_sha256=artifact_sha256_on_disk(row, settings.data_dir),
+        metrics_sha256=metrics_sha256(row, report.evaluation),
+        policy_version=policy.version,
+        champion_version=champion_version,
+        quorum=policy.document.quorum,
+        auto_promote=policy.document.auto_promote,
+        expires_at=now + policy.document.expiry,
+        gates=report.to_json(),
+        blocking_gates=report.blocking,
+        gates_evaluated_at=now,
+        evaluation=report.evaluation,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(req)
+    except IntegrityError:  # a concurrent request for the same version won the race
+        _refuse_duplicate(repo.active_request(session, name, version), version)
+        raise
+    record_event(
+        session,
+        actor,
+        "promotion.request.open",
+        req,
+        after=_summary(req),
+        justification=justification,
+        gates=_gate_digest(req),
+    )
+    return req
+
+
+def _refuse_duplicate(existing: PromotionRequest | None, version: int) -> None:
+    if existing is not None:
+        raise PromotionRequestExists(
+            f"version {version} already has an {existing.state} promotion request",
+            field="version",
+            rule="one_open_request",
+            extra={"request_id": str(existing.id)},
+        )
+
+
+def _gate_digest(req: PromotionRequest) -> list[dict[str, Any]]:
+    return [
+        {"name": g["name"], "status": g["status"], "blocking": g["blocking"]} for g in req.gates
+    ]
+
+
+# --- keeping a request honest: expiry and binding -------------------------------------------
+
+
+def expire_if_due(session: Session, req: PromotionRequest, now: datetime | None = None) -> bool:
+    """Move an overdue open/approved request to `expired` (audited); True if it expired now."""
+    now = now or utcnow()
+    if req.state not in ACTIVE_STATES or now < req.expires_at:
+        return False
+    before = req.state
+    req.state, req.decided_at, req.decided_by, req.updated_at = "expired", now, EXPIRY_ACTOR, now
+    session.flush()
+    record_event(
+        session,
+        EXPIRY_ACTOR,
+        "promotion.request.expired",
+        req,
+        before={"state": before},
+        after={"state": "expired"},
+        expires_at=req.expires_at,
+    )
+    return True
+
+
+def expire_due(session: Session, *, now: datetime | None = None) -> int:
+    """Expire every overdue request (the background guard calls this)."""
+    now = now or utcnow()
+    return sum(expire_if_due(session, req, now) for req in repo.due_for_expiry(session, now))
+
+
+def expired_refusal(req: PromotionRequest) -> Refusal:
+    return Refusal(
+        RequestExpired(
+            f"the request expired at {req.expires_at.isoformat()}",
+            field="request_id",
+            rule="not_expired",
+            extra={"state": "expired"},
+        )
+    )
+
+
+def require_state(req: PromotionRequest, *allowed: str) -> None:
+    if req.state in allowed:
+        return
+    terminal = req.state in TERMINAL_STATES
+    raise RequestClosed(
+        f"the request is {req.state}"
+        + (
+            "; it is closed to any further decision" if terminal else f"; needs {'/'.join(allowed)}"
+        ),
+        field="request_id",
+        rule="terminal_state" if terminal else "state",
+        extra={"state": req.state},
+    )
+
+
+def ensure_current(
+    session: Session,
+    actor: Principal | str,
+    req: PromotionRequest,
+    version: ModelVersion,
+    settings: Settings,
+    *,
+    force: bool = False,
+) -> bool:
+    """Re-gate if the artifact, metrics, policy or champion moved; void lapsed approvals.
+
+    Returns True when approvals were voided (the binding changed).
+    """
+    if not force and live_binding(session, req, version, settings) == binding_of(req):
+        return False
+    before = binding_of(req)
+    report, policy, champion_version = _gate(session, version, settings)
+    now = utcnow()
+    req.artifact_sha256 = artifact_sha256_on_disk(version, settings.data_dir)
+    req.metrics_sha256 = metrics_sha256(version, report.evaluation)
+    req.policy_version, req.champion_version = policy.version, champion_version
+    req.quorum, req.auto_promote = policy.document.quorum, policy.document.auto_promote
+    req.gates, req.blocking_gates = report.to_json(), report.blocking
+    req.evaluation, req.gates_evaluated_at, req.updated_at = report.evaluation, now, now
+    after = binding_of(req)
+    changed = after != before
+    voided: list[str] = []
+    if changed:
+        voided = repo.void_approvals(session, req.id, at=now, reason=_why(before, after))
+        req.override = None
+        if req.state == "approved":
+            req.state = "open"
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "promotion.request.regate",
+        req,
+        before=asdict(before),
+        after=asdict(after),
+        changed=_changed(before, after),
+        voided_approvals=voided,
+        gates=_gate_digest(req),
+        state=req.state,
+    )
+    return changed
+
+
+def _changed(before: Binding, after: Binding) -> list[str]:
+    a, b = asdict(before), asdict(after)
+    return [k for k in a if a[k] != b[k]]
+
+
+def _why(before: Binding, after: Binding) -> str:
+    return "binding changed: " + ", ".join(_changed(before, after))
+
+
+# --- requester and admin steps ---------------------------------------------------------------
+
+
+def withdraw(
+    session: Session, actor: Principal, *, request_id: uuid.UUID, reason: str
+) -> PromotionRequest | Refusal:
+    req = get_request(session, request_id, for_update=True)
+    if expire_if_due(session, req):
+        return expired_refusal(req)
+    require_state(req, *ACTIVE_STATES)
+    if actor.name != req.requested_by and actor.role != Role.admin:
+        raise Forbidden(
+            "only the requester or an admin may withdraw a request",
+            field="Authorization",
+            rule="requester_or_admin",
+        )
+    before, now = req.state, utcnow()
+    req.state, req.decided_at, req.decided_by, req.updated_at = "withdrawn", now, actor.name, now
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "promotion.request.withdrawn",
+        req,
+        before={"state": before},
+        after={"state": "withdrawn"},
+        reason=reason,
+    )
+    return req
+
+
+def override_gates(
+    session: Session,
+    actor: Principal,
+    *,
+    request_id: uuid.UUID,
+    gate_names: list[str],
+    reason: str,
+) -> PromotionRequest | Refusal:
+    """An admin's explicit, audited decision to let failed gates not block approval."""
+    req = get_request(session, request_id, for_update=True)
+    if expire_if_due(session, req):
+        return expired_refusal(req)
+    require_state(req, "open")
+    if actor.name == req.requested_by:
+        raise SeparationOfDuties(
+            "the requester cannot override the gates of their own request",
+            field="Authorization",
+            rule="requester_cannot_override",
+        )
+    named, blocking = set(gate_names), set(req.blocking_gates)
+    if not blocking:
+        raise InvalidOverride(
+            "no gate blocks this request", field="gates", rule="has_blocking_gates"
+        )
+    if named - blocking:
+        raise InvalidOverride(
+            f"not blocking, so nothing to override: {sorted(named - blocking)}",
+            field="gates",
+            rule="gate_is_blocking",
+        )
+    if blocking - named:
+        raise InvalidOverride(
+            f"the override must name every blocking gate; missing {sorted(blocking - named)}",
+            field="gates",
+            rule="covers_blocking_gates",
+        )
+    now = utcnow()
+    req.override = {
+        "by": actor.name,
+        "at": now.isoformat(),
+        "reason": reason,
+        "gates": sorted(named),
+        "binding": asdict(binding_of(req)),
+    }
+    req.updated_at = now
+    session.flush()
+    record_event(session, actor, "promotion.gates.override", req, after=req.override)
+    return req
+
+
+def rerun_gates(
+    session: Session, actor: Principal, *, request_id: uuid.UUID, settings: Settings
+) -> PromotionRequest | Refusal:
+    """Run the gates again (e.g. after an incident is resolved); changed results void approvals."""
+    req = get_request(session, request_id, for_update=True)
+    if expire_if_due(session, req):
+        return expired_refusal(req)
+    require_state(req, *ACTIVE_STATES)
+    version = service.get_version(session, req.model_name, req.version)
+    ensure_current(session, actor, req, version, settings, force=True)
+    return req
+
+
+# --- promotion and rollback ------------------------------------------------------------------
+
+
+def promote(
+    session: Session,
+    actor: Principal,
+    *,
+    request_id: uuid.UUID,
+    settings: Settings,
+    auto: bool = False,
+) -> PromotionRequest | Refusal:
+    """Move the champion alias to the approved version (atomically, audited); start the bake."""
+    req = get_request(session, request_id, for_update=True)
+    if expire_if_due(session, req):
+        return expired_refusal(req)
+    require_state(req, "approved")
+    return promote_locked(session, actor, req, settings=settings, auto=auto)
+
+
+def promote_locked(
+    session: Session,
+    actor: Principal,
+    req: PromotionRequest,
+    *,
+    settings: Settings,
+    auto: bool = False,
+) -> PromotionRequest | Refusal:
+    """`promote` for a request row the caller already holds locked in state `approved`."""
+    version = service.get_version(session, req.model_name, req.version)
+    if ensure_current(session, actor, req, version, settings):
+        return Refusal(
+            BindingChanged(
+                "the artifact, metrics, policy or champion changed since approval; the gates "
+                "ran again and the approvals are void",
+                field="request_id",
+                rule="binding_unchanged",
+                extra={"state": req.state, "blocking_gates": req.blocking_gates},
+            )
+        )
+    if req.artifact_sha256 != version.artifact_sha256:
+        raise GatesFailed(
+            "the artifact on disk does not match the registry",
+            field="artifact_sha256",
+            rule="sha256_matches",
+        )
+    if req.blocking_gates and not req.override:
+        raise GatesFailed(
+            f"blocking gates: {', '.join(req.blocking_gates)}",
+            field="gates",
+            rule="gates_passed",
+            extra={"blocking_gates": req.blocking_gates},
+        )
+    current = repository.get_alias(session, req.model_name, for_update=True)
+    previous = current.version if current else None
+    move_champion(
+        session,
+        actor,
+        name=req.model_name,
+        version=req.version,
+        via="promote",
+        reason=req.justification,
+        request_id=req.id,
+    )
+    bake = policy_at(session, req.policy_version).document.bake
+    now = utcnow()
+    req.state, req.promoted_at, req.promoted_by = "promoted", now, actor.name
+    req.previous_version, req.updated_at = previous, now
+    req.bake_state = "baking" if bake.enabled else None
+    req.bake_until = now + bake.period if bake.enabled else None
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "promotion.request.promoted",
+        req,
+        before={"state": "approved", "champion": previous},
+        after={
+            "state": "promoted",
+            "champion": req.version,
+            "artifact_sha256": version.artifact_sha256,
+        },
+        auto=auto,
+        bake_until=req.bake_until,
+    )
+    _lineage(session, actor, req, version)
+    return req
+
+
+def _lineage(
+    session: Session, actor: Principal, req: PromotionRequest, version: ModelVersion
+) -> None:
+    from lineage import emit, naming
+
+    links = {naming.MODEL_NAME: req.model_name, naming.MODEL_VERSION: str(req.version)}
+    emit.record_run(
+        session,
+        actor,
+        job=naming.PROMOTE_JOB,
+        inputs=[
+            emit.DatasetRef(
+                None, naming.model(req.model_name), version=str(req.version), links=links
+            )
+        ],
+        outputs=[
+            emit.DatasetRef(
+                None, naming.champion(req.model_name), version=str(req.version), links=links
+            )
+        ],
+        run_facets={
+            "promotion": emit.facet(
+                "urn:driftgate:lineage:facets:PromotionRunFacet:1-0-0",
+                requestId=str(req.id),
+                previousVersion=req.previous_version,
+                artifactSha256=version.artifact_sha256,
+                policyVersion=req.policy_version,
+            )
+        },
+        links={"promotion_request": str(req.id), **links},
+    )
+
+
+@dataclass(frozen=True)
+class RollbackOutcome:
+    model_name: str
+    from_version: int
+    to_version: int
+    reason: str
+    at: datetime
+    by: str
+
+
+def rollback(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    reason: str,
+    expected_version: int | None = None,
+    via: str = "rollback",
+) -> RollbackOutcome:
+    """Restore the previous champion at once: no quorum, it was approved before. Audited.
+
+    `expected_version` guards against rolling back twice: when the champion is no longer that
+    version (someone else already rolled back), nothing moves and the answer is 409.
+    """
+    service.get_model(session, name)
+    current, target = rollback_target(session, name)
+    if expected_version is not None and current != expected_version:
+        raise ChampionMoved(
+            f"the champion is version {current}, not {expected_version}; nothing was rolled back",
+            field="from_version",
+            rule="is_current_champion",
+            extra={"champion_version": current},
+        )
+    baking = repo.latest_promotion_of(session, name, current)
+    move_champion(
+        session,
+        actor,
+        name=name,
+        version=target,
+        via=via,  # type: ignore[arg-type]
+        reason=reason,
+        request_id=baking.id if baking else None,
+    )
+    now = utcnow()
+    if baking is not None and baking.bake_state == "baking":
+        baking.bake_state, baking.updated_at = "rolled_back", now
+        session.flush()
+        record_event(
+            session,
+            actor,
+            "promotion.bake.rolled_back",
+            baking,
+            before={"bake_state": "baking"},
+            after={"bake_state": "rolled_back"},
+            reason=reason,
+            automatic=via == "auto_rollback",
+        )
+    return RollbackOutcome(name, current, target, reason, now, actor.name)
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def describe(session: Session, req: PromotionRequest) -> dict[str, Any]:
+    """A request with its binding and every decision, as the API shows it."""
+    decisions = repo.approvals(session, req.id)
+    doc = {c.name: getattr(req, c.name) for c in PromotionRequest.__table__.columns}
+    doc["binding"] = asdict(binding_of(req))
+    doc["approvals_live"] = sum(
+        1 for a in decisions if a.decision == "approve" and a.voided_at is None
+    )
+    doc["approvals"] = [
+        {
+            "reviewer": a.reviewer,
+            "decision": a.decision,
+            "comment": a.comment,
+            "decided_at": a.decided_at,
+            "binding": asdict(
+                Binding(a.artifact_sha256, a.metrics_sha256, a.policy_version, a.champion_version)
+            ),
+            "voided_at": a.voided_at,
+            "void_reason": a.void_reason,
+        }
+        for a in decisions
+    ]
+    return doc
+
+
+def describe_by_id(session: Session, request_id: uuid.UUID) -> dict[str, Any]:
+    return describe(session, get_request(session, request_id))
+
+
+def list_requests(
+    session: Session, *, name: str | None, state: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    if name is not None:
+        service.get_model(session, name)
+    rows = repo.list_requests(session, name=name, state=state, limit=limit, offset=offset)
+    return [describe(session, r) for r in rows]

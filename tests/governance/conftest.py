@@ -1,0 +1,318 @@
+"""Promotion fixtures.
+
+- `gov` (function scope, inside the rolled-back test transaction): a real batch posted
+  through the API (so its check run is in lineage), versions registered with small stand-in
+  artifacts, extra reviewer tokens, and a policy without the model-scoring gates. Fast: no
+  model is trained.
+- `real` (session scope, committed database): a small feed posted through the contracts and
+  one ranker trained and crowned, plus candidate versions built from its artifact (a copy
+  with slightly different weights, one that ranks backwards, one broken for one country),
+  for the gates that score models and for serving and the bake period (about 15 s, once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.auth import CLI_OPERATOR, Role, create_token
+from core.migrate import upgrade
+from core.settings import Settings
+from ranker.feed import deliver
+from ranker.feed_config import FeedConfig
+from ranker.ingest import ensure_contracts
+from tests.conftest import create_database, drop_database
+from tests.ranker.conftest import ORIGIN, small_config
+
+FAST_POLICY = """\
+quorum: 2
+expires_after: P7D
+gates:
+  metrics: {enabled: false}
+  slices: {enabled: false}
+bake: {enabled: false}
+"""
+
+
+@dataclass
+class Gov:
+    """Drives the API the way people do, with one token per named person."""
+
+    client: TestClient
+    db: Session
+    settings: Settings
+    tokens: dict[str, str]
+    batch: dict[str, Any] = field(default_factory=dict)
+    _artifacts: int = 0
+
+    def as_(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def person(self, name: str, role: str) -> dict[str, str]:
+        if name not in self.tokens:
+            self.tokens[name] = create_token(
+                self.db, CLI_OPERATOR, name=name, role=Role(role), prefix="dg_"
+            )
+            self.db.commit()
+        return self.as_(name)
+
+    def policy(self, yaml_text: str) -> dict[str, Any]:
+        resp = self.client.put(
+            "/promotion-policy",
+            content=yaml_text,
+            headers={**self.as_("test-admin"), "Content-Type": "application/yaml"},
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
+    def register(self, who: str = "test-producer", content: bytes | None = None) -> int:
+        self._artifacts += 1
+        content = content or f"weights {self._artifacts}".encode()
+        sha = hashlib.sha256(content).hexdigest()
+        path = (self.settings.data_dir / "models" / "ranker" / f"{sha}.pt").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        b = self.batch
+        body = {
+            "artifact_uri": path.as_uri(),
+            "artifact_sha256": sha,
+            "signature": {
+                "inputs": [{"name": "x", "kind": "numeric", "dtype": "float32"}],
+                "output": {"name": "p"},
+            },
+            "metrics": {"model": {"auc": 0.7 + self._artifacts / 1000}},
+            "training_data": [
+                {
+                    "batch_id": b["id"],
+                    "contract_id": "impressions",
+                    "contract_version": b["contract_version"],
+                    "accepted_sha256": b["accepted_sha256"],
+                    "rows_used": b["rows_accepted"],
+                }
+            ],
+        }
+        resp = self.client.post("/models/ranker/versions", json=body, headers=self.as_(who))
+        assert resp.status_code == 201, resp.text
+        return resp.json()["version"]  # type: ignore[no-any-return]
+
+    def artifact_path(self, version: int) -> Path:
+        from governance import service
+
+        row = service.get_version(self.db, "ranker", version)
+        return Path(row.artifact_uri.removeprefix("file://"))
+
+    def crown(self, version: int) -> None:
+        resp = self.client.put(
+            "/models/ranker/champion",
+            json={"version": version, "reason": "baseline"},
+            headers=self.as_("test-admin"),
+        )
+        assert resp.status_code == 200, resp.text
+
+    def request(self, version: int, who: str = "test-producer", **body: Any) -> Any:
+        return self.client.post(
+            f"/models/ranker/versions/{version}/promotion-requests",
+            json={"justification": "better on the last week", **body},
+            headers=self.as_(who),
+        )
+
+    def open(self, version: int, who: str = "test-producer") -> dict[str, Any]:
+        resp = self.request(version, who)
+        assert resp.status_code == 201, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
+    def decide(self, request_id: str, who: str, decision: str = "approve", **extra: Any) -> Any:
+        return self.client.post(
+            f"/promotion-requests/{request_id}/approvals",
+            json={"decision": decision, "comment": f"{who} looked", **extra},
+            headers=self.as_(who),
+        )
+
+    def get(self, request_id: str) -> dict[str, Any]:
+        resp = self.client.get(f"/promotion-requests/{request_id}", headers=self.as_("test-viewer"))
+        assert resp.status_code == 200, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
+    def audit(self, action: str) -> list[dict[str, Any]]:
+        resp = self.client.get(
+            f"/audit?action={action}&limit=1000", headers=self.as_("test-viewer")
+        )
+        return resp.json()  # type: ignore[no-any-return]
+
+
+def post_batch(client: TestClient, headers: dict[str, str], frame: Any) -> dict[str, Any]:
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    resp = client.post(
+        "/batches?contract=impressions",
+        content=buf.getvalue(),
+        headers={**headers, "Content-Type": "application/vnd.apache.parquet"},
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+def impressions_frame(hour: int = 0) -> Any:
+    return next(
+        b.frame
+        for b in deliver(small_config(), ORIGIN, hour, hour + 1)
+        if b.contract_id == "impressions"
+    )
+
+
+@pytest.fixture
+def gov(client: TestClient, db: Session, settings: Settings, tokens: dict[str, str]) -> Gov:
+    ensure_contracts(db, CLI_OPERATOR)
+    db.commit()
+    g = Gov(client, db, settings, {f"test-{k}": v for k, v in tokens.items()})
+    g.batch = post_batch(client, g.as_("test-producer"), impressions_frame())
+    g.person("rev-ann", "reviewer")
+    g.person("rev-bob", "reviewer")
+    g.person("rev-cy", "reviewer")
+    g.policy(FAST_POLICY)
+    return g
+
+
+# --- a real trained ranker, once per session -----------------------------------------------
+
+
+@dataclass
+class Real:
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    data_dir: Path
+    config: FeedConfig
+    champion: int
+    tokens: dict[str, str]
+    candidates: dict[str, int] = field(default_factory=dict)
+
+    def settings(self, **changes: object) -> Settings:
+        base: dict[str, object] = {
+            "data_dir": self.data_dir,
+            "monitor_runner": False,
+            "governance_bake_guard": False,
+            "ranker_poll_seconds": 0.1,
+        }
+        base.update(changes)
+        return Settings.model_validate(base)
+
+    def as_(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def _derived(real: Real, payload: dict[str, Any], note: str, change: Callable[[Any], None]) -> int:
+    """Register a version whose weights are the champion's, changed by `change`."""
+    import copy
+
+    from governance import service
+    from governance.schemas import ModelVersionCreate
+    from ranker import artifact
+
+    derived = copy.deepcopy(payload)
+    derived.pop("format")
+    change(derived["state_dict"])
+    derived["note"] = note
+    stored = artifact.write(derived, data_dir=real.data_dir, model_name="ranker")
+    with real.sessions.begin() as s:
+        row = service.get_version(s, "ranker", real.champion)
+        body = ModelVersionCreate(
+            artifact_uri=stored.uri,
+            artifact_sha256=stored.sha256,
+            signature=row.signature,  # type: ignore[arg-type]
+            metrics=row.metrics,
+            training_data=row.training_data,  # type: ignore[arg-type]
+            params=row.params,
+            description=note,
+        )
+        who = CLI_OPERATOR if note != "nudged" else _principal("ml-engineer")
+        return service.register_version(
+            s, who, name="ranker", body=body, data_dir=real.data_dir
+        ).version
+
+
+def _principal(name: str) -> Any:
+    from core.auth import Principal
+
+    return Principal(name=name, role=Role.producer)
+
+
+@pytest.fixture(scope="session")
+def real(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Real]:
+    import torch
+
+    from governance import service
+    from governance.training import train_and_register
+    from ranker import artifact
+    from ranker.ingest import post_feed
+    from ranker.nn import TrainConfig
+
+    url = create_database(server_url)
+    upgrade(url)
+    engine = create_engine(url, pool_size=10, max_overflow=60)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    data_dir = tmp_path_factory.mktemp("governance-data")
+    config = small_config(requests_per_hour=100, batch_hours=12)
+    start, end = ORIGIN, ORIGIN + timedelta(days=2)
+    post_feed(
+        sessions, CLI_OPERATOR, config=config, origin=start, start=start, end=end, data_dir=data_dir
+    )
+    outcome = train_and_register(
+        sessions,
+        CLI_OPERATOR,
+        model_name="ranker",
+        start=start,
+        end=end,
+        data_dir=data_dir,
+        train_config=TrainConfig(hidden=(32, 16), max_epochs=8),
+    )
+    with sessions.begin() as s:
+        tokens = {
+            name: create_token(s, CLI_OPERATOR, name=name, role=Role(role), prefix="dg_")
+            for name, role in [
+                ("ml-engineer", "producer"),
+                ("rev-ann", "reviewer"),
+                ("rev-bob", "reviewer"),
+                ("ops-admin", "admin"),
+                ("someone", "viewer"),
+            ]
+        }
+        row = service.get_version(s, "ranker", outcome.version)
+        payload = artifact.read(artifact.path_of(row.artifact_uri, data_dir), row.artifact_sha256)
+    real = Real(url, engine, sessions, data_dir, config, outcome.version, tokens)
+
+    def nudge(sd: Any) -> None:
+        gen = torch.Generator().manual_seed(1)
+        for key, tensor in sd.items():
+            if key.startswith("mlp.") and tensor.dtype.is_floating_point:
+                tensor.add_(torch.randn(tensor.shape, generator=gen) * 1e-3)
+
+    def backwards(sd: Any) -> None:
+        last = max(k for k in sd if k.startswith("mlp.") and k.endswith(".weight"))
+        sd[last].mul_(-1.0)
+
+    def breaks_one_country(sd: Any) -> None:
+        gen = torch.Generator().manual_seed(2)
+        jp = payload["features"]["vocabularies"]["country"].index("JP")
+        sd["embeddings.0.weight"][jp] = (
+            torch.randn(sd["embeddings.0.weight"].shape[1], generator=gen) * 25
+        )
+
+    real.candidates = {
+        "nudged": _derived(real, payload, "nudged", nudge),
+        "backwards": _derived(real, payload, "backwards", backwards),
+        "country": _derived(real, payload, "country", breaks_one_country),
+    }
+    yield real
+    engine.dispose()
+    drop_database(server_url, url)
