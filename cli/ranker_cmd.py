@@ -11,7 +11,9 @@ import typer
 
 from cli.context import context
 
-ranker_app = typer.Typer(help="The feed ranker: data, training, evaluation, champion.", no_args_is_help=True)
+ranker_app = typer.Typer(
+    help="The feed ranker: data, training, evaluation, champion.", no_args_is_help=True
+)
 
 FromOpt = Annotated[
     str | None, typer.Option("--from", help="Window start, ISO 8601 (UTC if no offset).")

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,7 +89,7 @@ def traffic(
         raise typer.Exit(1)
 
 
-def _wait_until_serving(client, headers: dict[str, str], timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_until_serving(client: Any, headers: dict[str, str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get("/rank/status", headers=headers).json()

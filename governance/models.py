@@ -67,9 +67,7 @@ class ModelAlias(Base):
         ),
     )
 
-    model_name: Mapped[str] = mapped_column(
-        ForeignKey("registered_models.name"), primary_key=True
-    )
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"), primary_key=True)
     alias: Mapped[str] = mapped_column(String(50), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(2000), default="")

@@ -35,9 +35,7 @@ def register_version(
     settings: AppSettings,
 ) -> ModelVersionRead:
     """Register a new immutable version: artifact (sha256-verified), signature, metrics, data."""
-    row = service.register_version(
-        session, actor, name=name, body=body, data_dir=settings.data_dir
-    )
+    row = service.register_version(session, actor, name=name, body=body, data_dir=settings.data_dir)
     response.headers["Location"] = f"/models/{name}/versions/{row.version}"
     return ModelVersionRead.model_validate(row)
 

@@ -7,6 +7,7 @@ imports governance. Started and stopped by the API's lifespan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -36,7 +37,9 @@ class RankerServing:
             self.logger.close()
 
 
-def champion_resolver(sessions: sessionmaker[Session], model_name: str):  # type: ignore[no-untyped-def]
+def champion_resolver(
+    sessions: sessionmaker[Session], model_name: str
+) -> Callable[[], ArtifactRef | None]:
     def resolve() -> ArtifactRef | None:
         with sessions() as session:
             ref = champion_ref(session, model_name)
@@ -47,7 +50,7 @@ def champion_resolver(sessions: sessionmaker[Session], model_name: str):  # type
     return resolve
 
 
-def refusal_recorder(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+def refusal_recorder(sessions: sessionmaker[Session]) -> Callable[[ArtifactRef, Exception], None]:
     def record(ref: ArtifactRef, exc: Exception) -> None:
         with unit_of_work(sessions) as session:
             audit.record(

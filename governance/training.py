@@ -80,8 +80,10 @@ def train_and_register(
         wanted = generate if generate is not None else needs_feed(session, start=start, end=end)
     if wanted:
         config = feed_config or FeedConfig()
-        echo(f"posting a synthetic feed (seed {config.seed}) for {start:%Y-%m-%d %H:%M} .. "
-             f"{end:%Y-%m-%d %H:%M} UTC through the contracts …")
+        echo(
+            f"posting a synthetic feed (seed {config.seed}) for {start:%Y-%m-%d %H:%M} .. "
+            f"{end:%Y-%m-%d %H:%M} UTC through the contracts …"
+        )
         posted = post_feed(
             sessions, actor, config=config, origin=start, start=start, end=end, data_dir=data_dir
         )
@@ -100,7 +102,9 @@ def train_and_register(
         existing = repository.version_by_sha(session, model_name, stored.sha256)
         if existing is not None:
             version = existing.version
-            notes.append(f"identical to version {version} (same data, same seed): not registered again")
+            notes.append(
+                f"identical to version {version} (same data, same seed): not registered again"
+            )
         else:
             version = service.register_version(
                 session,

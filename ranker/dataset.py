@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
+from polars._typing import PolarsDataType
 from sqlalchemy.orm import Session
 
 from checks.models import Batch
@@ -61,7 +62,9 @@ def _ref(batch: Batch, rows: int) -> dict[str, Any]:
     }
 
 
-def _read(batches: list[Batch], columns: list[str], time_col: str, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+def _read(
+    batches: list[Batch], columns: list[str], time_col: str, start: datetime, end: datetime
+) -> tuple[list[pl.DataFrame], list[dict[str, Any]]]:
     frames, refs = [], []
     for batch in batches:
         frame = read_accepted(batch)
@@ -94,11 +97,12 @@ def load_window(session: Session, *, start: datetime, end: datetime) -> WindowDa
     return assemble(imp_frames, lab_frames, imp_refs + lab_refs)
 
 
-def load_batches(session: Session, refs: list[dict[str, Any]], *, start: datetime, end: datetime) -> WindowData:
+def load_batches(
+    session: Session, refs: list[dict[str, Any]], *, start: datetime, end: datetime
+) -> WindowData:
     """Exactly the batches a model version names (their sha256 is checked on read)."""
     by_id = {
-        b.id: b
-        for b in repository.batches_by_id(session, [uuid.UUID(r["batch_id"]) for r in refs])
+        b.id: b for b in repository.batches_by_id(session, [uuid.UUID(r["batch_id"]) for r in refs])
     }
     missing = [r["batch_id"] for r in refs if uuid.UUID(r["batch_id"]) not in by_id]
     if missing:
@@ -142,7 +146,7 @@ def assemble(
 
 
 _TS = pl.Datetime("us", "UTC")
-_IMPRESSION_SCHEMA = {
+_IMPRESSION_SCHEMA: dict[str, PolarsDataType] = {
     "event_id": pl.String,
     "event_time": _TS,
     "request_id": pl.String,
@@ -161,7 +165,7 @@ _IMPRESSION_SCHEMA = {
     "user_age_bucket": pl.String,
     "user_signup_days": pl.Int64,
 }
-_LABEL_SCHEMA = {
+_LABEL_SCHEMA: dict[str, PolarsDataType] = {
     "event_id": pl.String,
     "label_time": _TS,
     "clicked": pl.Boolean,

@@ -45,8 +45,7 @@ class FeatureSpec:
     @classmethod
     def fit(cls, train: pl.DataFrame, params: FeatureParams, prior_ctr: float) -> FeatureSpec:
         vocab = {
-            name: [UNKNOWN]
-            + sorted(train.get_column(name).drop_nulls().cast(pl.String).unique().to_list())
+            name: [UNKNOWN, *sorted(train[name].drop_nulls().cast(pl.String).unique().to_list())]
             for name in CATEGORICAL_FEATURES
         }
         return cls(params=params, prior_ctr=prior_ctr, vocabularies=vocab)

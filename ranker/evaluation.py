@@ -3,7 +3,7 @@ oracle that scores with the generator's true click probability."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -44,11 +44,14 @@ def oracle_scores(
     if rows.height == 0:
         return np.zeros(0), np.zeros(0, dtype=bool)
     lo, hi = rows["event_time"].min(), rows["event_time"].max()
+    assert isinstance(lo, datetime) and isinstance(hi, datetime)
     truth = []
-    for run in repository.feed_runs_overlapping(session, start=lo, end=hi + timedelta(hours=1)):  # type: ignore[operator]
+    for run in repository.feed_runs_overlapping(session, start=lo, end=hi + timedelta(hours=1)):
         config = FeedConfig.model_validate(run.config)
-        start = max(hours_between(run.origin, hour_floor(lo)), hours_between(run.origin, run.window_start))  # type: ignore[arg-type]
-        end = min(hours_between(run.origin, hi) + 1, hours_between(run.origin, run.window_end))  # type: ignore[arg-type]
+        start = max(
+            hours_between(run.origin, hour_floor(lo)), hours_between(run.origin, run.window_start)
+        )
+        end = min(hours_between(run.origin, hi) + 1, hours_between(run.origin, run.window_end))
         if end <= start:
             continue
         frame = generate(config, run.origin, start, end).select("event_id", "p_click")
@@ -80,7 +83,10 @@ def evaluate_split(
 
 def format_table(metrics: dict[str, Any]) -> str:
     """The metrics table as printed by the CLI."""
-    head = f"{'scorer':<12}{'AUC':>8}{'log loss':>10}{'NDCG@10':>9}{'pred CTR':>10}{'obs CTR':>9}{'ECE':>8}"
+    head = (
+        f"{'scorer':<12}{'AUC':>8}{'log loss':>10}{'NDCG@10':>9}"
+        f"{'pred CTR':>10}{'obs CTR':>9}{'ECE':>8}"
+    )
     lines = [head, "-" * len(head)]
     for name in SCORERS:
         m = metrics.get(name)
@@ -93,9 +99,9 @@ def format_table(metrics: dict[str, Any]) -> str:
         )
     model, pop, oracle = metrics.get("model"), metrics.get("popularity"), metrics.get("oracle")
     if model and pop:
-        lines.append(f"model − popularity AUC: {model['auc'] - pop['auc']:+.4f}")
+        lines.append(f"model - popularity AUC: {model['auc'] - pop['auc']:+.4f}")
     if model and oracle:
-        lines.append(f"oracle − model AUC:     {oracle['auc'] - model['auc']:+.4f}")
+        lines.append(f"oracle - model AUC:     {oracle['auc'] - model['auc']:+.4f}")
     if oracle and metrics.get("oracle_coverage", 1.0) < 1.0:
         lines.append(f"(oracle on {metrics['oracle_coverage']:.1%} of test rows)")
     return "\n".join(lines)

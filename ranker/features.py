@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 USER, ITEM, CREATOR, CATEGORY = "user_id", "item_id", "creator_id", "item_category"
-SEGMENT = ["country", "user_age_bucket", CATEGORY]  # who the user is × what the item is
+SEGMENT = ["country", "user_age_bucket", CATEGORY]  # who the user is x what the item is
 
 # Raw numeric features, in model order; their transforms live in `transformed`.
 NUMERIC_FEATURES = (
@@ -69,11 +69,7 @@ class FeatureParams:
 def click_events(impressions: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     """First known click per impression, with the impression's keys (inner join: a label
     without its impression cannot be attributed and is left out)."""
-    first = (
-        labels.filter(pl.col("clicked"))
-        .group_by("event_id")
-        .agg(pl.col("label_time").min())
-    )
+    first = labels.filter(pl.col("clicked")).group_by("event_id").agg(pl.col("label_time").min())
     return first.join(
         impressions.select("event_id", "event_time", USER, ITEM, CREATOR, *SEGMENT),
         on="event_id",
@@ -103,18 +99,22 @@ def _events(
 
 def _before(queries: pl.DataFrame, events: pl.DataFrame, keys: list[str], at: str) -> pl.DataFrame:
     """Cumulative counts strictly before each query's `at` time (0 when there are none)."""
-    joined = queries.select("_q", *keys, at).sort(at).join_asof(
-        events,
-        left_on=at,
-        right_on="t",
-        by=keys,
-        strategy="backward",
-        allow_exact_matches=False,
-        check_sortedness=False,
+    joined = (
+        queries.select("_q", *keys, at)
+        .sort(at)
+        .join_asof(
+            events,
+            left_on=at,
+            right_on="t",
+            by=keys,
+            strategy="backward",
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
     )
-    return joined.select(
-        "_q", pl.col("cum_imp").fill_null(0), pl.col("cum_clk").fill_null(0)
-    ).sort("_q")
+    return joined.select("_q", pl.col("cum_imp").fill_null(0), pl.col("cum_clk").fill_null(0)).sort(
+        "_q"
+    )
 
 
 def _counts(
@@ -141,9 +141,7 @@ def _counts(
     )
 
 
-def _last_click(
-    queries: pl.DataFrame, clicks: pl.DataFrame, as_of: datetime
-) -> pl.DataFrame:
+def _last_click(queries: pl.DataFrame, clicks: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     last = (
         clicks.filter(pl.col("label_time") < as_of)
         .select(USER, pl.col("label_time").alias("t"))
@@ -176,7 +174,7 @@ def engagement(
     as_of: datetime,
     params: FeatureParams,
 ) -> pl.DataFrame:
-    """Engagement counts of each query's user, item, creator and user×category before `at`.
+    """Engagement counts of each query's user, item, creator and userxcategory before `at`.
 
     `queries` needs user_id, item_id, creator_id, item_category and the time column `at`;
     only events before `as_of` exist. Returns one row per query, in order.
@@ -203,9 +201,9 @@ def smooth(
     """Counts → the numeric engagement features (smoothed CTRs, recency in hours)."""
     a, b = params.prior_strength, params.category_prior_strength
     user_ctr = (pl.col("user_clicks") + a * prior_ctr) / (pl.col("user_imps") + a)
-    hours = (
-        (times - counts["last_click_at"]).dt.total_microseconds() / 3.6e9
-    ).fill_null(params.recency_cap_hours)
+    hours = ((times - counts["last_click_at"]).dt.total_microseconds() / 3.6e9).fill_null(
+        params.recency_cap_hours
+    )
     creator_ctr = (pl.col("creator_clicks") + a * prior_ctr) / (pl.col("creator_imps") + a)
     segment_ctr = (pl.col("segment_clicks") + a * prior_ctr) / (pl.col("segment_imps") + a)
     return counts.with_columns(

@@ -115,7 +115,7 @@ def click_probability(
     device: np.ndarray,
     hour_of_day: np.ndarray,
 ) -> np.ndarray:
-    """The ground truth: taste + quality − position bias − staleness + context, as odds."""
+    """The ground truth: taste + quality - position bias - staleness + context, as odds."""
     cfg, items = world.config, world.items
     age_days = np.maximum(event_h - items.created_h[item], 0) / 24
     logit = (
@@ -220,9 +220,23 @@ def generate(config: FeedConfig, origin: datetime, start_hour: int, end_hour: in
     return _frame(world, origin, cols)
 
 
-_EMPTY_KEYS = (
-    "h k req_k t_us user item position surface device hod score p_click clicked delay_us dwell_ms"
-).split()
+_EMPTY_KEYS = [
+    "h",
+    "k",
+    "req_k",
+    "t_us",
+    "user",
+    "item",
+    "position",
+    "surface",
+    "device",
+    "hod",
+    "score",
+    "p_click",
+    "clicked",
+    "delay_us",
+    "dwell_ms",
+]
 
 
 def _frame(world: World, origin: datetime, c: dict[str, np.ndarray]) -> pl.DataFrame:
@@ -353,13 +367,12 @@ def _label_batches(
         (start_hour + (pl.col("_h") - start_hour) // step * step).alias("_b")
     ).filter(pl.col("_b") < end_hour)
     out = []
-    for (b,), rows in clicks.sort("label_time").group_by(["_b"], maintain_order=True):
-        frame = rows.select(
-            "event_id", "label_time", pl.lit(True).alias("clicked"), "dwell_ms"
-        )
+    for key, rows in clicks.sort("label_time").group_by(["_b"], maintain_order=True):
+        b = int(str(key[0]))
+        frame = rows.select("event_id", "label_time", pl.lit(True).alias("clicked"), "dwell_ms")
         u = config.unit_change
-        if u and u.field == "dwell_ms" and int(b) >= u.at_hours:  # type: ignore[call-overload]
+        if u and u.field == "dwell_ms" and b >= u.at_hours:
             frame = frame.with_columns(pl.col("dwell_ms") / 1000)
-        closes = origin + timedelta(hours=min(int(b) + step, end_hour))  # type: ignore[call-overload]
-        out.append(FeedBatch("labels", int(b), closes, frame))  # type: ignore[call-overload]
+        closes = origin + timedelta(hours=min(b + step, end_hour))
+        out.append(FeedBatch("labels", b, closes, frame))
     return out

@@ -125,7 +125,7 @@ class FeedConfig(BaseModel):
     )
     n_categories: int = Field(default=12, ge=2, le=50, description="Item categories.")
     n_creators: int = Field(default=150, ge=1, description="Creators publishing items.")
-    latent_dim: int = Field(default=4, ge=1, le=32, description="Rank of user×category taste.")
+    latent_dim: int = Field(default=4, ge=1, le=32, description="Rank of userxcategory taste.")
     # traffic
     requests_per_hour: float = Field(
         default=200, gt=0, description="Mean feed requests per hour (diurnal pattern on top)."
@@ -135,7 +135,7 @@ class FeedConfig(BaseModel):
     )
     # click model: logit p = base + affinity + quality - position - staleness + context
     base_logit: float = Field(default=-2.3, description="Intercept of the click logit.")
-    affinity_weight: float = Field(default=1.0, ge=0, description="Weight of user×category taste.")
+    affinity_weight: float = Field(default=1.0, ge=0, description="Weight of userxcategory taste.")
     segment_taste: float = Field(
         default=1.0, ge=0, description="Taste shared by users of one country and age bucket."
     )

@@ -40,7 +40,7 @@ def ensure_contracts(session: Session, actor: Principal) -> list[str]:
     """Register the shipped contracts, or add their version when an older one is registered."""
     notes = []
     for name in CONTRACT_FILES:
-        spec, source, report = load_contract_document(
+        spec, source, _report = load_contract_document(
             parse_document((CONTRACTS_DIR / name).read_bytes())
         )
         existing = contract_repo.get_contract(session, spec.id)

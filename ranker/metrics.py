@@ -1,4 +1,4 @@
-"""Offline ranking metrics: ROC AUC, log loss, calibration and NDCG@k per request. Pure numpy/polars."""
+"""Offline ranking metrics: ROC AUC, log loss, calibration, NDCG@k per request (numpy/polars)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import polars as pl
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Mann–Whitney AUC with tied scores counted as half."""
+    """Mann-Whitney AUC with tied scores counted as half."""
     y = np.asarray(y, dtype=bool)
     pos, neg = int(y.sum()), int((~y).sum())
     if pos == 0 or neg == 0:
@@ -60,7 +60,8 @@ def ndcg_at_k(request: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10
     )
     if per_request.height == 0:
         return float("nan")
-    return float((per_request["dcg"] / per_request["idcg"]).mean())
+    mean = (per_request["dcg"] / per_request["idcg"]).mean()
+    return float(mean) if isinstance(mean, int | float) else float("nan")
 
 
 def evaluate(y: np.ndarray, p: np.ndarray, request: np.ndarray) -> dict[str, float]:
@@ -71,6 +72,6 @@ def evaluate(y: np.ndarray, p: np.ndarray, request: np.ndarray) -> dict[str, flo
         "log_loss": log_loss(y, p),
         "ndcg@10": ndcg_at_k(request, y, p),
         **cal,
-        "rows": int(len(y)),
+        "rows": len(y),
         "positives": int(np.asarray(y).sum()),
     }

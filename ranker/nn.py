@@ -53,11 +53,14 @@ class FeedRanker(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.tensor(shape.mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(shape.std, dtype=torch.float32))
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(card, min(config.embedding_dim, max(2, math.ceil(card**0.5) + 1)))
+        dims = [
+            min(config.embedding_dim, max(2, math.ceil(card**0.5) + 1))
             for card in shape.cardinalities
+        ]
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(card, dim) for card, dim in zip(shape.cardinalities, dims, strict=True)
         )
-        width = shape.n_numeric + sum(e.embedding_dim for e in self.embeddings)
+        width = shape.n_numeric + sum(dims)
         layers: list[nn.Module] = []
         for size in config.hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
@@ -66,7 +69,8 @@ class FeedRanker(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
-        parts = [(numeric - self.mean) / self.std]
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        parts = [(numeric - mean) / std]
         parts += [emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)]
         return self.mlp(torch.cat(parts, dim=1)).squeeze(1)
 

@@ -147,7 +147,7 @@ def write_frame(engine: Engine, frame: pl.DataFrame) -> None:
                 actor=ACTOR,
                 action="predictions.log",
                 object_type="prediction_log",
-                object_id=f"{frame['model_name'][0]}:{frame['served_at'].min()}",
+                object_id=f"{frame['model_name'][0]}:{frame['served_at'].min()!s}",
                 after={
                     "rows": frame.height,
                     "requests": frame["request_id"].n_unique(),

@@ -22,7 +22,9 @@ def check_candidates(body: RankRequest, limit: int) -> None:
             rule="max_candidates",
         )
     if len(set(body.item_ids)) != len(body.item_ids):
-        raise DuplicateCandidates("item_ids must be distinct", field="item_ids", rule="unique_items")
+        raise DuplicateCandidates(
+            "item_ids must be distinct", field="item_ids", rule="unique_items"
+        )
 
 
 def rank(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Protocol
-
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,8 +14,8 @@ from api.deps import DbSession, Producer, Viewer
 from core.auth import Principal
 from core.clock import utcnow
 from core.errors import Unauthorized
-from ranker.callers import CallerCache
 from ranker import ranking, repository
+from ranker.callers import CallerCache
 from ranker.errors import NoChampionServed, PredictionNotFound
 from ranker.features import NUMERIC_FEATURES
 from ranker.labels import record_labels
@@ -66,7 +64,10 @@ async def rank_caller(
     if cache is None:
         cache = state.rank_callers = CallerCache(state.settings.ranker_auth_cache_seconds)
     raw = credentials.credentials
-    return cache.cached(raw) or await run_in_threadpool(cache.resolve, raw, state.session_factory)
+    principal = cache.cached(raw)
+    if principal is None:
+        principal = await run_in_threadpool(cache.resolve, raw, state.session_factory)
+    return principal
 
 
 RankCaller = Annotated[Principal, Depends(rank_caller)]

@@ -53,7 +53,9 @@ class ServedModel:
     def feature_spec(self) -> FeatureSpec:
         return self.spec
 
-    def score(self, user_id: str, item_ids: list[str], ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    def score(
+        self, user_id: str, item_ids: list[str], ctx: Context
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Click probabilities in input order, and the raw numeric features behind them."""
         import torch
 

@@ -104,6 +104,16 @@ class Snapshot:
         )
 
 
+def _dense(flat: np.ndarray, totals: pl.DataFrame, shape: tuple[int, ...]) -> np.ndarray:
+    """Counts scattered into a dense (..., 2) table of impressions and clicks."""
+    size = int(np.prod(shape))
+    parts = [
+        np.bincount(flat, weights=totals[c].to_numpy().astype(np.float64), minlength=size)
+        for c in ("imps", "clicks")
+    ]
+    return np.stack(parts, axis=-1).reshape(*shape, 2).astype(np.float32)
+
+
 def build_snapshot(
     impressions: pl.DataFrame, clicks: pl.DataFrame, *, as_of: datetime, spec: FeatureSpec
 ) -> Snapshot:
@@ -112,9 +122,11 @@ def build_snapshot(
     seen = impressions.filter(pl.col("event_time") < as_of).sort("event_time")
     clicks = clicks.filter(pl.col("label_time") < as_of)
     last = seen.group_by(USER).agg(pl.all().last()).sort(USER)
-    users = last.select(USER).join(
-        _totals(seen, clicks, [USER], as_of, window), on=USER, how="left"
-    ).fill_null(0)
+    users = (
+        last.select(USER)
+        .join(_totals(seen, clicks, [USER], as_of, window), on=USER, how="left")
+        .fill_null(0)
+    )
     last_click = clicks.group_by(USER).agg(pl.col("label_time").max().alias("last_click"))
     last = last.join(last_click, on=USER, how="left", maintain_order="left")
     signup_us = (
@@ -122,25 +134,26 @@ def build_snapshot(
     )
     user_index = {u: i for i, u in enumerate(last[USER].to_list())}
     items = seen.group_by(ITEM).agg(pl.all().last()).sort(ITEM)
-    item_totals = items.select(ITEM).join(
-        _totals(seen, clicks, [ITEM], as_of, window), on=ITEM, how="left"
-    ).fill_null(0)
+    item_totals = (
+        items.select(ITEM)
+        .join(_totals(seen, clicks, [ITEM], as_of, window), on=ITEM, how="left")
+        .fill_null(0)
+    )
     creators = _totals(seen, clicks, [CREATOR], as_of, window)
     creator_index = {c: i for i, c in enumerate(creators[CREATOR].to_list())}
     n_cat = len(spec.vocabularies[CATEGORY])
-    uc = np.zeros((len(user_index), n_cat, 2), dtype=np.float32)
     uc_t = _totals(seen, clicks, [USER, CATEGORY], as_of, window)
     u_idx = uc_t[USER].replace_strict(user_index, default=-1).to_numpy()
-    c_idx = spec.codes(CATEGORY, uc_t[CATEGORY])
     ok = u_idx >= 0
-    np.add.at(uc, (u_idx[ok], c_idx[ok], 0), uc_t["imps"].to_numpy()[ok])
-    np.add.at(uc, (u_idx[ok], c_idx[ok], 1), uc_t["clicks"].to_numpy()[ok])
+    uc = _dense(
+        u_idx[ok] * n_cat + spec.codes(CATEGORY, uc_t[CATEGORY])[ok],
+        uc_t.filter(pl.Series(ok)),
+        (len(user_index), n_cat),
+    )
     shape = tuple(len(spec.vocabularies[k]) for k in SEGMENT)
-    segments = np.zeros((*shape, 2), dtype=np.float32)
     seg_t = _totals(seen, clicks, SEGMENT, as_of, window)
-    seg_idx = tuple(spec.codes(k, seg_t[k]) for k in SEGMENT)
-    np.add.at(segments, (*seg_idx, 0), seg_t["imps"].to_numpy())
-    np.add.at(segments, (*seg_idx, 1), seg_t["clicks"].to_numpy())
+    flat = np.ravel_multi_index(tuple(spec.codes(k, seg_t[k]) for k in SEGMENT), shape)
+    segments = _dense(np.asarray(flat), seg_t, shape)
     return Snapshot(
         as_of_us=_us(as_of),
         user_ids=last[USER].to_list(),

@@ -73,7 +73,7 @@ def split_column(event_time: pl.Expr, plan: SplitPlan) -> pl.Expr:
     """`train`, `val`, `test`, or null for impressions in a purge gap."""
     expr = pl.lit(None, dtype=pl.String)
     for name, (a, b) in reversed(plan.ranges().items()):
-        expr = pl.when(event_time.is_between(a, b, closed="left")).then(pl.lit(name)).otherwise(
-            expr
+        expr = (
+            pl.when(event_time.is_between(a, b, closed="left")).then(pl.lit(name)).otherwise(expr)
         )
     return expr.alias("split")

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy.orm import Session
 
@@ -65,7 +64,8 @@ def prepare(
                 field="from",
                 rule="enough_training_data",
             )
-        prior_ctr = float(train_labels.mean() or 0.0) or 1e-3
+        mean = train_labels.mean()
+        prior_ctr = (float(mean) if isinstance(mean, int | float) else 0.0) or 1e-3
     frame = impression_features(
         imps, clicks, as_of=plan.as_of, prior_ctr=prior_ctr, params=params
     ).with_columns(labels.alias("label"), split.alias("split"))
@@ -231,7 +231,9 @@ def evaluate_window(
     test = prep.split("test")
     if test.height == 0:
         raise InvalidInput(
-            "no accepted impressions with mature labels in the window", field="from", rule="has_data"
+            "no accepted impressions with mature labels in the window",
+            field="from",
+            rule="has_data",
         )
     out = evaluation.evaluate_split(session, model, spec, test, plan)
     out["rows"] = {"test": test.height}

@@ -58,7 +58,7 @@ class World:
     items: Items
 
     def affinity(self, user: np.ndarray, category: np.ndarray, drift: np.ndarray) -> np.ndarray:
-        """User×category taste; `drift` in [0, 1] blends towards the drifted preferences."""
+        """Userxcategory taste; `drift` in [0, 1] blends towards the drifted preferences."""
         taste = self.users.taste[user]
         if np.any(drift > 0):
             taste = taste + drift[:, None] * (self.users.drifted_taste[user] - taste)
@@ -120,8 +120,9 @@ def _users(rng: np.random.Generator, config: FeedConfig) -> Users:
     dim = config.latent_dim
     # Taste = what the user's segment (country, age) shares + what is the user's own.
     seg = config.segment_taste / np.sqrt(2)
-    by_age, by_country = rng.normal(0, seg, (len(AGE_BUCKETS), dim)), rng.normal(
-        0, seg, (len(COUNTRIES), dim)
+    by_age, by_country = (
+        rng.normal(0, seg, (len(AGE_BUCKETS), dim)),
+        rng.normal(0, seg, (len(COUNTRIES), dim)),
     )
     own = rng.normal(0, config.individual_taste, (n, dim))
     # Drawn from a separate stream so turning drift on changes nothing else.
@@ -158,9 +159,7 @@ def _items(
     created = np.concatenate(
         [-rng.uniform(0, lifetime_h, config.n_items), np.sort(rng.uniform(0, horizon_h, n_new))]
     )
-    creator = rng.choice(
-        config.n_creators, n, p=creator_popularity / creator_popularity.sum()
-    )
+    creator = rng.choice(config.n_creators, n, p=creator_popularity / creator_popularity.sum())
     own_category = rng.random(n) < 0.7
     category = np.where(
         own_category,

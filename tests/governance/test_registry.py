@@ -34,7 +34,9 @@ def batch(client, db: Session, auth) -> dict[str, Any]:  # type: ignore[no-untyp
     """One accepted impressions batch posted through the API."""
     ensure_contracts(db, CLI_OPERATOR)
     db.commit()
-    frame = next(b.frame for b in deliver(small_config(), ORIGIN, 0, 1) if b.contract_id == "impressions")
+    frame = next(
+        b.frame for b in deliver(small_config(), ORIGIN, 0, 1) if b.contract_id == "impressions"
+    )
     buf = io.BytesIO()
     frame.write_parquet(buf)
     resp = client.post(
@@ -54,7 +56,9 @@ def write_artifact(settings: Settings, content: bytes, name: str = "ranker") -> 
     return path.as_uri(), sha
 
 
-def version_body(settings: Settings, batch: dict[str, Any], content: bytes = b"weights v1") -> dict[str, Any]:
+def version_body(
+    settings: Settings, batch: dict[str, Any], content: bytes = b"weights v1"
+) -> dict[str, Any]:
     uri, sha = write_artifact(settings, content)
     return {
         "artifact_uri": uri,
@@ -75,28 +79,46 @@ def version_body(settings: Settings, batch: dict[str, Any], content: bytes = b"w
     }
 
 
-def test_versions_are_numbered_listed_and_shown_with_their_lineage(client, auth, settings, batch) -> None:  # type: ignore[no-untyped-def]
-    first = client.post("/models/ranker/versions", json=version_body(settings, batch), headers=auth("producer"))
+def test_versions_are_numbered_listed_and_shown_with_their_lineage(
+    client, auth, settings, batch
+) -> None:  # type: ignore[no-untyped-def]
+    first = client.post(
+        "/models/ranker/versions", json=version_body(settings, batch), headers=auth("producer")
+    )
     assert first.status_code == 201, first.text
     assert first.headers["Location"] == "/models/ranker/versions/1"
     doc = first.json()
     assert doc["version"] == 1 and doc["created_by"] == "test-producer"
     assert doc["contract_versions"] == {"impressions": ["1.1.0"]}
     assert doc["artifact_bytes"] == len(b"weights v1")
-    second = client.post("/models/ranker/versions", json=version_body(settings, batch, b"weights v2"), headers=auth("admin"))
+    second = client.post(
+        "/models/ranker/versions",
+        json=version_body(settings, batch, b"weights v2"),
+        headers=auth("admin"),
+    )
     assert second.json()["version"] == 2
     models = client.get("/models", headers=auth("viewer")).json()
-    assert [(m["name"], m["latest_version"], m["champion_version"]) for m in models] == [("ranker", 2, None)]
-    assert [v["version"] for v in client.get("/models/ranker/versions", headers=auth("viewer")).json()] == [1, 2]
+    assert [(m["name"], m["latest_version"], m["champion_version"]) for m in models] == [
+        ("ranker", 2, None)
+    ]
+    assert [
+        v["version"] for v in client.get("/models/ranker/versions", headers=auth("viewer")).json()
+    ] == [1, 2]
     shown = client.get("/models/ranker/versions/1", headers=auth("viewer")).json()
-    assert shown["training_data"][0]["batch_id"] == batch["id"] and shown["metrics"]["model"]["auc"] == 0.77
+    assert (
+        shown["training_data"][0]["batch_id"] == batch["id"]
+        and shown["metrics"]["model"]["auc"] == 0.77
+    )
     events = client.get("/audit?action=model.version.register", headers=auth("viewer")).json()
     assert [e["object_id"] for e in events] == ["ranker:1", "ranker:2"]
 
 
 def test_versions_are_immutable(client, auth, settings, batch, db: Session) -> None:  # type: ignore[no-untyped-def]
     body = version_body(settings, batch)
-    assert client.post("/models/ranker/versions", json=body, headers=auth("producer")).status_code == 201
+    assert (
+        client.post("/models/ranker/versions", json=body, headers=auth("producer")).status_code
+        == 201
+    )
     for method in ("put", "patch", "delete"):
         resp = getattr(client, method)("/models/ranker/versions/1", headers=auth("admin"))
         assert resp.status_code == 405
@@ -111,19 +133,41 @@ def test_versions_are_immutable(client, auth, settings, batch, db: Session) -> N
             db.execute(text(statement))
 
 
-def _mutations(settings: Settings, batch: dict[str, Any], tmp: Path) -> list[tuple[str, Any, str, str]]:
+def _mutations(
+    settings: Settings, batch: dict[str, Any], tmp: Path
+) -> list[tuple[str, Any, str, str]]:
     outside = tmp / "elsewhere.pt"
     outside.write_bytes(b"x")
     return [
         ("artifact_uri", "https://example.com/model.pt", "artifact_uri", "file_uri"),
         ("artifact_uri", outside.resolve().as_uri(), "artifact_uri", "inside_models_dir"),
-        ("artifact_uri", (settings.data_dir / "models" / "ranker" / "missing.pt").resolve().as_uri(), "artifact_uri", "exists"),
+        (
+            "artifact_uri",
+            (settings.data_dir / "models" / "ranker" / "missing.pt").resolve().as_uri(),
+            "artifact_uri",
+            "exists",
+        ),
         ("artifact_sha256", "0" * 64, "artifact_sha256", "sha256_matches"),
         ("artifact_sha256", "XYZ", "artifact_sha256", "string_pattern_mismatch"),
         ("training_data.0.batch_id", str(uuid.uuid4()), "training_data[0].batch_id", "exists"),
-        ("training_data.0.accepted_sha256", "1" * 64, "training_data[0].accepted_sha256", "matches_batch"),
-        ("training_data.0.contract_version", "9.9.9", "training_data[0].contract_version", "matches_batch"),
-        ("contract_versions", {"impressions": ["2.0.0"]}, "contract_versions", "matches_training_data"),
+        (
+            "training_data.0.accepted_sha256",
+            "1" * 64,
+            "training_data[0].accepted_sha256",
+            "matches_batch",
+        ),
+        (
+            "training_data.0.contract_version",
+            "9.9.9",
+            "training_data[0].contract_version",
+            "matches_batch",
+        ),
+        (
+            "contract_versions",
+            {"impressions": ["2.0.0"]},
+            "contract_versions",
+            "matches_training_data",
+        ),
         ("training_data", [], "training_data", "too_short"),
         ("metrics", {}, "metrics", "too_short"),
         ("signature.inputs", [], "signature.inputs", "too_short"),
@@ -147,7 +191,9 @@ def test_registrations_that_do_not_check_out_are_refused_with_field_and_rule(  #
 ) -> None:
     good = version_body(settings, batch)
     for path, value, field, rule in _mutations(settings, batch, tmp_path):
-        resp = client.post("/models/ranker/versions", json=_set(good, path, value), headers=auth("producer"))
+        resp = client.post(
+            "/models/ranker/versions", json=_set(good, path, value), headers=auth("producer")
+        )
         assert resp.status_code == 422, (path, resp.text)
         assert (resp.json()["field"], resp.json()["rule"]) == (field, rule), path
     bad_name = client.post("/models/Bad%20Name/versions", json=good, headers=auth("producer"))
@@ -156,7 +202,9 @@ def test_registrations_that_do_not_check_out_are_refused_with_field_and_rule(  #
 
 
 def test_a_rejected_batch_cannot_be_training_data(client, auth, settings, batch, db) -> None:  # type: ignore[no-untyped-def]
-    frame = next(b.frame for b in deliver(small_config(), ORIGIN, 0, 1) if b.contract_id == "impressions")
+    frame = next(
+        b.frame for b in deliver(small_config(), ORIGIN, 0, 1) if b.contract_id == "impressions"
+    )
     buf = io.BytesIO()
     frame.drop("event_time").write_parquet(buf)
     rejected = client.post(
@@ -170,27 +218,52 @@ def test_a_rejected_batch_cannot_be_training_data(client, auth, settings, batch,
     assert resp.status_code == 422 and resp.json()["rule"] == "accepted"
 
 
-def test_only_an_admin_sets_the_champion_and_every_move_is_audited(client, auth, settings, batch) -> None:  # type: ignore[no-untyped-def]
-    client.post("/models/ranker/versions", json=version_body(settings, batch), headers=auth("producer"))
-    client.post("/models/ranker/versions", json=version_body(settings, batch, b"v2"), headers=auth("producer"))
+def test_only_an_admin_sets_the_champion_and_every_move_is_audited(
+    client, auth, settings, batch
+) -> None:  # type: ignore[no-untyped-def]
+    client.post(
+        "/models/ranker/versions", json=version_body(settings, batch), headers=auth("producer")
+    )
+    client.post(
+        "/models/ranker/versions",
+        json=version_body(settings, batch, b"v2"),
+        headers=auth("producer"),
+    )
     assert client.get("/models/ranker/champion", headers=auth("viewer")).status_code == 404
-    assert client.post("/models/ranker/versions", json=version_body(settings, batch, b"v3"), headers=auth("viewer")).status_code == 403
+    assert (
+        client.post(
+            "/models/ranker/versions",
+            json=version_body(settings, batch, b"v3"),
+            headers=auth("viewer"),
+        ).status_code
+        == 403
+    )
     for role in ("viewer", "producer", "reviewer"):
         resp = client.put("/models/ranker/champion", json={"version": 1}, headers=auth(role))
         assert resp.status_code == 403 and resp.json()["rule"] == "role"
-    ok = client.put("/models/ranker/champion", json={"version": 1, "reason": "first"}, headers=auth("admin"))
+    ok = client.put(
+        "/models/ranker/champion", json={"version": 1, "reason": "first"}, headers=auth("admin")
+    )
     assert ok.status_code == 200 and ok.json()["set_by"] == "test-admin"
-    client.put("/models/ranker/champion", json={"version": 2, "reason": "better"}, headers=auth("admin"))
+    client.put(
+        "/models/ranker/champion", json={"version": 2, "reason": "better"}, headers=auth("admin")
+    )
     client.put("/models/ranker/champion", json={"version": 2}, headers=auth("admin"))  # no-op
     assert client.get("/models/ranker", headers=auth("viewer")).json()["champion_version"] == 2
     events = client.get("/audit?action=model.champion.set", headers=auth("viewer")).json()
-    assert [(e["payload"]["before"], e["payload"]["after"]["version"], e["payload"]["reason"]) for e in events] == [
+    assert [
+        (e["payload"]["before"], e["payload"]["after"]["version"], e["payload"]["reason"])
+        for e in events
+    ] == [
         (None, 1, "first"),
         ({"version": 1}, 2, "better"),
     ]
     missing = client.put("/models/ranker/champion", json={"version": 9}, headers=auth("admin"))
     assert missing.status_code == 404 and missing.json()["field"] == "version"
-    assert client.put("/models/nope/champion", json={"version": 1}, headers=auth("admin")).status_code == 404
+    assert (
+        client.put("/models/nope/champion", json={"version": 1}, headers=auth("admin")).status_code
+        == 404
+    )
     zero = client.put("/models/ranker/champion", json={"version": 0}, headers=auth("admin"))
     assert zero.status_code == 422 and zero.json()["field"] == "version"
     assert client.get("/models/ranker/versions/7", headers=auth("viewer")).status_code == 404

@@ -15,9 +15,19 @@ from tests.ranker.conftest import Trained
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "--set", "n_users=200", "--set", "n_items=120", "--set", "requests_per_hour=100",
-    "--set", "new_users_per_day=5", "--set", "new_items_per_hour=1", "--set", "horizon_days=5",
-]  # fmt: skip
+    "--set",
+    "n_users=200",
+    "--set",
+    "n_items=120",
+    "--set",
+    "requests_per_hour=100",
+    "--set",
+    "new_users_per_day=5",
+    "--set",
+    "new_items_per_hour=1",
+    "--set",
+    "horizon_days=5",
+]
 
 
 def run(args: list[str], env: dict[str, str], code: int = 0) -> subprocess.CompletedProcess[str]:
@@ -35,8 +45,12 @@ def run(args: list[str], env: dict[str, str], code: int = 0) -> subprocess.Compl
 
 def environment(url: str, data_dir: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTGATE_")}
-    return {**base, "DATABASE_URL": url, "DRIFTGATE_DATA_DIR": str(data_dir),
-            "DRIFTGATE_MONITOR_RUNNER": "false"}  # fmt: skip
+    return {
+        **base,
+        "DATABASE_URL": url,
+        "DRIFTGATE_DATA_DIR": str(data_dir),
+        "DRIFTGATE_MONITOR_RUNNER": "false",
+    }
 
 
 def test_train_on_a_fresh_database_generates_data_trains_registers_and_crowns(
@@ -44,10 +58,19 @@ def test_train_on_a_fresh_database_generates_data_trains_registers_and_crowns(
 ) -> None:
     env = environment(committed_db, tmp_path / "data")
     out = run(
-        ["ranker", "train", "--from", "2026-11-02T00:00", "--to", "2026-11-03T00:00",
-         "--attribution-hours", "2", *TINY],
+        [
+            "ranker",
+            "train",
+            "--from",
+            "2026-11-02T00:00",
+            "--to",
+            "2026-11-03T00:00",
+            "--attribution-hours",
+            "2",
+            *TINY,
+        ],
         env,
-    ).stdout  # fmt: skip
+    ).stdout
     assert "posting a synthetic feed" in out and "'passed': 48" in out
     for scorer in ("model", "popularity", "oracle"):
         assert f"\n{scorer} " in out
@@ -56,13 +79,17 @@ def test_train_on_a_fresh_database_generates_data_trains_registers_and_crowns(
     with engine.connect() as conn:
         actions = [r[0] for r in conn.execute(text("SELECT DISTINCT action FROM audit_events"))]
     engine.dispose()
-    assert {"feed.generate", "batch.submit", "model.version.register", "model.champion.set"} <= set(actions)
+    assert {"feed.generate", "batch.submit", "model.version.register", "model.champion.set"} <= set(
+        actions
+    )
 
 
 def test_simulating_traffic_before_any_feed_exists_says_what_to_do_first(
     committed_db: str, tmp_path: Path
 ) -> None:
-    proc = run(["simulate", "traffic", "--hours", "0.1"], environment(committed_db, tmp_path), code=1)
+    proc = run(
+        ["simulate", "traffic", "--hours", "0.1"], environment(committed_db, tmp_path), code=1
+    )
     assert "run `driftgate ranker train` first" in proc.stderr
 
 
@@ -76,7 +103,9 @@ def test_evaluate_list_versions_and_set_the_champion(trained: Trained) -> None:
 
 def test_simulated_traffic_is_ranked_logged_and_labelled_later(trained: Trained) -> None:
     env = environment(trained.url, trained.data_dir)
-    out = run(["simulate", "traffic", "--hours", "0.25", "--rps", "0.3", "--candidates", "15"], env).stdout
+    out = run(
+        ["simulate", "traffic", "--hours", "0.25", "--rps", "0.3", "--candidates", "15"], env
+    ).stdout
     summary = json.loads(out[out.index("{") :])
     assert summary["requests"] > 150 and summary["failed_requests"] == 0
     assert summary["predictions"] == summary["requests"] * 15
@@ -97,7 +126,11 @@ def test_simulated_traffic_is_ranked_logged_and_labelled_later(trained: Trained)
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["ranker", "train", "--from", "2026-11-05", "--to", "2026-11-04"], 2, "--to must be after --from"),
+        (
+            ["ranker", "train", "--from", "2026-11-05", "--to", "2026-11-04"],
+            2,
+            "--to must be after --from",
+        ),
         (["ranker", "train", "--from", "yesterday", "--set", "colour=red"], 2, "not an ISO 8601"),
         (["ranker", "feed", "--set", "colour=red"], 2, "colour"),
         (["ranker", "evaluate", "99"], 1, "no version 99"),

@@ -33,12 +33,16 @@ def test_same_seed_same_feed_and_another_seed_another_feed() -> None:
     assert a.equals(generate(small_config(), ORIGIN, 0, 4))
     b = generate(small_config(seed=8), ORIGIN, 0, 4)
     assert not a.select("user_id", "item_id").equals(b.select("user_id", "item_id"))
-    assert a["event_id"].is_unique().all() and a["event_id"].str.contains("^evt_[0-9a-f]{16}$").all()
+    assert (
+        a["event_id"].is_unique().all() and a["event_id"].str.contains("^evt_[0-9a-f]{16}$").all()
+    )
 
 
 def test_any_window_agrees_with_the_longer_window_it_is_part_of() -> None:
     whole = generate(small_config(), ORIGIN, 0, 6)
-    parts = pl.concat([generate(small_config(), ORIGIN, 0, 2), generate(small_config(), ORIGIN, 2, 6)])
+    parts = pl.concat(
+        [generate(small_config(), ORIGIN, 0, 2), generate(small_config(), ORIGIN, 2, 6)]
+    )
     assert whole.equals(parts)
 
 
@@ -91,12 +95,18 @@ def test_unit_change_sends_item_length_in_milliseconds_and_dwell_in_seconds() ->
     assert np.allclose(bad[3].frame["item_length_s"], clean[3].frame["item_length_s"] * 1000)
     cfg = small_config(unit_change=UnitChange(at_hours=0, field="dwell_ms"))
     dwell = pl.concat([b.frame for b in _batches(cfg, 0, 6, "labels")])["dwell_ms"]
-    assert dwell.max() < 1000 <= pl.concat([b.frame for b in _batches(small_config(), 0, 6, "labels")])["dwell_ms"].min()  # type: ignore[operator]
+    assert (
+        dwell.max()
+        < 1000
+        <= pl.concat([b.frame for b in _batches(small_config(), 0, 6, "labels")])["dwell_ms"].min()
+    )  # type: ignore[operator]
 
 
 def test_null_spike_nulls_the_share_of_values_only_inside_its_window() -> None:
     cfg = small_config(null_spike=NullSpike(at_hours=2, hours=2, field="country", fraction=0.5))
-    nulls = [b.frame["country"].null_count() / b.frame.height for b in _batches(cfg, 0, 6, "impressions")]
+    nulls = [
+        b.frame["country"].null_count() / b.frame.height for b in _batches(cfg, 0, 6, "impressions")
+    ]
     assert nulls[0] == nulls[1] == nulls[4] == nulls[5] == 0
     assert 0.35 < nulls[2] < 0.65 and 0.35 < nulls[3] < 0.65
 
@@ -118,7 +128,9 @@ def test_schema_change_alters_the_producers_schema_from_its_hour_on(kind, check)
 
 def test_concept_drift_changes_click_odds_only_after_it_starts() -> None:
     clean = generate(small_config(), ORIGIN, 0, 12)
-    drifted = generate(small_config(concept_drift=ConceptDrift(at_hours=6, strength=1.0)), ORIGIN, 0, 12)
+    drifted = generate(
+        small_config(concept_drift=ConceptDrift(at_hours=6, strength=1.0)), ORIGIN, 0, 12
+    )
     cut = pl.col("event_time") < ORIGIN + 6 * H
     assert drifted.filter(cut)["p_click"].equals(clean.filter(cut)["p_click"])
     after_clean, after_drift = clean.filter(~cut)["p_click"], drifted.filter(~cut)["p_click"]
@@ -143,7 +155,10 @@ def test_label_outage_drops_labels_or_delivers_them_as_a_backlog() -> None:
 def test_stale_feed_delivers_impression_batches_late() -> None:
     cfg = small_config(stale_feed=StaleFeed(at_hours=3, lag_hours=5))
     imps = _batches(cfg, 0, 6, "impressions")
-    lags = [(b.delivered_at - (ORIGIN + (b.hour + 1) * H)) / H for b in sorted(imps, key=lambda b: b.hour)]
+    lags = [
+        (b.delivered_at - (ORIGIN + (b.hour + 1) * H)) / H
+        for b in sorted(imps, key=lambda b: b.hour)
+    ]
     assert lags == [0, 0, 0, 5, 5, 5]
 
 

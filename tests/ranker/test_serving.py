@@ -36,7 +36,9 @@ def serving_client(trained: Trained, **settings: Any) -> Iterator[TestClient]:
         yield client
 
 
-def wait_for_version(client: Any, headers: dict[str, str], version: int | None, timeout: float = 30) -> dict[str, Any]:
+def wait_for_version(
+    client: Any, headers: dict[str, str], version: int | None, timeout: float = 30
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get("/rank/status", headers=headers).json()
@@ -56,7 +58,9 @@ def known_ids(trained: Trained, n_items: int = 30) -> tuple[str, list[str]]:
 def current_payload(trained: Trained) -> dict[str, Any]:
     with trained.sessions() as s:
         row = registry.get_version(s, "ranker", trained.version)
-        return artifact.read(artifact.path_of(row.artifact_uri, trained.data_dir), row.artifact_sha256)
+        return artifact.read(
+            artifact.path_of(row.artifact_uri, trained.data_dir), row.artifact_sha256
+        )
 
 
 def register_copy(trained: Trained, note: str) -> tuple[int, Path]:
@@ -76,7 +80,9 @@ def register_copy(trained: Trained, note: str) -> tuple[int, Path]:
             params=row.params,
             description=note,
         )
-        version = registry.register_version(s, CLI_OPERATOR, name="ranker", body=body, data_dir=trained.data_dir).version
+        version = registry.register_version(
+            s, CLI_OPERATOR, name="ranker", body=body, data_dir=trained.data_dir
+        ).version
     return version, stored.path
 
 
@@ -92,8 +98,13 @@ def rank(client: Any, trained: Trained, **body: Any) -> Any:
 def test_rank_orders_items_by_score_with_a_prediction_id_each(trained: Trained) -> None:
     user, items = known_ids(trained)
     with serving_client(trained) as client:
-        resp = rank(client, trained, user_id=user, item_ids=items + ["brand-new-item"],
-                    context={"surface": "feed", "hour": 20})  # fmt: skip
+        resp = rank(
+            client,
+            trained,
+            user_id=user,
+            item_ids=[*items, "brand-new-item"],
+            context={"surface": "feed", "hour": 20},
+        )
     assert resp.status_code == 200, resp.text
     doc = resp.json()
     scores = [x["score"] for x in doc["items"]]
@@ -121,9 +132,24 @@ def test_unknown_users_and_items_are_scored_with_cold_start_defaults(trained: Tr
         ({"item_ids": ["a"]}, 422, "user_id", "missing"),
         ({"user_id": "u", "item_ids": []}, 422, "item_ids", "too_short"),
         ({"user_id": "u", "item_ids": ["a", "a"]}, 422, "item_ids", "unique_items"),
-        ({"user_id": "u", "item_ids": [str(i) for i in range(6)]}, 422, "item_ids", "max_candidates"),
-        ({"user_id": "u", "item_ids": ["a"], "context": {"hour": 24}}, 422, "context.hour", "less_than_equal"),
-        ({"user_id": "u", "item_ids": ["a"], "context": {"surface": "tv"}}, 422, "context.surface", "literal_error"),
+        (
+            {"user_id": "u", "item_ids": [str(i) for i in range(6)]},
+            422,
+            "item_ids",
+            "max_candidates",
+        ),
+        (
+            {"user_id": "u", "item_ids": ["a"], "context": {"hour": 24}},
+            422,
+            "context.hour",
+            "less_than_equal",
+        ),
+        (
+            {"user_id": "u", "item_ids": ["a"], "context": {"surface": "tv"}},
+            422,
+            "context.surface",
+            "literal_error",
+        ),
         ({"user_id": "u", "item_ids": [7]}, 422, "item_ids.0", "string_type"),
         ({"user_id": "u", "item_ids": ["a"], "limit": 3}, 422, "limit", "extra_forbidden"),
         ({"user_id": "", "item_ids": ["a"]}, 422, "user_id", "string_too_short"),
@@ -137,15 +163,20 @@ def test_malformed_rank_requests_get_a_problem_naming_field_and_rule(
         assert resp.status_code == status, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert (resp.json()["field"], resp.json()["rule"]) == (field, rule)
-        broken = client.post("/rank", content=b"{not json", headers={**bearer(trained, "viewer"), "Content-Type": "application/json"})
+        broken = client.post(
+            "/rank",
+            content=b"{not json",
+            headers={**bearer(trained, "viewer"), "Content-Type": "application/json"},
+        )
         assert broken.status_code == 400
         assert client.post("/rank", json={"user_id": "u", "item_ids": ["a"]}).status_code == 401
 
 
 def test_without_a_champion_rank_answers_503_not_500(committed_db: str, tmp_path: Path) -> None:
+    from sqlalchemy.orm import sessionmaker
+
     from core.auth import Role, create_token
     from core.settings import Settings
-    from sqlalchemy.orm import sessionmaker
 
     engine = create_engine(committed_db)
     with sessionmaker(bind=engine).begin() as s:
@@ -153,10 +184,19 @@ def test_without_a_champion_rank_answers_503_not_500(committed_db: str, tmp_path
     engine.dispose()
     app = create_app(Settings(data_dir=tmp_path, monitor_runner=False), database_url=committed_db)
     with TestClient(app) as client:
-        resp = client.post("/rank", json={"user_id": "u", "item_ids": ["a"]}, headers={"Authorization": f"Bearer {token}"})
+        resp = client.post(
+            "/rank",
+            json={"user_id": "u", "item_ids": ["a"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert resp.status_code == 503
         assert resp.json()["rule"] == "champion_loaded"
-        assert client.get("/rank/status", headers={"Authorization": f"Bearer {token}"}).json()["serving"] is False
+        assert (
+            client.get("/rank/status", headers={"Authorization": f"Bearer {token}"}).json()[
+                "serving"
+            ]
+            is False
+        )
 
 
 def _free_port() -> int:
@@ -169,7 +209,12 @@ def _free_port() -> int:
 def real_server(trained: Trained) -> Iterator[str]:
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(trained.settings(), database_url=trained.url), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(trained.settings(), database_url=trained.url),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -200,7 +245,11 @@ def test_a_new_champion_is_served_without_restart_and_no_request_in_flight_fails
             def hammer(k: int) -> None:
                 with httpx.Client(base_url=base, timeout=30) as http:
                     while not stop.is_set():
-                        r = http.post("/rank", json={"user_id": user, "item_ids": items}, headers=bearer(trained, "viewer"))
+                        r = http.post(
+                            "/rank",
+                            json={"user_id": user, "item_ids": items},
+                            headers=bearer(trained, "viewer"),
+                        )
                         if r.status_code != 200:
                             failures.append(r.text)
                         else:
@@ -211,7 +260,11 @@ def test_a_new_champion_is_served_without_restart_and_no_request_in_flight_fails
                 t.start()
             time.sleep(0.5)
             with httpx.Client(base_url=base) as http:
-                resp = http.put("/models/ranker/champion", json={"version": v2, "reason": "swap test"}, headers=bearer(trained, "admin"))
+                resp = http.put(
+                    "/models/ranker/champion",
+                    json={"version": v2, "reason": "swap test"},
+                    headers=bearer(trained, "admin"),
+                )
                 assert resp.status_code == 200, resp.text
                 wait_for_version(http, bearer(trained, "viewer"), v2)
             time.sleep(0.5)
@@ -245,12 +298,18 @@ def test_an_artifact_that_does_not_match_its_sha256_is_refused_and_the_old_model
                 time.sleep(0.05)
             assert status["served_version"] == trained.version
             assert "sha256" in status["last_error"]
-            assert rank(client, trained, user_id="u", item_ids=["a", "b"]).json()["model"]["version"] == trained.version
+            assert (
+                rank(client, trained, user_id="u", item_ids=["a", "b"]).json()["model"]["version"]
+                == trained.version
+            )
     finally:
         set_champion(trained, trained.version)
     with trained.engine.connect() as conn:
         refused = conn.execute(
-            text("SELECT payload FROM audit_events WHERE action = 'model.load_refused' AND object_id = :o"),
+            text(
+                "SELECT payload FROM audit_events "
+                "WHERE action = 'model.load_refused' AND object_id = :o"
+            ),
             {"o": f"ranker:{v3}"},
         ).all()
     assert refused and "sha256" in refused[0][0]["after"]["error"]
@@ -261,10 +320,13 @@ def test_buffered_predictions_are_written_when_the_app_shuts_down(trained: Train
     requests: list[str] = []
     with serving_client(trained, predlog_flush_seconds=3600, predlog_flush_rows=10**9) as client:
         for _ in range(25):
-            requests.append(rank(client, trained, user_id=user, item_ids=items).json()["request_id"])
+            requests.append(
+                rank(client, trained, user_id=user, item_ids=items).json()["request_id"]
+            )
         with trained.engine.connect() as conn:
             count = conn.execute(
-                text("SELECT count(*) FROM predictions WHERE request_id = ANY(CAST(:r AS uuid[]))"), {"r": requests}
+                text("SELECT count(*) FROM predictions WHERE request_id = ANY(CAST(:r AS uuid[]))"),
+                {"r": requests},
             ).scalar_one()
         assert count == 0  # still buffered, off the request path
     with trained.engine.connect() as conn:
@@ -276,7 +338,10 @@ def test_buffered_predictions_are_written_when_the_app_shuts_down(trained: Train
             {"r": requests},
         ).all()
         audit_rows = conn.execute(
-            text("SELECT payload FROM audit_events WHERE action = 'predictions.log' ORDER BY seq DESC LIMIT 1")
+            text(
+                "SELECT payload FROM audit_events WHERE action = 'predictions.log' "
+                "ORDER BY seq DESC LIMIT 1"
+            )
         ).scalar_one()
     assert len(rows) == 25 * 10
     assert all(len(r.features) == 18 and r.model_version == trained.version for r in rows)
@@ -287,19 +352,38 @@ def test_buffered_predictions_are_written_when_the_app_shuts_down(trained: Train
 def test_predictions_are_spilled_when_the_database_is_gone_and_written_later(
     trained: Trained, tmp_path: Path
 ) -> None:
-    dead = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", connect_args={"connect_timeout": 1})
+    dead = create_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere", connect_args={"connect_timeout": 1}
+    )
     logger = PredictionLogger(dead, spill_dir=tmp_path, flush_seconds=3600)
     rid = new_request_id()
     logger.log(
-        ServedRequest(rid, datetime.now(UTC), "ranker", trained.version, "u", ["a", "b", "c"],
-                      np.array([0.3, 0.2, 0.1]), np.zeros((3, 18), dtype=np.float32), "feed", None, None, 3)
-    )  # fmt: skip
+        ServedRequest(
+            rid,
+            datetime.now(UTC),
+            "ranker",
+            trained.version,
+            "u",
+            ["a", "b", "c"],
+            np.array([0.3, 0.2, 0.1]),
+            np.zeros((3, 18), dtype=np.float32),
+            "feed",
+            None,
+            None,
+            3,
+        )
+    )
     logger.close()
     assert logger.spilled_rows == 3 and len(list(tmp_path.glob("*.parquet"))) == 1
     assert PredictionLogger(trained.engine, spill_dir=tmp_path).recover_spills() == 3
     assert not list(tmp_path.glob("*.parquet"))
     with trained.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM predictions WHERE request_id = :r"), {"r": rid}).scalar_one() == 3
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM predictions WHERE request_id = :r"), {"r": rid}
+            ).scalar_one()
+            == 3
+        )
 
 
 def test_rank_remembers_a_token_only_briefly_so_revocation_takes_effect(trained: Trained) -> None:

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from checks.models import Batch
 from core.auth import CLI_OPERATOR
 from governance import service as registry
+from governance.training import train_and_register
 from ranker import artifact, dataset
 from ranker.feed_config import UnitChange
 from ranker.ingest import post_feed
-from governance.training import train_and_register
 from ranker.training import evaluate_window, reevaluate
 from tests.ranker.conftest import ORIGIN, Trained, small_config
 
@@ -60,7 +60,9 @@ def test_reevaluating_the_registered_version_reproduces_its_metrics_from_the_sam
 ) -> None:
     with trained.sessions() as session:
         row = registry.get_version(session, "ranker", trained.version)
-        payload = artifact.read(artifact.path_of(row.artifact_uri, trained.data_dir), row.artifact_sha256)
+        payload = artifact.read(
+            artifact.path_of(row.artifact_uri, trained.data_dir), row.artifact_sha256
+        )
         again = reevaluate(session, payload)
         assert again["model"] == pytest.approx(row.metrics["model"], rel=1e-12)
         assert again["oracle"]["auc"] == pytest.approx(row.metrics["oracle"]["auc"])
@@ -75,14 +77,21 @@ def test_reevaluating_the_registered_version_reproduces_its_metrics_from_the_sam
 
 
 def test_training_reads_only_accepted_rows_and_names_each_batch(
-    connection, tmp_path  # type: ignore[no-untyped-def]
+    connection,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     """Wrong-unit rows are quarantined by the contract and never reach the training data."""
     sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
     config = small_config(unit_change=UnitChange(at_hours=2, field="item_length_s"))
     end = ORIGIN + 4 * H
     posted = post_feed(
-        sessions, CLI_OPERATOR, config=config, origin=ORIGIN, start=ORIGIN, end=end, data_dir=tmp_path
+        sessions,
+        CLI_OPERATOR,
+        config=config,
+        origin=ORIGIN,
+        start=ORIGIN,
+        end=end,
+        data_dir=tmp_path,
     )
     assert posted.statuses.get("quarantined", 0) >= 2
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
@@ -97,7 +106,6 @@ def test_training_reads_only_accepted_rows_and_names_each_batch(
     )
     used = {r["batch_id"] for r in data.batches}
     assert used == {str(b) for b in posted.batch_ids} - {
-        str(b.id)
-        for b in session.scalars(select(Batch).where(Batch.rows_accepted == 0))
+        str(b.id) for b in session.scalars(select(Batch).where(Batch.rows_accepted == 0))
     }
     session.close()
