@@ -59,19 +59,25 @@ def decide(
     if refusal is not None:
         return refusal
     version = service.get_version(session, req.model_name, req.version)
+    # A re-gate is committed even when this decision is then refused, so the refusal below
+    # is returned (not raised) and the new gate results and voided approvals are kept.
     ensure_current(session, actor, req, version, settings)
     if repo.live_decision(session, req.id, actor.name) is not None:
-        raise AlreadyDecided(
-            f"{actor.name} has already decided on this request",
-            field="Authorization",
-            rule="decides_once",
+        return Refusal(
+            AlreadyDecided(
+                f"{actor.name} has already decided on this request",
+                field="Authorization",
+                rule="decides_once",
+            )
         )
     if decision == "approve" and req.blocking_gates and not req.override:
-        raise GatesFailed(
-            f"blocking gates: {', '.join(req.blocking_gates)}; an admin override is needed",
-            field="gates",
-            rule="gates_passed",
-            extra={"blocking_gates": req.blocking_gates},
+        return Refusal(
+            GatesFailed(
+                f"blocking gates: {', '.join(req.blocking_gates)}; an admin override is needed",
+                field="gates",
+                rule="gates_passed",
+                extra={"blocking_gates": req.blocking_gates},
+            )
         )
     approval = _insert(session, actor, req, decision, comment)
     record_event(
