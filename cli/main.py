@@ -11,6 +11,7 @@ import typer
 
 from cli.context import context
 from cli.lineage_cmd import lineage_app
+from cli.model_cmd import model_app
 from cli.monitors_cmd import monitors_app
 from cli.ranker_cmd import ranker_app
 from cli.simulate_cmd import simulate_app
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(monitors_app, name="monitors")
 app.add_typer(ranker_app, name="ranker")
+app.add_typer(model_app, name="model")
 app.add_typer(simulate_app, name="simulate")
 
 

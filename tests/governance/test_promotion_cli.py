@@ -1,0 +1,87 @@
+"""`driftgate model …` acts as the owner of an API token, so separation of duties holds in the
+terminal exactly as over HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.auth import CLI_OPERATOR
+from core.settings import get_settings
+from governance.policies import publish_policy
+from tests.governance.conftest import Real
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cli(real: Real, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", real.url)
+    monkeypatch.setenv("DRIFTGATE_DATA_DIR", str(real.data_dir))
+    monkeypatch.delenv("DRIFTGATE_TOKEN", raising=False)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def run(runner: CliRunner, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (args, result.output)
+    return result.output
+
+
+def test_request_approve_promote_history_and_rollback_from_the_terminal(
+    cli: CliRunner, real: Real
+) -> None:
+    with real.sessions.begin() as s:
+        publish_policy(s, CLI_OPERATOR, source="quorum: 2\nbake: {enabled: false}\n")
+    version = real.candidates["nudged"]
+    out = run(
+        cli,
+        "model",
+        "request-promotion",
+        "ranker",
+        str(version),
+        "-j",
+        "fresher data",
+        "--as",
+        real.tokens["ops-admin"],
+    )
+    rid = re.search(r"request ([0-9a-f-]{36})", out).group(1)  # type: ignore[union-attr]
+    assert "is open (0 of 2 approvals" in out and "metrics" in out and "passed" in out
+
+    assert "needs --as TOKEN" in run(cli, "model", "approve", rid, code=2)
+    producer = run(cli, "model", "approve", rid, "--as", real.tokens["ml-engineer"], code=1)
+    assert "role 'producer' may not do this" in producer
+    own = run(cli, "model", "approve", rid, "--as", real.tokens["ops-admin"], code=1)
+    assert "requester_cannot_approve" in own
+    assert "unknown or revoked" in run(cli, "model", "approve", rid, "--as", "dg_nope", code=1)
+
+    run(cli, "model", "approve", rid, "-m", "slices fine", "--as", real.tokens["rev-ann"])
+    twice = run(cli, "model", "approve", rid, "--as", real.tokens["rev-ann"], code=1)
+    assert "decides_once" in twice
+    approved = run(cli, "model", "approve", rid, "--as", real.tokens["rev-bob"])
+    assert "is approved (2 of 2 approvals" in approved
+    promoted = run(cli, "model", "promote", rid, "--as", real.tokens["rev-bob"])
+    assert "is promoted" in promoted
+    assert "approve" in run(cli, "model", "show", rid)
+
+    back = run(cli, "model", "rollback", "ranker", "-r", "CTR dip", "--as", real.tokens["rev-ann"])
+    assert f"champion rolled back v{version} → v{real.champion} by rev-ann" in back
+    history = run(cli, "model", "history", "ranker")
+    for line in (
+        "requested promotion",
+        "ops-admin was not allowed to decide",
+        "rev-ann approved",
+        "approved (2 of 2 reviewers)",
+        "promoted by rev-bob",
+        "rolled back",
+    ):
+        assert line in history, line
+    card = run(cli, "model", "card", "ranker", str(version))
+    assert card.startswith(f"# Model card: ranker v{version}") and "rev-bob" in card
+    assert "not a request id" in run(cli, "model", "show", "nope", code=2)
