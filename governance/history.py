@@ -77,7 +77,10 @@ SUMMARIES: dict[str, Callable[[AuditEvent, dict[str, Any]], str]] = {
         f"{_req(p)} promoted by {e.actor}{' (automatically)' if p.get('auto') else ''}; "
         f"bake period until {p.get('bake_until')}"
     ),
-    "promotion.bake.confirmed": lambda e, p: f"bake period of {_req(p)} confirmed",
+    "promotion.bake.confirmed": lambda e, p: (
+        f"bake period of {_req(p)} confirmed"
+        + (f" by {e.actor}: {p.get('reason')}" if p.get("by_person") else " by the bake guard")
+    ),
     "promotion.bake.holding": lambda e, p: (
         f"bake period of {_req(p)} over but holding: no data for "
         f"{', '.join((p.get('after') or {}).get('missing', []))}"

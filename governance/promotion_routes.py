@@ -81,8 +81,9 @@ def get_policy(session: DbSession, _: Viewer) -> PolicyRead:
     return PolicyRead.model_validate(policies.active_policy(session).to_json())
 
 
-@router.put("/promotion-policy", response_model=PolicyRead, tags=["policy"],
-            openapi_extra=_YAML_BODY)  # fmt: skip
+@router.put(
+    "/promotion-policy", response_model=PolicyRead, tags=["policy"], openapi_extra=_YAML_BODY
+)
 async def publish_policy(
     request: Request,
     session: DbSession,
@@ -129,9 +130,13 @@ def open_request(
 ) -> PromotionRequestRead:
     """Request that a version become the champion; the policy's gates run now."""
     req = promotions.open_request(
-        session, actor, name=name, version=version, justification=body.justification,
+        session,
+        actor,
+        name=name,
+        version=version,
+        justification=body.justification,
         settings=settings,
-    )  # fmt: skip
+    )
     response.headers["Location"] = f"/promotion-requests/{req.id}"
     return PromotionRequestRead.model_validate(promotions.describe(session, req))
 
@@ -172,9 +177,13 @@ def decide(
 ) -> Any:
     """Approve or reject (reviewer); the requester and the version's creator cannot."""
     result = approvals.decide(
-        session, actor, request_id=request_id, decision=body.decision, comment=body.comment,
+        session,
+        actor,
+        request_id=request_id,
+        decision=body.decision,
+        comment=body.comment,
         settings=settings,
-    )  # fmt: skip
+    )
     if isinstance(result, Refusal):
         return refused(request, result.error)
     return _request_doc(promotions.get_request(session, request_id), request, session, 201)
@@ -182,9 +191,12 @@ def decide(
 
 @router.post("/promotion-requests/{request_id}/withdraw", response_model=PromotionRequestRead)
 def withdraw(
-    request_id: RequestId, body: WithdrawCreate, request: Request, session: DbSession,
+    request_id: RequestId,
+    body: WithdrawCreate,
+    request: Request,
+    session: DbSession,
     actor: Producer,
-) -> Any:  # fmt: skip
+) -> Any:
     """Withdraw a request (its requester or an admin)."""
     result = promotions.withdraw(session, actor, request_id=request_id, reason=body.reason)
     return _request_doc(result, request, session)
@@ -192,9 +204,12 @@ def withdraw(
 
 @router.post("/promotion-requests/{request_id}/override", response_model=PromotionRequestRead)
 def override(
-    request_id: RequestId, body: OverrideCreate, request: Request, session: DbSession,
+    request_id: RequestId,
+    body: OverrideCreate,
+    request: Request,
+    session: DbSession,
     actor: Admin,
-) -> Any:  # fmt: skip
+) -> Any:
     """Let named failed gates not block approval (admin, with a reason; audited)."""
     result = promotions.override_gates(
         session, actor, request_id=request_id, gate_names=list(body.gates), reason=body.reason
@@ -204,9 +219,12 @@ def override(
 
 @router.post("/promotion-requests/{request_id}/gates", response_model=PromotionRequestRead)
 def rerun_gates(
-    request_id: RequestId, request: Request, session: DbSession, actor: Producer,
+    request_id: RequestId,
+    request: Request,
+    session: DbSession,
+    actor: Producer,
     settings: AppSettings,
-) -> Any:  # fmt: skip
+) -> Any:
     """Run the gates again; if results changed, earlier approvals are void."""
     result = promotions.rerun_gates(session, actor, request_id=request_id, settings=settings)
     return _request_doc(result, request, session)
@@ -214,9 +232,12 @@ def rerun_gates(
 
 @router.post("/promotion-requests/{request_id}/promote", response_model=PromotionRequestRead)
 def promote(
-    request_id: RequestId, request: Request, session: DbSession, actor: Promoter,
+    request_id: RequestId,
+    request: Request,
+    session: DbSession,
+    actor: Promoter,
     settings: AppSettings,
-) -> Any:  # fmt: skip
+) -> Any:
     """Make an approved version the champion; serving swaps to it within seconds."""
     result = promotions.promote(session, actor, request_id=request_id, settings=settings)
     return _request_doc(result, request, session)
@@ -229,6 +250,19 @@ def bake_status(request_id: RequestId, request: Request, session: DbSession, _: 
     promotions.require_state(req, "promoted")
     stats = getattr(request.app.state, "serving_stats", None)
     return BakeRead.model_validate(bake.evaluate(session, req, stats).to_json())
+
+
+@router.post("/promotion-requests/{request_id}/bake/confirm", response_model=PromotionRequestRead)
+def confirm_bake(
+    request_id: RequestId,
+    body: WithdrawCreate,
+    request: Request,
+    session: DbSession,
+    actor: Reviewer,
+) -> Any:
+    """End a bake period that holds for missing data (reviewer or admin, not the requester)."""
+    req = promotions.confirm_bake(session, actor, request_id=request_id, reason=body.reason)
+    return _request_doc(req, request, session)
 
 
 # --- model-level: rollback, history, card ----------------------------------------------------

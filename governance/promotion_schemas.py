@@ -32,6 +32,12 @@ class WithdrawCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=2000, description="Why it is withdrawn.")
 
 
+class BakeConfirmCreate(RequestModel):
+    reason: str = Field(
+        min_length=1, max_length=2000, description="What evidence the person relied on."
+    )
+
+
 class OverrideCreate(RequestModel):
     gates: list[GateName] = Field(
         min_length=1, max_length=6, description="Every gate that blocks, by name."

@@ -652,3 +652,39 @@ def list_requests(
         service.get_model(session, name)
     rows = repo.list_requests(session, name=name, state=state, limit=limit, offset=offset)
     return [describe(session, r) for r in rows]
+
+
+def confirm_bake(
+    session: Session, actor: Principal, *, request_id: uuid.UUID, reason: str
+) -> PromotionRequest:
+    """A person ends a bake that holds for missing data (audited; never the requester)."""
+    req = get_request(session, request_id, for_update=True)
+    require_state(req, "promoted")
+    if req.bake_state != "baking":
+        raise RequestClosed(
+            f"the bake period is {req.bake_state or 'not running'}",
+            field="request_id",
+            rule="baking",
+            extra={"bake_state": req.bake_state},
+        )
+    if actor.name == req.requested_by:
+        raise SeparationOfDuties(
+            "the requester cannot confirm their own promotion's bake period",
+            field="Authorization",
+            rule="requester_cannot_confirm",
+        )
+    now = utcnow()
+    req.bake_state, req.updated_at = "confirmed", now
+    req.bake_result = {**(req.bake_result or {}), "confirmed_by": actor.name, "reason": reason}
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "promotion.bake.confirmed",
+        req,
+        before={"bake_state": "baking"},
+        after={"bake_state": "confirmed"},
+        by_person=True,
+        reason=reason,
+    )
+    return req

@@ -302,3 +302,50 @@ def test_withdrawal_is_for_the_requester_or_an_admin(gov: Gov) -> None:
     assert gov.client.post(url, json={}, headers=gov.as_("test-producer")).status_code == 422
     ok = gov.client.post(url, json={"reason": "found a bug"}, headers=gov.as_("test-admin"))
     assert ok.status_code == 200 and ok.json()["state"] == "withdrawn"
+
+
+def test_a_bake_that_holds_can_be_confirmed_by_a_person_and_a_newer_champion_supersedes_it(
+    gov: Gov,
+) -> None:
+    from governance import bake
+
+    gov.policy(FAST_POLICY.replace("bake: {enabled: false}", "bake: {duration: 1h}"))
+    v1, v2, v3 = gov.register(), gov.register(), gov.register()
+    gov.crown(v1)
+    rids = []
+    for v in (v2, v3):
+        doc = gov.open(v, who="test-admin")
+        gov.decide(doc["id"], "rev-ann")
+        gov.decide(doc["id"], "rev-bob")
+        promoted = gov.client.post(
+            f"/promotion-requests/{doc['id']}/promote", headers=gov.as_("rev-ann")
+        )
+        assert promoted.json()["bake_state"] == "baking"
+        rids.append(doc["id"])
+        if v == v2:
+            status = gov.client.get(
+                f"/promotion-requests/{doc['id']}/bake", headers=gov.as_("test-viewer")
+            )
+            assert status.status_code == 200 and status.json()["verdict"] == "baking"
+            signals = {s["name"]: s["status"] for s in status.json()["signals"]}
+            assert set(signals.values()) == {"no_data"}, signals  # nothing vouches yet
+    outcome = bake.guard_once(gov.db, stats=None)
+    gov.db.commit()
+    assert gov.get(rids[0])["bake_state"] == "superseded" and outcome.holding == []
+    url = f"/promotion-requests/{rids[1]}/bake/confirm"
+    assert (
+        gov.client.post(url, json={"reason": "x"}, headers=gov.as_("test-producer")).status_code
+        == 403
+    )
+    own = gov.client.post(url, json={"reason": "looks fine"}, headers=gov.as_("test-admin"))
+    assert own.status_code == 403 and own.json()["rule"] == "requester_cannot_confirm"
+    assert gov.client.post(url, json={}, headers=gov.as_("rev-cy")).status_code == 422
+    ok = gov.client.post(
+        url, json={"reason": "dashboards clean for a day"}, headers=gov.as_("rev-cy")
+    )
+    assert ok.status_code == 200 and ok.json()["bake_state"] == "confirmed"
+    again = gov.client.post(url, json={"reason": "again"}, headers=gov.as_("rev-cy"))
+    assert again.status_code == 409 and again.json()["rule"] == "baking"
+    history = gov.client.get("/models/ranker/history", headers=gov.as_("test-viewer")).json()
+    text = "\n".join(e["summary"] for e in history)
+    assert "confirmed by rev-cy: dashboards clean for a day" in text and "superseded" in text
