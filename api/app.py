@@ -67,6 +67,7 @@ def _mount_routers(app: FastAPI) -> None:
     from monitors.routes import router as monitors
     from ranker.routes import router as ranking
 
+    app.include_router(ranking)  # first: POST /rank is the hot path, matched before the rest
     app.include_router(system)
     app.include_router(contracts)
     app.include_router(batches)
@@ -74,7 +75,6 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(monitors)
     app.include_router(models)
     app.include_router(promotions)
-    app.include_router(ranking)
 
 
 def _start_monitor_runner(app: FastAPI, settings: Settings) -> MonitorRunner | None:

@@ -23,15 +23,18 @@ from ranker.features import (
 UNKNOWN = "<unknown>"
 
 
+_LOG_COLUMNS = np.array([j for j, n in enumerate(NUMERIC_FEATURES) if n in LOG_FEATURES])
+_RATE_COLUMNS = np.array([j for j, n in enumerate(NUMERIC_FEATURES) if n in RATE_FEATURES])
+
+
 def transform_numeric(raw: np.ndarray) -> np.ndarray:
     """log1p for counts, hours and lengths; log for rates (columns in NUMERIC_FEATURES order)."""
-    out = np.asarray(raw, dtype=np.float32).copy()
-    for j, name in enumerate(NUMERIC_FEATURES):
-        if name in LOG_FEATURES:
-            out[:, j] = np.log1p(np.maximum(out[:, j], 0))
-        elif name in RATE_FEATURES:
-            out[:, j] = np.log(np.clip(out[:, j], 1e-4, 1.0))
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    out = np.array(raw, dtype=np.float32)
+    out[:, _LOG_COLUMNS] = np.log1p(np.maximum(out[:, _LOG_COLUMNS], 0))
+    out[:, _RATE_COLUMNS] = np.log(np.clip(out[:, _RATE_COLUMNS], 1e-4, 1.0))
+    if not np.isfinite(out).all():
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return out
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Protocol
 
@@ -81,7 +80,7 @@ RankCaller = Annotated[Principal, Depends(rank_caller)]
 async def rank(body: RankRequest, request: Request, _: RankCaller) -> Response:
     """Order candidate items for a user with the champion model; every score is logged."""
     serving = _serving(request)
-    doc = ranking.rank(
+    body_json = ranking.rank(
         serving.holder,
         serving.logger,
         body,
@@ -89,7 +88,7 @@ async def rank(body: RankRequest, request: Request, _: RankCaller) -> Response:
         max_candidates=serving.max_candidates,
         model_name=serving.model_name,
     )
-    return Response(json.dumps(doc), media_type="application/json")
+    return Response(body_json, media_type="application/json")
 
 
 @router.get("/rank/status", response_model=ServingStatus)
