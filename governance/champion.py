@@ -58,18 +58,17 @@ def move_champion(
         alias = ModelAlias(model_name=name, alias=repository.CHAMPION, version=version)
         session.add(alias)
     alias.version, alias.reason, alias.set_at, alias.set_by = version, reason, now, actor.name
-    session.add(
-        ChampionChange(
-            model_name=name,
-            version=version,
-            previous_version=previous,
-            via=via,
-            request_id=request_id,
-            actor=actor.name,
-            reason=reason,
-            at=now,
-        )
+    change = ChampionChange(
+        model_name=name,
+        version=version,
+        previous_version=previous,
+        via=via,
+        request_id=request_id,
+        actor=actor.name,
+        reason=reason,
+        at=now,
     )
+    session.add(change)
     session.flush()
     audit.record(
         session,
@@ -83,7 +82,50 @@ def move_champion(
         via=via,
         request_id=str(request_id) if request_id else None,
     )
+    _lineage(session, actor, change, target.artifact_sha256)
     return alias
+
+
+def _lineage(session: Session, actor: Principal, change: ChampionChange, sha256: str) -> None:
+    """One `governance.promote` run: read `models/<name>#v`, wrote `champion/<name>`.
+
+    The champion's dataset version is `<model version>@<change id>`, not the bare model
+    version: lineage keeps the earliest production time of a version, so a rollback to an
+    earlier version must be a new version to become the latest one (which is how monitors
+    find the champion's training data). The links carry the model version itself.
+    """
+    from lineage import emit, naming
+
+    links = {naming.MODEL_NAME: change.model_name, naming.MODEL_VERSION: str(change.version)}
+    emit.record_run(
+        session,
+        actor,
+        job=naming.PROMOTE_JOB,
+        inputs=[
+            emit.DatasetRef(
+                None, naming.model(change.model_name), version=str(change.version), links=links
+            )
+        ],
+        outputs=[
+            emit.DatasetRef(
+                None,
+                naming.champion(change.model_name),
+                version=f"{change.version}@{change.id}",
+                links=links,
+            )
+        ],
+        run_facets={
+            "championChange": emit.facet(
+                "urn:driftgate:lineage:facets:ChampionChangeRunFacet:1-0-0",
+                via=change.via,
+                previousVersion=change.previous_version,
+                artifactSha256=sha256,
+                promotionRequest=str(change.request_id) if change.request_id else None,
+                reason=change.reason,
+            )
+        },
+        links={**links, "champion_change": str(change.id)},
+    )
 
 
 def champion_stack(session: Session, name: str) -> list[int]:

@@ -516,41 +516,7 @@ def promote_locked(
         auto=auto,
         bake_until=req.bake_until,
     )
-    _lineage(session, actor, req, version)
     return req
-
-
-def _lineage(
-    session: Session, actor: Principal, req: PromotionRequest, version: ModelVersion
-) -> None:
-    from lineage import emit, naming
-
-    links = {naming.MODEL_NAME: req.model_name, naming.MODEL_VERSION: str(req.version)}
-    emit.record_run(
-        session,
-        actor,
-        job=naming.PROMOTE_JOB,
-        inputs=[
-            emit.DatasetRef(
-                None, naming.model(req.model_name), version=str(req.version), links=links
-            )
-        ],
-        outputs=[
-            emit.DatasetRef(
-                None, naming.champion(req.model_name), version=str(req.version), links=links
-            )
-        ],
-        run_facets={
-            "promotion": emit.facet(
-                "urn:driftgate:lineage:facets:PromotionRunFacet:1-0-0",
-                requestId=str(req.id),
-                previousVersion=req.previous_version,
-                artifactSha256=version.artifact_sha256,
-                policyVersion=req.policy_version,
-            )
-        },
-        links={"promotion_request": str(req.id), **links},
-    )
 
 
 @dataclass(frozen=True)

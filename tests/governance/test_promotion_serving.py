@@ -25,6 +25,7 @@ from core.auth import CLI_OPERATOR
 from governance import bake
 from governance.models import ModelVersion
 from incidents.models import Incident
+from lineage import queries
 from monitors.notify import create_sink
 from tests.governance.conftest import Real
 from tests.monitors.sink_servers import http_sink
@@ -258,11 +259,20 @@ def test_request_gate_approve_promote_serve_roll_back_and_read_the_story(real: R
             "rev-ann",
         ):
             assert section in card.text, section
+        # Every champion move is lineage: the latest champion version is the one served now
+        # (what monitors read to find the champion's training data), with the promotion and
+        # the rollback as runs of governance.promote.
+        with real.sessions() as s:
+            champ = queries.find_dataset(s, [("driftgate", "champion/ranker")])
+            assert champ is not None
+            latest = queries.latest_version(s, champ.id)
+            assert latest is not None and latest.links["model_version"] == str(real.champion)
         lineage = client.get(
-            f"/lineage/provenance?node=dataset:driftgate:champion/ranker%23{candidate}",
+            f"/lineage/provenance?node=dataset:driftgate:champion/ranker%23{latest.version}",
             headers=real.as_("someone"),
         )
-        assert lineage.status_code == 200 and "governance.promote" in str(lineage.json()["jobs"])
+        assert lineage.status_code == 200, lineage.text
+        assert "driftgate:governance.promote" in lineage.json()["jobs"]
         assert client.get("/audit/verify", headers=real.as_("someone")).json()["intact"]
 
 
