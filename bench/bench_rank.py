@@ -127,14 +127,15 @@ def raw_model_timings(
     ctx = Context(now_us=int(time.time() * 1e6), surface="feed")
     raw, cat = served.features.compute(user, items, ctx)
     num_t, cat_t = torch.from_numpy(transform_numeric(raw)), torch.from_numpy(cat)
-    forward, scoring = [], []
+    forward, traced, scoring = [], [], []
     with torch.inference_mode():
-        for _ in range(200):
-            served.model(num_t, cat_t)
-        for _ in range(repeat):
-            t = time.perf_counter()
-            served.model(num_t, cat_t)
-            forward.append((time.perf_counter() - t) * 1000)
+        for fn, out in ((served.model, forward), (served.scorer, traced)):
+            for _ in range(200):
+                fn(num_t, cat_t)
+            for _ in range(repeat):
+                t = time.perf_counter()
+                fn(num_t, cat_t)
+                out.append((time.perf_counter() - t) * 1000)
     for _ in range(200):
         served.score(user, items, ctx)
     for _ in range(repeat):
@@ -144,6 +145,8 @@ def raw_model_timings(
     return {
         "forward_p50": pct(forward, 50),
         "forward_p99": pct(forward, 99),
+        "traced_p50": pct(traced, 50),
+        "traced_p99": pct(traced, 99),
         "score_p50": pct(scoring, 50),
         "score_p99": pct(scoring, 99),
     }
@@ -308,12 +311,14 @@ def _wait_serving(port: int, token: str) -> None:
 def _print(results: dict[int, dict[str, Any]], *, logging: bool) -> None:
     print(f"\nPOST /rank, prediction logging {'on' if logging else 'off'} (milliseconds)")
     print(
-        f"{'candidates':>10} {'forward p50':>12} {'forward p99':>12} {'score p50':>10} "
+        f"{'candidates':>10} {'forward p50':>12} {'forward p99':>12} {'traced p50':>11} "
+        f"{'score p50':>10} "
         f"{'HTTP p50':>9} {'HTTP p99':>9} {'HTTP/forward':>13} {'max req/s, p99<50ms':>20}"
     )
     for n, r in results.items():
         print(
-            f"{n:>10} {r['forward_p50']:>12.3f} {r['forward_p99']:>12.3f} {r['score_p50']:>10.3f} "
+            f"{n:>10} {r['forward_p50']:>12.3f} {r['forward_p99']:>12.3f} "
+            f"{r['traced_p50']:>11.3f} {r['score_p50']:>10.3f} "
             f"{r['http_p50']:>9.2f} {r['http_p99']:>9.2f} "
             f"{r['http_p50'] / r['forward_p50']:>12.0f}x "
             f"{r['max_rate_p99_under_50ms']:>20.0f}"
