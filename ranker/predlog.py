@@ -88,35 +88,42 @@ class ServedRequest:
 
 
 def to_frame(requests: list[ServedRequest]) -> pl.DataFrame:
-    """Column-wise: per-request values repeated, per-item arrays concatenated."""
-    sizes = np.fromiter((len(r.item_ids) for r in requests), dtype=np.int64, count=len(requests))
-    rep = lambda values: np.repeat(np.asarray(values, dtype=object), sizes)  # noqa: E731
-    positions = np.concatenate([np.arange(n) for n in sizes])
-    prefixes = rep([str(r.request_id)[:-3] for r in requests])
-    served = np.repeat(
-        np.array([int(r.served_at.timestamp() * 1_000_000) for r in requests], dtype=np.int64),
-        sizes,
+    """Column-wise: one row per request built in Python, repeated per item by polars (in Rust,
+    off the GIL the request path needs), per-item arrays concatenated."""
+    per_request = pl.DataFrame(
+        {
+            "request_id": [str(r.request_id) for r in requests],
+            "served_at": [int(r.served_at.timestamp() * 1_000_000) for r in requests],
+            "model_name": [r.model_name for r in requests],
+            "model_version": [r.model_version for r in requests],
+            "user_id": [r.user_id for r in requests],
+            "surface": [r.surface for r in requests],
+            "device": [r.device for r in requests],
+            "country": [r.country for r in requests],
+            "hour": [r.hour for r in requests],
+            "n": [len(r.item_ids) for r in requests],
+        },
+        schema_overrides={
+            "surface": pl.String,
+            "device": pl.String,
+            "country": pl.String,
+            "served_at": pl.Int64,
+        },
+    )
+    repeated = per_request.select(
+        pl.exclude("n").repeat_by("n").explode(),
+        pl.int_ranges(0, "n").explode().alias("position"),
     )
     feats = np.concatenate([r.features for r in requests]).astype(np.float32)
     joined = pl.concat_str(pl.all().cast(pl.String), separator=",")
     array_text = pl.DataFrame(feats).select(pl.concat_str([pl.lit("{"), joined, pl.lit("}")]))
-    return pl.DataFrame(
-        {
-            "prediction_id": pl.Series(prefixes, dtype=pl.String) + pl.Series(_HEX3[positions]),
-            "request_id": pl.Series(rep([str(r.request_id) for r in requests]), dtype=pl.String),
-            "served_at": pl.Series(served).cast(pl.Datetime("us", "UTC")),
-            "model_name": pl.Series(rep([r.model_name for r in requests]), dtype=pl.String),
-            "model_version": np.repeat([r.model_version for r in requests], sizes),
-            "user_id": pl.Series(rep([r.user_id for r in requests]), dtype=pl.String),
-            "item_id": pl.Series(list(chain.from_iterable(r.item_ids for r in requests))),
-            "position": positions,
-            "score": np.concatenate([r.scores for r in requests]).astype(np.float32),
-            "surface": pl.Series(rep([r.surface for r in requests]), dtype=pl.String),
-            "device": pl.Series(rep([r.device for r in requests]), dtype=pl.String),
-            "country": pl.Series(rep([r.country for r in requests]), dtype=pl.String),
-            "hour": np.repeat([r.hour for r in requests], sizes),
-            "features": array_text.to_series(),
-        }
+    position_hex = pl.Series(_HEX3[repeated["position"].to_numpy()])
+    return repeated.with_columns(
+        (pl.col("request_id").str.slice(0, 33) + position_hex).alias("prediction_id"),
+        pl.col("served_at").cast(pl.Datetime("us", "UTC")),
+        pl.Series("item_id", list(chain.from_iterable(r.item_ids for r in requests))),
+        pl.Series("score", np.concatenate([r.scores for r in requests]).astype(np.float32)),
+        array_text.to_series().alias("features"),
     )
 
 
