@@ -137,6 +137,32 @@ def valid_rollups(
     return {k: v for k, v in found.items() if len(v) == len(fields)}
 
 
+def current_buckets(
+    session: Session,
+    contract_id: str,
+    buckets: Sequence[Bucket],
+    stats: dict[Bucket, tuple[int, datetime]],
+    fields: Sequence[str],
+) -> set[Bucket]:
+    """Buckets whose rollups match the batches for every field (metadata only, no sketches)."""
+    if not buckets or not fields:
+        return set()
+    r = ProfileRollup
+    rows = session.execute(
+        select(r.level, r.bucket_start, r.batches, r.last_received_at).where(
+            r.contract_id == contract_id,
+            r.bucket_start >= min(b[1] for b in buckets),
+            r.field.in_(fields),
+        )
+    ).all()
+    matching: dict[Bucket, int] = {}
+    for row in rows:
+        key = (row.level, row.bucket_start)
+        if key in stats and (row.batches, row.last_received_at) == stats[key]:
+            matching[key] = matching.get(key, 0) + 1
+    return {k for k in buckets if matching.get(k) == len(fields)}
+
+
 def _profile(r: Any) -> FieldProfile:
     sketch = None
     if r.sketch_keys is not None and r.sketch_counts is not None:
@@ -185,7 +211,7 @@ def refresh(
     stats = bucket_stats(batches)
     now = utcnow()
     complete = [k for k in stats if k[1] + LEVELS[k[0]] <= min(end, now) and k[1] >= start]
-    fresh = valid_rollups(session, contract_id, complete, stats, fields)
+    fresh = current_buckets(session, contract_id, complete, stats, fields)
     stale = [k for k in complete if k not in fresh]
     if not stale:
         return 0
@@ -194,25 +220,37 @@ def refresh(
         for key in (("hour", b.hour), ("day", b.day)):
             if key in stale:
                 members.setdefault(key, []).append(b.id)
-    profiles = batch_profiles(session, [i for ids in members.values() for i in ids], fields)
-    for key, ids in members.items():
-        merged = merge_parts(profiles.get(i, {}) for i in ids)
-        for name, p in merged.items():
-            _upsert(session, contract_id, key, name, p, stats[key], now)
+    ids = list(dict.fromkeys(i for ids in members.values() for i in ids))
+    profiles = batch_profiles(session, ids, fields)
+    rows = [
+        _values(contract_id, key, name, p, stats[key], now)
+        for key, bucket_ids in members.items()
+        for name, p in merge_parts(profiles.get(i, {}) for i in bucket_ids).items()
+    ]
+    if not rows:
+        return len(stale)
+    stmt = insert(ProfileRollup)
+    keys = ("contract_id", "level", "bucket_start", "field")
+    session.execute(  # one executemany, not one round trip per field and bucket
+        stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in keys},
+        ),
+        rows,
+    )
     return len(stale)
 
 
-def _upsert(
-    session: Session,
+def _values(
     contract_id: str,
     key: Bucket,
     name: str,
     p: FieldProfile,
     stat: tuple[int, datetime],
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
     keys, counts = encode(p.sketch) if p.sketch is not None else (None, None)
-    values = {
+    return {
         "contract_id": contract_id,
         "level": key[0],
         "bucket_start": key[1],
@@ -227,14 +265,3 @@ def _upsert(
         "last_received_at": stat[1],
         "computed_at": now,
     }
-    stmt = insert(ProfileRollup).values(**values)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["contract_id", "level", "bucket_start", "field"],
-            set_={
-                k: stmt.excluded[k]
-                for k in values
-                if k not in ("contract_id", "level", "bucket_start", "field")
-            },
-        )
-    )
