@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, func, insert, select, text
+import psycopg
+from sqlalchemy import JSON, BigInteger, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import utcnow
@@ -127,38 +128,39 @@ class AuditEntry:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+_HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+_INSERT_SQL = (
+    "INSERT INTO audit_events (seq, occurred_at, actor, action, object_type, object_id, "
+    "payload, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s, %s)"
+)
+
+
 def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
     """Append several events, in order, under one acquisition of the chain lock.
 
     Each entry becomes its own chained event, hashed exactly as `record` hashes it, so
-    `verify_chain` cannot tell the two apart; the rows go in as one multi-row INSERT. For
-    writers that commit many mutations together (lineage group commit), this makes the
-    serialized part of a commit one lock, one read of the head and one insert. Returns the
-    sequence numbers given, in order.
+    `verify_chain` cannot tell the two apart. For writers that commit many mutations
+    together (lineage group commit) this keeps the serialized part of a commit short: the
+    lock and the read of the head go out in one pipeline (the read is a second statement, so
+    its snapshot is taken once the lock is held), the rows in one more. Returns the sequence
+    numbers given, in order.
     """
     if not entries:
         return []
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
+    with raw.pipeline():
+        raw.execute(_LOCK_SQL, (AUDIT_CHAIN_LOCK,))
+        head = raw.execute(_HEAD_SQL)
+    last = head.fetchone()
     seq, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
     occurred_at = utcnow().astimezone(UTC)
     rows = []
     for entry in entries:
         seq += 1
         payload = jsonsafe({"before": entry.before, "after": entry.after, **entry.details})
-        row = {
-            "seq": seq,
-            "occurred_at": occurred_at,
-            "actor": entry.actor,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "payload": payload,
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = event_hash(
+        digest = event_hash(
             prev_hash,
             seq=seq,
             occurred_at=occurred_at,
@@ -168,9 +170,23 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
             object_id=entry.object_id,
             payload=payload,
         )
-        rows.append(row)
-    session.execute(insert(AuditEvent), rows)
-    return [row["seq"] for row in rows]
+        rows.append(
+            (
+                seq,
+                occurred_at,
+                entry.actor,
+                entry.action,
+                entry.object_type,
+                entry.object_id,
+                json.dumps(payload),  # the JSON column keeps this text; verify re-reads it
+                prev_hash,
+                digest,
+            )
+        )
+        prev_hash = digest
+    with raw.cursor() as cur:
+        cur.executemany(_INSERT_SQL, rows)
+    return [row[0] for row in rows]
 
 
 @dataclass(frozen=True)

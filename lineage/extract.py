@@ -7,7 +7,9 @@ idempotent and order-independent; the store then merges rows with commutative up
 - datasets: every dataset named (inputs, outputs, static, and column-lineage sources);
 - versions: an output's version is its `version` facet, else the run id that wrote it; an
   input is versioned only when it carries a `version` facet (else resolved at query time);
-- facets: verbatim, per owner, with a content hash (unknown custom facets included);
+- facets: verbatim (as canonical JSON text), per owner, with a content hash (unknown custom
+  facets included); the owner is named by natural keys (namespace/name, version, direction,
+  run id), so rows of several events can be written in one statement;
 - column edges from `columnLineage` facets; links from the `driftgate` facet.
 """
 
@@ -26,6 +28,11 @@ from lineage.validate import parse_event_time
 LINKS_FACET = "driftgate"
 VERSION_FACET = "version"
 COLUMN_LINEAGE_FACET = "columnLineage"
+
+# A facet's owner: (namespace, name, version, direction, run id), each None where it does not
+# apply: a job (its namespace and name), a run (its id), a dataset, a dataset version, or a run's
+# input/output edge (all five, the version None for an unversioned input).
+FacetOwner = tuple[str | None, str | None, str | None, str | None, str | None]
 
 # eventType → (run state, rank): a finished run never goes back to RUNNING.
 RUN_STATES: dict[str | None, tuple[str, int]] = {
@@ -62,6 +69,7 @@ class EventRows:
     io: list[dict[str, Any]] = field(default_factory=list)
     job_io: list[dict[str, str]] = field(default_factory=list)
     facets: list[dict[str, Any]] = field(default_factory=list)
+    facet_json: list[str] = field(default_factory=list)  # each facet's canonical JSON
     column_edges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -90,7 +98,7 @@ def extract(document: dict[str, Any], kind: str) -> EventRows:
             _limited(job["namespace"], NAMESPACE_MAX, "$.job.namespace"),
             _limited(job["name"], NAME_MAX, "$.job.name"),
         )
-        ctx.facets("job", None, job.get("facets"), "$.job.facets")
+        ctx.facets("job", (*rows.job, None, None, None), job.get("facets"), "$.job.facets")
         run_uuid = None
         if kind == "RunEvent":
             run_uuid = ctx.run(document["run"], rows.event_type)
@@ -114,7 +122,8 @@ class _Collector:
         self._io: set[tuple[str, str, str | None, str]] = set()
         self._job_io: set[tuple[str, str, str]] = set()
         self._edges: set[str] = set()
-        self._facets: set[tuple[str, Any, str, str]] = set()
+        self._facets: set[tuple[str, FacetOwner, str, str]] = set()
+        self._digests: dict[int, tuple[str, str]] = {}  # id(facet) -> (canonical, hash)
 
     def run(self, run: dict[str, Any], event_type: str | None) -> str:
         state, rank = RUN_STATES.get(event_type, ("NEW", 0))
@@ -130,8 +139,9 @@ class _Collector:
             "ended_at": t.isoformat() if rank == 2 else None,
             "links": _links(facets.get(LINKS_FACET)),
         }
-        self.facets("run", None, facets, "$.run.facets")
-        return self.rows.run["run_uuid"]
+        run_uuid: str = self.rows.run["run_uuid"]
+        self.facets("run", (None, None, None, None, run_uuid), facets, "$.run.facets")
+        return run_uuid
 
     def dataset(
         self, dataset: dict[str, Any], path: str, *, direction: str | None, run_uuid: str | None
@@ -141,10 +151,10 @@ class _Collector:
         version = _version_of(facets, path)
         if direction == "out" and version is None and run_uuid is not None:
             version = run_uuid  # an unnamed output version is "what this run wrote"
-        self.facets("dataset", (ns, name), facets, f"{path}.facets")
+        self.facets("dataset", (ns, name, None, None, None), facets, f"{path}.facets")
         if version is not None:
             self._version(ns, name, version, direction, run_uuid, facets)
-            self.facets("version", (ns, name, version), facets, f"{path}.facets")
+            self.facets("version", (ns, name, version, None, None), facets, f"{path}.facets")
         if direction is not None:
             key = (
                 ns,
@@ -155,14 +165,20 @@ class _Collector:
             if run_uuid is not None and key not in self._io:
                 self._io.add(key)
                 self.rows.io.append(
-                    {"namespace": ns, "name": name, "version": key[2], "direction": direction}
+                    {
+                        "run_uuid": run_uuid,
+                        "namespace": ns,
+                        "name": name,
+                        "version": key[2],
+                        "direction": direction,
+                    }
                 )
             if (ns, name, direction) not in self._job_io:
                 self._job_io.add((ns, name, direction))
                 self.rows.job_io.append({"namespace": ns, "name": name, "direction": direction})
             extra_key = "inputFacets" if direction == "in" else "outputFacets"
             if run_uuid is not None:
-                owner = (ns, name, key[2], direction)
+                owner = (ns, name, key[2], direction, run_uuid)
                 self.facets(
                     "input" if direction == "in" else "output",
                     owner,
@@ -204,27 +220,43 @@ class _Collector:
             row["produced_at"] = self.rows.event_time.isoformat()
         row["links"].update(_links(facets.get(LINKS_FACET)))
 
-    def facets(self, owner_kind: str, owner: Any, facets: Any, path: str) -> None:
+    def facets(self, owner_kind: str, owner: FacetOwner, facets: Any, path: str) -> None:
         if not isinstance(facets, dict):
             return
         for facet_name, facet in facets.items():
             if facet is None:
                 continue
             _limited(facet_name, FACET_NAME_MAX, f"{path}.{facet_name}")
-            digest = content_hash(facet)
+            text, digest = self._digest(facet)
             key = (owner_kind, owner, facet_name, digest)
             if key in self._facets:
                 continue
             self._facets.add(key)
+            ns, name, version, direction, run_uuid = owner
             self.rows.facets.append(
                 {
-                    "owner_kind": owner_kind,
-                    "owner": list(owner) if isinstance(owner, tuple) else owner,
-                    "name": facet_name,
-                    "content_hash": digest,
-                    "facet": facet,
+                    "kind": owner_kind,
+                    "ns": ns,
+                    "nm": name,
+                    "ver": version,
+                    "dir": direction,
+                    "run": run_uuid,
+                    "fname": facet_name,
+                    "hash": digest,
                 }
             )
+            self.rows.facet_json.append(text)
+
+    def _digest(self, facet: Any) -> tuple[str, str]:
+        """A facet's canonical JSON and its hash, once per facet object of the event."""
+        found = self._digests.get(id(facet))
+        if found is None:
+            text = canonical_json(facet)
+            found = self._digests[id(facet)] = (
+                text,
+                hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            )
+        return found
 
     def _column_lineage(self, ns: str, name: str, facet: Any, path: str) -> None:
         if not isinstance(facet, dict) or facet.get("_deleted"):

@@ -21,10 +21,13 @@ from lineage.schemas import ContractImpactRead, Graph, ImpactRead, ProvenanceRea
 from lineage.validate import parse_body, warm_up
 from lineage.writer import DedicatedConnection, GroupCommitWriter
 
-_may_post = require(Role.producer, Role.admin)
+PRODUCER_ROLES = (Role.producer, Role.admin)
+_may_post = require(*PRODUCER_ROLES)
 # Events up to this size are validated on the event loop (well under a millisecond); larger
 # ones in a worker thread, so one huge event cannot stall every other request.
 INLINE_PREPARE_BYTES = 64 * 1024
+# Group-commit writer threads per process (each with its own connection); see lineage/writer.py.
+WRITER_THREADS = 2
 
 
 def authorize_producer(session: Session, token: str) -> Principal:
@@ -41,19 +44,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     info: dict[str, Any] = {}
     emit.configure_sessions(info, settings, forwarder)
     factory = getattr(app.state, "session_factory", None)
-    writer = connection = None
+    writer = None
+    connections: list[DedicatedConnection] = []
     if factory is not None:
         factory.configure(info=info)
-        connection = DedicatedConnection(factory)
-        writer = GroupCommitWriter(connection, authorize_producer)
+        connections = [DedicatedConnection(factory) for _ in range(WRITER_THREADS)]
+        writer = GroupCommitWriter(connections, authorize_producer, roles=PRODUCER_ROLES)
         writer.start()
         app.state.lineage_writer = writer
     await run_in_threadpool(warm_up)
     try:
         yield
     finally:
-        if writer is not None and connection is not None:
+        if writer is not None:
             await run_in_threadpool(writer.stop)
+        for connection in connections:
             connection.close()
         if forwarder is not None:
             await run_in_threadpool(forwarder.flush, 5.0)

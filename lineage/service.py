@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.auth import Principal
+from core.auth import Principal, Role, hash_token
 from core.clock import utcnow
 from lineage import repository
 from lineage.errors import InvalidLineageEvent
@@ -39,14 +39,14 @@ class PreparedEvent:
 
     kind: str
     rows: EventRows
-    params: dict[str, Any]
+    event_json: str  # its part of the store's statement (`repository.event_json`)
 
 
 def prepare_event(document: Any, *, check_nul: bool = True) -> PreparedEvent:
     """Validate one OpenLineage event and compute what it writes; no I/O."""
     kind = validate_event(document, check_nul=check_nul)
     rows = extract(document, kind)
-    return PreparedEvent(kind, rows, repository.statement_params(rows))
+    return PreparedEvent(kind, rows, repository.event_json(rows))
 
 
 def ingest_event(
@@ -65,15 +65,38 @@ def store_events(
     statement has written by then, so the caller must roll the transaction back. The audit
     events are written last, so the chain's lock is held only for the commit.
     """
-    stored = repository.store_events(
-        session,
-        [repository.Received(event.params, actor.name) for actor, event in events],
-        received_at=utcnow(),
-    )
+    received = [repository.Received(e.event_json, received_by=a.name) for a, e in events]
+    results = _store(session, received, [e for _, e in events], roles=())
+    return [r for r in results if r is not None]
+
+
+def store_events_for_tokens(
+    session: Session, events: Sequence[tuple[str, PreparedEvent]], *, roles: Sequence[Role]
+) -> list[Ingested | None]:
+    """`store_events` for events that arrived with bearer tokens, checked by the statement
+    that writes them: an event whose token is unknown, revoked or has none of `roles` writes
+    nothing and comes back as None (ask `core.auth` why)."""
+    received = [
+        repository.Received(e.event_json, token_hash=hash_token(token)) for token, e in events
+    ]
+    return _store(session, received, [e for _, e in events], roles=[r.value for r in roles])
+
+
+def _store(
+    session: Session,
+    received: list[repository.Received],
+    events: list[PreparedEvent],
+    *,
+    roles: Sequence[str],
+) -> list[Ingested | None]:
+    stored = repository.store_events(session, received, received_at=utcnow(), roles=roles)
     entries = []
-    results = []
-    for (actor, event), row in zip(events, stored, strict=True):
+    results: list[Ingested | None] = []
+    for event, row in zip(events, stored, strict=True):
         rows = event.rows
+        if row.actor is None:
+            results.append(None)
+            continue
         if not row.duplicate:
             if row.run_job_id is not None and row.run_job_id != row.job_id:
                 raise InvalidLineageEvent(
@@ -82,16 +105,16 @@ def store_events(
                     field="$.run.runId",
                     rule="run_belongs_to_one_job",
                 )
-            entries.append(_audit_entry(actor, event))
+            entries.append(_audit_entry(row.actor, event))
         results.append(Ingested(event.kind, rows.event_hash, rows.run_uuid, row.duplicate))
     audit.record_many(session, entries)
     return results
 
 
-def _audit_entry(actor: Principal, event: PreparedEvent) -> audit.AuditEntry:
+def _audit_entry(actor: str, event: PreparedEvent) -> audit.AuditEntry:
     rows = event.rows
     return audit.AuditEntry(
-        actor=actor.name,
+        actor=actor,
         action="lineage.event.ingest",
         object_type=_object_type(event.kind),
         object_id=_object_id(rows),

@@ -6,10 +6,10 @@ flush per event across all requests. Instead, request handlers validate their ev
 input never reaches the queue) and hand it to one writer thread. The writer takes whatever is
 queued, up to `max_group` events, and in one transaction:
 
-1. authorizes each distinct bearer token of the group (a revoked token writes nothing);
-2. writes the events in arrival order in one pipeline (`service.store_events`);
-3. appends one audit event per new event under a single acquisition of the chain lock;
-4. commits (one WAL flush), and only then answers each waiting request.
+1. writes the events in arrival order with one statement (`repository.store_events`), which
+   also checks each event's bearer token, so a revoked token writes nothing;
+2. appends one audit event per new event under a single acquisition of the chain lock;
+3. commits (one WAL flush), and only then answers each waiting request.
 
 While one group commits, the next one queues up, so groups grow with load and stay at one
 event when idle: there is no timer and no added latency. If the group's transaction fails for
@@ -25,13 +25,13 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.auth import Principal
+from core.auth import Principal, Role
 from core.errors import DriftgateError
 from lineage import service
 from lineage.service import Ingested, PreparedEvent
@@ -74,30 +74,44 @@ class DedicatedConnection:
 
 
 class GroupCommitWriter:
-    """One thread that commits queued lineage events in groups; see the module docstring.
+    """Writer threads that commit queued lineage events in groups; see the module docstring.
 
-    `sessions` gives the session of each transaction; they are used from the writer thread
-    only, one at a time.
+    One thread per entry of `sessions`, each opening the sessions of its own transactions
+    with it. Two threads let one group execute while the other waits on its commit; their
+    statements lock rows in the same order, so they cannot deadlock.
     """
 
     def __init__(
-        self, sessions: Callable[[], Session], authorize: Authorize, *, max_group: int = 64
+        self,
+        sessions: Sequence[Callable[[], Session]],
+        authorize: Authorize,
+        *,
+        roles: Sequence[Role],
+        max_group: int = 64,
     ) -> None:
-        self._sessions = sessions
-        self._authorize = authorize
+        self._authorize = authorize  # the full check, for the reason a token is refused
+        self._roles = roles  # who may write: checked by the statement that writes
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="lineage-writer", daemon=True)
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(source,), name=f"lineage-writer-{i}", daemon=True
+            )
+            for i, source in enumerate(sessions)
+        ]
         self.groups = 0  # transactions that committed more than one event (tests, ops)
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Write everything already queued, then end the thread."""
-        if self._thread.is_alive():
+        """Write everything already queued, then end the threads."""
+        alive = [t for t in self._threads if t.is_alive()]
+        for _ in alive:
             self._queue.put(None)
-            self._thread.join(timeout)
+        for thread in alive:
+            thread.join(timeout)
 
     async def submit(self, token: str, event: PreparedEvent) -> Ingested:
         """Queue a validated event; return once it is committed (or raise why it was not)."""
@@ -112,7 +126,7 @@ class GroupCommitWriter:
         return outcome
 
     async def _enqueue(self, token: str, event: PreparedEvent | None) -> Ingested | Principal:
-        if not self._thread.is_alive():
+        if not any(t.is_alive() for t in self._threads):
             raise RuntimeError("the lineage writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Ingested | Principal] = loop.create_future()
@@ -121,7 +135,7 @@ class GroupCommitWriter:
 
     # --- the writer thread ---------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, sessions: Callable[[], Session]) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -138,61 +152,71 @@ class GroupCommitWriter:
                     break
                 group.append(item)
             try:
-                self._write(group)
+                self._write(sessions, group)
             except Exception:  # never let one group end the thread
                 log.exception("the lineage writer failed to answer a group")
 
-    def _write(self, group: list[_Pending]) -> None:
+    def _write(self, sessions: Callable[[], Session], group: list[_Pending]) -> None:
         outcomes: list[Outcome]
         try:
-            outcomes = self._transaction(group)
+            outcomes = self._transaction(sessions, group)
             if len(group) > 1:
-                self.groups += 1
+                self.groups += 1  # (an int += under the GIL: a lost update is harmless)
         except Exception as exc:
             if len(group) == 1:
                 outcomes = [exc]
             else:
                 log.info("lineage group of %d failed (%s); retrying one by one", len(group), exc)
-                outcomes = [self._alone(item) for item in group]
+                outcomes = [self._alone(sessions, item) for item in group]
         for item, outcome in zip(group, outcomes, strict=True):
             # A closed event loop (RuntimeError) means nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 item.loop.call_soon_threadsafe(_settle, item.future, outcome)
 
-    def _alone(self, item: _Pending) -> Outcome:
+    def _alone(self, sessions: Callable[[], Session], item: _Pending) -> Outcome:
         try:
-            return self._transaction([item])[0]
+            return self._transaction(sessions, [item])[0]
         except Exception as exc:
             return exc
 
-    def _transaction(self, group: list[_Pending]) -> list[Outcome]:
-        """Authorize, write and audit the group in one transaction; commit; return outcomes."""
-        outcomes: list[Outcome] = []
-        accepted: list[tuple[Principal, PreparedEvent]] = []
-        session = self._sessions()
+    def _transaction(self, sessions: Callable[[], Session], group: list[_Pending]) -> list[Outcome]:
+        """Write and audit the group in one transaction (the statement checks each token);
+        commit; then say why any token was refused; return the outcomes in order."""
+        writes = [(item.token, item.event) for item in group if item.event is not None]
+        session = sessions()
         try:
-            principals: dict[str, Principal | DriftgateError] = {}
-            for item in group:
-                if item.token not in principals:
-                    try:
-                        principals[item.token] = self._authorize(session, item.token)
-                    except DriftgateError as refused:
-                        principals[item.token] = refused
-                principal = principals[item.token]
-                outcomes.append(principal)
-                if item.event is not None and isinstance(principal, Principal):
-                    accepted.append((principal, item.event))
-            results = iter(service.store_events(session, accepted))
+            results = iter(service.store_events_for_tokens(session, writes, roles=self._roles))
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()  # before answering: a caller may use the same connection next
-        return [
-            next(results) if item.event is not None and isinstance(o, Principal) else o
-            for item, o in zip(group, outcomes, strict=True)
-        ]
+        outcomes: list[Outcome] = []
+        for item in group:
+            result = next(results) if item.event is not None else None
+            # None: a refused token, or a request that only checks its token.
+            outcomes.append(result if result is not None else self._check(sessions, item))
+        return outcomes
+
+    def _check(self, sessions: Callable[[], Session], item: _Pending) -> Outcome:
+        """The principal of a token, or why it is refused, from `core.auth` itself."""
+        session = sessions()
+        try:
+            principal = self._authorize(session, item.token)
+            session.commit()
+        except DriftgateError as refused:
+            session.rollback()
+            return refused
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if item.event is None:
+            return principal
+        # Accepted now but refused by the write a moment ago: the token was issued in between.
+        return self._transaction(sessions, [item])[0]
 
 
 def _settle(future: asyncio.Future[Ingested | Principal], outcome: Outcome) -> None:

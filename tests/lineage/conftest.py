@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from lineage.routes import authorize_producer, lineage_writer
+from lineage.routes import PRODUCER_ROLES, authorize_producer, lineage_writer
 from lineage.writer import GroupCommitWriter
 
 
@@ -16,7 +16,7 @@ from lineage.writer import GroupCommitWriter
 def app(app: FastAPI, db: Session) -> Iterator[FastAPI]:
     """The app of tests/conftest.py, whose lineage writer commits into the test's session
     (savepoints), so each test still rolls everything back."""
-    writer = GroupCommitWriter(lambda: db, authorize_producer)
+    writer = GroupCommitWriter([lambda: db], authorize_producer, roles=PRODUCER_ROLES)
     writer.start()
     app.dependency_overrides[lineage_writer] = lambda: writer
     yield app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.auth import Principal, Role
-from lineage.service import ingest_event
+from lineage.service import ingest_event, prepare_event, store_events
 from tests.lineage.events import PRODUCER, at, column_lineage, dataset, facet, run_event
 
 ACTOR = Principal("pipeline", Role.producer)
@@ -172,6 +173,17 @@ def ingest_all(db: Session, events: list[dict[str, Any]]) -> dict[str, Any]:
         savepoint.rollback()
 
 
+def ingest_in_groups(db: Session, groups: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each group written as the group-commit writer writes it: one statement, in order."""
+    savepoint = db.begin_nested()
+    try:
+        for group in groups:
+            store_events(db, [(ACTOR, prepare_event(event)) for event in group])
+        return snapshot(db)
+    finally:
+        savepoint.rollback()
+
+
 EVENTS = scenario()
 
 
@@ -204,3 +216,36 @@ def test_shuffled_and_duplicated_delivery_gives_the_ordered_graph(
     for dup, pos in zip(duplicates, positions, strict=False):
         delivery.insert(pos % (len(delivery) + 1), EVENTS[dup])
     assert ingest_all(db, delivery) == expected
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    order=st.permutations(range(len(EVENTS))),
+    duplicates=st.lists(st.integers(0, len(EVENTS) - 1), max_size=8),
+    cuts=st.sets(st.integers(1, len(EVENTS) + 7), max_size=6),
+)
+def test_events_written_together_in_any_grouping_give_the_ordered_graph(
+    db: Session, order: list[int], duplicates: list[int], cuts: set[int]
+) -> None:
+    """A run's START and COMPLETE, a dataset's writer and readers, repeats of one event: merged
+    inside one statement, they must leave exactly what one-by-one delivery leaves."""
+    expected = ingest_all(db, EVENTS)
+    delivery = [EVENTS[i] for i in order] + [EVENTS[i] for i in duplicates]
+    bounds = [0, *sorted(c for c in cuts if c < len(delivery)), len(delivery)]
+    groups = [delivery[a:b] for a, b in itertools.pairwise(bounds) if a < b]
+    assert ingest_in_groups(db, groups) == expected
+
+
+def test_one_group_with_every_event_twice_reports_each_repeat_as_a_duplicate(db: Session) -> None:
+    savepoint = db.begin_nested()
+    try:
+        results = store_events(db, [(ACTOR, prepare_event(e)) for e in EVENTS + EVENTS])
+        assert [r.duplicate for r in results] == [False] * len(EVENTS) + [True] * len(EVENTS)
+        again = store_events(db, [(ACTOR, prepare_event(e)) for e in EVENTS[:3]])
+        assert all(r.duplicate for r in again)
+    finally:
+        savepoint.rollback()
