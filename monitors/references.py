@@ -1,11 +1,12 @@
 """Reference profiles: what each monitored dataset's drift is measured against.
 
-By default the reference is the profile of the batches the champion model was trained on,
-found through lineage (champion → model version → its provenance → batches of this
-contract). Without a champion, the contract's `monitoring.reference` decides: a pinned
-window, or a trailing window (default 7 days) recomputed once it is older than
-`monitor_reference_max_age`. Every (re)computation that changes the profile is a new
-version; old versions stay so past drift verdicts remain explainable.
+By default the reference is the profile of the batches the champion model was trained on:
+the champion's model version comes from lineage (`champion/<model>`), its training batches
+from the version's provenance in lineage or, when training was not recorded there, from the
+model registry's `training_data` of that version. Without a champion, the contract's
+`monitoring.reference` decides: a pinned window, or a trailing window (default 7 days)
+recomputed once it is older than `monitor_reference_max_age`. Every (re)computation that
+changes the profile is a new version; old versions stay so past verdicts stay explainable.
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ def champion_training_batches(
     except LineageNodeNotFound:
         return None
     ids = [uuid.UUID(b["batch_id"]) for b in found["batches"]]
+    if not ids:  # training not in lineage: the registry records the version's training data
+        ids = repository.registered_training_batches(
+            session, settings.monitor_model_name, str(model_version)
+        )
     mine = [b.id for b in repository.batches_by_id(session, ids) if b.contract_id == contract_id]
     if not mine:
         return None

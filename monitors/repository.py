@@ -111,6 +111,27 @@ def split_profiles_of(
     return list(session.execute(_SPLIT_PROFILES, {"ids": list(batch_ids), "fields": list(fields)}))
 
 
+def registered_training_batches(session: Session, model_name: str, version: str) -> list[uuid.UUID]:
+    """Batch ids a registered model version lists as its training data (read-only; the
+    registry is governance's table, read here by SQL so monitors do not import governance)."""
+    if not version.isdigit():
+        return []
+    rows = session.execute(
+        text(
+            "SELECT e->>'batch_id' FROM model_versions v, jsonb_array_elements(v.training_data) e "
+            "WHERE v.model_name = :m AND v.version = :v AND e ? 'batch_id'"
+        ),
+        {"m": model_name, "v": int(version)},
+    )
+    out = []
+    for (raw,) in rows:
+        try:
+            out.append(uuid.UUID(raw))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def ingest_marker(session: Session) -> tuple[Any, ...]:
     """Changes whenever a batch or a label arrives: the runner polls it to evaluate after ingest."""
     batches = session.execute(select(func.count(), func.max(Batch.received_at))).one()

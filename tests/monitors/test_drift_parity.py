@@ -261,3 +261,55 @@ def test_categories_unseen_in_the_reference_are_counted(
     cat = series["windows"][0]["fields"]["cat"]
     assert cat["unseen"] == ["zzz"] and cat["unseen_share"] == pytest.approx(1 / 3)
     assert cat["severity"] == "alert"
+
+
+def test_champion_without_training_lineage_uses_the_registry_training_data(
+    db: Session, settings: Settings, data_dir: Path
+) -> None:
+    """governance records the champion as `champion/<model>#<version>@<change>` with the
+    version in its links, while training batches may only be in the registry row."""
+    import json
+
+    from sqlalchemy import text
+
+    register(db)
+    with simulated() as clock:
+        training = hourly(db, clock, data_dir, 2)
+        hourly(db, clock, data_dir, 2, seed=9)
+        db.execute(text("INSERT INTO registered_models VALUES ('ranker', '', 3, now(), 't')"))
+        db.execute(
+            text(
+                "INSERT INTO model_versions (id, model_name, version, artifact_uri, "
+                "artifact_sha256, artifact_bytes, signature, metrics, training_data, "
+                "contract_versions, params, description, created_at, created_by) VALUES "
+                "(gen_random_uuid(), 'ranker', 3, 'x', :sha, 1, '{}', '{}', "
+                "CAST(:td AS jsonb), '{}', '{}', '', now(), 't')"
+            ),
+            {
+                "sha": "a" * 64,
+                "td": json.dumps(
+                    [
+                        {
+                            "batch_id": str(b.id),
+                            "contract_id": "events",
+                            "contract_version": "1.0.0",
+                        }
+                        for b in training
+                    ]
+                ),
+            },
+        )
+        links = {naming.MODEL_NAME: "ranker", naming.MODEL_VERSION: "3"}
+        emit.record_run(
+            db,
+            CLI_OPERATOR,
+            job=naming.PROMOTE_JOB,
+            inputs=[emit.DatasetRef(None, naming.model("ranker"), version="3", links=links)],
+            outputs=[
+                emit.DatasetRef(None, naming.champion("ranker"), version="3@change-1", links=links)
+            ],
+        )
+        db.flush()
+        ref = ensure_reference(db, CLI_OPERATOR, contract_id="events", settings=settings)
+    assert ref is not None and (ref.source, ref.model_version) == ("champion_training", "3")
+    assert sorted(ref.batch_ids) == sorted(str(b.id) for b in training)
