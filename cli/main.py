@@ -56,8 +56,18 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. Each has its own event loop (and lineage writer), so more "
+            "than one uses more cores; see docs/lineage.md.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API with uvicorn."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -67,7 +77,13 @@ def serve(
     if migrate_first:
         upgrade(ctx.database_url)
     typer.echo(f"driftgate API on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(ctx.settings, database_url=ctx.database_url), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(ctx.settings, database_url=ctx.database_url), host=host, port=port)
+        return
+    # Worker processes build the app from the environment: hand them the resolved database
+    # (the embedded server's URL when DATABASE_URL is unset), so they all share one.
+    os.environ["DRIFTGATE_DATABASE_URL"] = ctx.database_url
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 @token_app.command("create")

@@ -68,8 +68,9 @@ class EventRows:
     versions: list[dict[str, Any]] = field(default_factory=list)
     io: list[dict[str, Any]] = field(default_factory=list)
     job_io: list[dict[str, str]] = field(default_factory=list)
-    facets: list[dict[str, Any]] = field(default_factory=list)
-    facet_json: list[str] = field(default_factory=list)  # each facet's canonical JSON
+    # [owner kind, *FacetOwner, facet name, content hash] per facet, and its canonical JSON
+    facets: list[list[str | None]] = field(default_factory=list)
+    facet_json: list[str] = field(default_factory=list)
     column_edges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -232,19 +233,7 @@ class _Collector:
             if key in self._facets:
                 continue
             self._facets.add(key)
-            ns, name, version, direction, run_uuid = owner
-            self.rows.facets.append(
-                {
-                    "kind": owner_kind,
-                    "ns": ns,
-                    "nm": name,
-                    "ver": version,
-                    "dir": direction,
-                    "run": run_uuid,
-                    "fname": facet_name,
-                    "hash": digest,
-                }
-            )
+            self.rows.facets.append([owner_kind, *owner, facet_name, digest])
             self.rows.facet_json.append(text)
 
     def _digest(self, facet: Any) -> tuple[str, str]:

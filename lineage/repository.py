@@ -198,11 +198,12 @@ jio AS (
     ON CONFLICT DO NOTHING
 ),
 fac_rows AS MATERIALIZED (
-    SELECT n.t, x.*
+    SELECT n.t, f.meta->>0 AS kind, f.meta->>1 AS ns, f.meta->>2 AS nm, f.meta->>3 AS ver,
+           f.meta->>4 AS dir, (f.meta->>5)::uuid AS run, f.meta->>6 AS fname,
+           f.meta->>7 AS hash, f.facet
     FROM new AS n,
-         jsonb_to_recordset(n.ev->'facets')
-         AS x(kind text, ns text, nm text, ver text, dir text, run uuid, fname text,
-              hash text, facet jsonb)
+         ROWS FROM (jsonb_array_elements(n.ev->'facet_meta'),
+                    jsonb_array_elements(n.ev->'facets')) AS f(meta, facet)
 ),
 fac_owned AS (
     SELECT f.kind, job.id AS owner_id, f.fname, f.hash, f.facet, f.t
@@ -323,14 +324,12 @@ def event_json(rows: EventRows) -> str:
             "io": rows.io,
             "job_io": rows.job_io,
             "edges": rows.column_edges,
+            "facet_meta": rows.facets,
         },
         ensure_ascii=False,
     )
-    facets = ",".join(
-        f'{json.dumps(owner, ensure_ascii=False)[:-1]},"facet":{facet}}}'
-        for owner, facet in zip(rows.facets, rows.facet_json, strict=True)
-    )
-    return f'{head[:-1]},"payload":{rows.canonical},"facets":[{facets}]}}'
+    facets = ",".join(rows.facet_json)
+    return f'{head[:-1]}, "payload": {rows.canonical}, "facets": [{facets}]}}'
 
 
 @dataclass(frozen=True)

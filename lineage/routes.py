@@ -26,8 +26,6 @@ _may_post = require(*PRODUCER_ROLES)
 # Events up to this size are validated on the event loop (well under a millisecond); larger
 # ones in a worker thread, so one huge event cannot stall every other request.
 INLINE_PREPARE_BYTES = 64 * 1024
-# Group-commit writer threads per process (each with its own connection); see lineage/writer.py.
-WRITER_THREADS = 2
 
 
 def authorize_producer(session: Session, token: str) -> Principal:
@@ -44,12 +42,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     info: dict[str, Any] = {}
     emit.configure_sessions(info, settings, forwarder)
     factory = getattr(app.state, "session_factory", None)
-    writer = None
-    connections: list[DedicatedConnection] = []
+    writer = connection = None
     if factory is not None:
         factory.configure(info=info)
-        connections = [DedicatedConnection(factory) for _ in range(WRITER_THREADS)]
-        writer = GroupCommitWriter(connections, authorize_producer, roles=PRODUCER_ROLES)
+        connection = DedicatedConnection(factory)
+        writer = GroupCommitWriter(connection, authorize_producer, roles=PRODUCER_ROLES)
         writer.start()
         app.state.lineage_writer = writer
     await run_in_threadpool(warm_up)
@@ -58,7 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if writer is not None:
             await run_in_threadpool(writer.stop)
-        for connection in connections:
+        if connection is not None:
             connection.close()
         if forwarder is not None:
             await run_in_threadpool(forwarder.flush, 5.0)

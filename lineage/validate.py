@@ -1,20 +1,22 @@
 """Validate a posted document against the OpenLineage schema and name the JSON path of each error.
 
-Valid events take the fast path (a validator compiled by fastjsonschema, ~0.2 ms for a realistic
+Valid events take the fast path (a validator compiled by fastjsonschema, ~0.25 ms for a realistic
 event); only invalid ones are walked again with `jsonschema`, which lists every error with its
-JSON path. Both use the same schema and the same format checks.
+JSON path. Both use the same schema (the fast one with its conditionals rewritten into an
+equivalent form, `spec.without_conditionals`) and the same format checks.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from lineage.errors import InvalidLineageEvent, UnreadableLineageEvent
-from lineage.spec import event_kind, event_schemas
+from lineage.spec import event_kind, event_schemas, without_conditionals
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_ERRORS = 20
@@ -50,7 +52,7 @@ def _fast_validators() -> dict[str, Any]:
     import fastjsonschema
 
     return {
-        kind: fastjsonschema.compile(schema, formats=_FORMATS)
+        kind: fastjsonschema.compile(without_conditionals(schema), formats=_FORMATS)
         for kind, schema in event_schemas().items()
     }
 
@@ -74,14 +76,21 @@ def warm_up() -> None:
     _detailed_validators()
 
 
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if math.isinf(number):  # 1e999: valid JSON, but no float (nor JSONB) holds it
+        raise ValueError(f"the number {literal} is out of range")
+    return number
+
+
 def parse_body(raw: bytes) -> Any:
-    """JSON with no NaN/Infinity (PostgreSQL's JSONB refuses them)."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not valid JSON")
-
+    """JSON with no NaN/Infinity and no number out of float range (JSONB refuses them)."""
     try:
-        return json.loads(raw, parse_constant=refuse)
+        return json.loads(raw, parse_constant=_refuse, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableLineageEvent(
             f"the body is not valid JSON: {exc}", field="$", rule="json"

@@ -74,44 +74,36 @@ class DedicatedConnection:
 
 
 class GroupCommitWriter:
-    """Writer threads that commit queued lineage events in groups; see the module docstring.
-
-    One thread per entry of `sessions`, each opening the sessions of its own transactions
-    with it. Two threads let one group execute while the other waits on its commit; their
-    statements lock rows in the same order, so they cannot deadlock.
+    """The writer thread that commits queued lineage events in groups; see the module
+    docstring. `sessions` opens the session of each of its transactions, from that thread
+    only. (With several worker processes there is one writer in each; their statements lock
+    rows in the same order, so they cannot deadlock each other.)
     """
 
     def __init__(
         self,
-        sessions: Sequence[Callable[[], Session]],
+        sessions: Callable[[], Session],
         authorize: Authorize,
         *,
         roles: Sequence[Role],
         max_group: int = 64,
     ) -> None:
+        self._sessions = sessions
         self._authorize = authorize  # the full check, for the reason a token is refused
         self._roles = roles  # who may write: checked by the statement that writes
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(
-                target=self._run, args=(source,), name=f"lineage-writer-{i}", daemon=True
-            )
-            for i, source in enumerate(sessions)
-        ]
+        self._thread = threading.Thread(target=self._run, name="lineage-writer", daemon=True)
         self.groups = 0  # transactions that committed more than one event (tests, ops)
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Write everything already queued, then end the threads."""
-        alive = [t for t in self._threads if t.is_alive()]
-        for _ in alive:
+        """Write everything already queued, then end the thread."""
+        if self._thread.is_alive():
             self._queue.put(None)
-        for thread in alive:
-            thread.join(timeout)
+            self._thread.join(timeout)
 
     async def submit(self, token: str, event: PreparedEvent) -> Ingested:
         """Queue a validated event; return once it is committed (or raise why it was not)."""
@@ -126,7 +118,7 @@ class GroupCommitWriter:
         return outcome
 
     async def _enqueue(self, token: str, event: PreparedEvent | None) -> Ingested | Principal:
-        if not any(t.is_alive() for t in self._threads):
+        if not self._thread.is_alive():
             raise RuntimeError("the lineage writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Ingested | Principal] = loop.create_future()
@@ -135,7 +127,7 @@ class GroupCommitWriter:
 
     # --- the writer thread ---------------------------------------------------------------
 
-    def _run(self, sessions: Callable[[], Session]) -> None:
+    def _run(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -152,14 +144,14 @@ class GroupCommitWriter:
                     break
                 group.append(item)
             try:
-                self._write(sessions, group)
+                self._write(group)
             except Exception:  # never let one group end the thread
                 log.exception("the lineage writer failed to answer a group")
 
-    def _write(self, sessions: Callable[[], Session], group: list[_Pending]) -> None:
+    def _write(self, group: list[_Pending]) -> None:
         outcomes: list[Outcome]
         try:
-            outcomes = self._transaction(sessions, group)
+            outcomes = self._transaction(group)
             if len(group) > 1:
                 self.groups += 1  # (an int += under the GIL: a lost update is harmless)
         except Exception as exc:
@@ -167,23 +159,23 @@ class GroupCommitWriter:
                 outcomes = [exc]
             else:
                 log.info("lineage group of %d failed (%s); retrying one by one", len(group), exc)
-                outcomes = [self._alone(sessions, item) for item in group]
+                outcomes = [self._alone(item) for item in group]
         for item, outcome in zip(group, outcomes, strict=True):
             # A closed event loop (RuntimeError) means nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 item.loop.call_soon_threadsafe(_settle, item.future, outcome)
 
-    def _alone(self, sessions: Callable[[], Session], item: _Pending) -> Outcome:
+    def _alone(self, item: _Pending) -> Outcome:
         try:
-            return self._transaction(sessions, [item])[0]
+            return self._transaction([item])[0]
         except Exception as exc:
             return exc
 
-    def _transaction(self, sessions: Callable[[], Session], group: list[_Pending]) -> list[Outcome]:
+    def _transaction(self, group: list[_Pending]) -> list[Outcome]:
         """Write and audit the group in one transaction (the statement checks each token);
         commit; then say why any token was refused; return the outcomes in order."""
         writes = [(item.token, item.event) for item in group if item.event is not None]
-        session = sessions()
+        session = self._sessions()
         try:
             results = iter(service.store_events_for_tokens(session, writes, roles=self._roles))
             session.commit()
@@ -196,12 +188,12 @@ class GroupCommitWriter:
         for item in group:
             result = next(results) if item.event is not None else None
             # None: a refused token, or a request that only checks its token.
-            outcomes.append(result if result is not None else self._check(sessions, item))
+            outcomes.append(result if result is not None else self._check(item))
         return outcomes
 
-    def _check(self, sessions: Callable[[], Session], item: _Pending) -> Outcome:
+    def _check(self, item: _Pending) -> Outcome:
         """The principal of a token, or why it is refused, from `core.auth` itself."""
-        session = sessions()
+        session = self._sessions()
         try:
             principal = self._authorize(session, item.token)
             session.commit()
@@ -216,7 +208,7 @@ class GroupCommitWriter:
         if item.event is None:
             return principal
         # Accepted now but refused by the write a moment ago: the token was issued in between.
-        return self._transaction(sessions, [item])[0]
+        return self._transaction([item])[0]
 
 
 def _settle(future: asyncio.Future[Ingested | Principal], outcome: Outcome) -> None:

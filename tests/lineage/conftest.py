@@ -16,7 +16,7 @@ from lineage.writer import GroupCommitWriter
 def app(app: FastAPI, db: Session) -> Iterator[FastAPI]:
     """The app of tests/conftest.py, whose lineage writer commits into the test's session
     (savepoints), so each test still rolls everything back."""
-    writer = GroupCommitWriter([lambda: db], authorize_producer, roles=PRODUCER_ROLES)
+    writer = GroupCommitWriter(lambda: db, authorize_producer, roles=PRODUCER_ROLES)
     writer.start()
     app.dependency_overrides[lineage_writer] = lambda: writer
     yield app
