@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from core.schemas import RequestModel, ResponseModel
+from core.schemas import RequestModel, ResponseModel, _has_nul
 
 Id = str  # user and item ids are opaque strings
 
@@ -28,19 +28,30 @@ class RankContext(RequestModel):
     )
 
 
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class RankRequest(RequestModel):
     user_id: Id = Field(min_length=1, max_length=200, description="Who the list is for.")
-    item_ids: list[Id] = Field(
+    item_ids: list[ItemId] = Field(
         min_length=1, max_length=4096, description="Candidate items to order (distinct)."
     )
     context: RankContext = Field(default_factory=RankContext, description="Request context.")
 
-    @model_validator(mode="after")
-    def _item_ids_are_ids(self) -> RankRequest:
-        for i, item in enumerate(self.item_ids):
-            if not item or len(item) > 200:
-                raise ValueError(f"item_ids[{i}] must be 1 to 200 characters")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """Replaces the generic recursive walk on the hot path: one C-level join over the ids."""
+        if isinstance(data, dict) and isinstance(items := data.get("item_ids"), list):
+            strings = [v for v in items if isinstance(v, str)]
+            if "\x00" in "".join(strings) or _has_nul(
+                {k: v for k, v in data.items() if k != "item_ids"}
+            ):
+                raise ValueError("text must not contain NUL characters")
+            return data
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
 
 
 class RankedItem(ResponseModel):

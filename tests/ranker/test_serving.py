@@ -153,6 +153,7 @@ def test_unknown_users_and_items_are_scored_with_cold_start_defaults(trained: Tr
         ({"user_id": "u", "item_ids": [7]}, 422, "item_ids.0", "string_type"),
         ({"user_id": "u", "item_ids": ["a"], "limit": 3}, 422, "limit", "extra_forbidden"),
         ({"user_id": "", "item_ids": ["a"]}, 422, "user_id", "string_too_short"),
+        ({"user_id": "u", "item_ids": ["a", "b\x00"]}, 422, "body", "value_error"),
     ],
 )
 def test_malformed_rank_requests_get_a_problem_naming_field_and_rule(
