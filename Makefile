@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-dev lint typecheck bench bench-checks bench-api clean
+.PHONY: run test install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,13 +39,22 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-bench: bench-checks bench-api
+bench: bench-checks bench-api bench-lineage bench-rank bench-drift
 
 bench-checks: install-dev
 	$(BIN)/python bench/bench_checks.py --rows 100000 1000000
 
 bench-api: install-dev
 	$(BIN)/python bench/bench_api.py --rows 1000000
+
+bench-lineage: install-dev
+	$(BIN)/python bench/bench_lineage.py
+
+bench-rank: install-dev
+	$(BIN)/python bench/bench_rank.py
+
+bench-drift: install-dev
+	$(BIN)/python bench/bench_drift.py --rows 100000 1000000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
