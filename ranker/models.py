@@ -13,10 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base
@@ -64,8 +65,9 @@ class Prediction(Base):
     device: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str | None] = mapped_column(String(20))
     hour: Mapped[int] = mapped_column(SmallInteger)
-    # Raw (untransformed) model inputs, in the order of the model version's signature.
-    features: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    # Raw (untransformed) numeric model inputs, in signature order, packed as little-endian
+    # float32 (`numpy.frombuffer(features, "<f4")`): a third cheaper to COPY than REAL[] text.
+    features: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PredictionLabel(Base):

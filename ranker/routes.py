@@ -18,7 +18,7 @@ from ranker.callers import CallerCache
 from ranker.errors import NoChampionServed, PredictionNotFound
 from ranker.features import NUMERIC_FEATURES
 from ranker.labels import record_labels
-from ranker.predlog import PredictionLogger
+from ranker.predlog import PredictionLogger, unpack
 from ranker.schemas import (
     LabelsCreate,
     LabelsReport,
@@ -140,7 +140,7 @@ def get_prediction(prediction_id: uuid.UUID, session: DbSession, _: Viewer) -> P
         position=row.position,
         score=row.score,
         surface=row.surface,
-        features=dict(zip(NUMERIC_FEATURES, row.features, strict=False)),
+        features=dict(zip(NUMERIC_FEATURES, unpack(row.features).tolist(), strict=False)),
         label=None
         if label is None
         else {

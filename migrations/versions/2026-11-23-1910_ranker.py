@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('device', sa.String(length=20), nullable=True),
     sa.Column('country', sa.String(length=20), nullable=True),
     sa.Column('hour', sa.SmallInteger(), nullable=False),
-    sa.Column('features', postgresql.ARRAY(sa.REAL()), nullable=False),
+    sa.Column('features', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('prediction_id', name=op.f('pk_predictions'))
     )
     op.create_index('ix_predictions_model_served', 'predictions', ['model_name', 'model_version', 'served_at'], unique=False)

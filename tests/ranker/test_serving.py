@@ -24,7 +24,7 @@ from core.auth import CLI_OPERATOR
 from governance import service as registry
 from governance.schemas import ModelVersionCreate
 from ranker import artifact
-from ranker.predlog import PredictionLogger, ServedRequest, new_request_id
+from ranker.predlog import PredictionLogger, ServedRequest, new_request_id, unpack
 from tests.ranker.conftest import Trained, bearer
 
 
@@ -345,7 +345,8 @@ def test_buffered_predictions_are_written_when_the_app_shuts_down(trained: Train
             )
         ).scalar_one()
     assert len(rows) == 25 * 10
-    assert all(len(r.features) == 18 and r.model_version == trained.version for r in rows)
+    assert all(len(unpack(r.features)) == 18 and r.model_version == trained.version for r in rows)
+    assert np.isfinite(np.stack([unpack(r.features) for r in rows])).all()
     assert [r.position for r in rows[:10]] == list(range(10))
     assert audit_rows["after"]["rows"] >= 250
 
