@@ -132,7 +132,8 @@ _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 _INSERT_SQL = (
     "INSERT INTO audit_events (seq, occurred_at, actor, action, object_type, object_id, "
-    "payload, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s, %s)"
+    "payload, prev_hash, hash) SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::json[], %s::text[], %s::text[])"
 )
 
 
@@ -143,8 +144,8 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
     `verify_chain` cannot tell the two apart. For writers that commit many mutations
     together (lineage group commit) this keeps the serialized part of a commit short: the
     lock and the read of the head go out in one pipeline (the read is a second statement, so
-    its snapshot is taken once the lock is held), the rows in one more. Returns the sequence
-    numbers given, in order.
+    its snapshot is taken once the lock is held), the rows in one more (one INSERT). Returns
+    the sequence numbers given, in order.
     """
     if not entries:
         return []
@@ -184,8 +185,7 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
             )
         )
         prev_hash = digest
-    with raw.cursor() as cur:
-        cur.executemany(_INSERT_SQL, rows)
+    raw.execute(_INSERT_SQL, [list(column) for column in zip(*rows, strict=True)])
     return [row[0] for row in rows]
 
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import cache
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.orm import Session
 
@@ -277,8 +277,11 @@ ORDER BY i.e
 
 
 # The planner cannot see how few rows the JSON parameter holds. Its guesses would make it
-# JIT-compile the statement (seconds) and nest loops over the CTEs (quadratic in the group);
-# both are switched off around the statement, and put back as they were right after it.
+# JIT-compile the statement (seconds) and nest loops over the CTEs (quadratic in the group).
+# A connection that only writes lineage (the group-commit writer's) switches both off once
+# (`configure_writer_connection`); on any other, they are switched off around the statement
+# and put back right after it, in the same round trip.
+_PLANNER_KEY = "driftgate.lineage_planner"
 _PLANNER_SAVE = (
     "SELECT set_config('driftgate.jit', current_setting('jit'), true), "
     "set_config('driftgate.nestloop', current_setting('enable_nestloop'), true)"
@@ -288,6 +291,17 @@ _PLANNER_RESTORE = (
     "SELECT set_config('jit', current_setting('driftgate.jit'), true), "
     "set_config('enable_nestloop', current_setting('driftgate.nestloop'), true)"
 )
+
+
+def configure_writer_connection(connection: Connection) -> None:
+    """Planner settings for good, for a connection that writes lineage and nothing else.
+
+    Such a connection must not go back to the pool (close it with `invalidate()`).
+    """
+    connection.exec_driver_sql("SET jit = off")
+    connection.exec_driver_sql("SET enable_nestloop = off")
+    connection.commit()
+    connection.info[_PLANNER_KEY] = True
 
 
 @dataclass(frozen=True)
@@ -363,8 +377,8 @@ def store_events(
     An event whose hash is known (stored before, or earlier in `events`) writes nothing and
     comes back as a duplicate. An event sent with a token that is unknown, revoked or has none
     of `roles` writes nothing and comes back with no actor. A failing statement aborts the
-    transaction (the caller rolls back); nothing is left half-applied. The statement and the
-    planner settings around it go out in one pipeline: one round trip.
+    transaction (the caller rolls back); nothing is left half-applied. The statement (and the
+    planner settings around it) go out in one pipeline: one round trip.
     """
     if not events:
         return []
@@ -375,12 +389,16 @@ def store_events(
     )
     sql, names = _ingest_sql()
     values = {"events": f"[{items}]", "received_at": received_at, "roles": list(roles)}
-    raw = session.connection().connection.driver_connection
+    connection = session.connection()
+    around = not connection.info.get(_PLANNER_KEY)
+    raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
     cursor = psycopg.RawCursor(raw)
     with raw.pipeline():
-        raw.execute(_PLANNER_SAVE)
-        raw.execute(_PLANNER_OFF)
+        if around:
+            raw.execute(_PLANNER_SAVE)
+            raw.execute(_PLANNER_OFF)
         cursor.execute(sql, [values[n] for n in names])
-        raw.execute(_PLANNER_RESTORE)
+        if around:
+            raw.execute(_PLANNER_RESTORE)
     return [Stored(*row) for row in cursor.fetchall()]

@@ -114,7 +114,12 @@ _SPEC_REQUIRED: dict[type, tuple[str, ...]] = {
     base.BaseEvent: ("eventTime", "producer", "schemaURL"),
     base.BaseFacet: ("_producer", "_schemaURL"),
 }
-_FORMATS = {(base.Run, "runId"): "uuid", (base.BaseEvent, "eventTime"): "date-time"}
+_FORMATS = {
+    (base.Run, "runId"): "uuid",
+    (parent_run.Run, "runId"): "uuid",  # the store keeps a run's parent as a UUID
+    (parent_run.RootRun, "runId"): "uuid",
+    (base.BaseEvent, "eventTime"): "date-time",
+}
 _PRIMITIVES: dict[Any, dict[str, Any]] = {
     str: {"type": "string"},
     bool: {"type": "boolean"},

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import Principal, Role
 from core.errors import DriftgateError
-from lineage import service
+from lineage import repository, service
 from lineage.service import Ingested, PreparedEvent
 
 log = logging.getLogger("driftgate.lineage")
@@ -52,7 +52,9 @@ class _Pending:
 
 class DedicatedConnection:
     """Sessions on one connection that the writer keeps, instead of a pool checkout (and a
-    pre-ping round trip) per group. A connection that failed is replaced on the next use."""
+    pre-ping round trip) per group. Its planner settings are made for lineage writes once
+    (`repository.configure_writer_connection`), so it never goes back to the pool: a
+    connection that failed is discarded and replaced on the next use."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
@@ -61,14 +63,16 @@ class DedicatedConnection:
     def __call__(self) -> Session:
         connection = self._connection
         if connection is None or connection.closed or connection.invalidated:
-            if connection is not None:
-                connection.close()
-            engine = self._factory.kw["bind"]
-            connection = self._connection = engine.connect()
+            self.close()
+            connection = self._factory.kw["bind"].connect()
+            repository.configure_writer_connection(connection)
+            self._connection = connection
         return self._factory(bind=connection)
 
     def close(self) -> None:
         if self._connection is not None:
+            if not self._connection.closed:
+                self._connection.invalidate()  # its settings are not for other users
             self._connection.close()
             self._connection = None
 
@@ -94,7 +98,10 @@ class GroupCommitWriter:
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="lineage-writer", daemon=True)
-        self.groups = 0  # transactions that committed more than one event (tests, ops)
+        # Transactions that committed more than one event, and groups whose transaction failed
+        # and were retried one by one (for tests and operators).
+        self.groups = 0
+        self.retried_groups = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -159,6 +166,7 @@ class GroupCommitWriter:
                 outcomes = [exc]
             else:
                 log.info("lineage group of %d failed (%s); retrying one by one", len(group), exc)
+                self.retried_groups += 1
                 outcomes = [self._alone(item) for item in group]
         for item, outcome in zip(group, outcomes, strict=True):
             # A closed event loop (RuntimeError) means nobody is waiting any more.

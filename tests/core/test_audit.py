@@ -113,3 +113,104 @@ def test_a_rolled_back_mutation_leaves_no_audit_event(db: Session) -> None:
         _record(db, 1)
         nested.rollback()
     assert audit.count_events(db) == before
+
+
+# --- record_many: several events under one acquisition of the chain lock ---------------------
+
+
+def _entries(n: int, actor: str = "writer") -> list[audit.AuditEntry]:
+    return [
+        audit.AuditEntry(
+            actor=actor,
+            action="thing.ingest",
+            object_type="thing",
+            object_id=f"{actor}-{i}",
+            after={"i": i, "note": "ünïcode ✓", "f": 0.1, "nan": float("nan")},
+            details={"batch": "b1"},
+        )
+        for i in range(n)
+    ]
+
+
+def test_record_many_appends_chained_events_that_verify_like_record(db: Session) -> None:
+    _record(db, 2)
+    seqs = audit.record_many(db, _entries(5))
+    _record(db, 1)
+    assert seqs == list(range(seqs[0], seqs[0] + 5))
+    rows = db.execute(
+        text("SELECT seq, object_id, payload, prev_hash, hash FROM audit_events ORDER BY seq")
+    ).all()
+    by_seq = {r.seq: r for r in rows}
+    for seq in seqs:  # each links to the one before it, whoever wrote that one
+        assert by_seq[seq].prev_hash == by_seq[seq - 1].hash
+    assert by_seq[seqs[0]].payload["after"]["nan"] == "nan"  # made JSON-safe, as record does
+    assert by_seq[seqs[-1] + 1].prev_hash == by_seq[seqs[-1]].hash
+    verdict = audit.verify_chain(db)
+    assert verdict.intact and verdict.events_checked == len(rows)
+
+
+def test_record_many_of_nothing_writes_nothing(db: Session) -> None:
+    before = audit.count_events(db)
+    assert audit.record_many(db, []) == []
+    assert audit.count_events(db) == before
+
+
+def test_record_many_events_are_caught_when_tampered_with(db: Session) -> None:
+    seqs = audit.record_many(db, _entries(3))
+    db.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+    db.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = :s"), {"s": seqs[1]})
+    db.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    verdict = audit.verify_chain(db)
+    assert not verdict.intact and verdict.first_broken_seq == seqs[1]
+
+
+def test_concurrent_record_and_record_many_writers_do_not_fork_the_chain(
+    committed_db: str,
+) -> None:
+    engine = create_engine(committed_db, pool_size=10)
+    factory = sessionmaker(bind=engine)
+    errors: list[BaseException] = []
+
+    def single(k: int) -> None:
+        try:
+            for _ in range(10):
+                with factory.begin() as s:
+                    _record(s, 1, actor=f"single-{k}")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    def grouped(k: int) -> None:
+        try:
+            for _ in range(10):
+                with factory.begin() as s:
+                    audit.record_many(s, _entries(4, actor=f"group-{k}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=single, args=(k,)) for k in range(4)]
+    threads += [threading.Thread(target=grouped, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with factory() as s:
+        seqs = [r[0] for r in s.execute(text("SELECT seq FROM audit_events ORDER BY seq"))]
+        prevs = s.execute(
+            text("SELECT count(DISTINCT prev_hash), count(*) FROM audit_events")
+        ).one()
+        verdict = audit.verify_chain(s)
+    engine.dispose()
+    total = 4 * 10 + 4 * 10 * 4
+    assert seqs == list(range(1, total + 1))
+    assert prevs[0] == prevs[1] == total
+    assert verdict.intact and verdict.events_checked == total
+
+
+def test_a_rolled_back_record_many_leaves_no_audit_event(db: Session) -> None:
+    before = audit.count_events(db)
+    with db.begin_nested() as nested:
+        audit.record_many(db, _entries(3))
+        nested.rollback()
+    assert audit.count_events(db) == before
+    assert audit.verify_chain(db).intact
