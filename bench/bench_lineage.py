@@ -10,7 +10,14 @@
    process; next to a networkx walk of the same graph (loaded from Postgres once, load timed
    separately).
 
-Usage: python bench/bench_lineage.py [--events 10000] [--clients 8] [--json out.json]
+The server is `driftgate serve` as a user runs it (`--workers N` for N processes). Ingest is
+timed after warm-up events and once the server has finished starting (the ranker's champion
+watcher imports torch in the background, ~7 s of CPU on this machine, which is not per-event
+work). Next to the rates the bench prints what else the machine did: the load average, and the
+CPU time per event of the server, of its PostgreSQL backends and of the bench's own clients.
+
+Usage: python bench/bench_lineage.py [--events 10000] [--clients 8] [--workers 1]
+                                     [--ingest-only] [--json out.json]
 """
 
 from __future__ import annotations
@@ -139,6 +146,67 @@ def post_all(port: int, bodies: list[bytes], token: str, clients: int) -> tuple[
     for t in threads:
         t.join()
     return time.perf_counter() - start, latencies
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (those that have gone away count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _process_tree(pid: int) -> list[int]:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [pid, *(int(c) for c in children.stdout.split())]
+
+
+def _backends(admin_dsn: str, dbname: str) -> list[int]:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _wait_idle(pid: int, quiet: float = 0.03, limit: float = 120.0) -> float:
+    """Wait until the server spends under `quiet` CPU seconds per second; its start-up CPU."""
+    deadline = time.monotonic() + limit
+    before = _cpu_seconds(_process_tree(pid))
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _cpu_seconds(_process_tree(pid))
+        if now - before < quiet:
+            return now
+        before = now
+    return before
+
+
+def ingest(
+    port: int, proc_pid: int, bodies: list[bytes], token: str, clients: int, backends: list[int]
+) -> dict[str, Any]:
+    """Post the bodies and account for who spent the CPU meanwhile."""
+    server = _process_tree(proc_pid)
+    load_before = os.getloadavg()[0]
+    cpu = (_cpu_seconds(server), _cpu_seconds(backends), time.process_time())
+    wall, lat = post_all(port, bodies, token, clients)
+    n = len(bodies)
+    return {
+        "ingest_wall": wall,
+        "ingest_latencies": lat,
+        "ingest_count": n,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "server_cpu_ms": (_cpu_seconds(server) - cpu[0]) / n * 1000,
+        "postgres_cpu_ms": (_cpu_seconds(backends) - cpu[1]) / n * 1000,
+        "client_cpu_ms": (time.process_time() - cpu[2]) / n * 1000,
+    }
 
 
 def plain_inserts(dsn: str, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
@@ -303,8 +371,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--workers", type=int, default=1, help="driftgate serve --workers.")
     parser.add_argument("--ingest-only", action="store_true", help="Skip the query timings.")
     args = parser.parse_args()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     events = make_events(args.events)
     bodies = [json.dumps(e).encode() for e in events]
     order = list(range(len(bodies)))
@@ -327,6 +397,8 @@ def main() -> None:
     results: dict[str, Any] = {
         "events": len(bodies),
         "clients": args.clients,
+        "workers": args.workers,
+        "uptime": uptime,
         "mean_event_bytes": statistics.mean(len(b) for b in bodies),
     }
     try:
@@ -344,27 +416,27 @@ def main() -> None:
             .splitlines()[-1]
         )
         port = _port()
+        serve = [*cli, "serve", "--port", str(port), "--no-migrate", "--workers", str(args.workers)]
         proc = subprocess.Popen(
-            [*cli, "serve", "--port", str(port), "--no-migrate"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         _wait_ready(port)
         post_all(port, shuffled[:50], token, args.clients)  # warm-up (not counted)
-        wall, lat = post_all(port, shuffled[50:], token, args.clients)
-        results.update(ingest_wall=wall, ingest_latencies=lat, ingest_count=len(shuffled) - 50)
+        results["startup_cpu_s"] = _wait_idle(proc.pid)
+        backends = _backends(admin_dsn, dbname)
+        results.update(ingest(port, proc.pid, shuffled[50:], token, args.clients, backends))
         if not args.ingest_only:
             results.update(time_queries(port, token, db_url, events, args.repeat))
+        plain_load = os.getloadavg()[0]
         p_wall, p_lat = plain_inserts(
             admin_dsn.rsplit("/", 1)[0] + f"/{dbname}", shuffled, args.clients
         )
         results.update(plain_wall=p_wall, plain_latencies=p_lat)
+        results.update(plain_load=(plain_load, os.getloadavg()[0]))
     finally:
         if proc:
             proc.terminate()
-            proc.wait(10)
+            proc.wait(30)
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     report(results)
@@ -401,6 +473,16 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"{'plain JSONB INSERT + commit (psycopg, no HTTP)':52} {plain_rate:9.0f} "
         f"{ms(r['plain_latencies'], 0.5):7.1f} {ms(r['plain_latencies'], 0.99):7.1f} {1.0:5.2f}x"
+    )
+    print(
+        f"  driftgate: {r['workers']} worker(s); CPU per event: server "
+        f"{r['server_cpu_ms']:.2f} ms, its PostgreSQL backends {r['postgres_cpu_ms']:.2f} ms, "
+        f"bench clients {r['client_cpu_ms']:.2f} ms; server start-up {r['startup_cpu_s']:.1f} s"
+    )
+    print(
+        f"  load average (1 min) during ingest {r['load_before']:.1f} -> {r['load_after']:.1f}, "
+        f"during plain inserts {r['plain_load'][0]:.1f} -> {r['plain_load'][1]:.1f} "
+        f"(2 cores); uptime before the run: {r['uptime']}"
     )
     if "impact_http" not in r:
         return
