@@ -215,6 +215,7 @@ def main() -> None:
             asyncio.run(sequential(port, bodies, 200))  # warm-up
             single = asyncio.run(sequential(port, bodies, args.single))
             steps = []
+            asyncio.run(open_loop(port, bodies, args.rates[0], 3))  # warm-up, not reported
             for rate in args.rates:
                 cpu0 = cpu_seconds(proc.pid)
                 lat, errors, achieved = asyncio.run(open_loop(port, bodies, rate, args.seconds))
