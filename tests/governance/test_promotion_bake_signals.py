@@ -60,7 +60,7 @@ def serve(gov: Gov, req: PromotionRequest, scores: np.ndarray) -> None:
             device="ios",
             country="US",
             hour=12,
-            features=[0.0],
+            features=np.zeros(1, dtype="<f4").tobytes(),
         )
         for i, s in enumerate(scores)
     )
