@@ -126,7 +126,7 @@ def log_hour(
                 "device": "ios",
                 "country": "US",
                 "hour": served.hour,
-                "features": [0.0],
+                "features": np.zeros(1, dtype="<f4").tobytes(),
             }
         )
         labels.append(
