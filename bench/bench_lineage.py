@@ -416,7 +416,9 @@ def main() -> None:
             .splitlines()[-1]
         )
         port = _port()
-        serve = [*cli, "serve", "--port", str(port), "--no-migrate", "--workers", str(args.workers)]
+        serve = [*cli, "serve", "--port", str(port), "--no-migrate"]
+        if args.workers != 1:
+            serve += ["--workers", str(args.workers)]
         proc = subprocess.Popen(
             serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

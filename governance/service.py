@@ -82,9 +82,10 @@ def _verify_training_data(session: Session, body: ModelVersionCreate) -> dict[st
     for ref in body.training_data:
         derived.setdefault(ref.contract_id, set()).add(ref.contract_version)
     versions = {k: sorted(v) for k, v in sorted(derived.items())}
-    if body.contract_versions is not None and {
-        k: sorted(v) for k, v in body.contract_versions.items()
-    } != versions:
+    if (
+        body.contract_versions is not None
+        and {k: sorted(v) for k, v in body.contract_versions.items()} != versions
+    ):
         raise TrainingDataMismatch(
             f"contract_versions {body.contract_versions} disagree with the training batches "
             f"({versions})",

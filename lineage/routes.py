@@ -92,7 +92,9 @@ _EVENT_BODY: dict[str, Any] = {
         "description": "One OpenLineage RunEvent, DatasetEvent or JobEvent (JSON, optionally "
         "gzip Content-Encoding), as openlineage-python's HttpTransport sends it.",
         "content": {"application/json": {"schema": {"type": "object"}}},
-    }
+    },
+    # The token is read by the route itself (see post_lineage), not by a dependency.
+    "security": [{"HTTPBearer": []}],
 }
 
 

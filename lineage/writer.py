@@ -32,7 +32,6 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import Principal, Role
-from core.errors import DriftgateError
 from lineage import repository, service
 from lineage.service import Ingested, PreparedEvent
 
@@ -160,7 +159,7 @@ class GroupCommitWriter:
         try:
             outcomes = self._transaction(group)
             if len(group) > 1:
-                self.groups += 1  # (an int += under the GIL: a lost update is harmless)
+                self.groups += 1
         except Exception as exc:
             if len(group) == 1:
                 outcomes = [exc]
@@ -179,7 +178,7 @@ class GroupCommitWriter:
         except Exception as exc:
             return exc
 
-    def _transaction(self, group: list[_Pending]) -> list[Outcome]:
+    def _transaction(self, group: list[_Pending], *, recheck: bool = True) -> list[Outcome]:
         """Write and audit the group in one transaction (the statement checks each token);
         commit; then say why any token was refused; return the outcomes in order."""
         writes = [(item.token, item.event) for item in group if item.event is not None]
@@ -196,27 +195,29 @@ class GroupCommitWriter:
         for item in group:
             result = next(results) if item.event is not None else None
             # None: a refused token, or a request that only checks its token.
-            outcomes.append(result if result is not None else self._check(item))
+            outcomes.append(result if result is not None else self._check(item, recheck))
         return outcomes
 
-    def _check(self, item: _Pending) -> Outcome:
-        """The principal of a token, or why it is refused, from `core.auth` itself."""
-        session = self._sessions()
+    def _check(self, item: _Pending, recheck: bool) -> Outcome:
+        """The principal of a token, or why it is refused, from `core.auth` itself. Runs after
+        the group's commit, so it answers for this item alone and never raises."""
         try:
-            principal = self._authorize(session, item.token)
-            session.commit()
-        except DriftgateError as refused:
-            session.rollback()
-            return refused
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-        if item.event is None:
-            return principal
-        # Accepted now but refused by the write a moment ago: the token was issued in between.
-        return self._transaction([item])[0]
+            session = self._sessions()
+            try:
+                principal = self._authorize(session, item.token)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+            if item.event is None:
+                return principal
+            if recheck:  # accepted now, refused by the write a moment ago: issued in between
+                return self._transaction([item], recheck=False)[0]
+            return RuntimeError(f"the lineage store refused the token of {principal.name!r}")
+        except Exception as exc:  # DriftgateError: 401/403; anything else: this item's 500
+            return exc
 
 
 def _settle(future: asyncio.Future[Ingested | Principal], outcome: Outcome) -> None:
