@@ -53,6 +53,18 @@ class RuleOutcome:
 
 
 @dataclass
+class _Pending:
+    """What `complete` needs from `evaluate`: the observed extremes are filled in last, from
+    the profile when there is one (saving a pass over the batch)."""
+
+    frame: pl.DataFrame
+    rules: list[RowRule]
+    row_outcomes: list[RuleOutcome]
+    masks: pl.DataFrame | None
+    quarantine_mask: pl.Series
+
+
+@dataclass
 class Validation:
     status: BatchStatus
     rows_received: int
@@ -61,6 +73,7 @@ class Validation:
     quarantined: pl.DataFrame
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)
     newest_event_at: datetime | None = None
+    pending: _Pending | None = field(default=None, repr=False)
 
     @property
     def rows_accepted(self) -> int:
@@ -80,6 +93,16 @@ def validate(
     with_profile: bool = True,
 ) -> Validation:
     """Run every rule of `spec` on `raw`; rows are never dropped, only accepted or quarantined."""
+    result = evaluate(raw, spec, received_at=received_at, example_values=example_values)
+    complete(result, spec, with_profile=with_profile)
+    return result
+
+
+def evaluate(
+    raw: pl.DataFrame, spec: ContractSpec, *, received_at: datetime, example_values: int = 5
+) -> Validation:
+    """Decide every rule and split the batch; `complete` must follow (it may run while the
+    caller writes the split out)."""
     conformed = conform(raw, spec)
     frame = conformed.frame
     outcomes = _schema_outcomes(conformed, spec)
@@ -93,9 +116,8 @@ def validate(
     masks = _masks(frame, rules)
     failing_counts = _failing_counts(masks, rules)
     failing_rules = [r for r in rules if failing_counts[r.id]]
-    row_outcomes = [
-        _row_outcome(r, failing_counts[r.id], frame, masks, example_values) for r in rules
-    ]
+    examples = _examples(frame, masks, failing_rules, example_values)
+    row_outcomes = [_row_outcome(r, failing_counts[r.id], examples.get(r.id, [])) for r in rules]
     outcomes += row_outcomes
     outcomes += _dataset_outcomes(frame, spec)
     newest, freshness = _freshness_outcome(frame, spec, received_at)
@@ -118,12 +140,52 @@ def validate(
     quarantined = _quarantine(raw, masks, quarantine_mask, failing_rules, batch_reasons)
     accepted = _accepted(frame, conformed, quarantine_mask, quarantined.height)
     status = _status(outcomes, rejected, quarantined.height)
-    profile = profile_frame(accepted, spec) if with_profile else {}
-    extremes = _extremes(frame, rules, profile, quarantine_mask, quarantined.height)
-    for r, outcome in zip(rules, row_outcomes, strict=True):
+    pending = _Pending(frame, rules, row_outcomes, masks, quarantine_mask)
+    return Validation(
+        status, raw.height, outcomes, accepted, quarantined, {}, newest, pending=pending
+    )
+
+
+def complete(result: Validation, spec: ContractSpec, *, with_profile: bool = True) -> None:
+    """Profile the accepted rows (optionally) and fill in the min/max rules' observed extremes."""
+    p = result.pending
+    if p is None:
+        raise ValueError("this validation is already complete")
+    n_quarantined = result.rows_quarantined
+    if with_profile:
+        counts = _accepted_value_counts(result.accepted, p.rules, p.masks, p.quarantine_mask)
+        result.profile = profile_frame(result.accepted, spec, value_counts=counts)
+    extremes = _extremes(p.frame, p.rules, result.profile, p.quarantine_mask, n_quarantined)
+    for r, outcome in zip(p.rules, p.row_outcomes, strict=True):
         if r.id in extremes:
             outcome.observed = extremes[r.id]
-    return Validation(status, raw.height, outcomes, accepted, quarantined, profile, newest)
+    result.pending = None
+
+
+def _accepted_value_counts(
+    accepted: pl.DataFrame,
+    rules: list[RowRule],
+    masks: pl.DataFrame | None,
+    quarantine_mask: pl.Series,
+) -> dict[str, dict[Any, int]]:
+    """Counts of each allowed value among the accepted rows, from the rules' equality masks.
+
+    Only where they account for every accepted non-null value: when a warn-only rule let
+    other values through, the profile counts that column itself.
+    """
+    wanted = [r for r in rules if r.value_parts and r.field in accepted.columns]
+    if masks is None or not wanted or accepted.height == 0:
+        return {}
+    kept = ~quarantine_mask
+    exprs = [(pl.col(name) & kept).sum().alias(name) for r in wanted for _, name in r.value_parts]
+    sums = masks.select(exprs).row(0, named=True)
+    out: dict[str, dict[Any, int]] = {}
+    for r in wanted:
+        counts = {value: int(sums[name]) for value, name in r.value_parts}
+        column = accepted.get_column(r.field)  # type: ignore[arg-type]
+        if sum(counts.values()) == column.len() - column.null_count():
+            out[r.field] = counts  # type: ignore[index]
+    return out
 
 
 def _status(outcomes: list[RuleOutcome], rejected: bool, n_quarantined: int) -> BatchStatus:
@@ -174,16 +236,24 @@ def _schema_outcomes(c: Conformed, spec: ContractSpec) -> list[RuleOutcome]:
 
 
 def _masks(frame: pl.DataFrame, rules: list[RowRule]) -> pl.DataFrame | None:
-    """One boolean column per rule, true where a row breaks it (null counts as passing)."""
+    """One boolean column per rule, true where a row breaks it (null counts as passing).
+
+    Rules built from parts get their parts' columns too (named `<rule id>\x1f<label>`): the
+    parts are computed with everything else in the one pass over the batch, then combined.
+    """
     if not rules:
         return None
-    return frame.select([r.failing.fill_null(False).alias(r.id) for r in rules])
+    first = [r.failing.fill_null(False).alias(r.id) for r in rules if not r.parts]
+    first += [part.fill_null(False).alias(name) for r in rules for name, part in r.parts]
+    masks = frame.select(first)
+    combined = [r.failing.alias(r.id) for r in rules if r.parts]
+    return masks.with_columns(combined) if combined else masks
 
 
 def _failing_counts(masks: pl.DataFrame | None, rules: list[RowRule]) -> dict[str, int]:
     if masks is None:
         return {}
-    row = masks.sum().row(0, named=True)
+    row = masks.select([pl.col(r.id).sum() for r in rules]).row(0, named=True)
     return {r.id: int(row[r.id] or 0) for r in rules}
 
 
@@ -226,18 +296,32 @@ def _extreme_expr(r: RowRule) -> pl.Expr:
     return (c.min() if r.kind == "min" else c.max()).alias(r.id)
 
 
-def _row_outcome(
-    r: RowRule, failing: int, frame: pl.DataFrame, masks: pl.DataFrame | None, k: int
-) -> RuleOutcome:
-    examples: list[Any] = []
-    if failing and k and masks is not None and r.kind != "type" and r.id in masks.columns:
-        where = masks.get_column(r.id).arg_true().head(k)  # no full-column filter
-        picked = frame.select(r.example_columns)[where]
-        examples = (
+def _examples(
+    frame: pl.DataFrame, masks: pl.DataFrame | None, failing: list[RowRule], k: int
+) -> dict[str, list[Any]]:
+    """Up to k example values (or rows) per failing rule, from the first rows that break it.
+
+    The positions of all rules come from one parallel `select` over the mask frame; only the
+    picked rows of the example columns are then read.
+    """
+    wanted = [r for r in failing if r.kind != "type"]
+    if not k or masks is None or not wanted:
+        return {}
+    positions = masks.select([pl.col(r.id).arg_true().head(k).implode() for r in wanted]).row(
+        0, named=True
+    )
+    out: dict[str, list[Any]] = {}
+    for r in wanted:
+        picked = frame.select(r.example_columns)[positions[r.id]]
+        out[r.id] = (
             picked.get_column(r.example_columns[0]).to_list()
             if len(r.example_columns) == 1
             else picked.rows(named=True)
         )
+    return out
+
+
+def _row_outcome(r: RowRule, failing: int, examples: list[Any]) -> RuleOutcome:
     return RuleOutcome(
         r.id,
         r.kind,
@@ -351,17 +435,19 @@ def _quarantine(
     few distinct combinations are turned into id lists and reason strings once each and
     joined back, so no list is built row by row.
     """
-    idx = pl.Series(ROW_NUMBER, range(raw.height), dtype=pl.UInt32)
     if not quarantine_mask.any():
         return (
-            raw.with_columns(idx)
+            raw.with_columns(pl.lit(0, dtype=pl.UInt32).alias(ROW_NUMBER))
             .clear()
             .with_columns(
                 pl.lit(None, dtype=pl.List(pl.String)).alias(RULE_IDS),
                 pl.lit(None, dtype=pl.String).alias(REASONS),
             )
         )
-    rows = raw.with_columns(idx).filter(quarantine_mask)
+    # Gathering the few failing rows by position beats a filter, which scans the whole mask
+    # once per column (measured: 5 ms against 8.5 ms for 23 columns at 1M rows, 3.5% failing).
+    where = quarantine_mask.arg_true()
+    rows = raw[where].with_columns(where.cast(pl.UInt32).alias(ROW_NUMBER))
     if masks is None or not failing_rules:  # rejected for dataset-level reasons only
         return rows.with_columns(
             pl.lit([], dtype=pl.List(pl.String)).alias(RULE_IDS),

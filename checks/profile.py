@@ -7,14 +7,14 @@ with counts for categoricals.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from checks import sketch
+from checks.numeric_summary import NumericSummary, summarize
 from contracts.spec import ContractSpec, FieldType
 
 TOP_K = 20
@@ -22,57 +22,68 @@ TOP_K = 20
 SKETCH_THREADS = 2
 
 
-def profile_frame(frame: pl.DataFrame, spec: ContractSpec) -> dict[str, dict[str, Any]]:
-    """Profile every contract field of an already-conformed frame."""
+def profile_frame(
+    frame: pl.DataFrame,
+    spec: ContractSpec,
+    *,
+    value_counts: Mapping[str, Mapping[Any, int]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Profile every contract field of an already-conformed frame.
+
+    Numeric columns are summarized by a compiled kernel on a small thread pool (it releases
+    the GIL), while polars profiles the other columns on its own threads.
+
+    `value_counts` are counts per value the caller already has for some columns (the engine
+    gets them from its allowed-value masks); their top-k is taken from them instead of
+    grouping the column again. They must cover every non-null value of the column.
+    """
     n = frame.height
     fields = [f for f in spec.fields if f.name in frame.columns]
-    stats = _moments(frame, fields)
-    numeric = [f.name for f in fields if f.type in (FieldType.integer, FieldType.float)]
-    sketches = _sketches(frame, numeric, stats) if n else {}
+    numeric = [f for f in fields if f.type in (FieldType.integer, FieldType.float)]
+    others = [f for f in fields if f not in numeric]
+    with ThreadPoolExecutor(max_workers=SKETCH_THREADS) as pool:
+        pending = {f.name: pool.submit(_summarize, frame.get_column(f.name)) for f in numeric}
+        stats = _moments(frame, others)
+        known = value_counts or {}
+        tops = {
+            f.name: _top_of_counts(known[f.name])
+            if f.name in known
+            else _top_values(frame.get_column(f.name))
+            for f in others
+            if f.type in (FieldType.category, FieldType.boolean)
+        }
+        summaries = {name: future.result() for name, future in pending.items()}
     profiles: dict[str, dict[str, Any]] = {}
     for f in fields:
-        s = stats[f.name]
-        nans = s.pop("nans", 0)
-        prof: dict[str, Any] = {"type": f.type.value, "count": n, **s}
-        if f.type == FieldType.float:
-            prof["nans"] = nans
-        if f.name in sketches:
-            prof["sketch"] = sketches[f.name]
-        elif f.type in (FieldType.category, FieldType.boolean):
-            prof["top"] = _top_values(frame.get_column(f.name))
+        prof: dict[str, Any] = {"type": f.type.value, "count": n}
+        if f.name in summaries:
+            s = summaries[f.name]
+            prof.update(
+                nulls=frame.get_column(f.name).null_count(),
+                min=s.min,
+                max=s.max,
+                mean=s.mean,
+                std=s.std,
+            )
+            if f.type == FieldType.float:
+                prof["nans"] = s.nans
+            if n:  # an empty batch has counts but nothing to sketch
+                prof["sketch"] = s.sketch.to_json()
+        else:
+            prof.update(stats[f.name])
+            if f.name in tops:
+                prof["top"] = tops[f.name]
         profiles[f.name] = prof
     return profiles
 
 
-def _sketches(
-    frame: pl.DataFrame, names: list[str], stats: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """One sketch per numeric column, on a small thread pool (numpy releases the GIL)."""
-    local = threading.local()
-
-    def one(name: str) -> tuple[str, dict[str, Any]]:
-        column = frame.get_column(name)
-        if stats[name]["nulls"] or stats[name].get("nans"):
-            column = column.cast(pl.Float64).drop_nulls().drop_nans()
-        if column.dtype == pl.Float64:
-            values = column.to_numpy()  # zero-copy without nulls
-        else:
-            # Integers go through a per-thread float buffer: a fresh 8 MB array per column
-            # costs more in page faults than the sketch itself.
-            buf = getattr(local, "floats", None)
-            if buf is None or buf.size < column.len():
-                buf = local.floats = np.empty(column.len(), dtype=np.float64)
-            values = buf[: column.len()]
-            np.copyto(values, column.to_numpy(), casting="unsafe")
-        scratch = getattr(local, "keys", None)
-        if scratch is None or scratch.size < values.size:
-            scratch = local.keys = np.empty(values.size, dtype=np.int64)
-        return name, sketch.build(values, scratch).to_json()
-
-    if len(names) < 2:
-        return dict(map(one, names))
-    with ThreadPoolExecutor(max_workers=SKETCH_THREADS) as pool:
-        return dict(pool.map(one, names))
+def _summarize(column: pl.Series) -> NumericSummary:
+    if column.null_count():
+        column = column.drop_nulls()
+    values = column.to_numpy()  # zero-copy without nulls
+    if values.dtype.kind not in "if" or values.dtype.itemsize != 8:
+        values = values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
+    return summarize(values)
 
 
 def _moments(frame: pl.DataFrame, fields: list[Any]) -> dict[str, dict[str, Any]]:
@@ -80,17 +91,7 @@ def _moments(frame: pl.DataFrame, fields: list[Any]) -> dict[str, dict[str, Any]
     for f in fields:
         c = pl.col(f.name)
         exprs.append(c.null_count().alias(f"{f.name}\x1fnulls"))
-        if f.type in (FieldType.integer, FieldType.float):
-            num = c  # no cast: eager selects do not share a cast between expressions
-            exprs += [
-                num.min().alias(f"{f.name}\x1fmin"),
-                num.max().alias(f"{f.name}\x1fmax"),
-                num.mean().alias(f"{f.name}\x1fmean"),
-                num.std().alias(f"{f.name}\x1fstd"),
-            ]
-            if f.type == FieldType.float:
-                exprs.append(c.is_nan().sum().alias(f"{f.name}\x1fnans"))
-        elif f.type in (FieldType.timestamp, FieldType.date):
+        if f.type in (FieldType.timestamp, FieldType.date):
             exprs += [c.min().alias(f"{f.name}\x1fmin"), c.max().alias(f"{f.name}\x1fmax")]
         elif f.type == FieldType.string:
             length = c.str.len_chars()
@@ -104,6 +105,18 @@ def _moments(frame: pl.DataFrame, fields: list[Any]) -> dict[str, dict[str, Any]
         name, stat = key.split("\x1f")
         out[name][stat] = value.isoformat() if hasattr(value, "isoformat") else value
     return out
+
+
+def _top_of_counts(counts: Mapping[Any, int]) -> dict[str, Any]:
+    """The same summary as `_top_values`, from counts per value (zero counts are absent)."""
+    present = sorted(((n, str(v)) for v, n in counts.items() if n), key=lambda p: (-p[0], p[1]))
+    head = present[:TOP_K]
+    return {
+        "distinct": len(present),
+        "values": [v for _, v in head],
+        "counts": [n for n, _ in head],
+        "other": sum(n for n, _ in present[TOP_K:]),
+    }
 
 
 def _top_values(column: pl.Series) -> dict[str, Any]:

@@ -22,7 +22,12 @@ from contracts.spec import (
 
 @dataclass(frozen=True)
 class RowRule:
-    """A rule decided row by row; `failing` is true where a row breaks it."""
+    """A rule decided row by row; `failing` is true where a row breaks it.
+
+    A rule with `parts` is decided in two steps: each part is a boolean column computed from
+    the batch, and `failing` then combines the parts by name. The parts of an allowed-values
+    rule are one equality per value, which also count the values for the profile for free.
+    """
 
     id: str
     kind: str
@@ -32,6 +37,12 @@ class RowRule:
     threshold: Any
     reason: str
     example_columns: tuple[str, ...]
+    parts: tuple[tuple[str, pl.Expr], ...] = ()
+    value_parts: tuple[tuple[Any, str], ...] = ()  # (allowed value, part name)
+
+
+def part_name(rule_id: str, label: str) -> str:
+    return f"{rule_id}\x1f{label}"
 
 
 def row_rules(
@@ -110,12 +121,7 @@ def _field_rules(f: FieldSpec, default: Action, type_checked: bool) -> list[RowR
     if f.max is not None:
         add("max", c > _literal(f, "max"), f.max, f"value is above max {f.max}")
     if f.allowed_values is not None:
-        add(
-            "allowed_values",
-            c.is_not_null() & ~_is_allowed(c, f.allowed_values),
-            f.allowed_values,
-            "value is not an allowed value",
-        )
+        out.append(_allowed_rule(f, action))
     if f.pattern is not None:
         add(
             "pattern",
@@ -137,10 +143,29 @@ def _field_rules(f: FieldSpec, default: Action, type_checked: bool) -> list[RowR
 _EQUALITY_SET_MAX = 32
 
 
-def _is_allowed(c: pl.Expr, values: list[Any]) -> pl.Expr:
-    if 0 < len(values) <= _EQUALITY_SET_MAX:
-        return pl.any_horizontal([c == v for v in values])
-    return c.is_in(values)
+def _allowed_rule(f: FieldSpec, action: Action) -> RowRule:
+    rule_id = f"{f.name}.allowed_values"
+    values = list(f.allowed_values or [])
+    c = pl.col(f.name)
+    common = dict(
+        id=rule_id,
+        kind="allowed_values",
+        field=f.name,
+        action=action,
+        threshold=f.allowed_values,
+        reason="value is not an allowed value",
+        example_columns=(f.name,),
+    )
+    if not 0 < len(values) <= _EQUALITY_SET_MAX:
+        return RowRule(failing=c.is_not_null() & ~c.is_in(values), **common)  # type: ignore[arg-type]
+    present = part_name(rule_id, "present")
+    equal = [(v, part_name(rule_id, f"={i}")) for i, v in enumerate(values)]
+    return RowRule(
+        failing=pl.col(present) & ~pl.any_horizontal([pl.col(n) for _, n in equal]),
+        parts=((present, c.is_not_null()), *((n, c == v) for v, n in equal)),
+        value_parts=tuple(equal),
+        **common,  # type: ignore[arg-type]
+    )
 
 
 def _literal(f: FieldSpec, attr: Any) -> pl.Expr:

@@ -14,14 +14,13 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from checks import repository
-from checks.engine import REASONS, ROW_NUMBER, RULE_IDS, RuleOutcome, Validation, validate
+from checks.engine import REASONS, ROW_NUMBER, RULE_IDS, RuleOutcome, Validation, complete, evaluate
 from checks.errors import (
     BatchNotFound,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
 )
 from checks.models import Batch, ColumnProfile, IdempotencyKey, RuleResult
-from checks.profile import profile_frame
 from checks.readers import read_batch
 from checks.storage import read_verified, remove_tree, write_parquet
 from contracts import service as contracts
@@ -85,9 +84,7 @@ def submit_batch(
     _refuse_reserved_columns(raw.columns)
     received_at = utcnow()
     started = time.perf_counter()
-    result = validate(
-        raw, spec, received_at=received_at, example_values=example_values, with_profile=False
-    )
+    result = evaluate(raw, spec, received_at=received_at, example_values=example_values)
     if contract_version.status == "deprecated":
         result.outcomes.append(_deprecated_outcome(contract_version.version))
         if result.status.value == "passed":
@@ -96,10 +93,11 @@ def submit_batch(
     batch_id = uuid.uuid4()
     batch_dir = data_dir / "batches" / contract_id / str(batch_id)
     try:
-        # Writing and fsyncing the Parquet files waits mostly on the disk: profile meanwhile.
+        # Writing and fsyncing the Parquet files waits mostly on the disk: profile meanwhile
+        # (which also fills in the min/max rules' observed extremes from the profile).
         with ThreadPoolExecutor(max_workers=1) as pool:
             written = pool.submit(_write_files, batch_dir, result)
-            result.profile = profile_frame(result.accepted, spec)
+            complete(result, spec)
             files = written.result()
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         batch = _store(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SUB_BITS = 7
-_SHIFT = 52 - SUB_BITS
+SHIFT = 52 - SUB_BITS  # a float64's bits shifted right by this are its bucket key
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,26 @@ def build(values: np.ndarray, scratch: np.ndarray | None = None) -> Sketch:
     if scratch is None or scratch.size < values.size:
         scratch = np.empty(values.size, dtype=np.int64)
     keys = scratch[: values.size]
-    np.right_shift(values.view(np.int64), _SHIFT, out=keys)
+    np.right_shift(values.view(np.int64), SHIFT, out=keys)
     lo = int(keys.min())
     np.subtract(keys, lo, out=keys)
-    counts = np.bincount(keys)
+    return from_counts(lo, np.bincount(keys))
+
+
+def from_counts(key_low: int, counts: np.ndarray) -> Sketch:
+    """The sketch of bucket counts indexed from `key_low` (what `build` computes)."""
     nz = np.flatnonzero(counts)
-    return _ordered(nz.astype(np.int64) + lo, counts[nz].astype(np.int64))
+    return _ordered(nz.astype(np.int64) + key_low, counts[nz].astype(np.int64))
+
+
+def from_counts_by_key(keys: np.ndarray, counts: np.ndarray) -> Sketch:
+    """The sketch of distinct keys with their (non-zero) counts."""
+    return _ordered(keys.astype(np.int64), counts.astype(np.int64))
 
 
 def bucket_value(keys: np.ndarray) -> np.ndarray:
     """A representative value per bucket: the middle of its range."""
-    low = (keys.astype(np.int64) << _SHIFT).view(np.float64)
+    low = (keys.astype(np.int64) << SHIFT).view(np.float64)
     return low * (1.0 + 2.0 ** -(SUB_BITS + 1))
 
 

@@ -199,3 +199,55 @@ def test_nan_is_left_out_of_the_sketch() -> None:
 
     assert sketch.Sketch.from_json(prof["sketch"]).total == 1
     assert prof["nulls"] == 0
+
+
+nan_floats = st.none() | st.floats(-1e6, 1e6, allow_infinity=False)  # NaN included
+
+
+@SETTINGS
+@given(values=st.lists(nan_floats, min_size=1, max_size=60))
+def test_nan_is_counted_and_left_out_of_moments_and_sketch(values: list[float | None]) -> None:
+    frame = pl.DataFrame(
+        {"f": values, "i": [0] * len(values)}, schema={"f": pl.Float64, "i": pl.Int64}
+    )
+    prof = profile_frame(frame, NUMERIC_SPEC)["f"]
+
+    present = [v for v in values if v is not None]
+    nans = sum(1 for v in present if v != v)
+    assert prof["nans"] == nans
+    assert prof["nulls"] == len(values) - len(present)
+    assert_moments(
+        {**prof, "nulls": prof["nulls"] + nans}, [v for v in values if v == v], len(values)
+    )
+
+
+def test_integer_extremes_are_exact_beyond_float_precision() -> None:
+    big = 2**62 + 1  # not representable as a float64
+    frame = pl.DataFrame({"i": [big, -big, 3], "f": [0.0, 1.0, 2.0]})
+    prof = profile_frame(frame, NUMERIC_SPEC)["i"]
+
+    assert prof["min"] == -big and prof["max"] == big
+    assert isinstance(prof["min"], int)
+
+
+def test_infinity_is_sketched_and_makes_the_mean_infinite() -> None:
+    frame = pl.DataFrame({"i": [1, 2, 3], "f": [1.0, float("inf"), 2.0]})
+    prof = profile_frame(frame, NUMERIC_SPEC)["f"]
+
+    assert prof["max"] == float("inf") and prof["min"] == 1.0
+    assert prof["mean"] == float("inf")
+    assert sketch.Sketch.from_json(prof["sketch"]).total == 3
+    assert prof["nans"] == 0
+
+
+@pytest.mark.parametrize("span", [50, 3_000, 10**12])
+def test_integer_sketch_is_the_float_sketch_whether_counted_by_value_or_not(span: int) -> None:
+    # Narrow ranges are counted per integer, wide ones through floats: same sketch either way.
+    rng = np.random.default_rng(span)
+    values = rng.integers(-span, span, 20_000)
+    frame = pl.DataFrame({"i": values, "f": np.zeros(values.size)})
+    prof = profile_frame(frame, NUMERIC_SPEC)["i"]
+
+    assert prof["sketch"] == sketch.build(values.astype(np.float64)).to_json()
+    assert prof["min"] == values.min() and prof["max"] == values.max()
+    assert prof["std"] == pytest.approx(values.std(ddof=1), rel=1e-9)
