@@ -148,6 +148,7 @@ def register_version(
     session.add(version)
     model.latest_version = version.version
     session.flush()
+    _lineage(session, actor, version, batches=len(body.training_data))
     audit.record(
         session,
         actor=actor.name,
@@ -162,6 +163,41 @@ def register_version(
         },
     )
     return version
+
+
+def _lineage(session: Session, actor: Principal, version: ModelVersion, *, batches: int) -> None:
+    """One `governance.register` run: read `models/<name>#v`, wrote `registry/<name>#v`.
+
+    What produced `models/<name>#v` is the training's lineage (`ranker.train`, recorded by
+    `driftgate ranker train`; a version trained elsewhere may post its own); the registry
+    vouches for the artifact and the training batches it names.
+    """
+    from lineage import emit, naming
+    from ranker.lineage_runs import model_links, model_ref
+
+    links = model_links(version.model_name, version.version)
+    emit.record_run(
+        session,
+        actor,
+        job=naming.REGISTER_JOB,
+        inputs=[model_ref(version.model_name, version.version)],
+        outputs=[
+            emit.DatasetRef(
+                None, naming.registry(version.model_name), version=str(version.version), links=links
+            )
+        ],
+        run_facets={
+            "modelRegistration": emit.facet(
+                "urn:driftgate:lineage:facets:ModelRegistrationRunFacet:1-0-0",
+                artifactUri=version.artifact_uri,
+                artifactSha256=version.artifact_sha256,
+                artifactBytes=version.artifact_bytes,
+                trainingBatches=batches,
+                contractVersions=version.contract_versions,
+            )
+        },
+        links=links,
+    )
 
 
 def set_champion(

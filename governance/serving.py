@@ -87,6 +87,7 @@ def start_ranker_serving(
             flush_rows=settings.predlog_flush_rows,
             flush_seconds=settings.predlog_flush_seconds,
             max_buffer_rows=settings.predlog_max_buffer_rows,
+            sessions=sessions,
         )
         if log_predictions
         else None

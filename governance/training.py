@@ -3,6 +3,10 @@
 Every step has its own transaction: the synthetic feed's batches (when the window has no
 data yet), the training read, the registration with its audit event. The first version of a
 model becomes champion only when the model has none yet, so a fresh install serves at once.
+
+The lineage of features, training and evaluation is recorded in the registration's
+transaction, where the model version is known: a training that registers nothing (it failed,
+or it reproduced an existing version byte for byte) adds no lineage.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ranker import artifact, dataset
 from ranker import repository as ranker_repo
 from ranker.feed_config import FeedConfig
 from ranker.ingest import post_feed
+from ranker.lineage_runs import record_training
 from ranker.training import MIN_TRAIN_ROWS, TrainedModel, train_window
 
 
@@ -113,6 +118,16 @@ def train_and_register(
                 body=version_body(trained, stored),
                 data_dir=data_dir,
             ).version
+            record_training(
+                session,
+                actor,
+                trained.steps,
+                model_name=model_name,
+                model_version=version,
+                signature=trained.payload["signature"],
+                metrics=trained.metrics,
+                params={**trained.params, "artifact_sha256": stored.sha256},
+            )
         alias = repository.get_alias(session, model_name)
         if alias is None:
             alias = service.set_champion(

@@ -306,6 +306,11 @@ def _process_default() -> tuple[str, Forwarder | None]:
     return _default["namespace"], _default["forwarder"]
 
 
+def namespace_of(session: Session) -> str:
+    """The lineage namespace this session's runs and datasets are recorded in."""
+    return _namespace(session)
+
+
 def _namespace(session: Session) -> str:
     if _NAMESPACE_KEY in session.info:
         return str(session.info[_NAMESPACE_KEY])

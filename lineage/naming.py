@@ -13,9 +13,10 @@ Step → job, output dataset, version (links):
 - training → `ranker.train`, `models/<model>`, model version (model_name, model_version)
 - evaluation → `ranker.evaluate`, `evaluations/<model>`, model version (same links)
 - registration → `governance.register`, `registry/<model>`, model version (same links)
-- promotion → `governance.promote`, `champion/<model>`, model version (same links)
+- promotion → `governance.promote`, `champion/<model>`, `<model version>@<change id>` (same
+  links)
 - serving → `ranker.serve`, `predictions/<model>`, window `2026-11-23T10:00:00Z/PT3600S`
-  (model_name, model_version, prediction_window)
+  (model_name, prediction_window); one run per window, reading every model version served in it
 """
 
 from __future__ import annotations

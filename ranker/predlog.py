@@ -2,7 +2,9 @@
 
 A request only appends one record (its arrays) to an in-memory buffer. A background thread
 turns the buffer into columns (polars), writes them with one COPY and records one audit event
-in the same transaction, every `flush_seconds` or sooner once `flush_rows` are waiting.
+in the same transaction, every `flush_seconds` or sooner once `flush_rows` are waiting. The
+first write of a model version into a prediction window (an hour by default) also records
+that window's `ranker.serve` lineage in that transaction; later writes into it record nothing.
 `close()` flushes what is left; if the database is unreachable then, rows are spilled to
 Parquet under the data directory and written by the next process that starts a logger.
 """
@@ -16,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
 
@@ -24,9 +26,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import audit
+from core.auth import Principal, Role
+from ranker.lineage_runs import record_serving
 
 log = logging.getLogger("driftgate.ranker.predlog")
 
@@ -49,6 +53,11 @@ COLUMNS = (
 COPY_SQL = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)"
 _HEX3 = np.array([f"{i:03x}" for i in range(4096)])
 ACTOR = "ranker-serving"
+LINEAGE_ACTOR = Principal(ACTOR, Role.producer)
+PREDICTION_WINDOW = timedelta(hours=1)
+
+# A model version's prediction window: (model name, model version, window start).
+WindowKey = tuple[str, int, datetime]
 
 
 def new_request_id() -> uuid.UUID:
@@ -139,10 +148,24 @@ def to_frame(requests: list[ServedRequest]) -> pl.DataFrame:
     )
 
 
-def write_frame(engine: Engine, frame: pl.DataFrame) -> None:
-    """COPY the rows and record one audit event, in one transaction."""
+def served_windows(frame: pl.DataFrame, length: timedelta) -> list[WindowKey]:
+    """Every model version and prediction window (aligned to the epoch) the rows fall in."""
+    start = pl.col("served_at").dt.truncate(f"{int(length.total_seconds())}s").alias("window")
+    rows = frame.select("model_name", "model_version", start).unique().sort(pl.all())
+    return [(str(n), int(v), w) for n, v, w in rows.iter_rows()]
+
+
+def write_frame(
+    sessions: sessionmaker[Session],
+    frame: pl.DataFrame,
+    *,
+    window: timedelta = PREDICTION_WINDOW,
+    recorded: set[WindowKey] | frozenset[WindowKey] = frozenset(),
+) -> set[WindowKey]:
+    """COPY the rows, record one audit event and the lineage of every window not `recorded`
+    yet, in one transaction; return the windows whose lineage it recorded."""
     if frame.height == 0:
-        return
+        return set()
     buffer = io.BytesIO()
     frame.select(COLUMNS).write_csv(
         buffer, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00"
@@ -156,23 +179,33 @@ def write_frame(engine: Engine, frame: pl.DataFrame) -> None:
         )
         .sort("model_name", "model_version")
     )
-    with engine.begin() as conn:
-        raw = conn.connection.driver_connection
+    new = [key for key in served_windows(frame, window) if key not in recorded]
+    with sessions.begin() as session:
+        raw = session.connection().connection.driver_connection
         with raw.cursor() as cur, cur.copy(COPY_SQL) as copy:  # type: ignore[union-attr]
             copy.write(buffer.getvalue())
-        with Session(bind=conn) as session:
-            audit.record(
+        for name, version, start in new:
+            record_serving(
                 session,
-                actor=ACTOR,
-                action="predictions.log",
-                object_type="prediction_log",
-                object_id=f"{frame['model_name'][0]}:{frame['served_at'].min()!s}",
-                after={
-                    "rows": frame.height,
-                    "requests": frame["request_id"].n_unique(),
-                    "models": summary.to_dicts(),
-                },
+                LINEAGE_ACTOR,
+                model_name=name,
+                model_version=version,
+                window_start=start,
+                window_length=window,
             )
+        audit.record(
+            session,
+            actor=ACTOR,
+            action="predictions.log",
+            object_type="prediction_log",
+            object_id=f"{frame['model_name'][0]}:{frame['served_at'].min()!s}",
+            after={
+                "rows": frame.height,
+                "requests": frame["request_id"].n_unique(),
+                "models": summary.to_dicts(),
+            },
+        )
+    return set(new)
 
 
 class PredictionLogger:
@@ -186,8 +219,14 @@ class PredictionLogger:
         flush_rows: int = 20_000,
         flush_seconds: float = 0.5,
         max_buffer_rows: int = 2_000_000,
+        sessions: sessionmaker[Session] | None = None,
+        lineage_window: timedelta = PREDICTION_WINDOW,
     ) -> None:
         self.engine = engine
+        # The app's sessions carry its lineage namespace and forwarder (`lineage.emit`).
+        self.sessions = sessions or sessionmaker(bind=engine)
+        self.lineage_window = lineage_window
+        self._windows: set[WindowKey] = set()  # whose lineage this process has recorded
         self.spill_dir = spill_dir
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
@@ -234,7 +273,7 @@ class PredictionLogger:
                 return 0
             frame = to_frame(taken)
             try:
-                write_frame(self.engine, frame)
+                self._write(frame)
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._put_back(taken)
@@ -243,6 +282,12 @@ class PredictionLogger:
             self.last_error = None
             self.written_rows += frame.height
             return frame.height
+
+    def _write(self, frame: pl.DataFrame) -> None:
+        recorded = write_frame(
+            self.sessions, frame, window=self.lineage_window, recorded=self._windows
+        )
+        self._windows.update(recorded)  # only once committed
 
     def _spill_if_over_limit(self) -> None:
         if self._rows > self.max_buffer_rows:
@@ -267,7 +312,7 @@ class PredictionLogger:
         """Write rows a previous process spilled, oldest first, deleting each file once written."""
         written = 0
         for path in sorted(self.spill_dir.glob("predictions-*.parquet")):
-            write_frame(self.engine, pl.read_parquet(path))
+            self._write(pl.read_parquet(path))
             written += pl.scan_parquet(path).select(pl.len()).collect().item()
             path.unlink()
         return written

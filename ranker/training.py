@@ -7,13 +7,14 @@ online feature snapshot → artifact payload. Deterministic for a given window a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
+from core.clock import utcnow
 from core.errors import InvalidInput
 from ranker import dataset, evaluation
 from ranker.encoding import FeatureSpec
@@ -23,6 +24,7 @@ from ranker.features import (
     click_events,
     impression_features,
 )
+from ranker.lineage_runs import Span, TrainingSteps, feature_build_id
 from ranker.snapshot import build_snapshot
 from ranker.splits import SplitPlan, plan_splits, split_column
 
@@ -78,6 +80,7 @@ class TrainedModel:
     metrics: dict[str, Any]
     batches: list[dict[str, Any]]
     contract_versions: dict[str, list[str]]
+    steps: TrainingSteps
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,12 +93,17 @@ def train_window(
     train_config: Any = None,
     params: FeatureParams | None = None,
 ) -> TrainedModel:
-    """Train on accepted data in [start, end) and evaluate on its test split."""
+    """Train on accepted data in [start, end) and evaluate on its test split.
+
+    Records nothing: what each step did comes back as `steps`, for lineage once the model
+    version exists (`ranker.lineage_runs.record_training`).
+    """
     from ranker import nn  # lazy: torch
 
     config = train_config or nn.TrainConfig()
     params = params or FeatureParams()
     plan = plan_splits(start, end, attribution=attribution)
+    features_started = utcnow()
     data = dataset.load_window(session, start=start, end=end)
     if data.impressions.height == 0:
         raise InvalidInput(
@@ -104,6 +112,7 @@ def train_window(
             rule="has_data",
         )
     prep = prepare(data, plan, params)
+    features_done = utcnow()
     train, val = prep.split("train"), prep.split("val")
     spec = FeatureSpec.fit(train, params, prep.prior_ctr)
     x_train = spec.numeric(train)
@@ -120,8 +129,20 @@ def train_window(
         (spec.numeric(val), spec.categorical(val), val["label"].to_numpy()),
     )
     model = nn.load(shape, config, result.state_dict)
+    trained_at = utcnow()
     metrics = evaluation.evaluate_split(session, model, spec, prep.split("test"), plan)
     metrics["rows"] = {s: prep.split(s).height for s in ("train", "val", "test")}
+    recipe = {"splits": plan.to_json(), "params": asdict(params)}
+    steps = TrainingSteps(
+        build_id=feature_build_id(data.batches, recipe),
+        recipe=recipe,
+        batches=data.batches,
+        feature_rows=prep.frame.height,
+        split_rows=metrics["rows"],
+        features=Span(features_started, features_done),
+        training=Span(features_done, trained_at),
+        evaluation=Span(trained_at, utcnow()),
+    )
     snapshot = build_snapshot(data.impressions, prep.clicks, as_of=end, spec=spec)
     training = {
         "window": [start.isoformat(), end.isoformat()],
@@ -152,6 +173,7 @@ def train_window(
         metrics=metrics,
         batches=data.batches,
         contract_versions=data.contract_versions(),
+        steps=steps,
         params={
             "train_config": config.to_json(),
             "features": {"params": spec.to_json()["params"], "prior_ctr": spec.prior_ctr},
