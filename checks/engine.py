@@ -14,13 +14,13 @@ from typing import Any
 
 import polars as pl
 
+from checks import ranges
 from checks.conform import Conformed, conform, type_fail_column
 from checks.profile import profile_frame
 from checks.rules import RowRule, row_rules
 from contracts.spec import (
     Action,
     ContractSpec,
-    FieldType,
     NullFractionRule,
     RowCountRule,
     dataset_rule_id,
@@ -54,12 +54,10 @@ class RuleOutcome:
 
 @dataclass
 class _Pending:
-    """What `complete` needs from `evaluate`: the observed extremes are filled in last, from
-    the profile when there is one (saving a pass over the batch)."""
+    """What `complete` needs from `evaluate` to profile the accepted rows: the allowed-value
+    masks count the categories."""
 
-    frame: pl.DataFrame
     rules: list[RowRule]
-    row_outcomes: list[RuleOutcome]
     masks: pl.DataFrame | None
     quarantine_mask: pl.Series
 
@@ -111,10 +109,17 @@ def evaluate(
         type_checked=set(conformed.type_failure_columns),
         missing=set(conformed.missing_required),
     )
-    # Every rule is evaluated exactly once, in one parallel pass, into a bit-packed mask frame;
-    # counts, examples, the quarantine split and per-row reasons are all read from it.
-    masks = _masks(frame, rules)
-    failing_counts = _failing_counts(masks, rules)
+    # Numeric range rules are counted by a compiled pass per column (with the extremes) on a
+    # thread pool, while polars evaluates every other rule in one parallel pass into a
+    # bit-packed mask frame. Range rules that fail get a mask too. Counts, examples, the
+    # quarantine split and per-row reasons are all read from the masks.
+    ranges_decided = ranges.start(frame, rules)
+    masks = _masks(frame, [r for r in rules if r.kind not in ("min", "max")])
+    decided = ranges_decided()
+    undecided = [r for r in rules if r.kind in ("min", "max") and r.id not in decided.counts]
+    failing_ranges = [r for r in rules if decided.counts.get(r.id)]
+    masks = _add_masks(frame, masks, undecided + failing_ranges)
+    failing_counts = {**_failing_counts(masks, rules, decided.counts), **decided.counts}
     failing_rules = [r for r in rules if failing_counts[r.id]]
     examples = _examples(frame, masks, failing_rules, example_values)
     row_outcomes = [_row_outcome(r, failing_counts[r.id], examples.get(r.id, [])) for r in rules]
@@ -140,25 +145,24 @@ def evaluate(
     quarantined = _quarantine(raw, masks, quarantine_mask, failing_rules, batch_reasons)
     accepted = _accepted(frame, conformed, quarantine_mask, quarantined.height)
     status = _status(outcomes, rejected, quarantined.height)
-    pending = _Pending(frame, rules, row_outcomes, masks, quarantine_mask)
+    observed = {**_extremes(frame, undecided), **decided.observed}
+    for outcome in row_outcomes:
+        if outcome.rule_id in observed:
+            outcome.observed = observed[outcome.rule_id]
+    pending = _Pending(rules, masks, quarantine_mask)
     return Validation(
         status, raw.height, outcomes, accepted, quarantined, {}, newest, pending=pending
     )
 
 
 def complete(result: Validation, spec: ContractSpec, *, with_profile: bool = True) -> None:
-    """Profile the accepted rows (optionally) and fill in the min/max rules' observed extremes."""
+    """Profile the accepted rows (unless `with_profile` is false); the masks are let go."""
     p = result.pending
     if p is None:
         raise ValueError("this validation is already complete")
-    n_quarantined = result.rows_quarantined
     if with_profile:
         counts = _accepted_value_counts(result.accepted, p.rules, p.masks, p.quarantine_mask)
         result.profile = profile_frame(result.accepted, spec, value_counts=counts)
-    extremes = _extremes(p.frame, p.rules, result.profile, p.quarantine_mask, n_quarantined)
-    for r, outcome in zip(p.rules, p.row_outcomes, strict=True):
-        if r.id in extremes:
-            outcome.observed = extremes[r.id]
     result.pending = None
 
 
@@ -250,45 +254,31 @@ def _masks(frame: pl.DataFrame, rules: list[RowRule]) -> pl.DataFrame | None:
     return masks.with_columns(combined) if combined else masks
 
 
-def _failing_counts(masks: pl.DataFrame | None, rules: list[RowRule]) -> dict[str, int]:
-    if masks is None:
+def _add_masks(
+    frame: pl.DataFrame, masks: pl.DataFrame | None, rules: list[RowRule]
+) -> pl.DataFrame | None:
+    more = _masks(frame, rules)
+    if more is None:
+        return masks
+    return more if masks is None else masks.hstack(more.get_columns())
+
+
+def _failing_counts(
+    masks: pl.DataFrame | None, rules: list[RowRule], known: dict[str, int]
+) -> dict[str, int]:
+    """Failing rows per rule not in `known`, from its mask."""
+    wanted = [r for r in rules if r.id not in known]
+    if masks is None or not wanted:
         return {}
-    row = masks.select([pl.col(r.id).sum() for r in rules]).row(0, named=True)
-    return {r.id: int(row[r.id] or 0) for r in rules}
+    row = masks.select([pl.col(r.id).sum() for r in wanted]).row(0, named=True)
+    return {r.id: int(row[r.id] or 0) for r in wanted}
 
 
-def _extremes(
-    frame: pl.DataFrame,
-    rules: list[RowRule],
-    profile: dict[str, dict[str, Any]],
-    quarantine_mask: pl.Series,
-    n_quarantined: int,
-) -> dict[str, Any]:
-    """For min/max rules, the column's extreme over the whole batch is the observed value.
-
-    When the accepted rows were just profiled, a numeric column's extreme is the extreme of
-    the profile's and of the (few) quarantined rows', which saves a pass over the batch.
-    """
-    wanted = [r for r in rules if r.kind in ("min", "max") and r.field]
-    if not wanted:
+def _extremes(frame: pl.DataFrame, rules: list[RowRule]) -> dict[str, Any]:
+    """The observed value of min/max rules: the column's extreme over the whole batch."""
+    if not rules:
         return {}
-    numeric = (FieldType.integer, FieldType.float)
-    from_profile = [r for r in wanted if r.field in profile and profile[r.field]["type"] in numeric]
-    direct = [r for r in wanted if r not in from_profile]
-    out: dict[str, Any] = {}
-    if direct:
-        out.update(frame.select([_extreme_expr(r) for r in direct]).row(0, named=True))
-    if from_profile:
-        rest: dict[str, Any] = {}
-        if n_quarantined:
-            # Only the rule columns of the quarantined rows are read (projection pushdown).
-            rows = frame.lazy().filter(quarantine_mask).select(map(_extreme_expr, from_profile))
-            rest = rows.collect().row(0, named=True)
-        for r in from_profile:
-            pick = min if r.kind == "min" else max
-            found = [v for v in (profile[r.field][r.kind], rest.get(r.id)) if v is not None]  # type: ignore[index]
-            out[r.id] = pick(found) if found else None
-    return out
+    return frame.select([_extreme_expr(r) for r in rules]).row(0, named=True)
 
 
 def _extreme_expr(r: RowRule) -> pl.Expr:

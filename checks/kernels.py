@@ -22,6 +22,8 @@ BLOCK = 1 << 14
 _FAST = {"nnan", "nsz", "reassoc", "contract"}
 _ABS = np.int64(0x7FFFFFFFFFFFFFFF)
 _INT_MAX = np.int64(0x7FFFFFFFFFFFFFFF)
+_POS_INF_ORDER = np.int64(0x7FF0000000000000)  # the order key of +inf
+_NEG_INF_ORDER = np.int64(-0x7FF0000000000001)  # of -inf (bits 0xFFF0... with magnitude flipped)
 
 
 @njit(nogil=True, cache=True)
@@ -178,3 +180,47 @@ def value_counts(values, low, high):
     for j in range(rest.size):
         c0[rest[j] - low] += 1
     return c0 + c1 + c2 + c3
+
+
+@njit(nogil=True, cache=True)
+def float_range(values, low, high):
+    """(values < low, values > high, NaN count, order key of the min, of the max).
+
+    NaN is never below `low`; callers count it above (polars orders NaN above every number)
+    and leave it out of the extremes (as polars' min/max do): NaN's order keys lie beyond
+    those of the infinities, so clamping to them drops NaN without a branch. With no non-NaN
+    value the min key stays above the max key."""
+    bits = values.view(np.int64)
+    below = 0
+    above = 0
+    nans = 0
+    order_low = _INT_MAX
+    order_high = -_INT_MAX - 1
+    for i in range(values.size):
+        x = values[i]
+        b = bits[i]
+        below += x < low
+        above += x > high
+        nans += x != x
+        o = (b ^ _ABS) if b < 0 else b
+        for_low = o if o >= _NEG_INF_ORDER else _INT_MAX
+        for_high = o if o <= _POS_INF_ORDER else -_INT_MAX - 1
+        order_low = for_low if for_low < order_low else order_low
+        order_high = for_high if for_high > order_high else order_high
+    return below, above, nans, order_low, order_high
+
+
+@njit(nogil=True, cache=True)
+def int_range(values, low, high):
+    """(values < low, values > high, min, max) of a non-empty integer array."""
+    below = 0
+    above = 0
+    smallest = values[0]
+    largest = values[0]
+    for i in range(values.size):
+        x = values[i]
+        below += x < low
+        above += x > high
+        smallest = x if x < smallest else smallest
+        largest = x if x > largest else largest
+    return below, above, smallest, largest

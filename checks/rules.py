@@ -39,6 +39,7 @@ class RowRule:
     example_columns: tuple[str, ...]
     parts: tuple[tuple[str, pl.Expr], ...] = ()
     value_parts: tuple[tuple[Any, str], ...] = ()  # (allowed value, part name)
+    bound: Any = None  # min/max rules: the bound as a value of the column's type
 
 
 def part_name(rule_id: str, label: str) -> str:
@@ -103,9 +104,19 @@ def _field_rules(f: FieldSpec, default: Action, type_checked: bool) -> list[RowR
     name = f.name
     out: list[RowRule] = []
 
-    def add(check: str, failing: pl.Expr, threshold: Any, reason: str) -> None:
+    def add(check: str, failing: pl.Expr, threshold: Any, reason: str, bound: Any = None) -> None:
         out.append(
-            RowRule(f"{name}.{check}", check, name, action, failing, threshold, reason, (name,))
+            RowRule(
+                f"{name}.{check}",
+                check,
+                name,
+                action,
+                failing,
+                threshold,
+                reason,
+                (name,),
+                bound=bound,
+            )
         )
 
     missing = c.is_null()
@@ -117,9 +128,11 @@ def _field_rules(f: FieldSpec, default: Action, type_checked: bool) -> list[RowR
     if f.required:
         add("required", missing, True, "value is missing")
     if f.min is not None:
-        add("min", c < _literal(f, "min"), f.min, f"value is below min {f.min}")
+        low = f.bound("min")
+        add("min", c < pl.lit(low), f.min, f"value is below min {f.min}", low)
     if f.max is not None:
-        add("max", c > _literal(f, "max"), f.max, f"value is above max {f.max}")
+        high = f.bound("max")
+        add("max", c > pl.lit(high), f.max, f"value is above max {f.max}", high)
     if f.allowed_values is not None:
         out.append(_allowed_rule(f, action))
     if f.pattern is not None:
@@ -166,8 +179,3 @@ def _allowed_rule(f: FieldSpec, action: Action) -> RowRule:
         value_parts=tuple(equal),
         **common,  # type: ignore[arg-type]
     )
-
-
-def _literal(f: FieldSpec, attr: Any) -> pl.Expr:
-    value = f.bound(attr)
-    return pl.lit(value)
