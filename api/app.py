@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from api import problems
+from api.lineage_ingest import LineageIngest
 from api.middleware import RequestGuard
 from core.db import make_engine, make_session_factory, resolve_database_url
 from core.settings import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.settings = settings
     problems.install(app)
     _mount_routers(app)
+    app.add_middleware(LineageIngest)  # inside RequestGuard: its guards apply to ingest too
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     _install_serving_probe(app)
     return app

@@ -117,6 +117,15 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def problem_for(request: Request, exc: Exception) -> JSONResponse:
+    """The problem document the app's handlers give `exc`, for code that runs outside them."""
+    if isinstance(exc, DriftgateError):
+        return _domain_error(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_error(request, exc)
+    return _unexpected(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DriftgateError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

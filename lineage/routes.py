@@ -148,6 +148,11 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 )
 async def post_lineage(request: Request, writer: Writer) -> Response:
     """Accept one OpenLineage event exactly as Marquez does (201, empty body)."""
+    return await ingest(request, writer)
+
+
+async def ingest(request: Request, writer: GroupCommitWriter) -> Response:
+    """The ingest route's work, also served ahead of the router (`api.lineage_ingest`)."""
     token = _bearer_token(request)
     try:
         raw = await _event_body(request, request.app.state.settings.lineage_max_event_bytes)
