@@ -175,6 +175,16 @@ def _backends(admin_dsn: str, dbname: str) -> list[int]:
     return [r[0] for r in rows]
 
 
+def _mean_group(admin_dsn: str, dbname: str) -> float:
+    """Events per group commit: a group's audit events share one `occurred_at`."""
+    with psycopg.connect(admin_dsn.rsplit("/", 1)[0] + f"/{dbname}") as conn:
+        events, groups = conn.execute(
+            "SELECT count(*), count(DISTINCT occurred_at) FROM audit_events "
+            "WHERE action = 'lineage.event.ingest'"
+        ).fetchone()
+    return events / max(groups, 1)
+
+
 def _wait_idle(pid: int, quiet: float = 0.03, limit: float = 120.0) -> float:
     """Wait until the server spends under `quiet` CPU seconds per second; its start-up CPU."""
     deadline = time.monotonic() + limit
@@ -427,6 +437,7 @@ def main() -> None:
         results["startup_cpu_s"] = _wait_idle(proc.pid)
         backends = _backends(admin_dsn, dbname)
         results.update(ingest(port, proc.pid, shuffled[50:], token, args.clients, backends))
+        results["mean_group"] = _mean_group(admin_dsn, dbname)
         if not args.ingest_only:
             results.update(time_queries(port, token, db_url, events, args.repeat))
         plain_load = os.getloadavg()[0]
@@ -479,7 +490,8 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"  driftgate: {r['workers']} worker(s); CPU per event: server "
         f"{r['server_cpu_ms']:.2f} ms, its PostgreSQL backends {r['postgres_cpu_ms']:.2f} ms, "
-        f"bench clients {r['client_cpu_ms']:.2f} ms; server start-up {r['startup_cpu_s']:.1f} s"
+        f"bench clients {r['client_cpu_ms']:.2f} ms; server start-up {r['startup_cpu_s']:.1f} s; "
+        f"{r['mean_group']:.1f} events per commit"
     )
     print(
         f"  load average (1 min) during ingest {r['load_before']:.1f} -> {r['load_after']:.1f}, "
