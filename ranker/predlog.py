@@ -1,56 +1,46 @@
 """The prediction log: every served score, buffered off the request path and written in bulk.
 
 A request only appends one record (its arrays) to an in-memory buffer. A background thread
-turns the buffer into columns (polars), writes them with one COPY and records one audit event
-in the same transaction, every `flush_seconds` or sooner once `flush_rows` are waiting. The
-first write of a model version into a prediction window (an hour by default) also records
-that window's `ranker.serve` lineage in that transaction; later writes into it record nothing.
-`close()` flushes what is left; if the database is unreachable then, rows are spilled to
-Parquet under the data directory and written by the next process that starts a logger.
+turns the buffer into columns and a binary COPY payload (`ranker.prediction_rows`: numpy,
+polars and pyarrow kernels, no Python loop per row), writes it with one COPY and records one
+audit event in the same transaction, every `flush_seconds` or sooner once `flush_rows` are
+waiting. The first write of a model version into a prediction window (an hour by default)
+also records that window's `ranker.serve` lineage in that transaction; later writes into it
+record nothing. `close()` flushes what is left; if the database is unreachable then, rows are
+spilled to Parquet under the data directory and written by the next process that starts a
+logger.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import audit
 from core.auth import Principal, Role
 from ranker.lineage_runs import record_serving
+from ranker.prediction_rows import (
+    COPY_HEADER,
+    COPY_SQL,
+    COPY_TRAILER,
+    ServedRequest,
+    conform,
+    copy_rows,
+    to_frame,
+)
 
 log = logging.getLogger("driftgate.ranker.predlog")
 
-COLUMNS = (
-    "prediction_id",
-    "request_id",
-    "served_at",
-    "model_name",
-    "model_version",
-    "user_id",
-    "item_id",
-    "position",
-    "score",
-    "surface",
-    "device",
-    "country",
-    "hour",
-    "features",
-)
-COPY_SQL = f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)"
 _HEX3 = np.array([f"{i:03x}" for i in range(4096)])
 ACTOR = "ranker-serving"
 LINEAGE_ACTOR = Principal(ACTOR, Role.producer)
@@ -79,75 +69,6 @@ def prediction_ids(request_id: uuid.UUID, n: int) -> list[str]:
     return [prefix + h for h in _HEX3[:n]]
 
 
-@dataclass(frozen=True)
-class ServedRequest:
-    """One /rank answer, items in ranked order."""
-
-    request_id: uuid.UUID
-    served_at: datetime
-    model_name: str
-    model_version: int
-    user_id: str
-    item_ids: list[str]
-    scores: np.ndarray
-    features: np.ndarray  # (items, features), raw values
-    surface: str | None
-    device: str | None
-    country: str | None
-    hour: int
-
-
-def packed_hex(matrix: np.ndarray) -> pl.Series:
-    """Each row's float32 bytes as a bytea hex literal (`\\x…`), built without a Python loop."""
-    n, k = matrix.shape
-    fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(4 * k), n, [None, pa.py_buffer(matrix.tobytes())]
-    )
-    return "\\x" + pl.Series(pl.from_arrow(fixed)).cast(pl.Binary).bin.encode("hex")
-
-
-def unpack(features: bytes) -> np.ndarray:
-    return np.frombuffer(features, dtype="<f4")
-
-
-def to_frame(requests: list[ServedRequest]) -> pl.DataFrame:
-    """Column-wise: one row per request built in Python, repeated per item by polars (in Rust,
-    off the GIL the request path needs), per-item arrays concatenated."""
-    per_request = pl.DataFrame(
-        {
-            "request_id": [str(r.request_id) for r in requests],
-            "served_at": [int(r.served_at.timestamp() * 1_000_000) for r in requests],
-            "model_name": [r.model_name for r in requests],
-            "model_version": [r.model_version for r in requests],
-            "user_id": [r.user_id for r in requests],
-            "surface": [r.surface for r in requests],
-            "device": [r.device for r in requests],
-            "country": [r.country for r in requests],
-            "hour": [r.hour for r in requests],
-            "n": [len(r.item_ids) for r in requests],
-        },
-        schema_overrides={
-            "surface": pl.String,
-            "device": pl.String,
-            "country": pl.String,
-            "served_at": pl.Int64,
-        },
-    )
-    repeated = per_request.select(
-        pl.exclude("n").repeat_by("n").explode(),
-        pl.int_ranges(0, "n").explode().alias("position"),
-    )
-    feats = np.ascontiguousarray(np.concatenate([r.features for r in requests]), dtype="<f4")
-    position_hex = pl.Series(_HEX3[repeated["position"].to_numpy()])
-    return repeated.with_columns(
-        (pl.col("request_id").str.slice(0, 33) + position_hex).alias("prediction_id"),
-        pl.col("served_at").cast(pl.Datetime("us", "UTC")),
-        pl.Series("item_id", list(chain.from_iterable(r.item_ids for r in requests))),
-        pl.Series("score", np.concatenate([r.scores for r in requests]).astype(np.float32)),
-        packed_hex(feats).alias("features"),
-    )
-
-
 def served_windows(frame: pl.DataFrame, length: timedelta) -> list[WindowKey]:
     """Every model version and prediction window (aligned to the epoch) the rows fall in."""
     start = pl.col("served_at").dt.truncate(f"{int(length.total_seconds())}s").alias("window")
@@ -166,10 +87,8 @@ def write_frame(
     yet, in one transaction; return the windows whose lineage it recorded."""
     if frame.height == 0:
         return set()
-    buffer = io.BytesIO()
-    frame.select(COLUMNS).write_csv(
-        buffer, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00"
-    )
+    frame = conform(frame)
+    rows = copy_rows(frame)
     summary = (
         frame.group_by("model_name", "model_version")
         .agg(
@@ -183,7 +102,9 @@ def write_frame(
     with sessions.begin() as session:
         raw = session.connection().connection.driver_connection
         with raw.cursor() as cur, cur.copy(COPY_SQL) as copy:  # type: ignore[union-attr]
-            copy.write(buffer.getvalue())
+            copy.write(COPY_HEADER)
+            copy.write(memoryview(rows))
+            copy.write(COPY_TRAILER)
         for name, version, start in new:
             record_serving(
                 session,

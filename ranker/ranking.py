@@ -10,7 +10,8 @@ import numpy as np
 
 from ranker.errors import DuplicateCandidates, NoChampionServed, TooManyCandidates
 from ranker.online import Context
-from ranker.predlog import PredictionLogger, ServedRequest, new_request_id, prediction_ids
+from ranker.prediction_rows import ServedRequest
+from ranker.predlog import PredictionLogger, new_request_id, prediction_ids
 from ranker.schemas import RankRequest
 from ranker.serving import ModelHolder
 

@@ -18,7 +18,8 @@ from ranker.callers import CallerCache
 from ranker.errors import NoChampionServed, PredictionNotFound
 from ranker.features import NUMERIC_FEATURES
 from ranker.labels import record_labels
-from ranker.predlog import PredictionLogger, unpack
+from ranker.prediction_rows import unpack
+from ranker.predlog import PredictionLogger
 from ranker.schemas import (
     LabelsCreate,
     LabelsReport,

@@ -25,7 +25,8 @@ from governance import service as registry
 from governance.training import train_and_register
 from lineage import emit, naming
 from ranker.lineage_runs import feature_build_id, serve_run_id
-from ranker.predlog import PredictionLogger, ServedRequest, new_request_id, to_frame, write_frame
+from ranker.prediction_rows import ServedRequest, to_frame
+from ranker.predlog import PredictionLogger, new_request_id, write_frame
 from tests.ranker.conftest import Trained, bearer
 from tests.ranker.test_serving import known_ids, rank, serving_client
 

@@ -24,7 +24,8 @@ from core.auth import CLI_OPERATOR
 from governance import service as registry
 from governance.schemas import ModelVersionCreate
 from ranker import artifact
-from ranker.predlog import PredictionLogger, ServedRequest, new_request_id, unpack
+from ranker.prediction_rows import ServedRequest, unpack
+from ranker.predlog import PredictionLogger, new_request_id
 from tests.ranker.conftest import Trained, bearer
 
 
