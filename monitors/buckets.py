@@ -1,0 +1,76 @@
+"""Epoch-aligned time buckets (hour, 6 hours, day, week) and how a window is tiled by them.
+
+Pure, no I/O. Each level divides the next (6 hours, 4 of those a day, 7 days a week; weeks
+start on 1970-01-01, a Thursday), so a window [start, end) is covered, left to right, by the
+largest bucket that starts at the cursor and still fits: hours up to the next 6-hour mark,
+6 hours up to midnight, days up to the week boundary, whole weeks, then days, 6 hours and hours
+again. Any window is then at most 2 x (5 + 3 + 6) buckets plus its whole weeks (4 when it is
+whole weeks), however many batches it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(days=7)
+# finest first; each length divides the next one
+LEVELS: tuple[tuple[str, timedelta], ...] = (
+    ("hour", HOUR),
+    ("6h", 6 * HOUR),
+    ("day", DAY),
+    ("week", WEEK),
+)
+LENGTH = dict(LEVELS)
+NAMES = tuple(name for name, _ in LEVELS)
+Bucket = tuple[str, datetime]  # (level, start)
+
+
+def align(moment: datetime, length: timedelta) -> datetime:
+    """The start of the epoch-aligned window of `length` holding `moment`."""
+    step = int(length.total_seconds() * 1_000_000)
+    offset = int((moment - EPOCH).total_seconds() * 1_000_000)
+    return EPOCH + timedelta(microseconds=(offset // step) * step)
+
+
+def end_of(bucket: Bucket) -> datetime:
+    return bucket[1] + LENGTH[bucket[0]]
+
+
+def finer(level: str) -> str | None:
+    """The level just below `level` (None for hours)."""
+    i = NAMES.index(level)
+    return NAMES[i - 1] if i > 0 else None
+
+
+def coarser(level: str) -> str | None:
+    """The level just above `level` (None for weeks)."""
+    i = NAMES.index(level)
+    return NAMES[i + 1] if i + 1 < len(NAMES) else None
+
+
+def tile(start: datetime, end: datetime) -> list[Bucket]:
+    """The fewest whole buckets covering [start, end) from its first to its last whole hour.
+
+    Parts of hours at either edge are not covered: their batches are read one by one.
+    """
+    cursor = align(start, HOUR)
+    if cursor < start:
+        cursor += HOUR
+    out: list[Bucket] = []
+    while cursor + HOUR <= end:
+        level, length = next(
+            (name, length)
+            for name, length in reversed(LEVELS)
+            if align(cursor, length) == cursor and cursor + length <= end
+        )
+        out.append((level, cursor))
+        cursor += length
+    return out
+
+
+def containing(moment: datetime) -> Iterator[Bucket]:
+    """The bucket of each level that holds `moment`, finest first."""
+    for name, length in LEVELS:
+        yield name, align(moment, length)
