@@ -217,25 +217,29 @@ class ModelQualityWindow(Base):
 
 
 class ProfileRollup(Base):
-    """One field's profile merged over an hour or a day of batches, in a compact binary form.
+    """One field's profile merged over an hour, 6 hours, a day or a week of batches.
 
     Reading a long window's sketches from every batch's JSON profile costs more than the
-    comparison itself; the runner keeps these rollups so a day is one row per field. A rollup
-    is used only while its batch count and newest arrival still match the batches table.
+    comparison itself; the runner keeps these rollups so a week is one row per field. A rollup
+    is used only while its batch count and newest arrival still match the batches table. A
+    field no batch of the bucket profiled has a row of type `absent` (so the bucket still
+    counts as complete) that contributes nothing.
     """
 
     __tablename__ = "profile_rollups"
+    __table_args__ = (
+        CheckConstraint("level IN ('hour', '6h', 'day', 'week')", name="level_known"),
+    )
 
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
-    level: Mapped[str] = mapped_column(String(4), primary_key=True)  # hour | day
+    level: Mapped[str] = mapped_column(String(4), primary_key=True)  # hour | 6h | day | week
     bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
     field: Mapped[str] = mapped_column(String(200), primary_key=True)
     type: Mapped[str] = mapped_column(String(20))
     count: Mapped[int] = mapped_column(BigInteger)
     nulls: Mapped[int] = mapped_column(BigInteger)
-    # int64 little-endian arrays of sketch keys and counts (numeric fields)
-    sketch_keys: Mapped[bytes | None] = mapped_column(LargeBinary)
-    sketch_counts: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # numeric fields: the sketch in monitors.sketch_codec's layout (int32 keys and counts)
+    sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
     categories: Mapped[dict[str, int] | None] = mapped_column(JSONB)
     batches: Mapped[int] = mapped_column(Integer)
     last_received_at: Mapped[datetime]

@@ -264,6 +264,8 @@ def run_monitors(request: Request, _: Admin, settings: AppSettings) -> RunRead:
         windows=report.windows,
         slos=report.slos,
         quality_windows=report.quality_windows,
+        rollups_built=report.rollups_built,
+        rollups_left=report.rollups_left,
         transitions=report.transitions,
         errors=report.errors,
         delivered=delivery.delivered if delivery else 0,

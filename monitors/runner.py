@@ -45,6 +45,8 @@ class RunReport:
     windows: int = 0
     slos: int = 0
     quality_windows: int = 0
+    rollups_built: int = 0
+    rollups_left: int = 0  # stale rollup buckets left for the next runs (bounded work per run)
     transitions: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     delivery: DeliveryReport | None = None
@@ -72,12 +74,14 @@ def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> 
                 reference = ensure_reference(
                     session, RUNNER, contract_id=contract_id, settings=settings
                 )
-                refresh_rollups(session, contract_id=contract_id, settings=settings)
+                refreshed = refresh_rollups(session, contract_id=contract_id, settings=settings)
                 windows = record_recent_windows(
                     session, contract_id=contract_id, reference=reference, settings=settings
                 )
             report.contracts += 1
             report.windows += len(windows)
+            report.rollups_built += refreshed.built
+            report.rollups_left += refreshed.left
         except Exception as exc:  # one broken contract must not stop the others
             log.exception("drift evaluation of %s failed", contract_id)
             report.errors.append(f"drift {contract_id}: {exc}")

@@ -202,6 +202,10 @@ class RunRead(ResponseModel):
     windows: int = Field(description="Drift windows (re)computed.")
     slos: int = Field(description="SLOs evaluated.")
     quality_windows: int = Field(description="Model-quality windows (re)computed.")
+    rollups_built: int = Field(description="Profile rollup buckets (re)built.")
+    rollups_left: int = Field(
+        description="Stale profile rollup buckets left for the next runs (work per run is bounded)."
+    )
     transitions: list[dict[str, Any]] = Field(description="Alert state changes.")
     errors: list[str] = Field(description="Isolated failures.")
     delivered: int = Field(description="Notifications delivered.")

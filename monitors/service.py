@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -15,6 +15,7 @@ from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.settings import Settings
 from monitors import repository, rollups
+from monitors.buckets import WEEK, align, tile
 from monitors.drift import (
     DriftPolicy,
     WindowDrift,
@@ -24,8 +25,8 @@ from monitors.drift import (
 from monitors.errors import DatasetNotMonitored, InvalidWindow
 from monitors.models import MonitorReference
 from monitors.references import current_spec, reference_profiles
+from monitors.rollup_refresh import Refreshed, refresh
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_WINDOWS = 2000
 
 
@@ -69,13 +70,6 @@ def parse_window(window: str) -> timedelta | None:
     return length
 
 
-def align(moment: datetime, length: timedelta) -> datetime:
-    """The start of the epoch-aligned window holding `moment` (hours start on the hour)."""
-    step = int(length.total_seconds() * 1_000_000)
-    offset = int((moment - EPOCH).total_seconds() * 1_000_000)
-    return EPOCH + timedelta(microseconds=(offset // step) * step)
-
-
 def window_bounds(
     length: timedelta, *, start: datetime | None, end: datetime | None, count: int, now: datetime
 ) -> list[tuple[datetime, datetime]]:
@@ -105,8 +99,8 @@ def evaluate_windows(
 ) -> list[EvaluatedWindow]:
     """Drift of each window (or each batch, when `length` is None) inside `bounds`.
 
-    Whole days and hours come from valid rollups (monitors/rollups.py) when the runner has
-    built them; every other batch contributes its own stored profile.
+    Whole weeks, days, 6 hours and hours come from valid rollups (monitors/rollups.py) when
+    the runner has built them; every other batch contributes its own stored profile.
     """
     spec = current_spec(session, contract_id)
     fields = monitored_fields(spec)
@@ -114,25 +108,20 @@ def evaluate_windows(
     ref = reference_profiles(reference) if reference else {}
     batches = repository.batches_between(session, contract_id, bounds[0][0], bounds[-1][1])
     groups = _group(batches, length, bounds)
-    plans = [
-        rollups.plan(s, e) if kind == "window" else rollups.Plan([]) for kind, s, e, _ in groups
+    index = rollups.BucketIndex.of_batches(batches)
+    tiles = [tile(s, e) if kind == "window" else [] for kind, s, e, _ in groups]
+    found = rollups.cover(session, contract_id, sorted({b for t in tiles for b in t}), index, names)
+    used = [rollups.used_buckets(t, found, index) for t in tiles]
+    # each batch is read from a rollup of its window when one covers it, else alone
+    loose = [
+        [b for b in members if not rollups.is_covered(b, u)]
+        for (_, _, _, members), u in zip(groups, used, strict=True)
     ]
-    stats = rollups.bucket_stats(batches)
-    wanted = sorted({b for p in plans for b in p.buckets})
-    cached = rollups.valid_rollups(session, contract_id, wanted, stats, names)
-    # each batch is read from its window's rollup when that bucket is cached, else alone
-    placed = [
-        [(b, p.bucket_of(b)) for b in members]
-        for (_, _, _, members), p in zip(groups, plans, strict=True)
-    ]
-    loose = [b.id for window in placed for b, bucket in window if bucket not in cached]
-    by_batch = rollups.batch_profiles(session, loose, names)
+    by_batch = rollups.batch_profiles(session, [b.id for w in loose for b in w], names)
     policy = policy_of(settings)
     out = []
-    for (kind, start, end, members), window in zip(groups, placed, strict=True):
-        used = {bucket for _, bucket in window if bucket in cached}
-        parts = [cached[k] for k in used if k is not None]
-        parts += [by_batch.get(b.id, {}) for b, bucket in window if bucket not in cached]
+    for (kind, start, end, members), u, alone in zip(groups, used, loose, strict=True):
+        parts = [found[k] for k in u] + [by_batch.get(b.id, {}) for b in alone]
         current = rollups.merge_parts(parts)
         rows = sum(int(b.rows_accepted) for b in members)
         drift = compare_window(ref, current, fields, policy, rows=rows)
@@ -285,12 +274,13 @@ def record_recent_windows(
     return windows
 
 
-def refresh_rollups(session: Session, *, contract_id: str, settings: Settings) -> int:
-    """Keep the hourly and daily rollups of the last `monitor_rollup_days` current."""
+def refresh_rollups(session: Session, *, contract_id: str, settings: Settings) -> Refreshed:
+    """Bring the rollups of the last `monitor_rollup_days` closer to current (bounded work)."""
     names = [f.name for f in monitored_fields(current_spec(session, contract_id))]
     now = utcnow()
-    start = align(now, timedelta(days=1)) - timedelta(days=settings.monitor_rollup_days)
-    return rollups.refresh(session, contract_id=contract_id, fields=names, start=start, end=now)
+    # from a week boundary, so the oldest week of the range is whole and can be rolled up
+    start = align(now - timedelta(days=settings.monitor_rollup_days), WEEK)
+    return refresh(session, contract_id=contract_id, fields=names, start=start, end=now)
 
 
 def _stored(

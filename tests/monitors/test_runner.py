@@ -76,13 +76,17 @@ def test_covariate_shift_raises_a_drift_alert_that_reaches_the_sink_and_a_clean_
                     "enabled": True,
                 },
             )
+        rollups_built = 0
         for hour in range(12):  # a clean half day: evaluated after every hour
             with unit_of_work(sessions) as db:
                 hourly(db, clock, data_dir, 1, seed=hour)
             clock.advance(timedelta(minutes=1))
             report = run_once(sessions, settings=settings)
             assert report.ran and report.errors == [] and report.transitions == []
+            assert report.rollups_left == 0
+            rollups_built += report.rollups_built
         assert hook.requests == []
+        assert rollups_built == 12 + 2  # each hour as it completed, and two 6-hour buckets
         for hour in range(3):  # the shift: x moves and the category mix changes
             with unit_of_work(sessions) as db:
                 hourly(db, clock, data_dir, 1, seed=100 + hour, shift=1.0, cat_mix=SHIFTED_MIX)
