@@ -132,8 +132,8 @@ _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 _HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 _INSERT_SQL = (
     "INSERT INTO audit_events (seq, occurred_at, actor, action, object_type, object_id, "
-    "payload, prev_hash, hash) SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::json[], %s::text[], %s::text[])"
+    "payload, prev_hash, hash) SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], "
+    "%b::text[], %b::text[], %b::text[], %b::text[], %b::json[], %b::text[], %b::text[])"
 )
 
 
@@ -149,13 +149,45 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
     """
     if not entries:
         return []
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
-    with raw.pipeline():
-        raw.execute(_LOCK_SQL, (AUDIT_CHAIN_LOCK,))
-        head = raw.execute(_HEAD_SQL)
-    last = head.fetchone()
-    seq, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
+    with _driver(session).pipeline():
+        lock = lock_chain(session)
+    return append_locked(session, lock, entries)
+
+
+class ChainLock:
+    """The chain lock, asked for by `lock_chain`, and the head it protects."""
+
+    def __init__(self, head: psycopg.Cursor[Any]) -> None:
+        self._head = head
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last event, or (0, GENESIS_HASH) for an empty chain."""
+        last = self._head.fetchone()  # in a pipeline, this waits for the lock and the read
+        return (last[0], last[1]) if last else (0, GENESIS_HASH)
+
+
+def lock_chain(session: Session) -> ChainLock:
+    """Ask for the chain lock and read the head, for `append_locked` later in the transaction.
+
+    `record_many` in two steps, for a caller that pipelines its own statements with the lock
+    (lineage ingest sends its write, the lock and the read of the head in one round trip).
+    The lock is held until the transaction ends, so take it as late as practical.
+    """
+    raw = _driver(session)
+    raw.execute(_LOCK_SQL, (AUDIT_CHAIN_LOCK,))
+    # A statement of its own, so its snapshot is taken once the lock is held.
+    return ChainLock(raw.execute(_HEAD_SQL))
+
+
+def append_locked(session: Session, lock: ChainLock, entries: Sequence[AuditEntry]) -> list[int]:
+    """Append entries after the head read under `lock`, as `record_many` does.
+
+    One INSERT. In a pipeline it is only queued: an error surfaces at the caller's next sync
+    (at the latest its commit). Returns the sequence numbers given, in order.
+    """
+    if not entries:
+        return []
+    seq, prev_hash = lock.head()
     occurred_at = utcnow().astimezone(UTC)
     rows = []
     for entry in entries:
@@ -185,8 +217,15 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
             )
         )
         prev_hash = digest
-    raw.execute(_INSERT_SQL, [list(column) for column in zip(*rows, strict=True)])
+    # Binary parameters: psycopg's text arrays escape every quote of the JSON with a regex.
+    _driver(session).execute(_INSERT_SQL, [list(column) for column in zip(*rows, strict=True)])
     return [row[0] for row in rows]
+
+
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
+    return raw
 
 
 @dataclass(frozen=True)
