@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -380,8 +382,41 @@ def store_events(
     transaction (the caller rolls back); nothing is left half-applied. The statement (and the
     planner settings around it) go out in one pipeline: one round trip.
     """
+    with pipeline(session):
+        pending = queue_store_events(session, events, received_at=received_at, roles=roles)
+    return pending.rows()
+
+
+def pipeline(session: Session) -> AbstractContextManager[Any]:
+    """psycopg's pipeline on the session's connection: statements sent inside it go out
+    together, and their results come back in one round trip when it ends."""
+    return _driver(session).pipeline()
+
+
+class PendingStore:
+    """The result of a queued `store_events` statement (see `queue_store_events`)."""
+
+    def __init__(self, cursor: psycopg.RawCursor[Any] | None) -> None:
+        self._cursor = cursor
+
+    def rows(self) -> list[Stored]:
+        """One result per event, in order (waits for the statement if it is still pending)."""
+        if self._cursor is None:
+            return []
+        return [Stored(*row) for row in self._cursor.fetchall()]
+
+
+def queue_store_events(
+    session: Session,
+    events: Sequence[Received],
+    *,
+    received_at: datetime,
+    roles: Sequence[str] = (),
+) -> PendingStore:
+    """`store_events`, sent but not waited for when called inside `pipeline(session)`, so the
+    caller can send more statements in the same round trip (ingest: the audit chain's lock)."""
     if not events:
-        return []
+        return PendingStore(None)
     items = ",".join(
         f'{{"by":{json.dumps(e.received_by, ensure_ascii=False)},'
         f'"tok":{json.dumps(e.token_hash)},"ev":{e.event_json}}}'
@@ -389,16 +424,19 @@ def store_events(
     )
     sql, names = _ingest_sql()
     values = {"events": f"[{items}]", "received_at": received_at, "roles": list(roles)}
-    connection = session.connection()
-    around = not connection.info.get(_PLANNER_KEY)
-    raw = connection.connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
+    around = not session.connection().info.get(_PLANNER_KEY)
+    raw = _driver(session)
     cursor = psycopg.RawCursor(raw)
-    with raw.pipeline():
-        if around:
-            raw.execute(_PLANNER_SAVE)
-            raw.execute(_PLANNER_OFF)
-        cursor.execute(sql, [values[n] for n in names])
-        if around:
-            raw.execute(_PLANNER_RESTORE)
-    return [Stored(*row) for row in cursor.fetchall()]
+    if around:
+        raw.execute(_PLANNER_SAVE)
+        raw.execute(_PLANNER_OFF)
+    cursor.execute(sql, [values[n] for n in names])
+    if around:
+        raw.execute(_PLANNER_RESTORE)
+    return PendingStore(cursor)
+
+
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    raw = session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
+    return raw

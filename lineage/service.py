@@ -89,7 +89,16 @@ def _store(
     *,
     roles: Sequence[str],
 ) -> list[Ingested | None]:
-    stored = repository.store_events(session, received, received_at=utcnow(), roles=roles)
+    if not received:
+        return []
+    # One round trip: the statement, then the audit chain's lock and the read of its head. The
+    # lock waits behind the statement, so it is held only from here to the commit.
+    with repository.pipeline(session):
+        pending = repository.queue_store_events(
+            session, received, received_at=utcnow(), roles=roles
+        )
+        chain = audit.lock_chain(session)
+    stored = pending.rows()
     entries = []
     results: list[Ingested | None] = []
     for event, row in zip(events, stored, strict=True):
@@ -107,7 +116,7 @@ def _store(
                 )
             entries.append(_audit_entry(row.actor, event))
         results.append(Ingested(event.kind, rows.event_hash, rows.run_uuid, row.duplicate))
-    audit.record_many(session, entries)
+    audit.append_locked(session, chain, entries)
     return results
 
 
