@@ -63,11 +63,7 @@ async def rank_caller(
     cache: CallerCache | None = getattr(state, "rank_callers", None)
     if cache is None:
         cache = state.rank_callers = CallerCache(state.settings.ranker_auth_cache_seconds)
-    raw = credentials.credentials
-    principal = cache.cached(raw)
-    if principal is None:
-        principal = await run_in_threadpool(cache.resolve, raw, state.session_factory)
-    return principal
+    return await cache.principal(credentials.credentials, state.session_factory)
 
 
 RankCaller = Annotated[Principal, Depends(rank_caller)]
