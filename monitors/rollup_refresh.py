@@ -99,8 +99,8 @@ def _build_hours(
     batches = repository.batches_between(session, contract_id, min(wanted), max(wanted) + HOUR)
     members: dict[datetime, list[Any]] = {}
     for b in batches:
-        if b.hour in wanted:
-            members.setdefault(b.hour, []).append(b)
+        if b.start_hour in wanted:
+            members.setdefault(b.start_hour, []).append(b)
     profiles = batch_profiles(session, [b.id for ms in members.values() for b in ms], fields)
     rows = []
     for hour, ms in members.items():

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from contracts.durations import parse_duration
@@ -130,15 +129,13 @@ def evaluate_windows(
 
 
 def _group(
-    batches: list[Row[Any]],
+    batches: list[Any],
     length: timedelta | None,
     bounds: Sequence[tuple[datetime, datetime]],
-) -> list[tuple[str, datetime, datetime, list[Row[Any]]]]:
+) -> list[tuple[str, datetime, datetime, list[Any]]]:
     if length is None:
         return [("batch", b.received_at, b.received_at, [b]) for b in batches]
-    out: list[tuple[str, datetime, datetime, list[Row[Any]]]] = [
-        ("window", s, e, []) for s, e in bounds
-    ]
+    out: list[tuple[str, datetime, datetime, list[Any]]] = [("window", s, e, []) for s, e in bounds]
     first = bounds[0][0]
     for b in batches:
         idx = int((b.received_at - first) / length)
