@@ -12,13 +12,17 @@ Sets up a fresh database with a trained champion (synthetic feed through the con
 
 The load generator is a minimal asyncio HTTP/1.1 client with pre-encoded requests (about
 20 µs of CPU per request) because, on two cores, a heavier client would steal the server's CPU.
-Usage: python bench/bench_rank.py [--days 2] [--rates 100 200 300 400 500 600]
+Each step starts once the prediction log has written the previous step's backlog, and its
+CPU figures (the server's processes from /proc, and the PostgreSQL backends serving the bench
+database) include writing its own predictions.
+Usage: python bench/bench_rank.py [--days 2] [--rates 100 200 300 400 500 600] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -51,6 +55,44 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's worker processes), from /proc."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo.extend(int(c) for c in task.read_text().split())
+    return out
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time of the server and its worker processes."""
+    total = 0.0
+    for p in process_tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += cpu_seconds(p)
+    return total
+
+
+def backend_pids(admin_dsn: str, dbname: str) -> list[int]:
+    """The PostgreSQL backends serving the bench database (the server's connections)."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,),
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def backends_cpu(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            out[pid] = cpu_seconds(pid)
+    return out
 
 
 def request_bytes(port: int, token: str, body: dict[str, Any]) -> bytes:
@@ -166,6 +208,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=1000, help="Sequential requests.")
     parser.add_argument("--no-log", action="store_true", help="Switch prediction logging off.")
     parser.add_argument("--candidates", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--workers", type=int, default=1, help="`driftgate serve --workers`.")
     args = parser.parse_args()
 
     server = (
@@ -191,13 +234,14 @@ def main() -> None:
         items = list(served.features.item_index)
         port = _port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--no-migrate"],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--no-migrate"]
+            + (["--workers", str(args.workers)] if args.workers > 1 else []),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_serving(port, token)
+        _wait_serving(port, token, args.workers)
         results = {}
         for n in args.candidates:
             cands = (items * (n // max(len(items), 1) + 1))[:n] if len(items) < n else items[-n:]
@@ -213,13 +257,30 @@ def main() -> None:
             ]
             raw = raw_model_timings(served, user, cands)
             asyncio.run(sequential(port, bodies, 200))  # warm-up
+            _wait_drained(port, token, args.workers)
+            cpu0 = server_cpu_seconds(proc.pid)
+            db0 = backends_cpu(backend_pids(admin_dsn, dbname))
             single = asyncio.run(sequential(port, bodies, args.single))
+            _wait_drained(port, token, args.workers)
+            single_cpu_ms = (server_cpu_seconds(proc.pid) - cpu0) * 1000 / max(len(single), 1)
+            db1 = backends_cpu(backend_pids(admin_dsn, dbname))
+            single_db_ms = sum(v - db0.get(k, 0.0) for k, v in db1.items()) * 1000 / len(single)
+            print(
+                f"  {n} candidates, single: p50 {pct(single, 50):.2f} ms p99 "
+                f"{pct(single, 99):.2f} ms server CPU {single_cpu_ms:.2f} ms/request, "
+                f"PostgreSQL {single_db_ms:.2f} ms/request (load {os.getloadavg()[0]:.2f})"
+            )
             steps = []
             asyncio.run(open_loop(port, bodies, args.rates[0], 3))  # warm-up, not reported
             for rate in args.rates:
-                cpu0 = cpu_seconds(proc.pid)
+                _wait_drained(port, token, args.workers)
+                cpu0 = server_cpu_seconds(proc.pid)
+                db0 = backends_cpu(backend_pids(admin_dsn, dbname))
                 lat, errors, achieved = asyncio.run(open_loop(port, bodies, rate, args.seconds))
-                cpu_ms = (cpu_seconds(proc.pid) - cpu0) * 1000 / max(len(lat), 1)
+                _wait_drained(port, token, args.workers)  # CPU of writing this step's log too
+                cpu_ms = (server_cpu_seconds(proc.pid) - cpu0) * 1000 / max(len(lat), 1)
+                db1 = backends_cpu(backend_pids(admin_dsn, dbname))
+                db_ms = sum(v - db0.get(k, 0.0) for k, v in db1.items()) * 1000 / max(len(lat), 1)
                 steps.append(
                     {
                         "rate": rate,
@@ -228,12 +289,15 @@ def main() -> None:
                         "p99": pct(lat, 99),
                         "errors": errors,
                         "server_cpu_ms_per_request": cpu_ms,
+                        "postgres_cpu_ms_per_request": db_ms,
+                        "load_average": os.getloadavg()[0],
                     }
                 )
                 print(
                     f"  {n} candidates @ {rate:>5.0f}/s: achieved {achieved:6.1f}/s "
                     f"p50 {pct(lat, 50):6.2f} ms p99 {pct(lat, 99):7.2f} ms errors {errors} "
-                    f"server CPU {cpu_ms:.2f} ms/request"
+                    f"server CPU {cpu_ms:.2f} ms/request, PostgreSQL {db_ms:.2f} ms/request "
+                    f"(load {os.getloadavg()[0]:.2f})"
                 )
                 if pct(lat, 99) > 500:
                     break
@@ -242,6 +306,9 @@ def main() -> None:
                 **raw,
                 "http_p50": pct(single, 50),
                 "http_p99": pct(single, 99),
+                "single_server_cpu_ms_per_request": single_cpu_ms,
+                "single_postgres_cpu_ms_per_request": single_db_ms,
+                "load_average_at_single": os.getloadavg()[0],
                 "max_rate_p99_under_50ms": max((s["rate"] for s in ok), default=0),
                 "steps": steps,
             }
@@ -301,23 +368,41 @@ def _setup(env: dict[str, str], days: float) -> tuple[str, Any]:
     return token, load(ArtifactRef(*row), Path(env["DRIFTGATE_DATA_DIR"]))
 
 
-def _wait_serving(port: int, token: str) -> None:
+def _wait_serving(port: int, token: str, workers: int = 1) -> None:
+    """Until every worker serves: with several, 20 answers in a row on fresh connections (the
+    kernel hands each to any worker) must all say so."""
     import httpx
 
-    deadline = time.monotonic() + 120
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-        while time.monotonic() < deadline:
-            try:
-                if (
-                    http.get("/rank/status", headers={"Authorization": f"Bearer {token}"})
-                    .json()
-                    .get("serving")
-                ):
-                    return
-            except (httpx.TransportError, json.JSONDecodeError):
-                pass
-            time.sleep(0.2)
+    deadline = time.monotonic() + 180
+    in_a_row = 0
+    while time.monotonic() < deadline:
+        try:
+            status = httpx.get(
+                f"http://127.0.0.1:{port}/rank/status",
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+        except (httpx.TransportError, json.JSONDecodeError):
+            status = {}
+        in_a_row = in_a_row + 1 if status.get("serving") else 0
+        if in_a_row >= (1 if workers == 1 else 20):
+            return
+        time.sleep(0.2 if not in_a_row else 0.02)
     raise RuntimeError("the server did not start serving")
+
+
+def _wait_drained(port: int, token: str, workers: int = 1) -> None:
+    """Until the prediction log has written what earlier steps buffered, so a step does not
+    pay for its predecessor's backlog (its own backlog it does pay for)."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    in_a_row = 0
+    while time.monotonic() < deadline and in_a_row < (1 if workers == 1 else 10):
+        status = httpx.get(
+            f"http://127.0.0.1:{port}/rank/status", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        in_a_row = in_a_row + 1 if status.get("pending_predictions") == 0 else 0
+        time.sleep(0.05)
 
 
 def _print(results: dict[int, dict[str, Any]], *, logging: bool) -> None:

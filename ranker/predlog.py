@@ -69,11 +69,21 @@ def prediction_ids(request_id: uuid.UUID, n: int) -> list[str]:
     return [prefix + h for h in _HEX3[:n]]
 
 
-def served_windows(frame: pl.DataFrame, length: timedelta) -> list[WindowKey]:
-    """Every model version and prediction window (aligned to the epoch) the rows fall in."""
+def window_stats(frame: pl.DataFrame, length: timedelta) -> pl.DataFrame:
+    """Rows and first/last serving time per model version and prediction window (windows
+    aligned to the epoch), in one pass."""
     start = pl.col("served_at").dt.truncate(f"{int(length.total_seconds())}s").alias("window")
-    rows = frame.select("model_name", "model_version", start).unique().sort(pl.all())
-    return [(str(n), int(v), w) for n, v, w in rows.iter_rows()]
+    return (
+        frame.lazy()
+        .group_by("model_name", "model_version", start)
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("served_at").min().alias("first_served_at"),
+            pl.col("served_at").max().alias("last_served_at"),
+        )
+        .sort("model_name", "model_version", "window")
+        .collect()
+    )
 
 
 def write_frame(
@@ -89,16 +99,13 @@ def write_frame(
         return set()
     frame = conform(frame)
     rows = copy_rows(frame)
-    summary = (
-        frame.group_by("model_name", "model_version")
-        .agg(
-            pl.len().alias("rows"),
-            pl.col("served_at").min().alias("first_served_at"),
-            pl.col("served_at").max().alias("last_served_at"),
-        )
-        .sort("model_name", "model_version")
-    )
-    new = [key for key in served_windows(frame, window) if key not in recorded]
+    stats = window_stats(frame, window)
+    first = stats.row(0, named=True)
+    new = [
+        key
+        for key in zip(stats["model_name"], stats["model_version"], stats["window"], strict=True)
+        if key not in recorded
+    ]
     with sessions.begin() as session:
         raw = session.connection().connection.driver_connection
         with raw.cursor() as cur, cur.copy(COPY_SQL) as copy:  # type: ignore[union-attr]
@@ -119,11 +126,17 @@ def write_frame(
             actor=ACTOR,
             action="predictions.log",
             object_type="prediction_log",
-            object_id=f"{frame['model_name'][0]}:{frame['served_at'].min()!s}",
+            object_id=f"{first['model_name']}:{stats['first_served_at'].min()!s}",
             after={
                 "rows": frame.height,
                 "requests": frame["request_id"].n_unique(),
-                "models": summary.to_dicts(),
+                "models": stats.group_by("model_name", "model_version", maintain_order=True)
+                .agg(
+                    pl.col("rows").sum(),
+                    pl.col("first_served_at").min(),
+                    pl.col("last_served_at").max(),
+                )
+                .to_dicts(),
             },
         )
     return set(new)
