@@ -56,13 +56,8 @@ def monitored_contract_ids(session: Session) -> list[str]:
     return sorted(session.scalars(stmt))
 
 
-_BUCKET_STARTS = ", ".join(
-    f"date_bin(interval '{int(length.total_seconds())} seconds', received_at, %(epoch)s)"
-    f" AS start_{name}"
-    for name, length in LEVELS
-)
-_BATCHES = f"""
-SELECT id, received_at, rows_accepted, {_BUCKET_STARTS}
+_BATCHES = """
+SELECT id, received_at, rows_accepted
 FROM batches
 WHERE contract_id = %(contract_id)s AND status = ANY(%(usable)s) AND rows_accepted > 0
   AND received_at >= %(start)s AND received_at < %(end)s
@@ -73,12 +68,9 @@ ORDER BY received_at, id
 def batches_between(
     session: Session, contract_id: str, start: datetime | None, end: datetime | None
 ) -> list[Any]:
-    """Usable batches received in [start, end), oldest first (by arrival, then id): `id`,
-    `received_at`, `rows_accepted`, then the start of their bucket of each level, finest first
-    (`start_hour`, `start_6h`, …; computed in SQL rather than per batch in Python).
-    """
+    """Usable batches received in [start, end), oldest first (by arrival, then id), as named
+    tuples (`id`, `received_at`, `rows_accepted`)."""
     params = {
-        "epoch": EPOCH,
         "contract_id": contract_id,
         "usable": list(USABLE),
         "start": start if start is not None else _MIN_TIME,

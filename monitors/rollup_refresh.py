@@ -29,6 +29,7 @@ from monitors.rollups import (
     ABSENT,
     BucketIndex,
     Stat,
+    Timeline,
     batch_profiles,
     merge_parts,
     valid_rollups,
@@ -68,9 +69,7 @@ def refresh(
     built = _build_hours(session, contract_id, fields, hours, now)
     done.update(hours)
     for level in NAMES[1:]:
-        ready = [
-            k for k in stale if k[0] == level and all(c in done for c in index.children.get(k, []))
-        ]
+        ready = [k for k in stale if k[0] == level and all(c in done for c in index.children(k))]
         made = _build_from_finer(session, contract_id, fields, ready, index, now)
         done.update(made)
         built += len(made)
@@ -95,18 +94,20 @@ def _build_hours(
 ) -> int:
     if not hours:
         return 0
-    wanted = {k[1] for k in hours}
-    batches = repository.batches_between(session, contract_id, min(wanted), max(wanted) + HOUR)
-    members: dict[datetime, list[Any]] = {}
-    for b in batches:
-        if b.start_hour in wanted:
-            members.setdefault(b.start_hour, []).append(b)
+    first, last = min(k[1] for k in hours), max(k[1] for k in hours)
+    batches = repository.batches_between(session, contract_id, first, last + HOUR)
+    timeline = Timeline([b.received_at for b in batches])
+    members = {}
+    for key in hours:
+        lo, hi = timeline.span(key[1], key[1] + HOUR)
+        if hi > lo:
+            members[key] = batches[lo:hi]
     profiles = batch_profiles(session, [b.id for ms in members.values() for b in ms], fields)
     rows = []
-    for hour, ms in members.items():
+    for key, ms in members.items():
         merged = merge_parts(profiles.get(b.id, {}) for b in ms)
-        stat = (len(ms), max(b.received_at for b in ms))
-        rows += _rows(contract_id, ("hour", hour), fields, merged, stat, now)
+        stat = (len(ms), ms[-1].received_at)  # oldest first
+        rows += _rows(contract_id, key, fields, merged, stat, now)
     repository.upsert_rollups(session, rows)
     return len(members)
 
@@ -122,12 +123,12 @@ def _build_from_finer(
     """Merge each parent from its finer rollups (all of them valid, else it waits)."""
     if not parents:
         return []
-    children = [c for p in parents for c in index.children.get(p, [])]
-    found = valid_rollups(session, contract_id, children, index.stats, fields)
+    children = [c for p in parents for c in index.children(p)]
+    found = valid_rollups(session, contract_id, children, index, fields)
     rows: list[dict[str, Any]] = []
     made = []
     for parent in parents:
-        parts = index.children.get(parent, [])
+        parts = index.children(parent)
         if not parts or any(c not in found for c in parts):
             continue
         merged = merge_parts(found[c] for c in parts)

@@ -11,17 +11,17 @@ one by its batches' own stored profiles. Rollups are a cache the runner maintain
 
 from __future__ import annotations
 
-import itertools
 import uuid
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from monitors import repository
-from monitors.buckets import LENGTH, NAMES, Bucket, align, coarser
+from monitors.buckets import LENGTH, Bucket, align, coarser, end_of, finer
 from monitors.profiles import (
     FieldProfile,
     merge_batch_profiles,
@@ -34,49 +34,85 @@ ABSENT = "absent"  # the type of a rollup row for a field no batch of the bucket
 Stat = tuple[int, datetime]  # (batch count, newest arrival) of a bucket
 
 
+class Buckets(Protocol):
+    """What reading rollups needs to know about buckets: their batches, and their parts."""
+
+    def stat(self, bucket: Bucket) -> Stat | None:
+        """(batch count, newest arrival) now, or None when no batch is in it."""
+
+    def children(self, bucket: Bucket) -> list[Bucket]:
+        """Its buckets of the next finer level that hold batches, oldest first."""
+
+
 @dataclass
 class BucketIndex:
-    """Batch count and newest arrival per bucket, and each bucket's finer buckets."""
+    """Buckets from their stats (e.g. `repository.rollup_buckets`), each with its parts."""
 
     stats: dict[Bucket, Stat]
-    children: dict[Bucket, list[Bucket]] = field(default_factory=dict)
+    parts: dict[Bucket, list[Bucket]] = field(default_factory=dict)
 
     @classmethod
     def of_stats(cls, stats: dict[Bucket, Stat]) -> BucketIndex:
-        children: dict[Bucket, list[Bucket]] = {}
+        parts: dict[Bucket, list[Bucket]] = {}
         for key in sorted(stats, key=lambda k: k[1]):
             parent = coarser(key[0])
             if parent is not None:
-                children.setdefault((parent, align(key[1], LENGTH[parent])), []).append(key)
-        return cls(stats, children)
+                parts.setdefault((parent, align(key[1], LENGTH[parent])), []).append(key)
+        return cls(stats, parts)
 
-    @classmethod
-    def of_batches(cls, batches: Iterable[Any]) -> BucketIndex:
-        """From `repository.batches_between` rows: oldest first, with their bucket starts."""
-        stats: dict[Bucket, Stat] = {}
-        children: dict[Bucket, dict[Bucket, None]] = {}  # an ordered set per parent
-        for b in batches:
-            keys = [(level, start) for level, start in zip(NAMES, b[-len(NAMES) :], strict=True)]
-            for key in keys:
-                n = stats[key][0] if key in stats else 0
-                stats[key] = (n + 1, b.received_at)  # oldest first: the last seen is the newest
-            for child, parent in itertools.pairwise(keys):
-                children.setdefault(parent, {})[child] = None
-        return cls(stats, {k: list(v) for k, v in children.items()})
+    def stat(self, bucket: Bucket) -> Stat | None:
+        return self.stats.get(bucket)
+
+    def children(self, bucket: Bucket) -> list[Bucket]:
+        return self.parts.get(bucket, [])
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The arrival times of a range's batches, oldest first: any bucket's batches, count and
+    newest arrival by binary search, with no pass over the batches per bucket or level."""
+
+    arrivals: list[datetime]
+
+    def span(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """Positions [lo, hi) of the batches that arrived in [start, end)."""
+        return bisect_left(self.arrivals, start), bisect_left(self.arrivals, end)
+
+    def stat(self, bucket: Bucket) -> Stat | None:
+        lo, hi = self.span(bucket[1], end_of(bucket))
+        return (hi - lo, self.arrivals[hi - 1]) if hi > lo else None
+
+    def children(self, bucket: Bucket) -> list[Bucket]:
+        level = finer(bucket[0])
+        if level is None:
+            return []
+        step = LENGTH[level]
+        starts = (bucket[1] + i * step for i in range(LENGTH[bucket[0]] // step))
+        return [(level, s) for s in starts if self.stat((level, s)) is not None]
+
+    def uncovered(self, lo: int, hi: int, used: Iterable[Bucket]) -> list[int]:
+        """Positions in [lo, hi) of the batches in none of the `used` buckets (disjoint)."""
+        out: list[int] = []
+        cursor = lo
+        for a, b in sorted(self.span(u[1], end_of(u)) for u in used):
+            out.extend(range(cursor, a))
+            cursor = max(cursor, b)
+        out.extend(range(cursor, hi))
+        return out
 
 
 def valid_rollups(
     session: Session,
     contract_id: str,
     buckets: Sequence[Bucket],
-    stats: dict[Bucket, Stat],
+    index: Buckets,
     fields: Sequence[str],
 ) -> dict[Bucket, dict[str, FieldProfile]]:
     """The rollups of these buckets that still match the batches, with every field present."""
-    wanted = [b for b in buckets if b in stats]
+    stats = {b: stat for b in buckets if (stat := index.stat(b)) is not None}
     found: dict[Bucket, dict[str, FieldProfile]] = {}
     complete: dict[Bucket, int] = {}
-    rows = repository.rollup_rows(session, contract_id, wanted, fields)
+    rows = repository.rollup_rows(session, contract_id, list(stats), fields)
     for level, start, name, kind, count, nulls, sketch, cats, batches, newest in rows:
         key = (level, start)
         if (batches, newest) != stats[key]:
@@ -93,7 +129,7 @@ def cover(
     session: Session,
     contract_id: str,
     buckets: Sequence[Bucket],
-    index: BucketIndex,
+    index: Buckets,
     fields: Sequence[str],
 ) -> dict[Bucket, dict[str, FieldProfile]]:
     """Valid rollups for these buckets, descending to finer buckets where one is missing.
@@ -101,16 +137,14 @@ def cover(
     One query per level at most; when every rollup is current it is a single query.
     """
     found: dict[Bucket, dict[str, FieldProfile]] = {}
-    pending = [b for b in buckets if b in index.stats]
+    pending = list(buckets)
     while pending and fields:
-        found.update(valid_rollups(session, contract_id, pending, index.stats, fields))
-        pending = [c for b in pending if b not in found for c in index.children.get(b, [])]
+        found.update(valid_rollups(session, contract_id, pending, index, fields))
+        pending = [c for b in pending if b not in found for c in index.children(b)]
     return found
 
 
-def used_buckets(
-    tiles: Iterable[Bucket], found: dict[Bucket, Any], index: BucketIndex
-) -> set[Bucket]:
+def used_buckets(tiles: Iterable[Bucket], found: dict[Bucket, Any], index: Buckets) -> set[Bucket]:
     """The buckets a window reads from rollups: each tile, or else its finer covered parts."""
     used: set[Bucket] = set()
     stack = list(tiles)
@@ -119,13 +153,8 @@ def used_buckets(
         if bucket in found:
             used.add(bucket)
         else:
-            stack.extend(index.children.get(bucket, []))
+            stack.extend(index.children(bucket))
     return used
-
-
-def is_covered(batch: Any, used: set[Bucket]) -> bool:
-    """Whether a `repository.batches_between` row lies in one of these buckets."""
-    return not used.isdisjoint(zip(NAMES, batch[-len(NAMES) :], strict=True))
 
 
 def batch_profiles(

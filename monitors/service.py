@@ -106,22 +106,25 @@ def evaluate_windows(
     names = [f.name for f in fields]
     ref = reference_profiles(reference) if reference else {}
     batches = repository.batches_between(session, contract_id, bounds[0][0], bounds[-1][1])
-    groups = _group(batches, length, bounds)
-    index = rollups.BucketIndex.of_batches(batches)
+    timeline = rollups.Timeline([b.received_at for b in batches])
+    groups = _group(batches, timeline, length, bounds)
     tiles = [tile(s, e) if kind == "window" else [] for kind, s, e, _ in groups]
-    found = rollups.cover(session, contract_id, sorted({b for t in tiles for b in t}), index, names)
-    used = [rollups.used_buckets(t, found, index) for t in tiles]
+    found = rollups.cover(
+        session, contract_id, sorted({b for t in tiles for b in t}), timeline, names
+    )
+    used = [rollups.used_buckets(t, found, timeline) for t in tiles]
     # each batch is read from a rollup of its window when one covers it, else alone
     loose = [
-        [b for b in members if not rollups.is_covered(b, u)]
-        for (_, _, _, members), u in zip(groups, used, strict=True)
+        [batches[i] for i in timeline.uncovered(lo, hi, u)]
+        for u, (_, _, _, (lo, hi)) in zip(used, groups, strict=True)
     ]
     by_batch = rollups.batch_profiles(session, [b.id for w in loose for b in w], names)
     policy = policy_of(settings)
     out = []
-    for (kind, start, end, members), u, alone in zip(groups, used, loose, strict=True):
+    for (kind, start, end, (lo, hi)), u, alone in zip(groups, used, loose, strict=True):
         parts = [found[k] for k in u] + [by_batch.get(b.id, {}) for b in alone]
         current = rollups.merge_parts(parts)
+        members = batches[lo:hi]
         rows = sum(int(b.rows_accepted) for b in members)
         drift = compare_window(ref, current, fields, policy, rows=rows)
         out.append(EvaluatedWindow(kind, start, end, [b.id for b in members], drift))
@@ -130,18 +133,14 @@ def evaluate_windows(
 
 def _group(
     batches: list[Any],
+    timeline: rollups.Timeline,
     length: timedelta | None,
     bounds: Sequence[tuple[datetime, datetime]],
-) -> list[tuple[str, datetime, datetime, list[Any]]]:
+) -> list[tuple[str, datetime, datetime, tuple[int, int]]]:
+    """(kind, start, end, positions [lo, hi) of its batches) of each window or batch."""
     if length is None:
-        return [("batch", b.received_at, b.received_at, [b]) for b in batches]
-    out: list[tuple[str, datetime, datetime, list[Any]]] = [("window", s, e, []) for s, e in bounds]
-    first = bounds[0][0]
-    for b in batches:
-        idx = int((b.received_at - first) / length)
-        if 0 <= idx < len(out):
-            out[idx][3].append(b)
-    return out
+        return [("batch", b.received_at, b.received_at, (i, i + 1)) for i, b in enumerate(batches)]
+    return [("window", s, e, timeline.span(s, e)) for s, e in bounds]
 
 
 def drift_series(

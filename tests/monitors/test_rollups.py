@@ -82,6 +82,22 @@ def every(
         clock.advance(step - timedelta(minutes=10))
 
 
+def test_a_timeline_finds_a_buckets_batches_its_finer_parts_and_what_no_bucket_covers() -> None:
+    minutes = [5, 50, 70, 6 * 60 + 5, 24 * 60 + 1]
+    timeline = rollups.Timeline([START + timedelta(minutes=m) for m in minutes])
+    assert timeline.stat(("day", START)) == (4, START + timedelta(hours=6, minutes=5))
+    assert timeline.stat(("hour", START + timedelta(hours=2))) is None
+    assert timeline.children(("day", START)) == [("6h", START), ("6h", START + timedelta(hours=6))]
+    assert timeline.children(("6h", START)) == [
+        ("hour", START),
+        ("hour", START + timedelta(hours=1)),
+    ]
+    assert timeline.children(("hour", START)) == []
+    used = {("hour", START + timedelta(hours=1)), ("6h", START + timedelta(hours=6))}
+    assert timeline.uncovered(0, 5, used) == [0, 1, 4]
+    assert timeline.uncovered(1, 3, set()) == [1, 2]
+
+
 def test_windows_through_rollups_equal_windows_from_batch_profiles_and_stale_ones_are_skipped(
     db: Session, settings: Settings, tmp_path: Path
 ) -> None:
@@ -201,9 +217,10 @@ def test_a_week_is_read_from_its_weekly_rollup_or_else_from_its_days(
 
 def _used_rollups(db: Session, window: tuple[datetime, datetime]) -> set[tuple[str, datetime]]:
     batches = repository.batches_between(db, "events", *window)
-    index = rollups.BucketIndex.of_batches(batches)
+    timeline = rollups.Timeline([b.received_at for b in batches])
     tiles = tile(*window)
-    return rollups.used_buckets(tiles, rollups.cover(db, "events", tiles, index, FIELDS), index)
+    found = rollups.cover(db, "events", tiles, timeline, FIELDS)
+    return rollups.used_buckets(tiles, found, timeline)
 
 
 def _series_without_rollups(
