@@ -7,13 +7,16 @@ against a reference of the same size, drifted in 6 fields. Contenders on the sam
 - driftgate: profile the window (`checks.profile.profile_frame`: moments, log-bucket
   sketches, top-k) and compare it with the stored reference profile
   (`monitors.drift.compare_window`: PSI on reference-quantile bins, KS, BH correction).
-Part 2, from stored profiles: windows of 1 h, 1 day and 7 days of hourly batches whose
-profiles sit in PostgreSQL, evaluated by `monitors.service.drift_series` (query, merge, compare).
+Part 2, from stored profiles: windows of 1 h, 1 day, 7 and 30 days (and 7 and 30 days starting
+and ending at :20) of hourly batches whose profiles sit in PostgreSQL, evaluated by
+`monitors.service.drift_series` (query, merge, compare), from the batches' own profiles and
+through the rollups the runner keeps (built first as the runner does, a bounded run at a time).
 Part 3, SLOs: 30 days of minute-level data (43,200 batches, drift windows and quality
 windows) and the four SLO kinds evaluated by `monitors.slos.evaluate_slo`.
 Part 4, the label-free estimate's error against realized AUC, without and with concept drift.
 
     .venv/bin/python bench/bench_drift.py --rows 100000 1000000 [--repeat 3] [--json out.json]
+    .venv/bin/python bench/bench_drift.py --parts stored    # only the stored-profile windows
 """
 
 from __future__ import annotations
@@ -237,7 +240,50 @@ def _batch(contract_id: str, at: datetime, status: str, rows: int, newest: Any =
     )
 
 
-def stored_profiles(url: str, repeat: int, hours: int, rows_per_batch: int) -> dict[str, Any]:
+def stored_windows(end: datetime, hours: int) -> list[tuple[str, datetime, datetime]]:
+    """Windows ending just after the last batch, plus unaligned ones (start and end at :20)."""
+    out = [
+        (label, end - length, end)
+        for label, length in (
+            ("1 h", timedelta(hours=1)),
+            ("1 day", timedelta(days=1)),
+            ("7 days", timedelta(days=7)),
+            ("30 days", timedelta(days=30)),
+        )
+    ]
+    if hours >= 45 * 24:  # longer than the rollup horizon of the runner (35 days)
+        days = hours // 24
+        out.append((f"{days} days", end - timedelta(days=days), end))
+    cut = timedelta(hours=10, minutes=40)
+    for label, length in (
+        ("7 days, unaligned", timedelta(days=7)),
+        ("30 days, unaligned", timedelta(days=30)),
+    ):
+        if end - cut - length >= end - timedelta(hours=hours):
+            out.append((label, end - cut - length, end - cut))
+    return out
+
+
+def build_rollups(sessions: Any, settings: Any) -> dict[str, Any]:
+    """The runner's bounded rollup refresh, one transaction per run, until nothing is left."""
+    from core.db import unit_of_work
+    from monitors.service import refresh_rollups
+
+    runs = []
+    while True:
+        with unit_of_work(sessions) as s:
+            t = time.perf_counter()
+            done = refresh_rollups(s, contract_id="bench", settings=settings)
+            runs.append(
+                {"seconds": time.perf_counter() - t, "built": done.built, "left": done.left}
+            )
+        if done.left == 0 or len(runs) > 100:
+            return {"runs": runs, "total_s": sum(r["seconds"] for r in runs)}
+
+
+def stored_profiles(
+    url: str, repeat: int, hours: int, rows_per_batch: int, modes: tuple[str, ...]
+) -> dict[str, Any]:
     from sqlalchemy import create_engine
 
     from core.auth import CLI_OPERATOR
@@ -249,35 +295,29 @@ def stored_profiles(url: str, repeat: int, hours: int, rows_per_batch: int) -> d
 
     engine = create_engine(url)
     sessions = make_session_factory(engine)
-    settings = Settings()
+    settings = Settings(monitor_rollup_days=max(35, hours // 24 + 7))
     with unit_of_work(sessions) as s:
         end = seed_profiles(s, hours, rows_per_batch)
     set_clock(SimulatedClock(end))
     with unit_of_work(sessions) as s:
         build_reference(s, CLI_OPERATOR, contract_id="bench", settings=settings, reason="bench")
     out: dict[str, Any] = {"batches": hours, "rows_per_batch": rows_per_batch, "windows": {}}
-    windows = (
-        ("1 h", timedelta(hours=1)),
-        ("1 day", timedelta(days=1)),
-        ("7 days", timedelta(days=7)),
-        ("30 days", timedelta(days=30)),
-    )
-    for mode in ("batch profiles", "rollups"):
+    for mode in modes:
         if mode == "rollups":
-            with unit_of_work(sessions) as s:
-                t_refresh, _ = best_of(
-                    lambda s=s: refresh_rollups(s, contract_id="bench", settings=settings), 1
+            out["rollup_build"] = build_rollups(sessions, settings)
+            with sessions() as s:
+                out["rollup_check_s"], _ = best_of(
+                    lambda s=s: refresh_rollups(s, contract_id="bench", settings=settings), repeat
                 )
-            out["rollup_refresh_s"] = t_refresh
-        for label, window in windows:
+        for label, start, stop in stored_windows(end, hours):
             with sessions() as s:
                 t, series = best_of(
-                    lambda w=window, s=s: drift_series(
+                    lambda a=start, b=stop, s=s: drift_series(
                         s,
                         dataset="bench",
-                        window=f"PT{int(w.total_seconds())}S",
-                        start=end - w,
-                        end=end,
+                        window=f"PT{int((b - a).total_seconds())}S",
+                        start=a,
+                        end=b,
                         count=1,
                         settings=settings,
                     ),
@@ -437,68 +477,107 @@ def estimate_error(windows: int = 48, requests: int = 500) -> dict[str, Any]:
 # --- main -------------------------------------------------------------------------------------
 
 
+PARTS = ("raw", "stored", "slo", "estimate")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--evidently-max-rows", type=int, default=1_000_000)
-    parser.add_argument("--stored-batches", type=int, default=720)
+    parser.add_argument(
+        "--stored-batches", type=int, default=744, help="hourly batches (744: 31 days)"
+    )
     parser.add_argument("--rows-per-batch", type=int, default=10_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--skip-db", action="store_true", help="only the raw-rows comparison")
+    parser.add_argument(
+        "--skip-batch-profiles",
+        action="store_true",
+        help="stored windows through rollups only (not also from every batch's JSON profile)",
+    )
     args = parser.parse_args(argv)
+    parts = ["raw"] if args.skip_db else args.parts
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
+        "load_average": os.getloadavg(),
         "raw": [],
     }
-    for n in args.rows:
-        r = raw_rows(n, args.repeat, args.evidently_max_rows)
-        results["raw"].append(r)
-        line = f"{n:>9,} rows: driftgate {r['driftgate_s'] * 1000:8.1f} ms"
-        line += f" | scipy {r['scipy_s'] * 1000:8.1f} ms ({r['scipy_s'] / r['driftgate_s']:.1f}x)"
-        if "evidently_s" in r:
-            line += f" | Evidently {r['evidently_s']:7.2f} s"
-            line += f" ({r['evidently_s'] / r['driftgate_s']:.0f}x)"
-        print(line, flush=True)
-        print(
-            f"           of which compare only (profiles in memory): "
-            f"{r['compare_only_s'] * 1000:.1f} ms",
-            flush=True,
-        )
-        print(f"           alerts: driftgate {r['driftgate_alerts']}", flush=True)
-        print(f"           scipy (Bonferroni) {r['scipy_significant']}", flush=True)
-        if "evidently_drifted" in r:
-            print(f"           Evidently {r['evidently_drifted']}", flush=True)
-    if args.skip_db:
-        return 0
-    with scratch_database() as url:
-        stored = stored_profiles(url, args.repeat, args.stored_batches, args.rows_per_batch)
-        results["stored"] = stored
-        for label, w in stored["windows"].items():
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    if "raw" in parts:
+        for n in args.rows:
+            report_raw(raw_rows(n, args.repeat, args.evidently_max_rows))
+    if "stored" in parts or "slo" in parts:
+        with scratch_database() as url:
+            if "stored" in parts:
+                modes = ("rollups",) if args.skip_batch_profiles else ("batch profiles", "rollups")
+                stored = stored_profiles(
+                    url, args.repeat, args.stored_batches, args.rows_per_batch, modes
+                )
+                results["stored"] = stored
+                report_stored(stored)
+            if "slo" in parts:
+                slo = slo_timing(url, args.repeat)
+                results["slo"] = slo
+                print(
+                    f"all 4 SLOs over 30 days of minute data ({slo['events_per_slo']:,} events "
+                    f"each): {slo['all_slos_s'] * 1000:.0f} ms  "
+                    + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in slo["per_slo"].items()),
+                    flush=True,
+                )
+    if "estimate" in parts:
+        results["estimate"] = estimate_error()
+        for label, e in results["estimate"].items():
             print(
-                f"stored profiles, {label:7}: {w['seconds'] * 1000:6.1f} ms "
-                f"({w['batches']} batches, {w['rows']:,} rows, {w['verdict']})",
-                flush=True,
+                f"CBPE estimate, {label}: mean |error| {e['mean_abs_error']:.3f} "
+                f"(max {e['max_abs_error']:.3f}); realized AUC {e['mean_realized_auc']:.3f}, "
+                f"estimated {e['mean_estimated_auc']:.3f}"
             )
-        slo = slo_timing(url, args.repeat)
-        results["slo"] = slo
-        print(
-            f"all 4 SLOs over 30 days of minute data ({slo['events_per_slo']:,} events each): "
-            f"{slo['all_slos_s'] * 1000:.0f} ms  "
-            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in slo["per_slo"].items()),
-            flush=True,
-        )
-    results["estimate"] = estimate_error()
-    for label, e in results["estimate"].items():
-        print(
-            f"CBPE estimate, {label}: mean |error| {e['mean_abs_error']:.3f} "
-            f"(max {e['max_abs_error']:.3f}); realized AUC {e['mean_realized_auc']:.3f}, "
-            f"estimated {e['mean_estimated_auc']:.3f}"
-        )
+    results["load_average_after"] = os.getloadavg()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0
+
+
+def report_raw(r: dict[str, Any]) -> None:
+    n = r["rows"]
+    line = f"{n:>9,} rows: driftgate {r['driftgate_s'] * 1000:8.1f} ms"
+    line += f" | scipy {r['scipy_s'] * 1000:8.1f} ms ({r['scipy_s'] / r['driftgate_s']:.1f}x)"
+    if "evidently_s" in r:
+        line += f" | Evidently {r['evidently_s']:7.2f} s"
+        line += f" ({r['evidently_s'] / r['driftgate_s']:.0f}x)"
+    print(line, flush=True)
+    print(
+        f"           of which compare only (profiles in memory): "
+        f"{r['compare_only_s'] * 1000:.1f} ms",
+        flush=True,
+    )
+    print(f"           alerts: driftgate {r['driftgate_alerts']}", flush=True)
+    print(f"           scipy (Bonferroni) {r['scipy_significant']}", flush=True)
+    if "evidently_drifted" in r:
+        print(f"           Evidently {r['evidently_drifted']}", flush=True)
+
+
+def report_stored(stored: dict[str, Any]) -> None:
+    build = stored.get("rollup_build")
+    if build:
+        runs = build["runs"]
+        print(
+            f"rollup build from scratch: {len(runs)} runner runs, "
+            f"{build['total_s']:.1f} s in all, longest run {max(r['seconds'] for r in runs):.2f} s "
+            f"({', '.join(str(r['built']) for r in runs)} buckets); "
+            f"check when current {stored['rollup_check_s'] * 1000:.0f} ms",
+            flush=True,
+        )
+    for label, w in stored["windows"].items():
+        print(
+            f"stored profiles, {label:34}: {w['seconds'] * 1000:7.1f} ms "
+            f"({w['batches']} batches, {w['rows']:,} rows, {w['verdict']})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
