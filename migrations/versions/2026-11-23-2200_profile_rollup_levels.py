@@ -3,7 +3,7 @@
 `sketch_keys` / `sketch_counts` (two int64 arrays, 16 bytes per bucket) become one `sketch`
 in `monitors.sketch_codec`'s layout (int32 keys and counts, 8 bytes per bucket), and rows may
 now span 6 hours or a week as well as an hour or a day, so a 30-day window reads 4-32 rows per
-field instead of 30-76. Rollups are a cache the monitor runner rebuilds (a bounded number of
+field instead of 30-75. Rollups are a cache the monitor runner rebuilds (a bounded number of
 batches per run, newest first), so the old rows are deleted rather than converted; until they
 are rebuilt, drift windows read the batches' own profiles, with the same results.
 
