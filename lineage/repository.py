@@ -18,8 +18,8 @@ in `queries.py`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -391,6 +391,24 @@ def pipeline(session: Session) -> AbstractContextManager[Any]:
     """psycopg's pipeline on the session's connection: statements sent inside it go out
     together, and their results come back in one round trip when it ends."""
     return _driver(session).pipeline()
+
+
+@contextmanager
+def committing_pipeline(session: Session) -> Iterator[None]:
+    """On the writer's own connection (`configure_writer_connection`): pipeline what is sent
+    inside, and send COMMIT after it, so the last writes and the commit share one round trip;
+    the caller then calls `session.commit()` as usual, which finds nothing left to commit. An
+    error in any of them (the commit included) is raised when the block ends, with the
+    transaction not committed. On any other connection (a caller's session, savepoints in
+    tests) this does nothing: the caller's commit works as it always does.
+    """
+    if not session.connection().info.get(_PLANNER_KEY):
+        yield
+        return
+    raw = _driver(session)
+    with raw.pipeline():
+        yield
+        raw.execute("COMMIT")
 
 
 class PendingStore:

@@ -184,8 +184,11 @@ class GroupCommitWriter:
         writes = [(item.token, item.event) for item in group if item.event is not None]
         session = self._sessions()
         try:
-            results = iter(service.store_events_for_tokens(session, writes, roles=self._roles))
+            # On the writer's connection, the audit rows and COMMIT go out together.
+            with repository.committing_pipeline(session):
+                stored = service.store_events_for_tokens(session, writes, roles=self._roles)
             session.commit()
+            results = iter(stored)
         except BaseException:
             session.rollback()
             raise
