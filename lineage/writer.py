@@ -39,6 +39,7 @@ log = logging.getLogger("driftgate.lineage")
 
 Authorize = Callable[[Session, str], Principal]
 Outcome = Ingested | Principal | BaseException
+_Future = asyncio.Future[Ingested | Principal]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class _Pending:
     token: str
     event: PreparedEvent | None  # None: only check the token
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Ingested | Principal]
+    future: _Future
 
 
 class DedicatedConnection:
@@ -167,10 +168,14 @@ class GroupCommitWriter:
                 log.info("lineage group of %d failed (%s); retrying one by one", len(group), exc)
                 self.retried_groups += 1
                 outcomes = [self._alone(item) for item in group]
+        # One wake-up per event loop for the whole group, not one per request.
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[_Future, Outcome]]] = {}
         for item, outcome in zip(group, outcomes, strict=True):
+            answers.setdefault(item.loop, []).append((item.future, outcome))
+        for loop, settled in answers.items():
             # A closed event loop (RuntimeError) means nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
-                item.loop.call_soon_threadsafe(_settle, item.future, outcome)
+                loop.call_soon_threadsafe(_settle_all, settled)
 
     def _alone(self, item: _Pending) -> Outcome:
         try:
@@ -223,10 +228,11 @@ class GroupCommitWriter:
             return exc
 
 
-def _settle(future: asyncio.Future[Ingested | Principal], outcome: Outcome) -> None:
-    if future.done():  # the client went away; a written event is committed all the same
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def _settle_all(settled: list[tuple[_Future, Outcome]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # the client went away; a written event is committed all the same
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
