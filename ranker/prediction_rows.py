@@ -119,7 +119,9 @@ def _packed_features(requests: list[ServedRequest]) -> pa.Array:
         return _fixed_binary(matrix.view(f"V{4 * widths.pop()}").ravel())
     # champions with different signatures in one write: one arrow chunk per request
     chunks = [
-        _fixed_binary(r.features.astype("<f4").view(f"V{4 * r.features.shape[1]}").ravel())
+        _fixed_binary(
+            np.ascontiguousarray(r.features, "<f4").view(f"V{4 * r.features.shape[1]}").ravel()
+        )
         for r in requests
     ]
     return pa.concat_arrays([c.cast(pa.large_binary()) for c in chunks])
