@@ -152,13 +152,13 @@ def engine_breakdown(raw: pl.DataFrame, spec: ContractSpec, repeat: int) -> dict
 
     Every function the engine module calls by name (conform, rule aggregation, examples,
     quarantine, accepted split, profile, ...) is wrapped with a timer during the measurement;
-    the rest is polars work inline in `validate` (e.g. building the failing-row masks).
+    the rest is inline in `evaluate`/`complete` (e.g. the range kernels and the masks select).
     Wrapping names rather than re-running stages keeps this honest as the engine changes.
     """
     wrapped: dict[str, Callable[..., Any]] = {
         name: fn
         for name, fn in vars(engine).items()
-        if isinstance(fn, types.FunctionType) and name != "validate"
+        if isinstance(fn, types.FunctionType) and name not in ("validate", "evaluate", "complete")
     }
     spent: dict[str, float] = {}
     depth = [0]
