@@ -432,7 +432,7 @@ def main() -> None:
         proc = subprocess.Popen(
             serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        _wait_ready(port)
+        _wait_ready(port, proc)
         post_all(port, shuffled[:50], token, args.clients)  # warm-up (not counted)
         results["startup_cpu_s"] = _wait_idle(proc.pid)
         backends = _backends(admin_dsn, dbname)
@@ -457,8 +457,12 @@ def main() -> None:
         args.json.write_text(json.dumps(results, default=str))
 
 
-def _wait_ready(port: int) -> None:
-    for _ in range(200):
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], limit: float = 90.0) -> None:
+    """Wait for /ready; a loaded machine can take a while to import the app."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"driftgate serve exited with {proc.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/ready")
@@ -467,7 +471,7 @@ def _wait_ready(port: int) -> None:
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("driftgate serve did not become ready")
+    raise RuntimeError(f"driftgate serve did not become ready in {limit:.0f} s")
 
 
 def report(r: dict[str, Any]) -> None:

@@ -238,3 +238,35 @@ def test_invalid_events_write_nothing(client, auth, db: Session) -> None:
     post(client, auth("producer"), bad)
     assert db.scalar(select(func.count()).select_from(LineageEvent)) == 0
     assert db.execute(text("SELECT count(*) FROM lineage_datasets")).scalar() == 0
+
+
+def test_the_declared_route_answers_like_the_middleware_in_front_of_it(
+    app, auth, monkeypatch
+) -> None:
+    """`api.lineage_ingest` serves the exact path; behind a root_path the router's declared
+    route serves it instead, with the same answers."""
+    from fastapi.testclient import TestClient
+
+    from lineage import routes
+
+    served_by: list[Any] = []  # the endpoint FastAPI matched (None: the middleware)
+    ingest = routes.ingest
+
+    async def spy(request: Any, writer: Any) -> Any:
+        served_by.append(request.scope.get("endpoint"))
+        return await ingest(request, writer)
+
+    event = run_event("daily", inputs=[dataset("raw")], outputs=[dataset("clean")])
+    with TestClient(app, root_path="/driftgate", raise_server_exceptions=False) as prefixed:
+        monkeypatch.setattr(routes, "ingest", spy)  # the router's route calls it by name
+        first = prefixed.post("/driftgate" + URL, json=event, headers=auth("producer"))
+        again = prefixed.post("/driftgate" + URL, json=event, headers=auth("producer"))
+        bad = prefixed.post("/driftgate" + URL, json={"eventTime": "x"}, headers=auth("producer"))
+        anonymous = prefixed.post("/driftgate" + URL, json=event)
+    with TestClient(app, raise_server_exceptions=False) as plain:
+        assert plain.post(URL, json=event, headers=auth("producer")).status_code == 201
+    assert served_by == [routes.post_lineage] * 4 + [None]
+    assert first.status_code == 201 and first.headers["Lineage-Duplicate"] == "false"
+    assert again.status_code == 201 and again.headers["Lineage-Duplicate"] == "true"
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == "Bearer"
