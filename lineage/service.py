@@ -63,7 +63,8 @@ def store_events(
 
     Raises InvalidLineageEvent when an event's run id already belongs to another job; its
     statement has written by then, so the caller must roll the transaction back. The audit
-    events are written last, so the chain's lock is held only for the commit.
+    chain's lock is asked for right after the statement and the audit events are written
+    last, so the lock is held for the audit rows and the commit, never during the statement.
     """
     received = [repository.Received(e.event_json, received_by=a.name) for a, e in events]
     results = _store(session, received, [e for _, e in events], roles=())
