@@ -21,6 +21,7 @@ def list_batches(
     contract_id: str | None,
     status: str | None,
     since: datetime | None,
+    until: datetime | None = None,
     limit: int,
     offset: int,
 ) -> list[Batch]:
@@ -31,6 +32,8 @@ def list_batches(
         stmt = stmt.where(Batch.status == status)
     if since:
         stmt = stmt.where(Batch.received_at >= since)
+    if until:
+        stmt = stmt.where(Batch.received_at < until)
     stmt = stmt.order_by(Batch.received_at.desc(), Batch.id).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 

@@ -20,6 +20,7 @@ from checks.schemas import (
     QuarantinePage,
     RuleResultRead,
 )
+from core.errors import InvalidInput
 
 router = APIRouter(tags=["batches"])
 
@@ -105,12 +106,21 @@ def list_batches(
         str | None, Query(alias="status", pattern="^(passed|warned|quarantined|rejected)$")
     ] = None,
     since: Annotated[datetime | None, Query(description="Received at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Received before (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[BatchRead]:
     """List batches, newest first."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since", field="until", rule="after_since")
     rows = repository.list_batches(
-        session, contract_id=contract, status=status_, since=since, limit=limit, offset=offset
+        session,
+        contract_id=contract,
+        status=status_,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
     )
     return [BatchRead.model_validate(b) for b in rows]
 

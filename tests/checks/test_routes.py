@@ -185,6 +185,40 @@ def test_batches_are_listed_and_fetched_with_rules_and_profile(
 
 
 @pytest.mark.usefixtures("registered")
+def test_batches_received_in_a_time_range_are_listed_with_since_and_an_exclusive_until(
+    client: TestClient, auth: Auth
+) -> None:
+    from core.clock import SimulatedClock, get_clock, set_clock
+
+    t0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    previous = get_clock()
+    clock = SimulatedClock(t0)
+    set_clock(clock)
+    try:
+        ids = []
+        for _ in range(4):  # received at 12:00, 12:10, 12:20, 12:30
+            ids.append(_post(client, auth, parquet_bytes(orders(2))).json()["id"])
+            clock.advance(timedelta(minutes=10))
+    finally:
+        set_clock(previous)
+
+    def listed(**query: str) -> list[str]:
+        resp = client.get(
+            "/batches", params={"contract": "orders", **query}, headers=auth("viewer")
+        )
+        assert resp.status_code == 200, resp.text
+        return [b["id"] for b in resp.json()]
+
+    at = {m: (t0 + timedelta(minutes=m)).isoformat() for m in (0, 10, 20, 30)}
+    assert listed(since=at[10], until=at[30]) == [ids[2], ids[1]]  # newest first, 12:30 excluded
+    assert listed(until=at[10]) == [ids[0]]
+    assert listed(since=at[30]) == [ids[3]]
+    bad = client.get("/batches", params={"since": at[20], "until": at[20]}, headers=auth("viewer"))
+    assert bad.status_code == 422
+    assert (bad.json()["field"], bad.json()["rule"]) == ("until", "after_since")
+
+
+@pytest.mark.usefixtures("registered")
 def test_stored_files_match_their_sha256_and_rows_add_up(
     client: TestClient, auth: Auth, db: Session
 ) -> None:
