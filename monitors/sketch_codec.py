@@ -38,6 +38,9 @@ def decode(blob: bytes) -> Sketch:
     n, rest = divmod(len(blob) - HEADER, 4 + width)
     if rest:
         raise ValueError("truncated sketch")
+    if width == 4:  # one read and one widening for both arrays: this runs per rollup row
+        both = np.frombuffer(blob, dtype="<i4", offset=HEADER).astype(np.int64)
+        return Sketch(both[:n], both[n:])
     keys = np.frombuffer(blob, dtype="<i4", count=n, offset=HEADER)
-    counts = np.frombuffer(blob, dtype=f"<i{width}", count=n, offset=HEADER + 4 * n)
+    counts = np.frombuffer(blob, dtype="<i8", count=n, offset=HEADER + 4 * n)
     return Sketch(keys.astype(np.int64), counts.astype(np.int64))
