@@ -1,11 +1,13 @@
-"""Epoch-aligned time buckets (hour, 6 hours, day, week) and how a window is tiled by them.
+"""Epoch-aligned time buckets (minute, 10 minutes, hour, 6 hours, day, week) and how a window
+is tiled by them.
 
-Pure, no I/O. Each level divides the next (6 hours, 4 of those a day, 7 days a week; weeks
-start on 1970-01-01, a Thursday), so a window [start, end) is covered, left to right, by the
-largest bucket that starts at the cursor and still fits: hours up to the next 6-hour mark,
-6 hours up to midnight, days up to the week boundary, whole weeks, then days, 6 hours and hours
-again. Any window is then at most 2 x (5 + 3 + 6) buckets plus its whole weeks (4 when it is
-whole weeks), however many batches it holds.
+Pure, no I/O. Each level divides the next (10 minutes, 6 of those an hour, 6 hours, 4 of those a
+day, 7 days a week; weeks start on 1970-01-01, a Thursday), so a window [start, end) is covered,
+left to right, by the largest bucket that starts at the cursor and still fits: minutes up to the
+next 10-minute mark, 10 minutes up to the hour, hours up to the next 6-hour mark, 6 hours up to
+midnight, days up to the week boundary, whole weeks, then back down at the other end. Any window
+is then at most 2 x (9 + 5 + 5 + 3 + 6) buckets plus its whole weeks (4 when it is whole weeks),
+however many batches it holds; only the parts of minutes at its edges are left over.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(days=7)
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+DAY, WEEK = timedelta(days=1), timedelta(days=7)
 # finest first; each length divides the next one
 LEVELS: tuple[tuple[str, timedelta], ...] = (
+    ("min", MINUTE),
+    ("10m", 10 * MINUTE),
     ("hour", HOUR),
     ("6h", 6 * HOUR),
     ("day", DAY),
@@ -24,6 +29,7 @@ LEVELS: tuple[tuple[str, timedelta], ...] = (
 )
 LENGTH = dict(LEVELS)
 NAMES = tuple(name for name, _ in LEVELS)
+SUB_HOUR = ("min", "10m")  # levels finer than an hour
 Bucket = tuple[str, datetime]  # (level, start)
 
 
@@ -39,7 +45,7 @@ def end_of(bucket: Bucket) -> datetime:
 
 
 def finer(level: str) -> str | None:
-    """The level just below `level` (None for hours)."""
+    """The level just below `level` (None for minutes)."""
     i = NAMES.index(level)
     return NAMES[i - 1] if i > 0 else None
 
@@ -51,15 +57,15 @@ def coarser(level: str) -> str | None:
 
 
 def tile(start: datetime, end: datetime) -> list[Bucket]:
-    """The fewest whole buckets covering [start, end) from its first to its last whole hour.
+    """The fewest whole buckets covering [start, end) from its first to its last whole minute.
 
-    Parts of hours at either edge are not covered: their batches are read one by one.
+    Parts of minutes at either edge are not covered: their batches are read one by one.
     """
-    cursor = align(start, HOUR)
+    cursor = align(start, MINUTE)
     if cursor < start:
-        cursor += HOUR
+        cursor += MINUTE
     out: list[Bucket] = []
-    while cursor + HOUR <= end:
+    while cursor + MINUTE <= end:
         level, length = next(
             (name, length)
             for name, length in reversed(LEVELS)

@@ -217,7 +217,8 @@ class ModelQualityWindow(Base):
 
 
 class ProfileRollup(Base):
-    """One field's profile merged over an hour, 6 hours, a day or a week of batches.
+    """One field's profile merged over a minute, 10 minutes, an hour, 6 hours, a day or a week
+    of batches.
 
     Reading a long window's sketches from every batch's JSON profile costs more than the
     comparison itself; the runner keeps these rollups so a week is one row per field. A rollup
@@ -228,11 +229,12 @@ class ProfileRollup(Base):
 
     __tablename__ = "profile_rollups"
     __table_args__ = (
-        CheckConstraint("level IN ('hour', '6h', 'day', 'week')", name="level_known"),
+        CheckConstraint("level IN ('min', '10m', 'hour', '6h', 'day', 'week')", name="level_known"),
     )
 
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
-    level: Mapped[str] = mapped_column(String(4), primary_key=True)  # hour | 6h | day | week
+    # min | 10m | hour | 6h | day | week
+    level: Mapped[str] = mapped_column(String(4), primary_key=True)
     bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
     field: Mapped[str] = mapped_column(String(200), primary_key=True)
     type: Mapped[str] = mapped_column(String(20))

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import namedtuple_row, tuple_row
-from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy import Row, Table, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from checks.models import Batch, ColumnProfile
 from contracts.models import Contract
-from monitors.buckets import EPOCH, LEVELS, Bucket
+from monitors.buckets import EPOCH, LEVELS, NAMES, SUB_HOUR, Bucket
 from monitors.models import (
     Alert,
     AlertEvent,
@@ -122,34 +122,43 @@ def split_profiles_of(
 
 
 _ROLLUP_ROWS = """
-SELECT r.level, r.bucket_start, r.field, r.type, r.count, r.nulls, r.sketch, r.categories,
-       r.batches, r.last_received_at
-FROM unnest(CAST(%(levels)s AS text[]), CAST(%(starts)s AS timestamptz[])) AS w(level, bucket_start)
+SELECT w.i, r.field, r.type, r.count, r.nulls, r.sketch, r.categories
+FROM unnest(CAST(%(levels)s AS text[]), CAST(%(starts)s AS timestamptz[]),
+            CAST(%(batches)s AS int[]), CAST(%(newest)s AS timestamptz[]))
+     WITH ORDINALITY AS w(level, bucket_start, batches, newest, i)
 CROSS JOIN LATERAL (
   SELECT * FROM profile_rollups r
   WHERE r.contract_id = %(contract_id)s AND r.level = w.level AND r.bucket_start = w.bucket_start
-    AND r.field = ANY(%(fields)s)
+    AND r.field = ANY(%(fields)s) AND r.batches = w.batches AND r.last_received_at = w.newest
   OFFSET 0
 ) r
 """
 
 
 def rollup_rows(
-    session: Session, contract_id: str, buckets: Sequence[Bucket], fields: Sequence[str]
+    session: Session,
+    contract_id: str,
+    buckets: Sequence[tuple[Bucket, int, datetime]],
+    fields: Sequence[str],
 ) -> list[Any]:
-    """The stored rollups of these buckets and fields, sketches included, as plain tuples.
+    """The rollups of these (bucket, batch count, newest arrival) whose labels match that count
+    and arrival, as plain tuples (position of the bucket from 1, field, type, count, nulls,
+    sketch, categories).
 
     One primary-key lookup per bucket (a lateral subquery the planner cannot flatten): a
     row-value `IN` list, or a plain join before the table was analyzed, made it scan every
     rollup of the contract for the fields instead (~30 ms at 30 days). In binary format the
-    sketches travel as raw bytes instead of hex text: half the bytes, ~40% of the query.
+    sketches travel as raw bytes instead of hex text: half the bytes, ~40% of the query; and
+    rows are checked against the labels in SQL, so fewer columns are parsed in Python.
     """
     if not buckets or not fields:
         return []
     params = {
         "contract_id": contract_id,
-        "levels": [b[0] for b in buckets],
-        "starts": [b[1] for b in buckets],
+        "levels": [b[0][0] for b in buckets],
+        "starts": [b[0][1] for b in buckets],
+        "batches": [b[1] for b in buckets],
+        "newest": [b[2] for b in buckets],
         "fields": list(fields),
     }
     return _fetch(session, _ROLLUP_ROWS, params)
@@ -171,52 +180,159 @@ def _fetch(session: Session, sql: str, params: dict[str, Any], *, named: bool = 
         return cursor.fetchall()
 
 
-_LEVEL_VALUES = ", ".join(
-    f"('{name}', interval '{int(length.total_seconds())} seconds')" for name, length in LEVELS
+_USABLE_BATCH = (
+    "b.contract_id = %(contract_id)s AND b.status = ANY(%(usable)s) AND b.rows_accepted > 0"
 )
-_ROLLUP_BUCKETS = text(
-    f"""
-WITH levels(level, width) AS (VALUES {_LEVEL_VALUES}),
-buckets AS (
-  SELECT l.level, l.width, date_bin(l.width, b.received_at, :epoch) AS bucket_start,
+_RANGES = (
+    "unnest(CAST(%(starts)s AS timestamptz[]), CAST(%(ends)s AS timestamptz[]))"
+    " WITH ORDINALITY AS w(s, e, i)"
+)
+_BUCKET_STATS = f"""
+SELECT s.batches, s.newest, s.first, s.rows
+FROM {_RANGES}
+CROSS JOIN LATERAL (
+  SELECT count(*) AS batches, max(b.received_at) AS newest, min(b.received_at) AS first,
+         coalesce(sum(b.rows_accepted), 0)::bigint AS rows
+  FROM batches b
+  WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
+) s
+ORDER BY w.i
+"""
+
+
+def range_stats(
+    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]]
+) -> list[Any]:
+    """Per range [start, end), in order: usable batches, newest and first arrival (None when
+    empty) and accepted rows, as named tuples (`batches`, `newest`, `first`, `rows`).
+
+    Counted in PostgreSQL, one index range scan per range: a window's batches are never sent
+    to Python to be counted (43,200 minute-level batches cost ~0.1 s that way).
+    """
+    if not ranges:
+        return []
+    return _fetch(session, _BUCKET_STATS, _range_params(contract_id, ranges), named=True)
+
+
+_BATCHES_IN = f"""
+SELECT b.id, b.received_at, b.rows_accepted
+FROM {_RANGES}
+CROSS JOIN LATERAL (
+  SELECT b.id, b.received_at, b.rows_accepted FROM batches b
+  WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
+) b
+ORDER BY b.received_at, b.id
+"""
+
+
+def batches_in(
+    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]]
+) -> list[Any]:
+    """Usable batches received in any of these disjoint ranges, oldest first, as named tuples
+    (`id`, `received_at`, `rows_accepted`)."""
+    if not ranges:
+        return []
+    return _fetch(session, _BATCHES_IN, _range_params(contract_id, ranges), named=True)
+
+
+_NEWEST_IDS = f"""
+SELECT (SELECT array_agg(n.id ORDER BY n.received_at DESC, n.id) FROM (
+  SELECT b.id, b.received_at FROM batches b
+  WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
+  ORDER BY b.received_at DESC, b.id
+  LIMIT %(limit)s
+) n) AS ids
+FROM {_RANGES}
+ORDER BY w.i
+"""
+
+
+def newest_batch_ids(
+    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]], limit: int
+) -> list[list[uuid.UUID]]:
+    """Per range, the ids of its newest `limit` usable batches, newest first (ties by id, as
+    `GET /batches` lists them): an index scan backwards that stops after `limit` rows."""
+    if not ranges:
+        return []
+    params = {**_range_params(contract_id, ranges), "limit": limit}
+    return [list(r[0] or []) for r in _fetch(session, _NEWEST_IDS, params)]
+
+
+def _range_params(contract_id: str, ranges: Sequence[tuple[datetime, datetime]]) -> dict[str, Any]:
+    return {
+        "contract_id": contract_id,
+        "usable": list(USABLE),
+        "starts": [r[0] for r in ranges],
+        "ends": [r[1] for r in ranges],
+    }
+
+
+def _stale_sql(levels: Sequence[str]) -> str:
+    """Whole buckets of these levels inside each range, with their batch count, newest arrival
+    and whether their rollups match for every field. Batches are grouped once at the finest
+    level; coarser levels add those groups up (a few hundred rows, not every batch again)."""
+    widths = {name: int(length.total_seconds()) for name, length in LEVELS}
+    values = ", ".join(f"('{n}', interval '{widths[n]} seconds')" for n in levels)
+    return f"""
+WITH finest AS (
+  SELECT w.s, w.e, date_bin(interval '{widths[levels[0]]} seconds', b.received_at, %(epoch)s)
+           AS bucket_start,
          count(*) AS batches, max(b.received_at) AS newest
-  FROM batches b CROSS JOIN levels l
-  WHERE b.contract_id = :contract_id AND b.status = ANY(:usable) AND b.rows_accepted > 0
-    AND b.received_at >= :start AND b.received_at < :end
-  GROUP BY l.level, l.width, 3
+  FROM {_RANGES}
+  JOIN batches b ON {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
+  GROUP BY 1, 2, 3
+),
+levels(level, width) AS (VALUES {values}),
+buckets AS (
+  SELECT l.level, l.width, f.s, f.e, date_bin(l.width, f.bucket_start, %(epoch)s) AS bucket_start,
+         sum(f.batches)::int AS batches, max(f.newest) AS newest
+  FROM finest f CROSS JOIN levels l
+  GROUP BY 1, 2, 3, 4, 5
 )
 SELECT k.level, k.bucket_start, k.batches, k.newest,
        (SELECT count(*) FROM profile_rollups r
-        WHERE r.contract_id = :contract_id AND r.level = k.level
-          AND r.bucket_start = k.bucket_start AND r.field = ANY(:fields)
+        WHERE r.contract_id = %(contract_id)s AND r.level = k.level
+          AND r.bucket_start = k.bucket_start AND r.field = ANY(%(fields)s)
           AND r.batches = k.batches AND r.last_received_at = k.newest
-       ) = cardinality(:fields) AS current
+       ) = cardinality(%(fields)s::text[])
+       -- an hour is done once it was merged from its 10-minute rollups (older hours were not)
+       AND (k.level <> 'hour' OR EXISTS (
+         SELECT 1 FROM profile_rollups r
+         WHERE r.contract_id = %(contract_id)s AND r.level = '10m'
+           AND r.bucket_start >= k.bucket_start AND r.bucket_start < k.bucket_start + k.width
+       )) AS current
 FROM buckets k
-WHERE k.bucket_start >= :start AND k.bucket_start + k.width <= :end
+WHERE k.bucket_start >= k.s AND k.bucket_start + k.width <= k.e
 """
-)
+
+
+_COARSE = tuple(name for name in NAMES if name not in SUB_HOUR)
+_STALE_COARSE, _STALE_SUB_HOUR = _stale_sql(_COARSE), _stale_sql(SUB_HOUR)
 
 
 def rollup_buckets(
-    session: Session, contract_id: str, fields: Sequence[str], start: datetime, end: datetime
-) -> list[Row[Any]]:
-    """Every whole hour, 6 hours, day and week in [start, end) with usable batches: batch count,
-    newest arrival, and whether its rollups match them for every field (one query, in SQL)."""
-    params = {
-        "epoch": EPOCH,
-        "contract_id": contract_id,
-        "usable": list(USABLE),
-        "start": start,
-        "end": end,
-        "fields": list(fields),
-    }
-    return list(session.execute(_ROLLUP_BUCKETS, params))
+    session: Session,
+    contract_id: str,
+    fields: Sequence[str],
+    ranges: Sequence[tuple[datetime, datetime]],
+    *,
+    sub_hour: bool = False,
+) -> list[Any]:
+    """Every whole bucket inside the ranges with usable batches, of the hour, 6-hour, day and
+    week levels (or, with `sub_hour`, of the minute and 10-minute levels): level, bucket start,
+    batch count, newest arrival, and whether its rollups are current for every field."""
+    if not ranges:
+        return []
+    params = {**_range_params(contract_id, ranges), "epoch": EPOCH, "fields": list(fields)}
+    return _fetch(session, _STALE_SUB_HOUR if sub_hour else _STALE_COARSE, params, named=True)
 
 
 def upsert_rollups(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    stmt = insert(ProfileRollup)
+    # the Core table, not the ORM entity: the ORM's bulk path split ~6,000 rows into ~500
+    # statements (one per run of rows with the same NULL columns), ~0.7 s a refresh
+    stmt = insert(cast(Table, ProfileRollup.__table__))
     keys = ("contract_id", "level", "bucket_start", "field")
     session.execute(  # one executemany, not one round trip per field and bucket
         stmt.on_conflict_do_update(

@@ -1,10 +1,13 @@
 """Keeping the profile rollups current: bounded per run, newest first, coarse from fine.
 
 One query finds every whole hour, 6 hours, day and week of the range with its batch count,
-newest arrival and whether its rollups still match (`repository.rollup_buckets`). Stale hours
-are rebuilt from their batches' stored profiles, newest first, until `max_batches` batch
-profiles have been read; then every stale 6 hours whose hours are all current is merged from
-their rollups, every stale day from its 6-hour rollups and every stale week from its days.
+newest arrival and whether its rollups still match (`repository.rollup_buckets`); an hour
+counts as done only once it was merged from its 10-minute rollups. The newest stale hours whose
+batches add up to `max_batches` (at least one), and the hour still running, are looked at more
+closely: a second query lists their whole minutes and 10 minutes. Stale minutes are rebuilt
+from their batches' stored profiles (the only place a batch's JSON profile is read), then stale
+10 minutes whose minutes are all current are merged from those rollups, hours from their 10
+minutes, 6 hours from their hours, days from their 6 hours and weeks from their days.
 Whatever is left waits for the next run, so a first build over weeks of history is spread over
 several short runs instead of one long transaction; windows read meanwhile fall back to finer
 rollups or batch profiles, with the same results. Every row is labelled with the batch count
@@ -23,13 +26,12 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from monitors import repository
-from monitors.buckets import HOUR, NAMES, Bucket
+from monitors.buckets import HOUR, MINUTE, NAMES, Bucket, align, end_of
 from monitors.profiles import FieldProfile
 from monitors.rollups import (
     ABSENT,
     BucketIndex,
     Stat,
-    Timeline,
     batch_profiles,
     merge_parts,
     valid_rollups,
@@ -55,54 +57,69 @@ def refresh(
     end: datetime,
     max_batches: int = MAX_BATCHES_PER_REFRESH,
 ) -> Refreshed:
-    """Rebuild stale rollups of whole hours, days and weeks in [start, min(end, now))."""
+    """Rebuild stale rollups of whole buckets in [start, min(end, now))."""
     now = utcnow()
-    rows = repository.rollup_buckets(session, contract_id, fields, start, min(end, now))
+    end = min(end, now)
+    if not fields or start >= end:
+        return Refreshed(0, 0)
+    rows = repository.rollup_buckets(session, contract_id, fields, [(start, end)])
+    hours = _newest_within(
+        sorted(
+            (r for r in rows if r.level == "hour" and not r.current), key=lambda r: r.bucket_start
+        ),
+        max_batches,
+    )
+    running = max(start, align(end, HOUR))  # the hour still running: its minutes so far
+    spans = [(h, h + HOUR) for h in hours] + ([(running, end)] if running < end else [])
+    rows += repository.rollup_buckets(session, contract_id, fields, spans, sub_hour=True)
     index = BucketIndex.of_stats({(r.level, r.bucket_start): (r.batches, r.newest) for r in rows})
     done = {(r.level, r.bucket_start) for r in rows if r.current}
     stale = [k for k in index.stats if k not in done]
-    if not stale or not fields:
-        return Refreshed(0, len(stale))
-    hours = _newest_within(
-        sorted((k for k in stale if k[0] == NAMES[0]), key=lambda k: k[1]), index, max_batches
-    )
-    built = _build_hours(session, contract_id, fields, hours, now)
-    done.update(hours)
+    if not stale:
+        return Refreshed(0, 0)
+    minutes = [k for k in stale if k[0] == NAMES[0]]
+    built = _build_minutes(session, contract_id, fields, minutes, now)
+    done.update(minutes)
     for level in NAMES[1:]:
-        ready = [k for k in stale if k[0] == level and all(c in done for c in index.children(k))]
+        ready = [
+            k
+            for k in stale
+            if k[0] == level and index.children(k) and all(c in done for c in index.children(k))
+        ]
         made = _build_from_finer(session, contract_id, fields, ready, index, now)
         done.update(made)
         built += len(made)
     return Refreshed(built, sum(1 for k in stale if k not in done))
 
 
-def _newest_within(hours: list[Bucket], index: BucketIndex, max_batches: int) -> list[Bucket]:
-    """The newest stale hours whose batches add up to `max_batches` (at least one hour)."""
-    chosen: list[Bucket] = []
+def _newest_within(hours: list[Any], max_batches: int) -> list[datetime]:
+    """Starts of the newest stale hours whose batches add up to `max_batches` (at least one)."""
+    chosen: list[datetime] = []
     total = 0
-    for key in reversed(hours):
-        n = index.stats[key][0]
-        if chosen and total + n > max_batches:
+    for r in reversed(hours):
+        if chosen and total + r.batches > max_batches:
             break
-        chosen.append(key)
-        total += n
+        chosen.append(r.bucket_start)
+        total += r.batches
     return chosen
 
 
-def _build_hours(
-    session: Session, contract_id: str, fields: Sequence[str], hours: list[Bucket], now: datetime
+def _build_minutes(
+    session: Session,
+    contract_id: str,
+    fields: Sequence[str],
+    minutes: list[Bucket],
+    now: datetime,
 ) -> int:
-    if not hours:
+    """Each stale minute merged from its batches' stored profiles."""
+    if not minutes:
         return 0
-    first, last = min(k[1] for k in hours), max(k[1] for k in hours)
-    batches = repository.batches_between(session, contract_id, first, last + HOUR)
-    timeline = Timeline([b.received_at for b in batches])
-    members = {}
-    for key in hours:
-        lo, hi = timeline.span(key[1], key[1] + HOUR)
-        if hi > lo:
-            members[key] = batches[lo:hi]
-    profiles = batch_profiles(session, [b.id for ms in members.values() for b in ms], fields)
+    spans = [(k[1], end_of(k)) for k in sorted(minutes, key=lambda k: k[1])]
+    batches = repository.batches_in(session, contract_id, spans)
+    members: dict[Bucket, list[Any]] = {}
+    for b in batches:
+        members.setdefault((NAMES[0], align(b.received_at, MINUTE)), []).append(b)
+    profiles = batch_profiles(session, [b.id for b in batches], fields)
     rows = []
     for key, ms in members.items():
         merged = merge_parts(profiles.get(b.id, {}) for b in ms)

@@ -1,18 +1,19 @@
-"""Reading drift windows through hourly, 6-hourly, daily and weekly profile rollups.
+"""Reading drift windows through profile rollups of minutes, 10 minutes, hours, 6 hours, days
+and weeks.
 
-A window [start, end) is tiled by whole weeks, days, 6 hours and hours (`monitors.buckets.tile`);
-the batches in the parts of hours at its edges are read one by one. Each bucket whose rollup is
-still valid (same batch count and newest arrival as the batches table says now) contributes
-one pre-merged profile per field; a bucket without a valid rollup is replaced by its finer
-buckets (a week by its days, a day by its 6 hours, those by their hours), and an hour without
-one by its batches' own stored profiles. Rollups are a cache the runner maintains
-(`monitors.rollup_refresh`): a window evaluated without them gives the same result, only slower.
+A window [start, end) is tiled by whole weeks, days, 6 hours, hours, 10 minutes and minutes
+(`monitors.buckets.tile`); the batches in the parts of minutes at its edges are read one by one.
+Each bucket whose rollup is still valid (same batch count and newest arrival as the batches
+table says now, counted in PostgreSQL: `LiveStats`) contributes one pre-merged profile per
+field; a bucket without a valid rollup is replaced by its finer buckets (a week by its days, a
+day by its 6 hours, and so on down to minutes), and a minute without one by its batches' own
+stored profiles. Rollups are a cache the runner maintains (`monitors.rollup_refresh`): a window
+evaluated without them gives the same result, only slower.
 """
 
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,9 @@ Stat = tuple[int, datetime]  # (batch count, newest arrival) of a bucket
 class Buckets(Protocol):
     """What reading rollups needs to know about buckets: their batches, and their parts."""
 
+    def load(self, buckets: Iterable[Bucket]) -> None:
+        """Make sure the stats of these buckets are known (one query, or nothing)."""
+
     def stat(self, bucket: Bucket) -> Stat | None:
         """(batch count, newest arrival) now, or None when no batch is in it."""
 
@@ -60,6 +64,9 @@ class BucketIndex:
                 parts.setdefault((parent, align(key[1], LENGTH[parent])), []).append(key)
         return cls(stats, parts)
 
+    def load(self, buckets: Iterable[Bucket]) -> None:
+        return None  # every stat is known up front
+
     def stat(self, bucket: Bucket) -> Stat | None:
         return self.stats.get(bucket)
 
@@ -68,37 +75,63 @@ class BucketIndex:
 
 
 @dataclass(frozen=True)
-class Timeline:
-    """The arrival times of a range's batches, oldest first: any bucket's batches, count and
-    newest arrival by binary search, with no pass over the batches per bucket or level."""
+class RangeStat:
+    """Usable batches of a time range as the batches table says now."""
 
-    arrivals: list[datetime]
+    batches: int
+    newest: datetime | None
+    first: datetime | None
+    rows: int
 
-    def span(self, start: datetime, end: datetime) -> tuple[int, int]:
-        """Positions [lo, hi) of the batches that arrived in [start, end)."""
-        return bisect_left(self.arrivals, start), bisect_left(self.arrivals, end)
+
+class LiveStats:
+    """Buckets' batch counts and newest arrivals, asked of PostgreSQL for just the buckets a
+    read needs: one query for a window's tiles, one more per level it has to descend to."""
+
+    def __init__(self, session: Session, contract_id: str) -> None:
+        self.session, self.contract_id = session, contract_id
+        self.ranges: dict[Bucket, RangeStat] = {}
+
+    def load(self, buckets: Iterable[Bucket]) -> None:
+        missing = sorted({b for b in buckets if b not in self.ranges}, key=lambda b: b[1])
+        spans = [(b[1], end_of(b)) for b in missing]
+        for key, r in zip(
+            missing, repository.range_stats(self.session, self.contract_id, spans), strict=True
+        ):
+            self.ranges[key] = RangeStat(int(r.batches), r.newest, r.first, int(r.rows))
 
     def stat(self, bucket: Bucket) -> Stat | None:
-        lo, hi = self.span(bucket[1], end_of(bucket))
-        return (hi - lo, self.arrivals[hi - 1]) if hi > lo else None
+        r = self.ranges[bucket]
+        return (r.batches, r.newest) if r.batches and r.newest is not None else None
 
     def children(self, bucket: Bucket) -> list[Bucket]:
-        level = finer(bucket[0])
-        if level is None:
+        if bucket not in self.ranges or self.stat(bucket) is None:
             return []
-        step = LENGTH[level]
-        starts = (bucket[1] + i * step for i in range(LENGTH[bucket[0]] // step))
-        return [(level, s) for s in starts if self.stat((level, s)) is not None]
+        keys = parts_of(bucket)
+        self.load(keys)
+        return [k for k in keys if self.stat(k) is not None]
 
-    def uncovered(self, lo: int, hi: int, used: Iterable[Bucket]) -> list[int]:
-        """Positions in [lo, hi) of the batches in none of the `used` buckets (disjoint)."""
-        out: list[int] = []
-        cursor = lo
-        for a, b in sorted(self.span(u[1], end_of(u)) for u in used):
-            out.extend(range(cursor, a))
-            cursor = max(cursor, b)
-        out.extend(range(cursor, hi))
-        return out
+
+def parts_of(bucket: Bucket) -> list[Bucket]:
+    """Every bucket of the next finer level inside `bucket`, oldest first."""
+    level = finer(bucket[0])
+    if level is None:
+        return []
+    step = LENGTH[level]
+    return [(level, bucket[1] + i * step) for i in range(LENGTH[bucket[0]] // step)]
+
+
+def gaps(start: datetime, end: datetime, used: Iterable[Bucket]) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, end) that none of the `used` (disjoint) buckets covers."""
+    out = []
+    cursor = start
+    for b in sorted(used, key=lambda b: b[1]):
+        if b[1] > cursor:
+            out.append((cursor, b[1]))
+        cursor = max(cursor, end_of(b))
+    if cursor < end:
+        out.append((cursor, end))
+    return out
 
 
 def valid_rollups(
@@ -109,14 +142,12 @@ def valid_rollups(
     fields: Sequence[str],
 ) -> dict[Bucket, dict[str, FieldProfile]]:
     """The rollups of these buckets that still match the batches, with every field present."""
-    stats = {b: stat for b in buckets if (stat := index.stat(b)) is not None}
+    labelled = [(b, *stat) for b in buckets if (stat := index.stat(b)) is not None]
     found: dict[Bucket, dict[str, FieldProfile]] = {}
     complete: dict[Bucket, int] = {}
-    rows = repository.rollup_rows(session, contract_id, list(stats), fields)
-    for level, start, name, kind, count, nulls, sketch, cats, batches, newest in rows:
-        key = (level, start)
-        if (batches, newest) != stats[key]:
-            continue
+    rows = repository.rollup_rows(session, contract_id, labelled, fields)
+    for i, name, kind, count, nulls, sketch, cats in rows:
+        key = labelled[i - 1][0]
         complete[key] = complete.get(key, 0) + 1
         profiles = found.setdefault(key, {})
         if kind != ABSENT:
@@ -134,13 +165,16 @@ def cover(
 ) -> dict[Bucket, dict[str, FieldProfile]]:
     """Valid rollups for these buckets, descending to finer buckets where one is missing.
 
-    One query per level at most; when every rollup is current it is a single query.
+    Two queries per level at most (stats, rollups); when every rollup is current, just two.
     """
     found: dict[Bucket, dict[str, FieldProfile]] = {}
     pending = list(buckets)
     while pending and fields:
+        index.load(pending)
         found.update(valid_rollups(session, contract_id, pending, index, fields))
-        pending = [c for b in pending if b not in found for c in index.children(b)]
+        missing = [b for b in pending if b not in found and index.stat(b) is not None]
+        index.load(c for b in missing for c in parts_of(b))
+        pending = [c for b in missing for c in index.children(b)]
     return found
 
 

@@ -50,7 +50,14 @@ def get_drift(
     ] = "PT1H",
     start: Annotated[datetime | None, Query(description="From (inclusive).")] = None,
     end: Annotated[datetime | None, Query(description="Until (exclusive); default now.")] = None,
-    count: Annotated[int, Query(ge=1, le=2000, description="Windows when no start.")] = 24,
+    count: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=2000,
+            description="Windows when no start; with `window=batch`, the newest batches shown.",
+        ),
+    ] = 24,
 ) -> dict[str, Any]:
     """Drift per field and per window (or batch) against the reference, from stored profiles."""
     return service.drift_series(

@@ -48,7 +48,25 @@ class DriftWindowRead(ResponseModel):
     verdict: str = Field(description="Dataset verdict: ok, warn, alert or no_data.")
     reason: str = Field(description="Why: drifted fields and shares, or why no data.")
     rows: int = Field(description="Accepted rows in the window.")
-    batch_ids: list[str] = Field(description="Batches in the window.")
+    batch_count: int = Field(description="Batches in the window (with accepted rows).")
+    first_batch_at: datetime | None = Field(
+        default=None, description="Arrival of the window's first batch."
+    )
+    last_batch_at: datetime | None = Field(
+        default=None, description="Arrival of the window's last batch."
+    )
+    batch_ids: list[str] = Field(
+        description="The window's newest batches, newest first: at most 100 (see "
+        "`batch_ids_truncated` and `batches_url`)."
+    )
+    batch_ids_truncated: bool = Field(
+        description="True when the window holds more batches than `batch_ids` lists."
+    )
+    batches_url: str = Field(
+        description="Lists every batch of the window: `GET /batches?contract=…&since=…&until=…` "
+        "(newest first, paged by `limit`/`offset`; it also shows rejected batches and batches "
+        "without accepted rows, which drift does not count); for a batch, the batch itself."
+    )
     drifted_share: float | None = Field(default=None, description="Share of fields alerting.")
     prediction_drift: dict[str, Any] | None = Field(
         default=None, description="Drift of the served score field, if the dataset has one."

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
@@ -17,16 +19,19 @@ from monitors import repository, rollups
 from monitors.buckets import WEEK, align, tile
 from monitors.drift import (
     DriftPolicy,
+    MonitoredField,
     WindowDrift,
     compare_window,
     monitored_fields,
 )
 from monitors.errors import DatasetNotMonitored, InvalidWindow
 from monitors.models import MonitorReference
+from monitors.profiles import FieldProfile
 from monitors.references import current_spec, reference_profiles
 from monitors.rollup_refresh import Refreshed, refresh
 
 MAX_WINDOWS = 2000
+MAX_BATCH_IDS = 100  # batch ids listed per window, newest first; GET /batches lists them all
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,15 @@ class EvaluatedWindow:
     kind: str  # window | batch
     start: datetime
     end: datetime
-    batch_ids: list[uuid.UUID]
+    batch_count: int
+    first_batch_at: datetime | None
+    last_batch_at: datetime | None
+    batch_ids: list[uuid.UUID]  # the newest MAX_BATCH_IDS, newest first
     drift: WindowDrift
+
+    @property
+    def batch_ids_truncated(self) -> bool:
+        return self.batch_count > len(self.batch_ids)
 
 
 def policy_of(settings: Settings) -> DriftPolicy:
@@ -95,52 +107,112 @@ def evaluate_windows(
     length: timedelta | None,
     bounds: Sequence[tuple[datetime, datetime]],
     settings: Settings,
+    last: int | None = None,
 ) -> list[EvaluatedWindow]:
     """Drift of each window (or each batch, when `length` is None) inside `bounds`.
 
-    Whole weeks, days, 6 hours and hours come from valid rollups (monitors/rollups.py) when
-    the runner has built them; every other batch contributes its own stored profile.
+    Whole weeks, days, 6 hours, hours, 10 minutes and minutes come from valid rollups
+    (monitors/rollups.py) when the runner has built them; every other batch contributes its own
+    stored profile. With `last`, only the newest `last` batches are judged (batch mode).
     """
-    spec = current_spec(session, contract_id)
-    fields = monitored_fields(spec)
-    names = [f.name for f in fields]
+    fields = monitored_fields(current_spec(session, contract_id))
     ref = reference_profiles(reference) if reference else {}
+    judge = Judge(ref, fields, policy_of(settings))
+    if length is None:
+        return _judge_batches(session, contract_id, judge, bounds, last)
+    return _judge_windows(session, contract_id, judge, bounds)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What every window is compared with: the reference, the monitored fields, the policy."""
+
+    reference: dict[str, FieldProfile]
+    fields: list[MonitoredField]
+    policy: DriftPolicy
+
+    def __call__(self, current: dict[str, FieldProfile], rows: int) -> WindowDrift:
+        return compare_window(self.reference, current, self.fields, self.policy, rows=rows)
+
+
+def _judge_batches(
+    session: Session,
+    contract_id: str,
+    judge: Judge,
+    bounds: Sequence[tuple[datetime, datetime]],
+    last: int | None,
+) -> list[EvaluatedWindow]:
+    """Each batch received in `bounds` (the newest `last`) on its own, from its profile."""
     batches = repository.batches_between(session, contract_id, bounds[0][0], bounds[-1][1])
-    timeline = rollups.Timeline([b.received_at for b in batches])
-    groups = _group(batches, timeline, length, bounds)
-    tiles = [tile(s, e) if kind == "window" else [] for kind, s, e, _ in groups]
-    found = rollups.cover(
-        session, contract_id, sorted({b for t in tiles for b in t}), timeline, names
-    )
-    used = [rollups.used_buckets(t, found, timeline) for t in tiles]
-    # each batch is read from a rollup of its window when one covers it, else alone
-    loose = [
-        [batches[i] for i in timeline.uncovered(lo, hi, u)]
-        for u, (_, _, _, (lo, hi)) in zip(used, groups, strict=True)
+    batches = batches[-last:] if last else batches
+    names = [f.name for f in judge.fields]
+    by_batch = rollups.batch_profiles(session, [b.id for b in batches], names)
+    return [
+        EvaluatedWindow(
+            "batch",
+            b.received_at,
+            b.received_at,
+            1,
+            b.received_at,
+            b.received_at,
+            [b.id],
+            judge(by_batch.get(b.id, {}), int(b.rows_accepted)),
+        )
+        for b in batches
     ]
-    by_batch = rollups.batch_profiles(session, [b.id for w in loose for b in w], names)
-    policy = policy_of(settings)
+
+
+def _judge_windows(
+    session: Session,
+    contract_id: str,
+    judge: Judge,
+    bounds: Sequence[tuple[datetime, datetime]],
+) -> list[EvaluatedWindow]:
+    """Each window from the rollups that cover it and the profiles of the batches left over.
+
+    Batches are counted in PostgreSQL per bucket (`rollups.LiveStats`); only the batches no
+    valid rollup covers (parts of minutes at the edges, buckets not rolled up yet) are listed,
+    plus the newest `MAX_BATCH_IDS` ids of each window.
+    """
+    names = [f.name for f in judge.fields]
+    stats = rollups.LiveStats(session, contract_id)
+    tiles = [tile(s, e) for s, e in bounds]
+    found = rollups.cover(session, contract_id, sorted({b for t in tiles for b in t}), stats, names)
+    used = [rollups.used_buckets(t, found, stats) for t in tiles]
+    holes = [g for (s, e), u in zip(bounds, used, strict=True) for g in rollups.gaps(s, e, u)]
+    alone = repository.batches_in(session, contract_id, holes)
+    by_batch = rollups.batch_profiles(session, [b.id for b in alone], names)
+    newest = repository.newest_batch_ids(session, contract_id, bounds, MAX_BATCH_IDS)
+    arrivals = [b.received_at for b in alone]
     out = []
-    for (kind, start, end, (lo, hi)), u, alone in zip(groups, used, loose, strict=True):
-        parts = [found[k] for k in u] + [by_batch.get(b.id, {}) for b in alone]
-        current = rollups.merge_parts(parts)
-        members = batches[lo:hi]
-        rows = sum(int(b.rows_accepted) for b in members)
-        drift = compare_window(ref, current, fields, policy, rows=rows)
-        out.append(EvaluatedWindow(kind, start, end, [b.id for b in members], drift))
+    for (start, end), u, ids in zip(bounds, used, newest, strict=True):
+        mine = alone[bisect_left(arrivals, start) : bisect_left(arrivals, end)]
+        parts = [found[k] for k in u] + [by_batch.get(b.id, {}) for b in mine]
+        total = _totals(
+            [stats.ranges[k] for k in u]
+            + [
+                rollups.RangeStat(1, b.received_at, b.received_at, int(b.rows_accepted))
+                for b in mine
+            ]
+        )
+        drift = judge(rollups.merge_parts(parts), total.rows)
+        out.append(
+            EvaluatedWindow(
+                "window", start, end, total.batches, total.first, total.newest, ids, drift
+            )
+        )
     return out
 
 
-def _group(
-    batches: list[Any],
-    timeline: rollups.Timeline,
-    length: timedelta | None,
-    bounds: Sequence[tuple[datetime, datetime]],
-) -> list[tuple[str, datetime, datetime, tuple[int, int]]]:
-    """(kind, start, end, positions [lo, hi) of its batches) of each window or batch."""
-    if length is None:
-        return [("batch", b.received_at, b.received_at, (i, i + 1)) for i, b in enumerate(batches)]
-    return [("window", s, e, timeline.span(s, e)) for s, e in bounds]
+def _totals(ranges: Sequence[rollups.RangeStat]) -> rollups.RangeStat:
+    """The batches, first and newest arrival and rows of disjoint ranges taken together."""
+    filled = [r for r in ranges if r.batches]
+    return rollups.RangeStat(
+        sum(r.batches for r in filled),
+        max((r.newest for r in filled if r.newest is not None), default=None),
+        min((r.first for r in filled if r.first is not None), default=None),
+        sum(r.rows for r in filled),
+    )
 
 
 def drift_series(
@@ -172,14 +244,13 @@ def drift_series(
         length=length,
         bounds=bounds,
         settings=settings,
+        last=count if length is None else None,
     )
-    if length is None:
-        evaluated = evaluated[-count:]
     return {
         "contract_id": contract_id,
         "window": window,
         "reference": reference_summary(reference),
-        "windows": [window_json(w) for w in evaluated],
+        "windows": [window_json(w, contract_id, settings.public_url) for w in evaluated],
         "fields": _per_field(evaluated),
     }
 
@@ -201,7 +272,7 @@ def reference_summary(reference: MonitorReference | None) -> dict[str, Any] | No
     }
 
 
-def window_json(w: EvaluatedWindow) -> dict[str, Any]:
+def window_json(w: EvaluatedWindow, contract_id: str, base_url: str) -> dict[str, Any]:
     prediction = w.drift.prediction
     return {
         "kind": w.kind,
@@ -210,11 +281,24 @@ def window_json(w: EvaluatedWindow) -> dict[str, Any]:
         "verdict": w.drift.verdict,
         "reason": w.drift.reason,
         "rows": w.drift.rows,
+        "batch_count": w.batch_count,
+        "first_batch_at": w.first_batch_at,
+        "last_batch_at": w.last_batch_at,
         "batch_ids": [str(b) for b in w.batch_ids],
+        "batch_ids_truncated": w.batch_ids_truncated,
+        "batches_url": batches_url(w, contract_id, base_url),
         "drifted_share": w.drift.drifted_share,
         "prediction_drift": prediction.to_json() if prediction else None,
         "fields": {name: f.to_json() for name, f in w.drift.fields.items()},
     }
+
+
+def batches_url(w: EvaluatedWindow, contract_id: str, base_url: str) -> str:
+    """Where to list every batch of a window (`GET /batches`, newest first), or a batch itself."""
+    if w.kind == "batch":
+        return f"{base_url}/batches/{w.batch_ids[0]}"
+    query = {"contract": contract_id, "since": w.start.isoformat(), "until": w.end.isoformat()}
+    return f"{base_url}/batches?{urlencode(query)}"
 
 
 def _per_field(evaluated: list[EvaluatedWindow]) -> dict[str, list[dict[str, Any]]]:
@@ -266,7 +350,9 @@ def record_recent_windows(
         settings=settings,
     )
     for w in [*windows, *batches]:
-        repository.upsert_drift_window(session, _stored(contract_id, reference, w, now))
+        repository.upsert_drift_window(
+            session, _stored(contract_id, reference, w, now, settings.public_url)
+        )
     return windows
 
 
@@ -280,11 +366,15 @@ def refresh_rollups(session: Session, *, contract_id: str, settings: Settings) -
 
 
 def _stored(
-    contract_id: str, reference: MonitorReference | None, w: EvaluatedWindow, now: datetime
+    contract_id: str,
+    reference: MonitorReference | None,
+    w: EvaluatedWindow,
+    now: datetime,
+    base_url: str,
 ) -> dict[str, Any]:
     from core.jsonsafe import jsonsafe
 
-    doc = window_json(w)
+    doc = window_json(w, contract_id, base_url)
     return {
         "contract_id": contract_id,
         "kind": w.kind,
@@ -294,10 +384,14 @@ def _stored(
         "reference_id": reference.id if reference else None,
         "verdict": w.drift.verdict,
         "rows": w.drift.rows,
-        "batches": len(w.batch_ids),
+        "batches": w.batch_count,
         "drifted_share": w.drift.drifted_share,
         "fields": jsonsafe(
-            {"reason": doc["reason"], "batch_ids": doc["batch_ids"], "fields": doc["fields"]}
+            {
+                "reason": doc["reason"],
+                **{k: doc[k] for k in ("batch_ids", "batch_ids_truncated", "batches_url")},
+                "fields": doc["fields"],
+            }
         ),
         "computed_at": now,
     }

@@ -30,6 +30,7 @@ from checks.models import Batch
 from contracts.models import Contract
 from monitors import repository
 from monitors.models import DriftWindow, ModelQualityWindow, Slo
+from monitors.service import MAX_WINDOWS
 
 US = 1_000_000
 
@@ -226,6 +227,9 @@ def evidence(
                     for name, f in (w.fields.get("fields") or {}).items()
                     if f.get("severity") == "alert"
                 ),
+                "batches": w.batches,
+                # each batch of the window on its own: `count` asks for all of them (up to the
+                # API's limit), as a window of minute-level batches holds more than the default 24
                 "url": f"{base_url}/monitors/drift?"
                 + urlencode(
                     {
@@ -233,8 +237,10 @@ def evidence(
                         "window": "batch",
                         "start": w.window_start.isoformat(),
                         "end": w.window_end.isoformat(),
+                        "count": min(max(w.batches, 1), MAX_WINDOWS),
                     }
                 ),
+                "batches_url": (w.fields or {}).get("batches_url"),
             }
             for w in windows
             if w.verdict in bad

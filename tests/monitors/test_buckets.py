@@ -1,4 +1,4 @@
-"""How a window is tiled by epoch-aligned hours, 6 hours, days and weeks."""
+"""How a window is tiled by epoch-aligned minutes, 10 minutes, hours, 6 hours, days and weeks."""
 
 from __future__ import annotations
 
@@ -7,22 +7,27 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.buckets import EPOCH, HOUR, LENGTH, LEVELS, WEEK, align, containing, tile
+from monitors.buckets import EPOCH, LENGTH, LEVELS, MINUTE, WEEK, align, containing, tile
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday; epoch weeks start on Thursdays
 
 
-def test_a_window_is_tiled_by_hours_then_6_hours_then_days_and_back() -> None:
-    start = T0 + timedelta(hours=22, minutes=30)
+def test_a_window_is_tiled_by_minutes_10_minutes_hours_6_hours_days_and_back() -> None:
+    start = T0 + timedelta(hours=22, minutes=27, seconds=30)
     got = tile(start, start + timedelta(days=2))
+    day2 = T0 + timedelta(days=2)
     assert got == [
+        *[("min", T0 + timedelta(hours=22, minutes=m)) for m in (28, 29)],
+        *[("10m", T0 + timedelta(hours=22, minutes=m)) for m in (30, 40, 50)],
         ("hour", T0 + timedelta(hours=23)),
         ("day", T0 + timedelta(days=1)),
-        ("6h", T0 + timedelta(days=2)),
-        ("6h", T0 + timedelta(days=2, hours=6)),
-        ("6h", T0 + timedelta(days=2, hours=12)),
-        *[("hour", T0 + timedelta(days=2, hours=h)) for h in (18, 19, 20, 21)],
-    ]
+        ("6h", day2),
+        ("6h", day2 + timedelta(hours=6)),
+        ("6h", day2 + timedelta(hours=12)),
+        *[("hour", day2 + timedelta(hours=h)) for h in (18, 19, 20, 21)],
+        *[("10m", day2 + timedelta(hours=22, minutes=m)) for m in (0, 10)],
+        *[("min", day2 + timedelta(hours=22, minutes=m)) for m in range(20, 27)],
+    ]  # [22:27:00, 22:27:30) at the end is part of a minute: its batches are read alone
 
 
 def test_weeks_start_on_the_epoch_so_thirty_aligned_days_are_four_weeks_and_two_days() -> None:
@@ -32,23 +37,31 @@ def test_weeks_start_on_the_epoch_so_thirty_aligned_days_are_four_weeks_and_two_
     assert [level for level, _ in got] == ["week"] * 4 + ["day"] * 2
 
 
-def test_a_window_shorter_than_an_hour_or_inside_one_has_no_tiles() -> None:
-    assert tile(T0 + timedelta(minutes=10), T0 + timedelta(minutes=50)) == []
-    assert tile(T0 + timedelta(minutes=10), T0 + timedelta(hours=1, minutes=50)) == []
+def test_a_window_under_an_hour_is_tiled_by_minutes_and_10_minutes_and_parts_of_one_not() -> None:
+    assert tile(T0 + timedelta(minutes=7, seconds=30), T0 + timedelta(minutes=52)) == [
+        ("min", T0 + timedelta(minutes=8)),
+        ("min", T0 + timedelta(minutes=9)),
+        *[("10m", T0 + timedelta(minutes=m)) for m in (10, 20, 30, 40)],
+        ("min", T0 + timedelta(minutes=50)),
+        ("min", T0 + timedelta(minutes=51)),
+    ]
+    assert tile(T0 + timedelta(seconds=10), T0 + timedelta(seconds=70)) == []
 
 
-moments = st.integers(min_value=0, max_value=90 * 24 * 60).map(lambda m: T0 + timedelta(minutes=m))
+moments = st.integers(min_value=0, max_value=90 * 24 * 3600).map(
+    lambda s: T0 + timedelta(seconds=s)
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(start=moments, minutes=st.integers(min_value=1, max_value=60 * 24 * 45))
-def test_tiles_cover_the_whole_hours_of_a_window_exactly_with_the_largest_aligned_buckets(
-    start: datetime, minutes: int
+@given(start=moments, seconds=st.integers(min_value=1, max_value=3600 * 24 * 45))
+def test_tiles_cover_the_whole_minutes_of_a_window_exactly_with_the_largest_aligned_buckets(
+    start: datetime, seconds: int
 ) -> None:
-    end = start + timedelta(minutes=minutes)
+    end = start + timedelta(seconds=seconds)
     got = tile(start, end)
-    first = align(start, HOUR) + (HOUR if align(start, HOUR) < start else timedelta(0))
-    last = align(end, HOUR)
+    first = align(start, MINUTE) + (MINUTE if align(start, MINUTE) < start else timedelta(0))
+    last = align(end, MINUTE)
     if first >= last:
         assert got == []
         return
@@ -65,7 +78,7 @@ def test_tiles_cover_the_whole_hours_of_a_window_exactly_with_the_largest_aligne
         cursor += length
     assert cursor == last
     weeks = sum(1 for level, _ in got if level == "week")
-    assert len(got) <= weeks + 2 * (5 + 3 + 6)
+    assert len(got) <= weeks + 2 * (9 + 5 + 5 + 3 + 6)
 
 
 @given(moment=moments)

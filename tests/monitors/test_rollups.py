@@ -17,13 +17,22 @@ from contracts.spec import ContractSpec
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors import repository, rollups
+from monitors import rollups
 from monitors.buckets import tile
 from monitors.models import ProfileRollup
 from monitors.references import build_reference
 from monitors.rollup_refresh import refresh
 from monitors.service import drift_series, refresh_rollups
-from tests.monitors.factory import START, events_contract, frame, hourly, post, register, simulated
+from tests.monitors.factory import (
+    START,
+    batch_row,
+    events_contract,
+    frame,
+    hourly,
+    post,
+    register,
+    simulated,
+)
 from tests.monitors.test_drift import SHIFTED_MIX
 
 FIELDS = ["x", "y", "n", "cat", "flag", "score"]
@@ -82,20 +91,43 @@ def every(
         clock.advance(step - timedelta(minutes=10))
 
 
-def test_a_timeline_finds_a_buckets_batches_its_finer_parts_and_what_no_bucket_covers() -> None:
-    minutes = [5, 50, 70, 6 * 60 + 5, 24 * 60 + 1]
-    timeline = rollups.Timeline([START + timedelta(minutes=m) for m in minutes])
-    assert timeline.stat(("day", START)) == (4, START + timedelta(hours=6, minutes=5))
-    assert timeline.stat(("hour", START + timedelta(hours=2))) is None
-    assert timeline.children(("day", START)) == [("6h", START), ("6h", START + timedelta(hours=6))]
-    assert timeline.children(("6h", START)) == [
+def test_live_stats_count_a_buckets_usable_batches_and_find_its_finer_parts(db: Session) -> None:
+    register(db)
+    for m in [5, 50, 70, 6 * 60 + 5, 24 * 60 + 1]:
+        batch_row(db, START + timedelta(minutes=m))
+    batch_row(db, START + timedelta(minutes=6), "rejected")  # no accepted rows: not counted
+    db.flush()
+    stats = rollups.LiveStats(db, "events")
+    stats.load([("day", START), ("hour", START + timedelta(hours=2))])
+    assert stats.stat(("day", START)) == (4, START + timedelta(hours=6, minutes=5))
+    assert stats.ranges[("day", START)].first == START + timedelta(minutes=5)
+    assert stats.ranges[("day", START)].rows == 4
+    assert stats.stat(("hour", START + timedelta(hours=2))) is None
+    assert stats.children(("day", START)) == [("6h", START), ("6h", START + timedelta(hours=6))]
+    assert stats.children(("6h", START)) == [
         ("hour", START),
         ("hour", START + timedelta(hours=1)),
     ]
-    assert timeline.children(("hour", START)) == []
+    assert stats.children(("hour", START)) == [
+        ("10m", START),
+        ("10m", START + timedelta(minutes=50)),
+    ]
+    assert stats.children(("10m", START)) == [("min", START + timedelta(minutes=5))]
+    assert stats.children(("min", START + timedelta(minutes=5))) == []
+
+
+def test_gaps_are_the_parts_of_a_window_no_used_bucket_covers() -> None:
     used = {("hour", START + timedelta(hours=1)), ("6h", START + timedelta(hours=6))}
-    assert timeline.uncovered(0, 5, used) == [0, 1, 4]
-    assert timeline.uncovered(1, 3, set()) == [1, 2]
+    end = START + timedelta(days=1)
+    assert rollups.gaps(START, end, used) == [
+        (START, START + timedelta(hours=1)),
+        (START + timedelta(hours=2), START + timedelta(hours=6)),
+        (START + timedelta(hours=12), end),
+    ]
+    assert rollups.gaps(START, end, set()) == [(START, end)]
+    assert rollups.gaps(START, START + timedelta(hours=12), used)[-1][1] == START + timedelta(
+        hours=6
+    )
 
 
 def test_windows_through_rollups_equal_windows_from_batch_profiles_and_stale_ones_are_skipped(
@@ -111,7 +143,8 @@ def test_windows_through_rollups_equal_windows_from_batch_profiles_and_stale_one
         plain = [_series(db, settings, s, e) for s, e in windows]
         assert db.scalar(select(func.count()).select_from(ProfileRollup)) == 0
         first = refresh_rollups(db, contract_id="events", settings=settings)
-        assert (first.built, first.left) == (50 + 8 + 2, 0)  # hours, 6 hours, days
+        # each hour with its batch's minute and 10 minutes, 6 hours, days
+        assert (first.built, first.left) == (3 * 50 + 8 + 2, 0)
         assert refresh_rollups(db, contract_id="events", settings=settings).built == 0
         levels = _levels(db)
         cached = [_series(db, settings, s, e) for s, e in windows]
@@ -122,10 +155,10 @@ def test_windows_through_rollups_equal_windows_from_batch_profiles_and_stale_one
         after = [_series(db, settings, s, e) for s, e in windows]
         again = refresh_rollups(db, contract_id="events", settings=settings)
         refreshed = [_series(db, settings, s, e) for s, e in windows]
-    assert levels == {"hour": 50, "6h": 8, "day": 2}
+    assert levels == {"min": 50, "10m": 50, "hour": 50, "6h": 8, "day": 2}
     for a, b in zip(plain, cached, strict=True):
         _assert_same(a, b)
-    assert again.built == 3  # the late batch's hour, 6 hours and day
+    assert again.built == 5  # the late batch's new minute and 10 minutes; its hour, 6 h, day
     assert after[0]["windows"][0]["rows"] == plain[0]["windows"][0]["rows"] + 300
     for a, b in zip(after, refreshed, strict=True):
         _assert_same(a, b)
@@ -175,7 +208,7 @@ def test_a_bounded_refresh_builds_newest_hours_first_and_windows_stay_exact_mean
     assert hours_after_first == [START + timedelta(hours=h) for h in range(38, 48)]
     assert [r.left for r in runs] == sorted((r.left for r in runs), reverse=True)
     assert len(runs) == 5  # 48 hours, 10 batches a run
-    assert _levels(db) == {"hour": 48, "6h": 8, "day": 2}
+    assert _levels(db) == {"min": 48, "10m": 48, "hour": 48, "6h": 8, "day": 2}
 
 
 def test_a_week_is_read_from_its_weekly_rollup_or_else_from_its_days(
@@ -194,6 +227,7 @@ def test_a_week_is_read_from_its_weekly_rollup_or_else_from_its_days(
         levels = _levels(db)
         cached = _series(db, settings, *window)
         # a late batch in the week: its hour, 6 hours, day and week are stale, the rest is not
+        # (and its minute and 10 minutes have no rollup yet)
         clock.set(week + timedelta(days=2, hours=3, minutes=20))
         post(db, frame(300, seed=1, at=clock.now(), shift=3.0), tmp_path)
         clock.set(window[1])
@@ -207,20 +241,19 @@ def test_a_week_is_read_from_its_weekly_rollup_or_else_from_its_days(
         *(("6h", late_day + timedelta(hours=h)) for h in (6, 12, 18)),
         ("hour", late_day),  # the batch at 00:10; the late one at 03:20 is read alone
     }
-    assert levels == {"hour": 44, "6h": 44, "day": 11, "week": 1}
+    assert levels == {"min": 44, "10m": 44, "hour": 44, "6h": 44, "day": 11, "week": 1}
     assert done.left == 0
     _assert_same(plain, cached)
     _assert_same(plain_after, after)
     assert after["windows"][0]["rows"] == plain["windows"][0]["rows"] + 300
-    assert again.built == 4
+    assert again.built == 6
 
 
 def _used_rollups(db: Session, window: tuple[datetime, datetime]) -> set[tuple[str, datetime]]:
-    batches = repository.batches_between(db, "events", *window)
-    timeline = rollups.Timeline([b.received_at for b in batches])
+    stats = rollups.LiveStats(db, "events")
     tiles = tile(*window)
-    found = rollups.cover(db, "events", tiles, timeline, FIELDS)
-    return rollups.used_buckets(tiles, found, timeline)
+    found = rollups.cover(db, "events", tiles, stats, FIELDS)
+    return rollups.used_buckets(tiles, found, stats)
 
 
 def _series_without_rollups(
@@ -261,7 +294,9 @@ def test_a_field_older_batches_never_profiled_does_not_keep_its_buckets_stale(
             .select_from(ProfileRollup)
             .where(ProfileRollup.field == "z", ProfileRollup.type == "absent")
         )
-    assert first.built == 24 + 4 + 1 and second.built == 0
-    assert absent == 12 + 2  # the first 12 hours and their two 6-hour buckets
+    # 24 hours, each with its batch's minute and 10 minutes; 4 6-hour buckets, a day
+    assert first.built == 3 * 24 + 4 + 1 and second.built == 0
+    # the first 12 hours (and their batches' minutes and 10 minutes), their two 6-hour buckets
+    assert absent == 3 * 12 + 2
     assert "z" in cached["windows"][0]["fields"]
     _assert_same(plain, cached)

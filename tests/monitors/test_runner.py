@@ -86,7 +86,8 @@ def test_covariate_shift_raises_a_drift_alert_that_reaches_the_sink_and_a_clean_
             assert report.rollups_left == 0
             rollups_built += report.rollups_built
         assert hook.requests == []
-        assert rollups_built == 12 + 2  # each hour as it completed, and two 6-hour buckets
+        # each hour as it completed (with its batch's minute and 10 minutes), two 6-hour buckets
+        assert rollups_built == 3 * 12 + 2
         for hour in range(3):  # the shift: x moves and the category mix changes
             with unit_of_work(sessions) as db:
                 hourly(db, clock, data_dir, 1, seed=100 + hour, shift=1.0, cat_mix=SHIFTED_MIX)

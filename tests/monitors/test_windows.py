@@ -1,0 +1,174 @@
+"""Windows of minute-level batches: counted without listing every batch, at most 100 ids with a
+link to all of them, exact through minute and 10-minute rollups, and alert evidence that shows
+every batch of a drifted window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from core.auth import CLI_OPERATOR
+from core.settings import Settings
+from monitors import repository, rollups
+from monitors.buckets import tile
+from monitors.references import build_reference
+from monitors.service import MAX_BATCH_IDS, refresh_rollups
+from monitors.slo_events import evidence, load_events
+from monitors.slos import create_slo
+from tests.monitors.factory import START, batch_row, frame, post, register, simulated
+from tests.monitors.test_drift import SHIFTED_MIX
+from tests.monitors.test_rollups import FIELDS, _assert_same, _series, _series_without_rollups
+from tests.monitors.test_runner import drift_slo
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def _window(db: Session, settings: Settings, start: datetime, end: datetime) -> dict[str, Any]:
+    window: dict[str, Any] = _series(db, settings, start, end)["windows"][0]
+    return window
+
+
+def test_a_window_counts_all_its_batches_and_lists_the_newest_100_with_a_link_to_the_rest(
+    db: Session, settings: Settings, client: TestClient, auth: Auth
+) -> None:
+    register(db)
+    arrivals = [START + timedelta(minutes=m, seconds=20) for m in range(130)]
+    made = [batch_row(db, at) for at in arrivals]
+    batch_row(db, START + timedelta(minutes=3), "rejected")  # no accepted rows: not counted
+    db.commit()
+    w = _window(db, settings, START, START + timedelta(hours=3))
+    small = _window(db, settings, START, START + timedelta(minutes=10))
+    newest_first = [str(b.id) for b in reversed(made)]
+    assert w["batch_count"] == 130 and w["rows"] == 130
+    assert (w["first_batch_at"], w["last_batch_at"]) == (arrivals[0], arrivals[-1])
+    assert w["batch_ids"] == newest_first[:MAX_BATCH_IDS] and w["batch_ids_truncated"] is True
+    assert small["batch_count"] == 10 and small["batch_ids_truncated"] is False
+    assert small["batch_ids"] == newest_first[-10:]
+    # the link lists every batch of the window (rejected ones too, which drift does not count)
+    url = urlsplit(w["batches_url"])
+    assert w["batches_url"].startswith(settings.public_url + "/batches?")
+    listed: list[dict[str, Any]] = []
+    while True:
+        page = client.get(
+            f"{url.path}?{url.query}&limit=50&offset={len(listed)}", headers=auth("viewer")
+        )
+        assert page.status_code == 200, page.text
+        listed += page.json()
+        if len(page.json()) < 50:
+            break
+    usable = [b["id"] for b in listed if b["status"] != "rejected" and b["rows_accepted"] > 0]
+    assert usable == newest_first and len(listed) == 131
+
+
+def test_an_empty_window_has_no_batches_and_no_first_or_last_arrival(
+    db: Session, settings: Settings
+) -> None:
+    register(db)
+    w = _window(db, settings, START, START + timedelta(hours=1))
+    assert (w["batch_count"], w["batch_ids"], w["batch_ids_truncated"]) == (0, [], False)
+    assert w["first_batch_at"] is None and w["last_batch_at"] is None
+    assert w["verdict"] == "no_data"
+
+
+def _minutely(db: Session, clock: Any, data_dir: Path, n: int, **shape: Any) -> list[Any]:
+    """`n` batches one minute apart, each 20 seconds into its minute."""
+    out = []
+    for i in range(n):
+        clock.advance(timedelta(seconds=20))
+        out.append(post(db, frame(120, seed=3_000 + i, at=clock.now(), **shape), data_dir))
+        clock.advance(timedelta(seconds=40))
+    return out
+
+
+def test_minute_batches_read_through_minute_and_10_minute_rollups_equal_their_profiles(
+    db: Session, settings: Settings, tmp_path: Path
+) -> None:
+    register(db)
+    with simulated() as clock:
+        _minutely(db, clock, tmp_path, 40)
+        build_reference(db, CLI_OPERATOR, contract_id="events", settings=settings, reason="t")
+        _minutely(db, clock, tmp_path, 50, shift=0.4, cat_mix=SHIFTED_MIX)  # to 01:30
+        windows = [
+            (START + timedelta(minutes=7, seconds=30), START + timedelta(minutes=52)),
+            (START + timedelta(minutes=3), START + timedelta(hours=1, minutes=29, seconds=10)),
+            (START + timedelta(minutes=33, seconds=5), START + timedelta(minutes=33, seconds=50)),
+        ]
+        plain = [_series(db, settings, s, e) for s, e in windows]
+        done = refresh_rollups(db, contract_id="events", settings=settings)
+        cached = [_series(db, settings, s, e) for s, e in windows]
+        used = _used(db, windows[0])
+        loose = repository.batches_in(db, "events", rollups.gaps(*windows[0], used))
+        # a late batch lands in an already rolled-up minute: that minute is read alone again
+        clock.set(START + timedelta(minutes=20, seconds=50))
+        post(db, frame(120, seed=1, at=clock.now(), shift=3.0), tmp_path)
+        clock.set(START + timedelta(hours=1, minutes=30))
+        after = [_series(db, settings, s, e) for s, e in windows]
+        after_plain = [_series_without_rollups(db, settings, w) for w in windows]
+        used_after = _used(db, windows[0])
+    assert done.left == 0
+    # 07:30 to 52:00: minutes 08 and 09, four 10 minutes, minutes 50 and 51; the batch at
+    # 07:20 is before the window, so no batch is read alone
+    assert used == {
+        *(("min", START + timedelta(minutes=m)) for m in (8, 9, 50, 51)),
+        *(("10m", START + timedelta(minutes=m)) for m in (10, 20, 30, 40)),
+    }
+    assert loose == []
+    assert ("10m", START + timedelta(minutes=20)) not in used_after
+    assert ("min", START + timedelta(minutes=21)) in used_after  # the rest of that 10 minutes
+    for a, b in zip(plain, cached, strict=True):
+        _assert_same(a, b)
+    for a, b in zip(after_plain, after, strict=True):
+        _assert_same(a, b)
+    assert [s["windows"][0]["batch_count"] for s in plain] == [44, 86, 1]
+    assert after[0]["windows"][0]["batch_count"] == 45
+
+
+def _used(db: Session, window: tuple[datetime, datetime]) -> set[tuple[str, datetime]]:
+    stats = rollups.LiveStats(db, "events")
+    tiles = tile(*window)
+    found = rollups.cover(db, "events", tiles, stats, FIELDS)
+    return rollups.used_buckets(tiles, found, stats)
+
+
+def test_drift_evidence_links_to_every_batch_of_a_window_of_minute_batches(
+    db: Session, settings: Settings, client: TestClient, auth: Auth
+) -> None:
+    register(db)
+    hour = (START, START + timedelta(hours=1))
+    made = [batch_row(db, START + timedelta(minutes=m, seconds=30)) for m in range(60)]
+    repository.upsert_drift_window(
+        db,
+        {
+            "contract_id": "events",
+            "kind": "window",
+            "window_start": hour[0],
+            "window_end": hour[1],
+            "batch_id": None,
+            "reference_id": None,
+            "verdict": "alert",
+            "rows": 60,
+            "batches": 60,
+            "drifted_share": 1.0,
+            "fields": {"reason": "t", "fields": {"x": {"severity": "alert"}}},
+            "computed_at": hour[1],
+        },
+    )
+    with simulated(hour[1]):
+        slo = create_slo(db, CLI_OPERATOR, data=drift_slo())
+        found = evidence(
+            db, slo, load_events(db, slo, *hour), hour[0], hour[1], settings.public_url
+        )
+        db.commit()
+        (shown,) = found["windows"]
+        url = urlsplit(shown["url"])
+        resp = client.get(f"{url.path}?{url.query}", headers=auth("viewer"))
+    assert shown["batches"] == 60 and shown["fields"] == ["x"]
+    assert parse_qs(url.query)["count"] == ["60"]
+    assert resp.status_code == 200, resp.text
+    assert [w["batch_ids"][0] for w in resp.json()["windows"]] == [str(b.id) for b in made]
