@@ -11,12 +11,16 @@ Part 2, from stored profiles: windows of 1 h, 1 day, 7 and 30 days (and 7 and 30
 and ending at :20) of hourly batches whose profiles sit in PostgreSQL, evaluated by
 `monitors.service.drift_series` (query, merge, compare), from the batches' own profiles and
 through the rollups the runner keeps (built first as the runner does, a bounded run at a time).
+Part 2b (`minute`), the same for one batch a minute (31 days, 44,640 batches of 1,000 rows):
+aligned windows of 10 minutes to 30 days, and unaligned ones whose edges are parts of hours and
+of minutes (from and to :20 and :20:30; 45 and 59 minutes within hours).
 Part 3, SLOs: 30 days of minute-level data (43,200 batches, drift windows and quality
 windows) and the four SLO kinds evaluated by `monitors.slos.evaluate_slo`.
 Part 4, the label-free estimate's error against realized AUC, without and with concept drift.
 
     .venv/bin/python bench/bench_drift.py --rows 100000 1000000 [--repeat 3] [--json out.json]
     .venv/bin/python bench/bench_drift.py --parts stored    # only the stored-profile windows
+    .venv/bin/python bench/bench_drift.py --parts minute    # only the minute-level windows
 """
 
 from __future__ import annotations
@@ -215,6 +219,54 @@ def seed_profiles(session: Any, hours: int, rows_per_batch: int) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
+def seed_minute_profiles(session: Any, minutes: int, rows_per_batch: int, pool: int) -> datetime:
+    """`minutes` batches of the `minute` contract, one a minute, with stored profiles.
+
+    Profiling 43,200 frames would take minutes, so `pool` profiles are computed (the last hour's
+    drifted, as part 2 drifts its last hours) and cycled: each batch still has its own rows in
+    `batches` and `column_profiles`, written with COPY.
+    """
+    from sqlalchemy import insert
+
+    from checks.models import Batch
+    from contracts.service import register_contract
+    from contracts.spec import Monitoring, ReferenceWindow
+    from core.auth import CLI_OPERATOR
+    from core.jsonsafe import jsonsafe
+
+    spec = contract().model_copy(
+        update={"id": "minute", "monitoring": Monitoring(reference=ReferenceWindow(window="P1D"))}
+    )
+    register_contract(session, CLI_OPERATOR, spec=spec)
+    docs = [
+        [
+            (k, json.dumps(jsonsafe(v)))
+            for k, v in profile_frame(frame(rows_per_batch, 10_000 + i, drift), spec).items()
+        ]
+        for drift in (False, True)
+        for i in range(pool if not drift else min(pool, 60))
+    ]
+    normal, drifted = docs[:pool], docs[pool:]
+    batches = [
+        _batch("minute", T0 + timedelta(minutes=m, seconds=5), "passed", rows_per_batch)
+        for m in range(minutes)
+    ]
+    session.execute(
+        insert(Batch.__table__),
+        [{c.name: getattr(b, c.name) for c in Batch.__table__.columns} for b in batches],
+    )
+    conn = session.connection().connection.driver_connection
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY column_profiles (batch_id, field, profile) FROM STDIN") as copy,
+    ):
+        for m, b in enumerate(batches):
+            source = drifted[m % len(drifted)] if m >= minutes - 60 else normal[m % pool]
+            for name, doc in source:
+                copy.write_row((b.id, name, doc))
+    return T0 + timedelta(minutes=minutes)
+
+
 def _batch(contract_id: str, at: datetime, status: str, rows: int, newest: Any = None) -> Any:
     from checks.models import Batch
 
@@ -264,7 +316,35 @@ def stored_windows(end: datetime, hours: int) -> list[tuple[str, datetime, datet
     return out
 
 
-def build_rollups(sessions: Any, settings: Any) -> dict[str, Any]:
+def minute_windows(end: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Windows over minute-level batches: aligned ones ending at `end`, unaligned ones (from and
+    to :20, :20:30 and within an hour), whose edges are parts of hours and of minutes."""
+    out = [
+        (label, end - length, end)
+        for label, length in (
+            ("10 min", timedelta(minutes=10)),
+            ("1 h", timedelta(hours=1)),
+            ("1 day", timedelta(days=1)),
+            ("7 days", timedelta(days=7)),
+            ("30 days", timedelta(days=30)),
+        )
+    ]
+    for label, stop, length in (
+        ("45 min, :07:30 to :52:30", end - timedelta(hours=5, minutes=7, seconds=30), 45),
+        ("59 min, :00:30 to :59:30", end - timedelta(hours=3, seconds=30), 59),
+        ("7 days, from and to :20", end - timedelta(hours=10, minutes=40), 7 * 24 * 60),
+        ("30 days, from and to :20", end - timedelta(hours=10, minutes=40), 30 * 24 * 60),
+        (
+            "30 days, from and to :20:30",
+            end - timedelta(hours=10, minutes=39, seconds=30),
+            30 * 24 * 60,
+        ),
+    ):
+        out.append((label, stop - timedelta(minutes=length), stop))
+    return out
+
+
+def build_rollups(sessions: Any, settings: Any, contract_id: str = "bench") -> dict[str, Any]:
     """The runner's bounded rollup refresh, one transaction per run, until nothing is left."""
     from core.db import unit_of_work
     from monitors.service import refresh_rollups
@@ -273,11 +353,11 @@ def build_rollups(sessions: Any, settings: Any) -> dict[str, Any]:
     while True:
         with unit_of_work(sessions) as s:
             t = time.perf_counter()
-            done = refresh_rollups(s, contract_id="bench", settings=settings)
+            done = refresh_rollups(s, contract_id=contract_id, settings=settings)
             runs.append(
                 {"seconds": time.perf_counter() - t, "built": done.built, "left": done.left}
             )
-        if done.left == 0 or len(runs) > 100:
+        if done.left == 0 or len(runs) > 1000:
             return {"runs": runs, "total_s": sum(r["seconds"] for r in runs)}
 
 
@@ -291,7 +371,7 @@ def stored_profiles(
     from core.db import make_session_factory, unit_of_work
     from core.settings import Settings
     from monitors.references import build_reference
-    from monitors.service import drift_series, refresh_rollups
+    from monitors.service import refresh_rollups
 
     engine = create_engine(url)
     sessions = make_session_factory(engine)
@@ -310,28 +390,88 @@ def stored_profiles(
                     lambda s=s: refresh_rollups(s, contract_id="bench", settings=settings), repeat
                 )
         for label, start, stop in stored_windows(end, hours):
-            with sessions() as s:
-                t, series = best_of(
-                    lambda a=start, b=stop, s=s: drift_series(
-                        s,
-                        dataset="bench",
-                        window=f"PT{int((b - a).total_seconds())}S",
-                        start=a,
-                        end=b,
-                        count=1,
-                        settings=settings,
-                    ),
-                    repeat,
-                )
-            w = series["windows"][0]
-            out["windows"][f"{label}, {mode}"] = {
-                "seconds": t,
-                "batches": len(w["batch_ids"]),
-                "rows": w["rows"],
-                "verdict": w["verdict"],
-            }
+            out["windows"][f"{label}, {mode}"] = _time_window(
+                sessions, "bench", start, stop, settings, repeat
+            )
     engine.dispose()
     return out
+
+
+def minute_profiles(
+    url: str, repeat: int, minutes: int, rows_per_batch: int, profiles_up_to: timedelta
+) -> dict[str, Any]:
+    """Part 2b: windows over one batch a minute, through rollups built as the runner does; from
+    the batches' own profiles too for windows up to `profiles_up_to` (a 30-day window of them
+    reads 43,200 JSON profiles, about a minute and a half)."""
+    from sqlalchemy import create_engine
+
+    from core.auth import CLI_OPERATOR
+    from core.clock import SimulatedClock, set_clock
+    from core.db import make_session_factory, unit_of_work
+    from core.settings import Settings
+    from monitors.references import build_reference
+    from monitors.service import refresh_rollups
+
+    engine = create_engine(url)
+    sessions = make_session_factory(engine)
+    settings = Settings(monitor_rollup_days=max(35, minutes // 1440 + 7))
+    t = time.perf_counter()
+    with unit_of_work(sessions) as s:
+        end = seed_minute_profiles(s, minutes, rows_per_batch, pool=241)
+    out: dict[str, Any] = {
+        "batches": minutes,
+        "rows_per_batch": rows_per_batch,
+        "seed_s": time.perf_counter() - t,
+        "windows": {},
+    }
+    set_clock(SimulatedClock(end))
+    with unit_of_work(sessions) as s:
+        build_reference(s, CLI_OPERATOR, contract_id="minute", settings=settings, reason="bench")
+    windows = minute_windows(end)
+    for label, start, stop in windows:
+        if stop - start <= profiles_up_to:
+            out["windows"][f"{label}, batch profiles"] = _time_window(
+                sessions, "minute", start, stop, settings, repeat
+            )
+    out["rollup_build"] = build_rollups(sessions, settings, "minute")
+    with sessions() as s:
+        out["rollup_check_s"], _ = best_of(
+            lambda s=s: refresh_rollups(s, contract_id="minute", settings=settings), repeat
+        )
+    for label, start, stop in windows:
+        out["windows"][f"{label}, rollups"] = _time_window(
+            sessions, "minute", start, stop, settings, repeat
+        )
+    engine.dispose()
+    return out
+
+
+def _time_window(
+    sessions: Any, dataset: str, start: datetime, stop: datetime, settings: Any, repeat: int
+) -> dict[str, Any]:
+    from monitors.service import drift_series
+
+    with sessions() as s:
+        t, series = best_of(
+            lambda: drift_series(
+                s,
+                dataset=dataset,
+                window=f"PT{int((stop - start).total_seconds())}S",
+                start=start,
+                end=stop,
+                count=1,
+                settings=settings,
+            ),
+            repeat,
+        )
+    w = series["windows"][0]
+    return {
+        "seconds": t,
+        "batches": w["batch_count"],
+        "batch_ids": len(w["batch_ids"]),
+        "rows": w["rows"],
+        "verdict": w["verdict"],
+    }
 
 
 def slo_timing(url: str, repeat: int) -> dict[str, Any]:
@@ -477,7 +617,7 @@ def estimate_error(windows: int = 48, requests: int = 500) -> dict[str, Any]:
 # --- main -------------------------------------------------------------------------------------
 
 
-PARTS = ("raw", "stored", "slo", "estimate")
+PARTS = ("raw", "stored", "minute", "slo", "estimate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,6 +629,10 @@ def main(argv: list[str] | None = None) -> int:
         "--stored-batches", type=int, default=744, help="hourly batches (744: 31 days)"
     )
     parser.add_argument("--rows-per-batch", type=int, default=10_000)
+    parser.add_argument(
+        "--minute-batches", type=int, default=31 * 24 * 60, help="minute-level batches (31 days)"
+    )
+    parser.add_argument("--minute-rows-per-batch", type=int, default=1_000)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--skip-db", action="store_true", help="only the raw-rows comparison")
@@ -509,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     if "raw" in parts:
         for n in args.rows:
             report_raw(raw_rows(n, args.repeat, args.evidently_max_rows))
-    if "stored" in parts or "slo" in parts:
+    if "stored" in parts or "minute" in parts or "slo" in parts:
         with scratch_database() as url:
             if "stored" in parts:
                 modes = ("rollups",) if args.skip_batch_profiles else ("batch profiles", "rollups")
@@ -518,6 +662,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 results["stored"] = stored
                 report_stored(stored)
+            if "minute" in parts:
+                minute = minute_profiles(
+                    url,
+                    args.repeat,
+                    args.minute_batches,
+                    args.minute_rows_per_batch,
+                    timedelta(0) if args.skip_batch_profiles else timedelta(days=1),
+                )
+                results["minute"] = minute
+                print(
+                    f"minute-level: {minute['batches']:,} batches of "
+                    f"{minute['rows_per_batch']:,} rows seeded in {minute['seed_s']:.0f} s",
+                    flush=True,
+                )
+                report_stored(minute)
             if "slo" in parts:
                 slo = slo_timing(url, args.repeat)
                 results["slo"] = slo
@@ -574,8 +733,9 @@ def report_stored(stored: dict[str, Any]) -> None:
         )
     for label, w in stored["windows"].items():
         print(
-            f"stored profiles, {label:34}: {w['seconds'] * 1000:7.1f} ms "
-            f"({w['batches']} batches, {w['rows']:,} rows, {w['verdict']})",
+            f"stored profiles, {label:44}: {w['seconds'] * 1000:7.1f} ms "
+            f"({w['batches']:,} batches, {w['batch_ids']} ids, {w['rows']:,} rows, "
+            f"{w['verdict']})",
             flush=True,
         )
 
