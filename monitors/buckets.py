@@ -76,6 +76,40 @@ def tile(start: datetime, end: datetime) -> list[Bucket]:
     return out
 
 
+def snap(
+    start: datetime,
+    end: datetime,
+    *,
+    before: datetime | None,
+    first: datetime | None,
+    last: datetime | None,
+    after: datetime | None,
+) -> tuple[datetime, datetime]:
+    """The most aligned window that holds exactly the batches [start, end) holds.
+
+    `first` and `last` are the arrivals of the window's first and last batch, `before` and
+    `after` those of the nearest batches outside it (None when there are none). Any start in
+    (before, first] and any end in (last, after] select the same batches, so each edge moves to
+    the coarsest bucket boundary in that range: the window is then tiled by fewer, coarser
+    buckets, and a batch alone near an edge is read from its bucket's rollup instead of its
+    own profile. An edge with no batch beyond it stays where it is.
+    """
+    if first is None or last is None:
+        return start, end
+    new_start = _coarsest_boundary(before, first) if before is not None else None
+    new_end = _coarsest_boundary(last, after) if after is not None else None
+    return new_start or start, new_end or end
+
+
+def _coarsest_boundary(low: datetime, high: datetime) -> datetime | None:
+    """The boundary of the coarsest level in (low, high], if any level has one there."""
+    for _, length in reversed(LEVELS):
+        boundary = align(high, length)
+        if boundary > low:
+            return boundary
+    return None
+
+
 def containing(moment: datetime) -> Iterator[Bucket]:
     """The bucket of each level that holds `moment`, finest first."""
     for name, length in LEVELS:

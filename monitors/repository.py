@@ -265,6 +265,32 @@ def newest_batch_ids(
     return [list(r[0] or []) for r in _fetch(session, _NEWEST_IDS, params)]
 
 
+_EDGES = f"""
+SELECT
+  (SELECT max(b.received_at) FROM batches b WHERE {_USABLE_BATCH} AND b.received_at < w.s)
+    AS before,
+  (SELECT min(b.received_at) FROM batches b
+   WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e) AS first,
+  (SELECT max(b.received_at) FROM batches b
+   WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e) AS last,
+  (SELECT min(b.received_at) FROM batches b WHERE {_USABLE_BATCH} AND b.received_at >= w.e)
+    AS after
+FROM {_RANGES}
+ORDER BY w.i
+"""
+
+
+def window_edges(
+    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]]
+) -> list[Any]:
+    """Per range: the arrivals of the nearest usable batch before it, its first and last, and
+    the nearest after it (None when there is none), as named tuples (`before`, `first`,
+    `last`, `after`). Four index probes per range, each stopping at its first match."""
+    if not ranges:
+        return []
+    return _fetch(session, _EDGES, _range_params(contract_id, ranges), named=True)
+
+
 def _range_params(contract_id: str, ranges: Sequence[tuple[datetime, datetime]]) -> dict[str, Any]:
     return {
         "contract_id": contract_id,

@@ -16,7 +16,7 @@ from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.settings import Settings
 from monitors import repository, rollups
-from monitors.buckets import WEEK, align, tile
+from monitors.buckets import WEEK, align, snap, tile
 from monitors.drift import (
     DriftPolicy,
     MonitoredField,
@@ -176,10 +176,16 @@ def _judge_windows(
     """
     names = [f.name for f in judge.fields]
     stats = rollups.LiveStats(session, contract_id)
-    tiles = [tile(s, e) for s, e in bounds]
+    edges = repository.window_edges(session, contract_id, bounds)
+    # the same batches, in the window with the most aligned edges (no batch between the two)
+    spans = [
+        snap(s, e, before=x.before, first=x.first, last=x.last, after=x.after)
+        for (s, e), x in zip(bounds, edges, strict=True)
+    ]
+    tiles = [tile(s, e) for s, e in spans]
     found = rollups.cover(session, contract_id, sorted({b for t in tiles for b in t}), stats, names)
     used = [rollups.used_buckets(t, found, stats) for t in tiles]
-    holes = [g for (s, e), u in zip(bounds, used, strict=True) for g in rollups.gaps(s, e, u)]
+    holes = [g for (s, e), u in zip(spans, used, strict=True) for g in rollups.gaps(s, e, u)]
     alone = repository.batches_in(session, contract_id, holes)
     by_batch = rollups.batch_profiles(session, [b.id for b in alone], names)
     newest = repository.newest_batch_ids(session, contract_id, bounds, MAX_BATCH_IDS)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.buckets import EPOCH, LENGTH, LEVELS, MINUTE, WEEK, align, containing, tile
+from monitors.buckets import EPOCH, LENGTH, LEVELS, MINUTE, WEEK, align, containing, snap, tile
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday; epoch weeks start on Thursdays
 
@@ -86,3 +86,56 @@ def test_each_level_holds_a_moment_in_exactly_one_aligned_bucket(moment: datetim
     for level, bucket_start in containing(moment):
         assert bucket_start <= moment < bucket_start + LENGTH[level]
         assert (bucket_start - EPOCH) % LENGTH[level] == timedelta(0)
+
+
+def test_a_window_snaps_to_the_coarsest_boundaries_between_its_batches_and_their_neighbours() -> (
+    None
+):
+    at = [T0 + timedelta(hours=h, minutes=10) for h in range(8)]  # 00:10, 01:10, …
+    start, end = T0 + timedelta(hours=2, minutes=20), T0 + timedelta(hours=5, minutes=20)
+    got = snap(start, end, before=at[2], first=at[3], last=at[5], after=at[6])
+    assert got == (T0 + timedelta(hours=3), T0 + timedelta(hours=6))  # 6:00 is a 6-hour mark
+    # no batch beyond an edge: that edge stays; no batch inside: nothing moves
+    assert snap(start, end, before=None, first=at[3], last=at[5], after=None) == (start, end)
+    assert snap(start, end, before=at[2], first=None, last=None, after=at[6]) == (start, end)
+    # neighbours less than a minute apart leave no boundary to move to
+    close = T0 + timedelta(minutes=1, seconds=10)
+    assert (
+        snap(
+            close,
+            end,
+            before=close - timedelta(seconds=5),
+            first=close + timedelta(seconds=5),
+            last=at[5],
+            after=at[6],
+        )[0]
+        == close
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrivals=st.lists(st.integers(min_value=0, max_value=10 * 24 * 3600), max_size=40),
+    edges=st.tuples(
+        st.integers(min_value=0, max_value=10 * 24 * 3600),
+        st.integers(min_value=1, max_value=10 * 24 * 3600),
+    ),
+)
+def test_a_snapped_window_holds_exactly_the_same_batches(
+    arrivals: list[int], edges: tuple[int, int]
+) -> None:
+    at = sorted(T0 + timedelta(seconds=s) for s in arrivals)
+    start = T0 + timedelta(seconds=edges[0])
+    end = start + timedelta(seconds=edges[1])
+    inside = [t for t in at if start <= t < end]
+    got = snap(
+        start,
+        end,
+        before=max((t for t in at if t < start), default=None),
+        first=inside[0] if inside else None,
+        last=inside[-1] if inside else None,
+        after=min((t for t in at if t >= end), default=None),
+    )
+    assert [t for t in at if got[0] <= t < got[1]] == inside
+    for moved, edge in zip(got, (start, end), strict=True):
+        assert moved == edge or align(moved, MINUTE) == moved

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from monitors.references import build_reference
 from monitors.service import MAX_BATCH_IDS, refresh_rollups
 from monitors.slo_events import evidence, load_events
 from monitors.slos import create_slo
-from tests.monitors.factory import START, batch_row, frame, post, register, simulated
+from tests.monitors.factory import START, batch_row, frame, hourly, post, register, simulated
 from tests.monitors.test_drift import SHIFTED_MIX
 from tests.monitors.test_rollups import FIELDS, _assert_same, _series, _series_without_rollups
 from tests.monitors.test_runner import drift_slo
@@ -172,3 +173,31 @@ def test_drift_evidence_links_to_every_batch_of_a_window_of_minute_batches(
     assert parse_qs(url.query)["count"] == ["60"]
     assert resp.status_code == 200, resp.text
     assert [w["batch_ids"][0] for w in resp.json()["windows"]] == [str(b.id) for b in made]
+
+
+def test_an_unaligned_window_reads_the_hours_at_its_edges_from_rollups_not_batch_profiles(
+    db: Session, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(db)
+    with simulated() as clock:
+        hourly(db, clock, tmp_path, 10, rows=150)  # at 00:10, 01:10, … 09:10
+        build_reference(db, CLI_OPERATOR, contract_id="events", settings=settings, reason="t")
+        # both edges cut the minute of a batch (02:10 is before the window, 07:10 inside)
+        window = (
+            START + timedelta(hours=2, minutes=10, seconds=30),
+            START + timedelta(hours=7, minutes=10, seconds=30),
+        )
+        plain = _series(db, settings, *window)
+        refresh_rollups(db, contract_id="events", settings=settings)
+        read_alone: list[Any] = []
+        real = rollups.batch_profiles
+
+        def spy(session: Session, ids: Any, fields: Any) -> Any:
+            read_alone.extend(ids)
+            return real(session, ids, fields)
+
+        monkeypatch.setattr(rollups, "batch_profiles", spy)
+        cached = _series(db, settings, *window)
+    _assert_same(plain, cached)
+    assert cached["windows"][0]["batch_count"] == 5  # 03:10 to 07:10
+    assert read_alone == []  # the same batches as [03:00, 08:00): whole hours, all rolled up
