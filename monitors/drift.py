@@ -160,7 +160,10 @@ def _statistic(ref: FieldProfile, cur: FieldProfile, f: MonitoredField) -> stats
 
 
 def _public_details(details: dict[str, Any]) -> dict[str, Any]:
-    keep = ("unseen", "unseen_share", "edges", "reference_share", "current_share", "categories")
+    keep = (
+        *("unseen", "unseen_share", "edges", "reference_share", "current_share", "categories"),
+        *("approximate", "error_bound", "pooled_categories", "chi2_cells"),
+    )
     return {k: v for k, v in details.items() if k in keep}
 
 
