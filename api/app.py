@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api import problems
+from api import problem_docs, problems
 from api.lineage_ingest import LineageIngest
 from api.middleware import RequestGuard
-from core.db import make_engine, make_session_factory, resolve_database_url
+from core.db import make_engine, make_session_factory, resolve_database_url, server_connect_args
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -27,7 +27,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url or resolve_database_url(settings)
-        engine = make_engine(url, pool_size=10, max_overflow=20)
+        engine = make_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args=server_connect_args(settings),
+        )
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         runner = _start_monitor_runner(app, settings)
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.settings = settings
     problems.install(app)
+    problem_docs.install(app)
     _mount_routers(app)
     app.add_middleware(LineageIngest)  # inside RequestGuard: its guards apply to ingest too
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

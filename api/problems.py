@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DriftgateError
@@ -117,10 +118,41 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Errors that say "the database cannot answer now", not "this request is wrong": a refused or
+# dropped connection, a pool with no free connection, a statement cut off by statement_timeout.
+_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database is unreachable or too slow (503), not a bug (500)."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    retry_after = getattr(request.app.state.settings, "db_retry_after_seconds", 5)
+    timed_out = "statement timeout" in str(exc) or "canceling statement" in str(exc)
+    return problem_response(
+        503,
+        "Database timeout" if timed_out else "Database unavailable",
+        "the request took longer than the database statement timeout; retry later"
+        if timed_out
+        else "the database cannot be reached; nothing was written; retry later",
+        slug="database-timeout" if timed_out else "database-unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": str(retry_after)},
+        retry_after=retry_after,
+    )
+
+
 def problem_for(request: Request, exc: Exception) -> JSONResponse:
     """The problem document the app's handlers give `exc`, for code that runs outside them."""
     if isinstance(exc, DriftgateError):
         return _domain_error(request, exc)
+    if is_database_unavailable(exc):
+        return _database_unavailable(request, exc)
     if isinstance(exc, StarletteHTTPException):
         return _http_error(request, exc)
     return _unexpected(request, exc)
@@ -130,4 +162,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DriftgateError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (*_UNAVAILABLE, sa_exc.DBAPIError):
+        app.add_exception_handler(unavailable, _dbapi_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 when the database is unavailable; any other database error is a bug (500)."""
+    if is_database_unavailable(exc):
+        return _database_unavailable(request, exc)
+    return _unexpected(request, exc)

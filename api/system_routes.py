@@ -31,9 +31,11 @@ def ready(request: Request) -> JSONResponse:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1 FROM alembic_version"))
     except Exception as exc:
+        retry_after = str(request.app.state.settings.db_retry_after_seconds)
         return JSONResponse(
             {"status": "unavailable", "detail": type(exc).__name__},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": retry_after},
         )
     return JSONResponse({"status": "ready"})
 

@@ -23,6 +23,15 @@ def resolve_database_url(settings: Settings) -> str:
     return embedded_database_url(settings.embedded_pg_dir)
 
 
+def server_connect_args(settings: Settings) -> dict[str, object]:
+    """Bound how long a connection attempt and a statement may take, so a request against an
+    unreachable or stuck database fails in seconds (a 503) instead of hanging."""
+    args: dict[str, object] = {"connect_timeout": settings.db_connect_timeout_seconds}
+    if settings.db_statement_timeout_ms:
+        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return args
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, pool_pre_ping=True, future=True, **kwargs)
 

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     example_values: int = Field(
         default=5, ge=0, le=100, description="Failing example values kept per rule."
     )
+    profile_category_cap: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Distinct values per categorical field and batch whose counts a profile "
+        "keeps exactly; past it, a heavy-hitters summary with a stated error bound.",
+    )
     token_prefix: str = Field(default="dg_", description="Prefix of issued API tokens.")
     lineage_namespace: str = Field(
         default="driftgate",
@@ -76,11 +83,17 @@ class Settings(BaseSettings):
     monitor_min_rows: int = Field(
         default=100, ge=1, description="Fewer rows than this in a window reports `no_data`."
     )
-    monitor_drift_share: float = Field(
-        default=0.5, gt=0, le=1, description="Share of drifted fields that makes a dataset alert."
+    monitor_drift_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of alerting fields that makes a dataset alert (unset: any one).",
     )
     monitor_significance: float = Field(
-        default=0.05, gt=0, lt=1, description="Level for BH-adjusted p-values of KS/chi2 tests."
+        default=0.01,
+        gt=0,
+        le=0.5,
+        description="Family-wise alert level of a drift window's tests (Holm-adjusted p).",
     )
     monitor_model_name: str = Field(
         default="ranker", description="Model whose champion's training data is the reference."
@@ -90,6 +103,39 @@ class Settings(BaseSettings):
     )
     monitor_reference_max_age: str = Field(
         default="P1D", description="Trailing-window references are recomputed after this age."
+    )
+    monitor_reference_min_batches: int = Field(
+        default=24,
+        ge=1,
+        description="An automatic reference (trailing window, champion training data) needs at "
+        "least this many batches before drift is judged against it (contract "
+        "`monitoring.reference.min_batches` overrides).",
+    )
+    monitor_reference_min_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="...and at least this many accepted rows (`monitoring.reference.min_rows`).",
+    )
+    monitor_reference_slice_min_batches: int = Field(
+        default=2,
+        ge=1,
+        description="A seasonal reference's hour (of day or week) needs this many batches, else "
+        "the coarser slice or the whole reference is used.",
+    )
+    monitor_reference_slice_min_rows: int = Field(
+        default=1000,
+        ge=1,
+        description="...and this many accepted rows.",
+    )
+    monitor_sliding_windows: list[str] = Field(
+        default=["PT5M", "PT15M", "PT1H"],
+        description="Sliding drift windows ending now that every runner cycle evaluates and "
+        "stores (the drift-free SLO's events); empty for none.",
+    )
+    monitor_sliding_retention: str = Field(
+        default="P40D",
+        description="Stored sliding-window verdicts older than this are deleted (keep it above "
+        "the drift-free SLO's period plus its longest alert window).",
     )
     monitor_rollup_days: int = Field(
         default=35, ge=1, le=3660, description="Days of hourly/daily profile rollups kept current."
@@ -105,6 +151,22 @@ class Settings(BaseSettings):
     )
     monitor_label_maturity: str = Field(
         default="P1D", description="After this, a window's labels are final (else provisional)."
+    )
+    monitor_calibration_window: str = Field(
+        default="P1D",
+        description="Reference window of a model version's score calibration: this long from "
+        "its first served prediction; fitted once the window's labels are mature.",
+    )
+    monitor_calibration_min_labels: int = Field(
+        default=1000, ge=10, description="Labelled predictions a calibration needs."
+    )
+    monitor_calibration_min_clicks: int = Field(
+        default=30, ge=1, description="Clicks (and non-clicks) a calibration needs."
+    )
+    monitor_calibration_max_labels: int = Field(
+        default=500_000,
+        ge=1000,
+        description="Labelled predictions a calibration is fitted on at most (a hashed sample).",
     )
     notify_max_attempts: int = Field(
         default=12, ge=1, description="Delivery attempts before a notification is marked dead."
@@ -173,6 +235,71 @@ class Settings(BaseSettings):
     )
     governance_bake_poll_seconds: float = Field(
         default=30.0, gt=0, description="Real seconds between bake guard passes."
+    )
+
+    # --- faults and load: database timeouts, crash leftovers, rate limits, load shedding ---
+    db_connect_timeout_seconds: int = Field(
+        default=5, ge=1, le=300, description="Give up opening a database connection after this."
+    )
+    db_statement_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="PostgreSQL statement_timeout of the API's connections (0: none); a "
+        "statement cut off by it is answered 503 with Retry-After.",
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest wait for a free pooled connection (then 503)."
+    )
+    db_retry_after_seconds: int = Field(
+        default=5, ge=1, description="Retry-After sent with a 503 while the database is down."
+    )
+    leftover_sweep_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="Seconds between sweeps of crash leftovers (spool and .tmp files, batch "
+        "folders without a committed batch); 0 sweeps only at start-up.",
+    )
+    leftover_min_age_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="A .tmp file or uncommitted batch folder is removed only once this old "
+        "(another replica may still be writing it); dead processes' spools go at once.",
+    )
+    ratelimit_enabled: bool = Field(
+        default=True, description="Token buckets per caller and route class (429 when empty)."
+    )
+    ratelimit_rank_per_second: float = Field(
+        default=1000.0, gt=0, description="POST /rank calls per second per caller."
+    )
+    ratelimit_ingest_per_second: float = Field(
+        default=1000.0,
+        gt=0,
+        description="POST /batches, /labels and /api/v1/lineage calls per second per caller.",
+    )
+    ratelimit_write_per_second: float = Field(
+        default=50.0, gt=0, description="Other mutating calls per second per caller."
+    )
+    ratelimit_read_per_second: float = Field(
+        default=200.0, gt=0, description="GET calls per second per caller."
+    )
+    ratelimit_burst_seconds: float = Field(
+        default=2.0, gt=0, description="A bucket holds this many seconds of its rate (burst)."
+    )
+    ratelimit_max_callers: int = Field(
+        default=100_000, ge=1, description="Buckets kept in memory (least recently used go)."
+    )
+    rank_max_in_flight: int = Field(
+        default=64,
+        ge=0,
+        description="POST /rank calls handled at once per process; more are shed with 503 "
+        "and Retry-After at once (0: no bound).",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve GET /metrics without a token (for a scraper on a private network).",
+    )
+    metrics_db_cache_seconds: float = Field(
+        default=15.0, ge=0, description="How long /metrics reuses its database figures."
     )
 
 

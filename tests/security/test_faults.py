@@ -1,0 +1,156 @@
+"""Faults between the API and PostgreSQL, seen over real sockets.
+
+A real uvicorn serves the app against `DATABASE_URL` pointing at a TCP proxy in this test;
+cutting the proxy is the database host vanishing (new connections refused, pooled ones reset).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from api.app import create_app
+from core.auth import CLI_OPERATOR, Role, create_token
+from core.settings import Settings
+from tests.builders import contract, orders, parquet_bytes
+from tests.security.harness import TcpProxy, serve
+
+NO_DATABASE = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+@pytest.fixture
+def proxy(committed_db: str) -> Iterator[TcpProxy]:
+    url = make_url(committed_db)
+    p = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    yield p
+    p.stop()
+
+
+def _proxied(committed_db: str, proxy: TcpProxy) -> str:
+    return (
+        make_url(committed_db)
+        .set(host="127.0.0.1", port=proxy.port)
+        .render_as_string(hide_password=False)
+    )
+
+
+def _tokens(committed_db: str) -> dict[str, str]:
+    engine = create_engine(committed_db)
+    with sessionmaker(bind=engine).begin() as s:
+        out = {
+            r.value: create_token(s, CLI_OPERATOR, name=f"t-{r.value}", role=r, prefix="dg_")
+            for r in (Role.admin, Role.producer)
+        }
+    engine.dispose()
+    return out
+
+
+def _settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        max_body_bytes=4 * 1024 * 1024,
+        monitor_runner=False,
+        governance_bake_guard=False,
+        db_connect_timeout_seconds=2,
+        db_retry_after_seconds=7,
+        **overrides,
+    )
+
+
+def _sample_path(route: APIRoute) -> str:
+    """The route's path with each parameter filled by a value of its type."""
+    types = {p.name: p.field_info.annotation for p in route.dependant.path_params}
+
+    def fill(m: re.Match[str]) -> str:
+        kind = types.get(m.group(1).split(":")[0])
+        if kind is uuid.UUID:
+            return str(uuid.uuid4())
+        return "1" if kind is int else "x"
+
+    return re.sub(r"\{([^}]+)\}", fill, route.path)
+
+
+def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if hasattr(route, "original_router"):  # an included router
+            yield from _api_routes(route.original_router.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def _requests(app: Any) -> list[tuple[str, str]]:
+    return [
+        (method, _sample_path(route))
+        for route in _api_routes(app.routes)
+        if route.path not in NO_DATABASE
+        for method in sorted(route.methods)
+    ]
+
+
+def test_every_route_answers_503_with_retry_after_while_the_database_is_gone_then_recovers(
+    committed_db: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    tokens = _tokens(committed_db)
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    app = create_app(_settings(tmp_path), database_url=_proxied(committed_db, proxy))
+    requests = _requests(app)
+    assert len(requests) > 30, "the route table should be walked, not a sample"
+    with serve(app) as base, httpx.Client(base_url=base, timeout=30) as http:
+        assert http.get("/ready").status_code == 200
+        assert http.post("/contracts", json=contract(), headers=admin).status_code == 201
+        assert http.get("/batches", headers=admin).status_code == 200
+
+        proxy.cut()
+        ready = http.get("/ready")
+        assert ready.status_code == 503 and ready.headers["Retry-After"] == "7"
+        assert ready.json()["status"] == "unavailable"
+        assert http.get("/health").status_code == 200
+        wrong = {}
+        for method, path in requests:
+            started = time.monotonic()
+            resp = http.request(method, path, headers=admin)
+            took = time.monotonic() - started
+            if (
+                resp.status_code != 503
+                or resp.headers.get("Retry-After") != "7"
+                or resp.headers["content-type"] != "application/problem+json"
+                or resp.json()["type"] != "urn:driftgate:problem:database-unavailable"
+                or took > 5
+            ):
+                wrong[f"{method} {path}"] = (resp.status_code, resp.text[:200], round(took, 2))
+        assert not wrong, wrong
+        # The routes served ahead of the router and with streamed bodies too.
+        lineage = http.post("/api/v1/lineage", content=b"{}", headers=admin)
+        assert lineage.status_code == 503 and lineage.headers["Retry-After"] == "7"
+        upload = http.post(
+            "/batches?contract=orders",
+            content=parquet_bytes(orders(20)),
+            headers={**admin, "Content-Type": "application/vnd.apache.parquet"},
+        )
+        assert upload.status_code == 503, upload.text
+        assert not list((tmp_path / "data").rglob("*.parquet")), "nothing half-written"
+
+        proxy.restore()
+        deadline = time.monotonic() + 15
+        while http.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "readiness did not come back"
+            time.sleep(0.2)
+        assert http.get("/batches", headers=admin).status_code == 200
+        again = http.post(
+            "/batches?contract=orders",
+            content=parquet_bytes(orders(20)),
+            headers={**admin, "Content-Type": "application/vnd.apache.parquet"},
+        )
+        assert again.status_code == 201, again.text
+        assert http.get("/audit/verify", headers=admin).json()["intact"] is True
