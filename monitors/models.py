@@ -246,3 +246,33 @@ class ProfileRollup(Base):
     batches: Mapped[int] = mapped_column(Integer)
     last_received_at: Mapped[datetime]
     computed_at: Mapped[datetime]
+
+
+class ModelCalibration(Base):
+    """A model version's score calibration, fitted on its reference window's labelled
+    predictions; the label-free CBPE estimate maps served scores through it.
+
+    One row per model version, replaced (with `revision` + 1) when its reference changes: a
+    new window setting, or labels in the window added or changed since the fit (`labeled`,
+    `positives` and `last_label_at` are that fingerprint).
+    """
+
+    __tablename__ = "model_calibrations"
+    __table_args__ = (UniqueConstraint("model_name", "model_version"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20))  # isotonic
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    predictions: Mapped[int] = mapped_column(BigInteger)
+    labeled: Mapped[int] = mapped_column(BigInteger)
+    positives: Mapped[int] = mapped_column(BigInteger)
+    last_label_at: Mapped[datetime | None]
+    sampled: Mapped[int] = mapped_column(BigInteger)  # labelled predictions the fit used
+    # knots of the piecewise-linear map: {"scores": [...], "probabilities": [...]}
+    knots: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fit: Mapped[dict[str, Any]] = mapped_column(JSONB)  # monitors.calibration.fit_quality
+    revision: Mapped[int] = mapped_column(Integer)
+    fitted_at: Mapped[datetime]

@@ -12,15 +12,21 @@ probabilities, each prediction is a click with probability p, so the expected CT
 and the expected ROC curve has, at each score threshold, expected TPR = Σp / Σp_total and
 FPR = Σ(1-p) / Σ(1-p)_total over the predictions above it; its area is the expected AUC. The
 estimate holds only while P(click | score) stays what it was: under concept drift it is blind,
-which is why realized AUC from delayed labels stays the ground truth.
+which is why realized AUC from delayed labels stays the ground truth. Served scores are rarely
+calibrated probabilities (the ranker scores every item at position 0), so the estimate maps them
+through the model version's calibration (`monitors.calibration`) first when it has one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import rankdata
+
+if TYPE_CHECKING:
+    from monitors.calibration import Calibration
 
 EPS = 1e-7
 NDCG_K = 10
@@ -45,6 +51,7 @@ class Estimated:
     predictions: int
     expected_ctr: float | None
     expected_auc: float | None
+    calibrated: bool = False
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -131,6 +138,10 @@ def expected_auc(scores: np.ndarray) -> float | None:
     return float(np.trapezoid(tp, fp))
 
 
-def estimated(scores: np.ndarray) -> Estimated:
-    n = int(scores.size)
-    return Estimated(n, float(scores.mean()) if n else None, expected_auc(scores))
+def estimated(scores: np.ndarray, calibration: Calibration | None = None) -> Estimated:
+    """CBPE's expected CTR and AUC, from the scores mapped through `calibration` if given."""
+    p = calibration.apply(scores) if calibration is not None else scores
+    n = int(p.size)
+    return Estimated(
+        n, float(p.mean()) if n else None, expected_auc(p), calibrated=calibration is not None
+    )

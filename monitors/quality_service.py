@@ -4,19 +4,23 @@ Reads `predictions` (written by the ranker's serving path) left-joined to `predi
 (delayed clicks). A window shows realized metrics once its label coverage reaches
 `monitor_label_coverage`; they are `provisional` until `monitor_label_maturity` has passed
 after the window, then `mature`. The label-free CBPE estimate is computed for every window,
-side by side. Everything is recomputed from the tables on each read, and the runner upserts
+side by side, from scores mapped through the model version's calibration (fitted on the labels
+of its first `monitor_calibration_window` of serving once they are mature, stored in
+`model_calibrations`); a window whose versions lack one is estimated from raw scores and says
+why. Everything is recomputed from the tables on each read, and the runner upserts
 the last `monitor_quality_backfill` windows each run, so late labels change stored values
 (and the realized-AUC SLO's budget) until a window leaves the backfill.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import math
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -25,9 +29,9 @@ from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
-from monitors import quality, stats
+from monitors import calibration, quality, stats
 from monitors.errors import InvalidWindow
-from monitors.models import ModelQualityWindow
+from monitors.models import ModelCalibration, ModelQualityWindow
 from monitors.service import align, parse_window, window_bounds
 from monitors.slo_events import to_us
 
@@ -44,6 +48,201 @@ WHERE p.model_name = :model AND p.served_at >= :start AND p.served_at < :end
 _FIRST_SERVED = text(
     "SELECT min(served_at) FROM predictions WHERE model_name = :model AND model_version = :v"
 )
+
+
+_REFERENCE_FACTS = text(
+    """
+SELECT count(*) AS predictions, count(l.prediction_id) AS labeled,
+       count(*) FILTER (WHERE l.clicked) AS positives, max(l.received_at) AS last_label_at
+FROM predictions p LEFT JOIN prediction_labels l ON l.prediction_id = p.prediction_id
+WHERE p.model_name = :model AND p.model_version = :v
+  AND p.served_at >= :start AND p.served_at < :end
+"""
+)
+# A fixed hash of the prediction id keeps the sample the same on every refit of one window.
+_REFERENCE_LABELED = text(
+    """
+SELECT p.score, l.clicked::int
+FROM predictions p JOIN prediction_labels l ON l.prediction_id = p.prediction_id
+WHERE p.model_name = :model AND p.model_version = :v
+  AND p.served_at >= :start AND p.served_at < :end
+  AND (hashtextextended(p.prediction_id::text, 7) & 1023) < :keep
+"""
+)
+CALIBRATION_METHOD = "isotonic"
+
+
+@dataclass(frozen=True)
+class CalibrationState:
+    """A model version's calibration, or why it has none (then the estimate is uncalibrated)."""
+
+    version: int
+    calibration: calibration.Calibration | None
+    row: ModelCalibration | None
+    reason: str | None
+
+    def describe(self) -> dict[str, Any]:
+        """Which calibration an estimate used: version, window, sample size, fit quality."""
+        if self.row is None:
+            return {"model_version": self.version, "reason": self.reason}
+        r = self.row
+        return {
+            "model_version": r.model_version,
+            "method": r.method,
+            "revision": r.revision,
+            "window_start": r.window_start,
+            "window_end": r.window_end,
+            "predictions": r.predictions,
+            "labeled": r.labeled,
+            "positives": r.positives,
+            "sampled": r.sampled,
+            "fitted_at": r.fitted_at,
+            "fit": r.fit,
+        }
+
+
+def ensure_calibration(
+    session: Session,
+    *,
+    model: str,
+    version: int,
+    settings: Settings,
+    now: datetime,
+    verify: bool = False,
+) -> CalibrationState:
+    """The version's stored calibration, fitted first when it is missing or its reference moved.
+
+    The reference is the version's first `monitor_calibration_window` of serving, usable once
+    `monitor_label_maturity` has passed after it. Reads trust a stored fit for the same window;
+    with `verify` (the runner) the window's label counts are compared with the fit's, so late
+    labels in the reference refit it.
+    """
+    stored = session.scalars(
+        select(ModelCalibration).where(
+            ModelCalibration.model_name == model, ModelCalibration.model_version == version
+        )
+    ).one_or_none()
+    first = session.scalar(_FIRST_SERVED, {"model": model, "v": version})
+    if first is None:
+        return CalibrationState(version, None, None, f"version {version} has served nothing")
+    start = first
+    end = start + parse_duration(settings.monitor_calibration_window)
+    mature_at = end + parse_duration(settings.monitor_label_maturity)
+    if now < mature_at:
+        return CalibrationState(
+            version,
+            None,
+            None,
+            f"version {version}: the labels of its reference window {start.isoformat()} .. "
+            f"{end.isoformat()} are mature from {mature_at.isoformat()}",
+        )
+    same_window = stored is not None and (stored.window_start, stored.window_end) == (start, end)
+    if stored is not None and same_window and not verify:
+        return _state(stored)
+    facts = session.execute(
+        _REFERENCE_FACTS, {"model": model, "v": version, "start": start, "end": end}
+    ).one()
+    fingerprint = (facts.predictions, facts.labeled, facts.positives, facts.last_label_at)
+    if stored is not None and same_window and fingerprint == _fingerprint(stored):
+        return _state(stored)
+    reason = _ineligible(facts, settings)
+    if reason is not None:
+        if stored is not None:  # its reference no longer holds: do not keep using it
+            session.delete(stored)
+            session.flush()
+        return CalibrationState(version, None, None, f"version {version}: {reason}")
+    row = _fit(
+        session,
+        model=model,
+        version=version,
+        start=start,
+        end=end,
+        facts=facts,
+        now=now,
+        max_labels=settings.monitor_calibration_max_labels,
+    )
+    return _state(row)
+
+
+def _fingerprint(row: ModelCalibration) -> tuple[Any, ...]:
+    return (row.predictions, row.labeled, row.positives, row.last_label_at)
+
+
+def _state(row: ModelCalibration) -> CalibrationState:
+    knots = calibration.Calibration.from_lists(row.knots["scores"], row.knots["probabilities"])
+    return CalibrationState(row.model_version, knots, row, None)
+
+
+def _ineligible(facts: Any, settings: Settings) -> str | None:
+    """Why the reference window's labels cannot be fitted, or None if they can."""
+    coverage = facts.labeled / facts.predictions if facts.predictions else 0.0
+    negatives = facts.labeled - facts.positives
+    if facts.labeled < settings.monitor_calibration_min_labels:
+        return (
+            f"{facts.labeled} labelled predictions in its reference window, "
+            f"monitor_calibration_min_labels is {settings.monitor_calibration_min_labels}"
+        )
+    if coverage < settings.monitor_label_coverage:
+        return (
+            f"label coverage {coverage:.3f} in its reference window is below "
+            f"monitor_label_coverage {settings.monitor_label_coverage}"
+        )
+    if min(facts.positives, negatives) < settings.monitor_calibration_min_clicks:
+        return (
+            f"{facts.positives} clicks and {negatives} non-clicks in its reference window, "
+            f"monitor_calibration_min_clicks is {settings.monitor_calibration_min_clicks} each"
+        )
+    return None
+
+
+def _fit(
+    session: Session,
+    *,
+    model: str,
+    version: int,
+    start: datetime,
+    end: datetime,
+    facts: Any,
+    now: datetime,
+    max_labels: int,
+) -> ModelCalibration:
+    """Fit the isotonic map on the (sampled) labelled predictions and upsert it."""
+    cap = max_labels
+    keep = 1024 if facts.labeled <= cap else max(1, math.floor(1024 * cap / facts.labeled))
+    rows = session.execute(
+        _REFERENCE_LABELED, {"model": model, "v": version, "start": start, "end": end, "keep": keep}
+    ).all()
+    data = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    scores, labels = data[:, 0], data[:, 1] > 0
+    fitted = calibration.fit_isotonic(scores, labels)
+    values = {
+        "model_name": model,
+        "model_version": version,
+        "method": CALIBRATION_METHOD,
+        "window_start": start,
+        "window_end": end,
+        "predictions": facts.predictions,
+        "labeled": facts.labeled,
+        "positives": facts.positives,
+        "last_label_at": facts.last_label_at,
+        "sampled": int(scores.size),
+        "knots": fitted.to_json(),
+        "fit": jsonsafe(calibration.fit_quality(scores, labels, fitted)),
+        "revision": 1,
+        "fitted_at": now,
+    }
+    stmt = insert(ModelCalibration).values(**values)
+    update: dict[str, Any] = {
+        c: stmt.excluded[c] for c in values if c not in ("model_name", "model_version")
+    }
+    update["revision"] = ModelCalibration.revision + 1
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["model_name", "model_version"], set_=update
+    ).returning(ModelCalibration.id)
+    row_id = session.execute(upsert).scalar_one()
+    row = session.get(ModelCalibration, row_id, populate_existing=True)
+    assert row is not None
+    return row
 
 
 def served(session: Session, model: str, start: datetime, end: datetime) -> np.ndarray:
@@ -77,6 +276,7 @@ def evaluate(
     bounds: list[tuple[datetime, datetime]],
     settings: Settings,
     now: datetime,
+    verify: bool = False,
 ) -> list[dict[str, Any]]:
     """One quality document per window in `bounds` (consecutive, equal length)."""
     data = served(session, model, bounds[0][0], bounds[-1][1])
@@ -84,6 +284,7 @@ def evaluate(
     index = ((data[:, 0] - to_us(bounds[0][0])) // length_us).astype(np.int64)
     maturity = parse_duration(settings.monitor_label_maturity)
     baseline: dict[int, Any] = {}
+    calibrations: dict[int, CalibrationState] = {}
     out = []
     for i, (start, end) in enumerate(bounds):
         rows = data[index == i]
@@ -92,8 +293,57 @@ def evaluate(
             ref = reference_scores(session, model, versions[-1])
             baseline[versions[-1]] = build(ref) if ref.size else None
         ref_sketch = baseline.get(versions[-1]) if versions else None
-        out.append(_window(model, start, end, rows, versions, ref_sketch, settings, now, maturity))
+        for v in versions:
+            if v not in calibrations:
+                calibrations[v] = ensure_calibration(
+                    session, model=model, version=v, settings=settings, now=now, verify=verify
+                )
+        states = [calibrations[v] for v in versions]
+        doc = _window(model, start, end, rows, versions, ref_sketch, settings, now, maturity)
+        out.append(_with_estimate(doc, rows, states))
     return out
+
+
+def _with_estimate(
+    doc: dict[str, Any], rows: np.ndarray, states: list[CalibrationState]
+) -> dict[str, Any]:
+    """Add the CBPE estimate: calibrated when every version in the window has a calibration
+    (each row mapped by its own version's), else from raw scores with the reasons why."""
+    scores, versions = rows[:, 2], rows[:, 3]
+    raw = quality.estimated(scores)
+    missing = [s.reason for s in states if s.calibration is None]
+    est = raw
+    if states and not missing:
+        probabilities = np.empty(scores.size, dtype=np.float64)
+        for state in states:
+            mask = versions == state.version
+            assert state.calibration is not None
+            probabilities[mask] = state.calibration.apply(scores[mask])
+        est = quality.Estimated(
+            raw.predictions,
+            float(probabilities.mean()),
+            quality.expected_auc(probabilities),
+            calibrated=True,
+        )
+    used = [s.row for s in states if s.row is not None]
+    start, end = doc["window_start"], doc["window_end"]
+    described = {
+        "status": "calibrated" if est.calibrated else "uncalibrated",
+        "reason": None if est.calibrated else ("; ".join(str(m) for m in missing) or "no data"),
+        # the window overlaps the data the calibration was fitted on: an in-sample estimate
+        "in_reference": any(r.window_start < end and start < r.window_end for r in used),
+        "versions": [s.describe() for s in states],
+    }
+    doc["estimated_auc"], doc["estimated_ctr"] = est.expected_auc, est.expected_ctr
+    doc["metrics"] = jsonsafe(
+        {
+            **doc["metrics"],
+            "estimated": asdict(est),
+            "estimated_uncalibrated": asdict(raw),
+            "calibration": described,
+        }
+    )
+    return doc
 
 
 def _window(
@@ -111,7 +361,6 @@ def _window(
     labeled = labels >= 0
     n, k = int(rows.shape[0]), int(labeled.sum())
     coverage = k / n if n else None
-    est = quality.estimated(scores)
     shift = None
     if ref_sketch is not None and n:
         shift = stats.psi(ref_sketch, build(scores)).statistic
@@ -133,9 +382,9 @@ def _window(
         "labeled": k,
         "coverage": coverage,
         "auc": real.auc if real else None,
-        "metrics": jsonsafe({"realized": asdict(real) if real else None, "estimated": asdict(est)}),
-        "estimated_auc": est.expected_auc,
-        "estimated_ctr": est.expected_ctr,
+        "metrics": {"realized": asdict(real) if real else None},
+        "estimated_auc": None,
+        "estimated_ctr": None,
         "score_psi": shift,
     }
 
@@ -150,7 +399,8 @@ def quality_series(
     count: int,
     settings: Settings,
 ) -> dict[str, Any]:
-    """Realized next to estimated quality per window, each with its label coverage."""
+    """Realized next to estimated quality per window, each with its label coverage and the
+    calibration its estimate used (or why it had none)."""
     length = parse_window(window)
     if length is None:
         raise InvalidWindow(
@@ -161,6 +411,8 @@ def quality_series(
     now = utcnow()
     bounds = window_bounds(length, start=start, end=end, count=count, now=now)
     windows = evaluate(session, model=model, bounds=bounds, settings=settings, now=now)
+    for doc in windows:
+        doc["calibration"] = doc["metrics"]["calibration"]
     return {"model_name": model, "window": window, "windows": windows}
 
 
@@ -173,7 +425,10 @@ def record_recent(session: Session, *, settings: Settings) -> int:
     bounds = [(last_end - (i + 1) * length, last_end - i * length) for i in reversed(range(n))]
     stored = 0
     for model in model_names(session, bounds[0][0]):
-        for doc in evaluate(session, model=model, bounds=bounds, settings=settings, now=now):
+        docs = evaluate(
+            session, model=model, bounds=bounds, settings=settings, now=now, verify=True
+        )
+        for doc in docs:
             values = {**doc, "computed_at": now}
             stmt = insert(ModelQualityWindow).values(**values)
             update = {c: stmt.excluded[c] for c in values if c != "model_name"}
