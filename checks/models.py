@@ -85,5 +85,10 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     body_sha256: Mapped[str] = mapped_column(String(64))
     contract_id: Mapped[str] = mapped_column(String(100))
+    # The version as requested (NULL: newest active) and the body's format: both change the
+    # outcome, so a replay must match them. Keys stored before they were recorded have no
+    # body_format and are matched on body and contract alone.
+    requested_version: Mapped[str | None] = mapped_column(String(100))
+    body_format: Mapped[str | None] = mapped_column(String(20))
     batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"))
     created_at: Mapped[datetime]

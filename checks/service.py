@@ -62,21 +62,9 @@ def submit_batch(
 ) -> Submission:
     """Validate and store a batch; with an idempotency key, retries return the first result."""
     if idempotency_key is not None:
-        if not repository.try_lock_idempotency_key(session, actor.name, idempotency_key):
-            raise IdempotencyKeyInProgress(
-                "a request with this Idempotency-Key is still being processed; retry later",
-                field="Idempotency-Key",
-                rule="one_request_at_a_time",
-            )
-        previous = repository.find_idempotency_key(session, actor.name, idempotency_key)
-        if previous is not None:
-            if previous.body_sha256 != body.sha256 or previous.contract_id != contract_id:
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used with a different request body",
-                    field="Idempotency-Key",
-                    rule="same_key_same_body",
-                )
-            return Submission(get_batch(session, previous.batch_id), replayed=True)
+        replay = _replay(session, actor, idempotency_key, contract_id, version, body)
+        if replay is not None:
+            return replay
 
     contract_version = contracts.resolve_version(session, contract_id, version)
     spec = contracts.spec_of(contract_version)
@@ -119,6 +107,8 @@ def submit_batch(
                     key=idempotency_key,
                     body_sha256=body.sha256,
                     contract_id=contract_id,
+                    requested_version=version,
+                    body_format=body.format,
                     batch_id=batch_id,
                     created_at=received_at,
                 )
@@ -153,6 +143,63 @@ def submit_batch(
         remove_tree(batch_dir)  # files without a committed row are never visible; tidy anyway
         raise
     return Submission(batch, replayed=False)
+
+
+def _replay(
+    session: Session,
+    actor: Principal,
+    key: str,
+    contract_id: str,
+    version: str | None,
+    body: IncomingBatch,
+) -> Submission | None:
+    """The stored result of a finished key, or None when this request is the first with it.
+
+    A finished key is looked up before any lock, so replays of it never wait on each other or
+    get a 409; only a key whose first request is still running is refused as in progress
+    (draft-ietf-httpapi-idempotency-key-header: 409 while in progress, 422 when reused for
+    another request). The second look-up under the lock catches a first request that finished
+    between the two.
+    """
+    previous = repository.find_idempotency_key(session, actor.name, key)
+    if previous is None:
+        if not repository.try_lock_idempotency_key(session, actor.name, key):
+            raise IdempotencyKeyInProgress(
+                "a request with this Idempotency-Key is still being processed; retry later",
+                field="Idempotency-Key",
+                rule="one_request_at_a_time",
+            )
+        previous = repository.find_idempotency_key(session, actor.name, key)
+        if previous is None:
+            return None
+    mismatch = key_mismatch(previous, contract_id, version, body)
+    if mismatch is not None:
+        parameter, rule = mismatch
+        raise IdempotencyKeyReused(
+            f"this Idempotency-Key was first used with another {parameter}; "
+            "a key covers the whole request, so use a new key for a different one",
+            field="Idempotency-Key",
+            rule=rule,
+            extra={"parameter": parameter},
+        )
+    return Submission(get_batch(session, previous.batch_id), replayed=True)
+
+
+def key_mismatch(
+    previous: IdempotencyKey, contract_id: str, version: str | None, body: IncomingBatch
+) -> tuple[str, str] | None:
+    """The first request parameter that differs from the key's first request, and its rule."""
+    if previous.body_sha256 != body.sha256:
+        return "body", "same_key_same_body"
+    if previous.contract_id != contract_id:
+        return "contract", "same_key_same_contract"
+    if previous.body_format is None:  # stored before version and format were recorded
+        return None
+    if previous.requested_version != version:
+        return "version", "same_key_same_version"
+    if previous.body_format != body.format:
+        return "Content-Type", "same_key_same_format"
+    return None
 
 
 @dataclass(frozen=True)

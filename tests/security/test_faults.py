@@ -154,3 +154,78 @@ def test_every_route_answers_503_with_retry_after_while_the_database_is_gone_the
         )
         assert again.status_code == 201, again.text
         assert http.get("/audit/verify", headers=admin).json()["intact"] is True
+
+
+@pytest.fixture
+def live(committed_db: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+    """A real uvicorn on the test database (no proxy) and an admin's headers."""
+    tokens = _tokens(committed_db)
+    app = create_app(_settings(tmp_path), database_url=committed_db)
+    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        yield http, {"Authorization": f"Bearer {tokens['admin']}"}
+
+
+def _submit(http: httpx.Client, headers: dict[str, str], body: bytes, query: str) -> httpx.Response:
+    return http.post(
+        f"/batches?{query}",
+        content=body,
+        headers={**headers, "Content-Type": "application/vnd.apache.parquet"},
+    )
+
+
+def test_concurrent_replays_of_a_finished_key_all_get_the_stored_result(
+    live: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    http, admin = live
+    assert http.post("/contracts", json=contract(), headers=admin).status_code == 201
+    body = parquet_bytes(orders(200))
+    key = {**admin, "Idempotency-Key": "nightly-2026-12-07"}
+    first = _submit(http, key, body, "contract=orders")
+    assert first.status_code == 201, first.text
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        replays = list(pool.map(lambda _: _submit(http, key, body, "contract=orders"), range(24)))
+    statuses = sorted({r.status_code for r in replays})
+    assert statuses == [200], [
+        (r.status_code, r.text[:200]) for r in replays if r.status_code != 200
+    ]
+    assert {r.json()["id"] for r in replays} == {first.json()["id"]}
+    assert all(r.headers["Idempotent-Replayed"] == "true" for r in replays)
+    listed = http.get("/batches?contract=orders", headers=admin).json()
+    assert [b["id"] for b in listed] == [first.json()["id"]]
+
+
+def test_a_key_reused_with_another_version_is_refused_naming_the_rule(
+    live: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    http, admin = live
+    assert http.post("/contracts", json=contract(), headers=admin).status_code == 201
+    newer = contract(version="1.1.0", description="Orders, with a longer description.")
+    resp = http.post("/contracts/orders/versions", json=newer, headers=admin)
+    assert resp.status_code == 201, resp.text
+    body = parquet_bytes(orders(50))
+    key = {**admin, "Idempotency-Key": "k-versioned"}
+    assert _submit(http, key, body, "contract=orders&version=1.0.0").status_code == 201
+    for query, parameter, rule in (
+        ("contract=orders&version=1.1.0", "version", "same_key_same_version"),
+        ("contract=orders", "version", "same_key_same_version"),  # newest != as requested
+    ):
+        reused = _submit(http, key, body, query)
+        assert reused.status_code == 422, reused.text
+        problem = reused.json()
+        assert problem["type"] == "urn:driftgate:problem:idempotency-key-reused"
+        assert (problem["field"], problem["rule"], problem["parameter"]) == (
+            "Idempotency-Key",
+            rule,
+            parameter,
+        )
+    as_csv = http.post(
+        "/batches?contract=orders&version=1.0.0",
+        content=body,
+        headers={**key, "Content-Type": "text/csv"},
+    )
+    assert as_csv.status_code == 422 and as_csv.json()["rule"] == "same_key_same_format"
+    same = _submit(http, key, body, "contract=orders&version=1.0.0")
+    assert same.status_code == 200 and same.headers["Idempotent-Replayed"] == "true"
+    assert len(http.get("/batches?contract=orders", headers=admin).json()) == 1
