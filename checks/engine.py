@@ -16,7 +16,7 @@ import polars as pl
 
 from checks import ranges
 from checks.conform import Conformed, conform, type_fail_column
-from checks.profile import profile_frame
+from checks.profile import CATEGORY_CAP, profile_frame
 from checks.rules import RowRule, row_rules
 from contracts.spec import (
     Action,
@@ -155,14 +155,22 @@ def evaluate(
     )
 
 
-def complete(result: Validation, spec: ContractSpec, *, with_profile: bool = True) -> None:
+def complete(
+    result: Validation,
+    spec: ContractSpec,
+    *,
+    with_profile: bool = True,
+    category_cap: int = CATEGORY_CAP,
+) -> None:
     """Profile the accepted rows (unless `with_profile` is false); the masks are let go."""
     p = result.pending
     if p is None:
         raise ValueError("this validation is already complete")
     if with_profile:
         counts = _accepted_value_counts(result.accepted, p.rules, p.masks, p.quarantine_mask)
-        result.profile = profile_frame(result.accepted, spec, value_counts=counts)
+        result.profile = profile_frame(
+            result.accepted, spec, value_counts=counts, category_cap=category_cap
+        )
     result.pending = None
 
 

@@ -1,8 +1,9 @@
 """Per-column batch profiles, computed in one parallel polars pass plus a sketch per number.
 
 Profiles are what monitors compare later (PSI/KS against a reference) without re-reading rows:
-counts and moments for every column, a mergeable quantile sketch for numbers, and top-k values
-with counts for categoricals.
+counts and moments for every column, a mergeable quantile sketch for numbers, and counts per
+value for categoricals: exact up to `category_cap` distinct values, a Misra-Gries summary with
+its error bound past it (`checks.heavy_hitters`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from checks import heavy_hitters
 from checks.numeric_summary import NumericSummary, summarize
 from contracts.spec import ContractSpec, FieldType
 
-TOP_K = 20
+# Exact counts up to this many distinct values per field and batch (settings override it):
+# a 5,000-value field profiles in about the time of a 10-value one (docs/monitors.md).
+CATEGORY_CAP = 10_000
 # Two threads measured fastest on this 2-core machine; more only add contention.
 SKETCH_THREADS = 2
 
@@ -27,6 +31,7 @@ def profile_frame(
     spec: ContractSpec,
     *,
     value_counts: Mapping[str, Mapping[Any, int]] | None = None,
+    category_cap: int = CATEGORY_CAP,
 ) -> dict[str, dict[str, Any]]:
     """Profile every contract field of an already-conformed frame.
 
@@ -34,8 +39,9 @@ def profile_frame(
     the GIL), while polars profiles the other columns on its own threads.
 
     `value_counts` are counts per value the caller already has for some columns (the engine
-    gets them from its allowed-value masks); their top-k is taken from them instead of
+    gets them from its allowed-value masks); their summary is taken from them instead of
     grouping the column again. They must cover every non-null value of the column.
+    Categoricals keep exact counts for up to `category_cap` distinct values.
     """
     n = frame.height
     fields = [f for f in spec.fields if f.name in frame.columns]
@@ -46,9 +52,9 @@ def profile_frame(
         stats = _moments(frame, others)
         known = value_counts or {}
         tops = {
-            f.name: _top_of_counts(known[f.name])
+            f.name: _top_of_counts(known[f.name], category_cap)
             if f.name in known
-            else _top_values(frame.get_column(f.name))
+            else _top_values(frame.get_column(f.name), category_cap)
             for f in others
             if f.type in (FieldType.category, FieldType.boolean)
         }
@@ -107,19 +113,14 @@ def _moments(frame: pl.DataFrame, fields: list[Any]) -> dict[str, dict[str, Any]
     return out
 
 
-def _top_of_counts(counts: Mapping[Any, int]) -> dict[str, Any]:
+def _top_of_counts(counts: Mapping[Any, int], cap: int) -> dict[str, Any]:
     """The same summary as `_top_values`, from counts per value (zero counts are absent)."""
-    present = sorted(((n, str(v)) for v, n in counts.items() if n), key=lambda p: (-p[0], p[1]))
-    head = present[:TOP_K]
-    return {
-        "distinct": len(present),
-        "values": [v for _, v in head],
-        "counts": [n for n, _ in head],
-        "other": sum(n for n, _ in present[TOP_K:]),
-    }
+    present = {str(v): int(n) for v, n in counts.items() if n}
+    return heavy_hitters.to_profile(heavy_hitters.from_exact(present, cap), len(present))
 
 
-def _top_values(column: pl.Series) -> dict[str, Any]:
+def _top_values(column: pl.Series, cap: int) -> dict[str, Any]:
+    """Counts per value of the column, exact up to `cap` values, reduced past it in polars."""
     # group_by().len() is ~2x faster than value_counts on string columns (measured, 1M rows).
     counts = (
         column.drop_nulls()
@@ -128,11 +129,17 @@ def _top_values(column: pl.Series) -> dict[str, Any]:
         .len(name="n")
         .sort(["n", column.name], descending=[True, False])
     )
-    head = counts.head(TOP_K)
-    values = head.get_column(column.name).to_list()
+    n = counts.get_column("n")
+    total = int(n.sum())
+    cut = int(n[cap]) if counts.height > cap else 0  # Misra-Gries: the (cap+1)-th count
+    kept = counts.filter(pl.col("n") > cut) if cut else counts
+    kept_n = kept.get_column("n") - cut
     return {
         "distinct": counts.height,
-        "values": [str(v) for v in values],
-        "counts": head.get_column("n").to_list(),
-        "other": int(counts.get_column("n").sum()) - int(head.get_column("n").sum()),
+        "values": [str(v) for v in kept.get_column(column.name).to_list()],
+        "counts": kept_n.to_list(),
+        "other": total - int(kept_n.sum()),
+        "exact": cut == 0,
+        "error": cut,
+        "capacity": cap,
     }

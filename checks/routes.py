@@ -77,6 +77,7 @@ async def submit_batch(
             data_dir=settings.data_dir,
             idempotency_key=idempotency_key,
             example_values=settings.example_values,
+            category_cap=settings.profile_category_cap,
         )
     finally:
         body.path.unlink(missing_ok=True)

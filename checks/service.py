@@ -21,6 +21,7 @@ from checks.errors import (
     IdempotencyKeyReused,
 )
 from checks.models import Batch, ColumnProfile, IdempotencyKey, RuleResult
+from checks.profile import CATEGORY_CAP
 from checks.readers import read_batch
 from checks.storage import read_verified, remove_tree, write_parquet
 from contracts import service as contracts
@@ -59,6 +60,7 @@ def submit_batch(
     data_dir: Path,
     idempotency_key: str | None = None,
     example_values: int = 5,
+    category_cap: int = CATEGORY_CAP,
 ) -> Submission:
     """Validate and store a batch; with an idempotency key, retries return the first result."""
     if idempotency_key is not None:
@@ -85,7 +87,7 @@ def submit_batch(
         # (which also fills in the min/max rules' observed extremes from the profile).
         with ThreadPoolExecutor(max_workers=1) as pool:
             written = pool.submit(_write_files, batch_dir, result)
-            complete(result, spec)
+            complete(result, spec, category_cap=category_cap)
             files = written.result()
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         batch = _store(

@@ -66,6 +66,7 @@ def submit_batch_file(
             data_dir=ctx.settings.data_dir,
             idempotency_key=key,
             example_values=ctx.settings.example_values,
+            category_cap=ctx.settings.profile_category_cap,
         )
         from checks.repository import rule_results
 

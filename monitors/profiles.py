@@ -1,8 +1,9 @@
 """Window profiles: the stored per-batch column profiles of a window, merged per field.
 
-Pure, no I/O. A numeric field merges its log-bucket sketches, a categorical one its top-k
-counts (the tail of each batch folded into `__other__`), so a window of any size is summarized
-without re-reading rows. References are stored in the same shape (`to_json` / `from_json`).
+Pure, no I/O. A numeric field merges its log-bucket sketches, a categorical one its counts per
+category (exact while they fit the capacity, else a heavy-hitters summary with its error bound:
+`checks.heavy_hitters`), so a window of any size is summarized without re-reading rows.
+References are stored in the same shape (`to_json` / `from_json`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from checks import heavy_hitters
+from checks.heavy_hitters import CategoryCounts
 from checks.sketch import SUB_BITS, Sketch, merge
-from monitors.stats import merge_counts, top_to_counts
 
 NUMERIC = ("integer", "float")
 CATEGORICAL = ("category", "boolean")
@@ -30,7 +32,7 @@ class FieldProfile:
     count: int
     nulls: int
     sketch: Sketch | None = None
-    categories: dict[str, int] | None = None
+    categories: CategoryCounts | None = None
 
     @property
     def values(self) -> int:
@@ -38,7 +40,7 @@ class FieldProfile:
         if self.sketch is not None:
             return self.sketch.total
         if self.categories is not None:
-            return int(sum(self.categories.values()))
+            return self.categories.total
         return 0
 
     def to_json(self) -> dict[str, Any]:
@@ -46,18 +48,18 @@ class FieldProfile:
         if self.sketch is not None:
             doc["sketch"] = self.sketch.to_json()
         if self.categories is not None:
-            doc["categories"] = self.categories
+            doc["categories"] = self.categories.to_json()
         return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> FieldProfile:
-        sketch = doc.get("sketch")
+        sketch, categories = doc.get("sketch"), doc.get("categories")
         return cls(
             type=str(doc["type"]),
             count=int(doc.get("count", 0)),
             nulls=int(doc.get("nulls", 0)),
             sketch=Sketch.from_json(dict(sketch)) if sketch else None,
-            categories=dict(doc["categories"]) if doc.get("categories") is not None else None,
+            categories=CategoryCounts.from_json(categories) if categories is not None else None,
         )
 
 
@@ -91,8 +93,8 @@ def merge_batch_profiles(profiles: Iterable[Mapping[str, Any]]) -> FieldProfile 
         sketches = [_sketch(d["sketch"]) for d in docs if d.get("sketch") is not None]
         return FieldProfile(field_type, count, nulls, sketch=merge_sketches(sketches))
     if field_type in CATEGORICAL:
-        maps = [top_to_counts(d["top"]) for d in docs if d.get("top")]
-        return FieldProfile(field_type, count, nulls, categories=merge_counts(maps))
+        parts = [heavy_hitters.from_profile(d["top"]) for d in docs if d.get("top")]
+        return FieldProfile(field_type, count, nulls, categories=heavy_hitters.merge(parts))
     return FieldProfile(field_type, count, nulls)
 
 
@@ -151,7 +153,7 @@ def merge_field_profiles(profiles: Iterable[FieldProfile]) -> FieldProfile | Non
         sum(p.count for p in items),
         sum(p.nulls for p in items),
         sketch=merge_sketches(sketches) if sketches else None,
-        categories=merge_counts(cats) if cats else None,
+        categories=heavy_hitters.merge(cats) if cats else None,
     )
 
 

@@ -181,7 +181,7 @@ def _rows(
                 "count": p.count,
                 "nulls": p.nulls,
                 "sketch": encode(p.sketch) if p.sketch is not None else None,
-                "categories": p.categories,
+                "categories": p.categories.to_json() if p.categories is not None else None,
                 "batches": stat[0],
                 "last_received_at": stat[1],
                 "computed_at": now,

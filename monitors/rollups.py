@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from checks.heavy_hitters import CategoryCounts
 from monitors import repository
 from monitors.buckets import LENGTH, Bucket, align, coarser, end_of, finer
 from monitors.profiles import (
@@ -152,7 +153,8 @@ def valid_rollups(
         profiles = found.setdefault(key, {})
         if kind != ABSENT:
             decoded = decode(sketch) if sketch is not None else None
-            profiles[name] = FieldProfile(kind, count, nulls, sketch=decoded, categories=cats)
+            counts = CategoryCounts.from_json(cats) if cats is not None else None
+            profiles[name] = FieldProfile(kind, count, nulls, sketch=decoded, categories=counts)
     return {k: v for k, v in found.items() if complete[k] == len(fields)}
 
 

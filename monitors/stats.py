@@ -2,7 +2,8 @@
 
 Pure functions, no I/O. Numeric fields are compared through the mergeable log-bucket sketches
 that `checks.profile` stores per batch, so a window of any size is evaluated by merging
-sketches instead of re-reading rows; categoricals through their top-k counts. The exact
+sketches instead of re-reading rows; categoricals through their counts per category (exact, or
+a heavy-hitters summary with an error bound: `category_cells` says how both compare). The exact
 two-sample KS on raw values stays available (`ks_exact`) for deep dives.
 
 Conventions (documented in docs/monitors.md):
@@ -14,11 +15,13 @@ Conventions (documented in docs/monitors.md):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from checks.heavy_hitters import CategoryCounts
 from checks.sketch import Sketch, bucket_value, merge, quantiles
 
 EPSILON = 1e-4
@@ -107,7 +110,7 @@ def _cdf(sketch: Sketch, points: np.ndarray) -> np.ndarray:
 
 
 def category_counts(
-    reference: dict[str, int], current: dict[str, int]
+    reference: Mapping[str, int], current: Mapping[str, int]
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Align two category→count maps; categories unseen in the reference are kept."""
     labels = list(dict.fromkeys([*reference, *current]))
@@ -116,33 +119,85 @@ def category_counts(
     return labels, ref, cur
 
 
-def top_to_counts(top: dict[str, Any]) -> dict[str, int]:
-    """A stored top-k profile as category→count, the tail folded into one `__other__` bucket."""
-    counts = dict(zip(top["values"], top["counts"], strict=True))
-    if top.get("other"):
-        counts[OTHER] = counts.get(OTHER, 0) + int(top["other"])
-    return counts
+Categories = CategoryCounts | Mapping[str, int]
 
 
-def merge_counts(maps: list[dict[str, int]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for m in maps:
-        for k, v in m.items():
-            out[k] = out.get(k, 0) + v
-    return out
+def _summary(counts: Categories) -> CategoryCounts:
+    """A plain category→count map is taken as exact counts."""
+    if isinstance(counts, CategoryCounts):
+        return counts
+    return CategoryCounts({k: int(v) for k, v in counts.items() if v > 0})
 
 
-def categorical(
-    reference: dict[str, int], current: dict[str, int], method: str = "psi"
-) -> Comparison:
-    """PSI, chi-square (homogeneity, with p-value) or Jensen-Shannon distance over categories."""
-    labels, ref, cur = category_counts(reference, current)
-    unseen = [k for k, r, c in zip(labels, ref, cur, strict=True) if r == 0 and c > 0]
+@dataclass(frozen=True)
+class Cells:
+    """Two count vectors over the same cells, after the one "other" rule every method uses."""
+
+    labels: list[str]
+    reference: np.ndarray
+    current: np.ndarray
+    details: dict[str, Any]
+
+
+def category_cells(reference: Categories, current: Categories) -> Cells:
+    """Align two summaries on the categories whose counts are known on both sides.
+
+    A count is known when its side is exact, or when it exceeds that side's error bound (the
+    most any count of an approximate summary may be undercounted by). Every other category,
+    and the mass a summary attributes to none, is pooled into one `__other__` cell on both
+    sides, so a truncated or approximate side never passes for exact. Unseen categories
+    (counted now, absent from the reference's counts) are reported before any pooling.
+    """
+    ref_s, cur_s = _summary(reference), _summary(current)
+    labels, ref, cur = category_counts(ref_s.counts, cur_s.counts)
+    n, m = ref_s.total, cur_s.total
+    unseen_mask = (ref == 0) & (cur > 0)
+    known = (ref > ref_s.error) | ref_s.exact
+    known &= (cur > cur_s.error) | cur_s.exact
+    kept = [k for k, keep in zip(labels, known, strict=True) if keep]
+    ref_k, cur_k = ref[known], cur[known]
+    ref_other, cur_other = n - ref_k.sum(), m - cur_k.sum()
+    if ref_other > 0 or cur_other > 0:
+        kept.append(OTHER)
+        ref_k, cur_k = np.append(ref_k, ref_other), np.append(cur_k, cur_other)
     details = {
-        "categories": labels,
-        "unseen": unseen,
-        "unseen_share": float(cur[ref == 0].sum() / max(cur.sum(), 1)),
+        "categories": kept,
+        "unseen": [k for k, u in zip(labels, unseen_mask, strict=True) if u],
+        "unseen_share": float(cur[unseen_mask].sum() / max(m, 1)),
+        "approximate": not (ref_s.exact and cur_s.exact),
+        "error_bound": {"reference": ref_s.error, "current": cur_s.error},
+        "pooled_categories": int((~known).sum()),
     }
+    return Cells(kept, ref_k, cur_k, details)
+
+
+def pool_sparse(table: np.ndarray, minimum: float = 5.0) -> np.ndarray:
+    """Columns of a 2-by-k table whose smallest expected count is under `minimum`, pooled into
+    one column (with the smallest others until it reaches it), as chi-square needs."""
+    n = table.sum()
+    table = table[:, table.sum(axis=0) > 0]
+    if n == 0 or table.shape[1] < 2:
+        return table
+    expected_min = table.sum(axis=0) * table.sum(axis=1).min() / n
+    sparse = expected_min < minimum
+    if not sparse.any():
+        return table
+    pooled = table[:, sparse].sum(axis=1)
+    rest = table[:, ~sparse]
+    rest = rest[:, np.argsort(rest.sum(axis=0), kind="stable")]
+    while rest.shape[1] and pooled.sum() * table.sum(axis=1).min() / n < minimum:
+        pooled, rest = pooled + rest[:, 0], rest[:, 1:]
+    return np.column_stack([rest, pooled])
+
+
+def categorical(reference: Categories, current: Categories, method: str = "psi") -> Comparison:
+    """PSI, chi-square (homogeneity, with p-value) or Jensen-Shannon distance over categories.
+
+    Either side is a `CategoryCounts` summary or a plain map of exact counts; both go through
+    `category_cells`, and chi-square also pools cells expected under 5 (`pool_sparse`).
+    """
+    cells = category_cells(reference, current)
+    ref, cur, details = cells.reference, cells.current, cells.details
     n, m = int(ref.sum()), int(cur.sum())
     if method == "psi":
         return Comparison("psi", psi_from_counts(ref, cur), None, n, m, details)
@@ -154,9 +209,9 @@ def categorical(
     if method == "chi2":
         from scipy.stats import chi2_contingency
 
-        table = np.vstack([ref, cur])
-        table = table[:, table.sum(axis=0) > 0]
-        if table.shape[1] < 2:
+        table = pool_sparse(np.vstack([ref, cur]))
+        details["chi2_cells"] = int(table.shape[1])
+        if table.shape[1] < 2 or n == 0 or m == 0:
             return Comparison("chi2", 0.0, 1.0, n, m, details)
         res = chi2_contingency(table, correction=False)
         return Comparison("chi2", float(res.statistic), float(res.pvalue), n, m, details)

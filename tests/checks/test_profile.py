@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks import sketch
-from checks.profile import TOP_K, profile_frame
+from checks.profile import profile_frame
 from contracts.spec import ContractSpec
 
 
@@ -102,9 +102,7 @@ category_values = st.lists(
 
 @SETTINGS
 @given(values=category_values)
-def test_category_top_k_counts_plus_other_sum_to_the_non_null_count(
-    values: list[str | None],
-) -> None:
+def test_category_counts_are_exact_up_to_the_cap(values: list[str | None]) -> None:
     spec = make_spec([{"name": "c", "type": "category"}])
     frame = pl.DataFrame({"c": values}, schema={"c": pl.String})
     prof = profile_frame(frame, spec)["c"]
@@ -114,14 +112,32 @@ def test_category_top_k_counts_plus_other_sum_to_the_non_null_count(
     assert prof["count"] == len(values)
     assert prof["nulls"] == values.count(None)
     assert top["distinct"] == len(truth)
-    assert len(top["values"]) == len(top["counts"]) == min(TOP_K, len(truth))
-    assert sum(top["counts"]) + top["other"] == sum(truth.values())
+    assert dict(zip(top["values"], top["counts"], strict=True)) == truth
+    assert (top["other"], top["error"], top["exact"]) == (0, 0, True)
     assert top["counts"] == sorted(top["counts"], reverse=True)
-    assert [truth[v] for v in top["values"]] == top["counts"]
-    assert len(set(top["values"])) == len(top["values"])
-    if top["counts"]:  # nothing left out is more frequent than what was kept
-        left_out = [n for v, n in truth.items() if v not in top["values"]]
-        assert max(left_out, default=0) <= min(top["counts"])
+
+
+@SETTINGS
+@given(values=category_values, cap=st.integers(1, 45))
+def test_past_the_cap_counts_are_misra_gries_with_their_error_bound(
+    values: list[str | None], cap: int
+) -> None:
+    """The group-by path and the engine's counts path give the same summary, and every
+    category's true count is within [listed count, listed count + error]."""
+    spec = make_spec([{"name": "c", "type": "category"}])
+    frame = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    truth = Counter(v for v in values if v is not None)
+    top = profile_frame(frame, spec, category_cap=cap)["c"]["top"]
+    counted = profile_frame(frame, spec, value_counts={"c": truth}, category_cap=cap)["c"]["top"]
+
+    assert counted == top
+    listed = dict(zip(top["values"], top["counts"], strict=True))
+    assert len(listed) <= cap and top["capacity"] == cap
+    assert sum(listed.values()) + top["other"] == sum(truth.values())
+    assert top["exact"] == (len(truth) <= cap) == (top["error"] == 0)
+    for value, n in truth.items():
+        assert listed.get(value, 0) <= n <= listed.get(value, 0) + top["error"]
+    assert top["error"] * (cap + 1) <= top["other"]
 
 
 def test_dictionary_encoded_category_profiles_like_text() -> None:
@@ -183,7 +199,15 @@ def test_empty_frame_profiles_counts_without_sketches() -> None:
 
     assert prof["i"]["count"] == 0 and prof["i"]["nulls"] == 0
     assert "sketch" not in prof["i"]
-    assert prof["c"]["top"] == {"distinct": 0, "values": [], "counts": [], "other": 0}
+    assert prof["c"]["top"] == {
+        "distinct": 0,
+        "values": [],
+        "counts": [],
+        "other": 0,
+        "exact": True,
+        "error": 0,
+        "capacity": 10_000,
+    }
 
 
 def test_fields_absent_from_the_frame_are_not_profiled() -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, ks_2samp
 
 from checks import sketch
+from checks.heavy_hitters import CategoryCounts
 from monitors import stats
 
 # Sketch buckets are ~0.8% wide, so statistics from sketches differ from raw-value ones only
@@ -129,10 +130,107 @@ def test_categorical_psi_and_js() -> None:
         stats.categorical({"a": 1}, {"a": 1}, "wasserstein")
 
 
-def test_top_k_profile_tail_is_one_other_bucket() -> None:
-    top = {"values": ["a", "b"], "counts": [5, 3], "other": 2, "distinct": 4}
-    assert stats.top_to_counts(top) == {"a": 5, "b": 3, stats.OTHER: 2}
-    assert stats.merge_counts([{"a": 1}, {"a": 2, "b": 1}]) == {"a": 3, "b": 1}
+def test_exact_sides_compare_every_category_and_say_so() -> None:
+    result = stats.categorical({"a": 10, "b": 5}, {"a": 8, "b": 7, "c": 1}, "psi")
+
+    assert result.details["categories"] == ["a", "b", "c"]  # no other cell: nothing pooled
+    assert result.details["approximate"] is False
+    assert result.details["pooled_categories"] == 0
+
+
+def test_approximate_sides_pool_categories_with_unknown_counts_into_one_other_cell() -> None:
+    # the reference may undercount any category by up to 5: only a and b are known there
+    ref = CategoryCounts({"a": 100, "b": 50, "c": 3}, other=20, error=5, capacity=3)
+    cur = {"a": 90, "b": 60, "c": 4, "d": 2}
+    for method in ("psi", "js", "chi2"):
+        result = stats.categorical(ref, cur, method)
+        assert result.details["categories"] == ["a", "b", stats.OTHER]
+        assert result.details["approximate"] is True
+        assert result.details["error_bound"] == {"reference": 5, "current": 0}
+        assert result.details["pooled_categories"] == 2
+        assert result.details["unseen"] == ["d"]
+        assert result.details["unseen_share"] == pytest.approx(2 / 156)
+        assert (result.reference_count, result.current_count) == (173, 156)
+    cells = stats.category_cells(ref, cur)
+    assert cells.reference.tolist() == [100, 50, 23] and cells.current.tolist() == [90, 60, 6]
+    chi2 = stats.categorical(ref, cur, "chi2")
+    truth = chi2_contingency(np.array([[100, 50, 23], [90, 60, 6]]), correction=False)
+    assert chi2.p_value == pytest.approx(truth.pvalue)
+
+
+def _textbook_pooled(table: np.ndarray) -> np.ndarray:
+    """Categories expected under 5 in either row go to one "other" column, which takes the
+    smallest remaining categories until it is expected at 5 or more."""
+    n, smaller = table.sum(), table.sum(axis=1).min()
+    columns = [table[:, j] for j in range(table.shape[1]) if table[:, j].sum() > 0]
+    small = [c for c in columns if c.sum() * smaller / n < 5]
+    big = sorted((c for c in columns if c.sum() * smaller / n >= 5), key=lambda c: c.sum())
+    if not small:
+        return np.column_stack(big)
+    other = np.sum(small, axis=0)
+    while big and other.sum() * smaller / n < 5:
+        other = other + big.pop(0)
+    return np.column_stack([*big, other])
+
+
+def test_chi2_pools_sparse_cells_like_the_textbook_and_then_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    levels = np.array([f"k{i}" for i in range(5000)])
+    p = rng.dirichlet(np.full(5000, 0.5))
+    ref_rows = rng.choice(levels, 200_000, p=p)
+    cur_rows = rng.choice(levels, 200, p=p)
+    ref = dict(zip(*np.unique(ref_rows, return_counts=True), strict=True))
+    cur = dict(zip(*np.unique(cur_rows, return_counts=True), strict=True))
+    result = stats.categorical(ref, cur, "chi2")
+
+    labels = sorted(set(ref) | set(cur))
+    table = np.array([[ref.get(k, 0) for k in labels], [cur.get(k, 0) for k in labels]])
+    pooled = _textbook_pooled(table.astype(float))
+    truth = chi2_contingency(pooled, correction=False)
+    assert result.details["chi2_cells"] == pooled.shape[1] < 100
+    assert result.statistic == pytest.approx(truth.statistic)
+    assert result.p_value == pytest.approx(truth.pvalue)
+
+
+def test_chi2_on_a_5000_level_field_in_200_row_batches_keeps_its_false_alarm_rate() -> None:
+    """Clean batches from the reference's own (Zipf) distribution: p-values are roughly
+    uniform, so about 5% fall under 0.05. Unpooled, the sparse table alarms on ~40%."""
+    rng = np.random.default_rng(11)
+    p = np.arange(1, 5001) ** -1.1
+    p /= p.sum()
+    ref_counts = rng.multinomial(500_000, p)
+    ref = {f"k{i}": int(n) for i, n in enumerate(ref_counts)}
+    ours, unpooled = [], []
+    for _ in range(200):
+        cur_counts = rng.multinomial(200, p)
+        cur = {f"k{i}": int(n) for i, n in enumerate(cur_counts) if n}
+        ours.append(stats.categorical(ref, cur, "chi2").p_value or 1.0)
+        table = np.vstack([ref_counts, cur_counts])
+        unpooled.append(chi2_contingency(table[:, table.sum(axis=0) > 0]).pvalue)
+    assert 2 <= sum(p < 0.05 for p in ours) <= 20  # binomial(200, 0.05): mean 10, sd ~3
+    assert sum(p < 0.05 for p in unpooled) >= 50
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 300), min_size=1, max_size=40),
+    st.lists(st.integers(0, 40), min_size=1, max_size=40),
+)
+def test_pooled_chi2_tables_keep_every_row_and_expect_five_per_cell(
+    ref_counts: list[int], cur_counts: list[int]
+) -> None:
+    size = max(len(ref_counts), len(cur_counts))
+    table = np.zeros((2, size))
+    table[0, : len(ref_counts)], table[1, : len(cur_counts)] = ref_counts, cur_counts
+    pooled = stats.pool_sparse(table)
+
+    assert pooled.sum(axis=1).tolist() == table.sum(axis=1).tolist()
+    if pooled.shape[1] >= 2 and table.sum(axis=1).min() > 0:
+        expected = np.outer(pooled.sum(axis=1), pooled.sum(axis=0)) / pooled.sum()
+        # every cell but possibly the pooled one (last) is expected at 5 or more
+        assert expected[:, :-1].min() >= 5 - 1e-9
+        result = stats.categorical(dict(enumerate(ref_counts)), dict(enumerate(cur_counts)), "chi2")
+        assert 0.0 <= (result.p_value or 0.0) <= 1.0
 
 
 def test_benjamini_hochberg_adjustment() -> None:
