@@ -366,6 +366,17 @@ class ReferenceWindow(_Spec):
     window: str | None = Field(default=None, description="Trailing window, e.g. P7D.")
     start: datetime | None = Field(default=None, description="Pinned window start (UTC).")
     end: datetime | None = Field(default=None, description="Pinned window end (UTC).")
+    min_batches: int | None = Field(
+        default=None, ge=1, description="Batches the reference needs (default: the setting)."
+    )
+    min_rows: int | None = Field(
+        default=None, ge=1, description="Accepted rows the reference needs (default: the setting)."
+    )
+    seasonality: Literal["hour_of_day", "hour_of_week"] | None = Field(
+        default=None,
+        description="Compare each window with the reference's batches from the same hour of "
+        "day (UTC), or the same hour of the same weekday, instead of the whole reference.",
+    )
 
     @field_validator("start", "end")
     @classmethod

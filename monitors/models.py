@@ -43,8 +43,20 @@ class MonitorReference(Base):
     window_end: Mapped[datetime | None]
     batch_ids: Mapped[list[str]] = mapped_column(JSONB)
     row_count: Mapped[int] = mapped_column(BigInteger)
+    batch_count: Mapped[int] = mapped_column(Integer)
+    # arrivals of the first and the last batch it covers (its time range, whatever the source)
+    first_batch_at: Mapped[datetime | None]
+    last_batch_at: Mapped[datetime | None]
     # field -> merged profile (type, count, sketch or category counts)
     profiles: Mapped[dict[str, Any]] = mapped_column(JSONB, deferred=True)
+    # hour_of_day | hour_of_week | None: the contract's `monitoring.reference.seasonality`
+    seasonality: Mapped[str | None] = mapped_column(String(20))
+    # slice key ("h13", "d2h13") -> {"batches", "rows", "profiles"}; None without seasonality
+    slices: Mapped[dict[str, Any] | None] = mapped_column(JSONB, deferred=True)
+    # set when the reference stops being usable and nothing replaces it yet (e.g. the
+    # champion changed and its training data is below the minimum): drift is then no_data
+    retired_at: Mapped[datetime | None]
+    retired_reason: Mapped[str | None] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
@@ -71,7 +83,9 @@ class DriftWindow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"))
-    kind: Mapped[str] = mapped_column(String(10))  # window | batch
+    # window (epoch-aligned, re-evaluated while in the backfill) | batch | sliding (ending at
+    # a runner cycle, stored once: what the monitor saw then)
+    kind: Mapped[str] = mapped_column(String(10))
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id"))

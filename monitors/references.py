@@ -3,15 +3,22 @@
 By default the reference is the profile of the batches the champion model was trained on:
 the champion's model version comes from lineage (`champion/<model>`), its training batches
 from the version's provenance in lineage or, when training was not recorded there, from the
-model registry's `training_data` of that version. Without a champion, the contract's
-`monitoring.reference` decides: a pinned window, or a trailing window (default 7 days)
-recomputed once it is older than `monitor_reference_max_age`. Every (re)computation that
-changes the profile is a new version; old versions stay so past verdicts stay explainable.
+model registry's `training_data` of that version. Without a champion (or while its training
+data is below the minimum), the contract's `monitoring.reference` decides: a pinned window, or
+a trailing window (default 7 days) recomputed once it is older than `monitor_reference_max_age`.
+
+A reference judged from a handful of batches turns noise into drift and would stay active for
+a day, so none is built below `min_batches` and `min_rows` (contract, else settings); until
+then drift is `no_data` and `pending_reason` says what is missing. Every (re)computation that
+changes the profile is a new version; old versions stay so past verdicts stay explainable. A
+reference that no longer applies (the champion changed) and that nothing can replace yet is
+retired rather than left active.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,12 +39,21 @@ from monitors.models import MonitorReference
 from monitors.profiles import (
     FieldProfile,
     fingerprint,
+    merge_field_profiles,
     merge_window,
     profiles_from_json,
     profiles_to_json,
 )
+from monitors.seasons import Minimum, choose, slice_keys
 
 DEFAULT_TRAILING = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class SourceBatch:
+    id: uuid.UUID
+    received_at: datetime
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -45,17 +61,57 @@ class ReferenceSource:
     """Which batches make the reference, and why."""
 
     source: str  # champion_training | pinned_window | trailing_window
-    batch_ids: list[uuid.UUID]
+    batches: list[SourceBatch]
     window_start: datetime | None = None
     window_end: datetime | None = None
     model_name: str | None = None
     model_version: str | None = None
+
+    @property
+    def batch_ids(self) -> list[uuid.UUID]:
+        return [b.id for b in self.batches]
+
+    @property
+    def rows(self) -> int:
+        return sum(b.rows for b in self.batches)
+
+    def describe(self) -> str:
+        if self.source == "champion_training":
+            return f"the training data of champion {self.model_name} v{self.model_version}"
+        start, end = _iso(self.window_start), _iso(self.window_end)
+        return f"the {self.source.replace('_', ' ')} {start} .. {end}"
+
+    def shortfall(self, minimum: Minimum) -> str | None:
+        """What this source lacks to be a reference, or None when it is enough."""
+        missing = []
+        if len(self.batches) < minimum.batches:
+            missing.append(f"{len(self.batches)} of the {minimum.batches} batches")
+        if self.rows < minimum.rows:
+            missing.append(f"{self.rows:,} of the {minimum.rows:,} rows")
+        if not missing:
+            return None
+        return f"{self.describe()} has {' and '.join(missing)} a reference needs"
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else "?"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The source the reference is built from, or why there is none yet."""
+
+    source: ReferenceSource | None
+    pending: str | None  # why no source is enough (or why the champion's was not used)
+    has_data: bool  # some source has accepted batches (if too few)
 
 
 # Contract versions and references are immutable rows, so their parsed forms are cached
 # per process (bounded): parsing a spec or a reference's sketches costs more than a window.
 _SPECS: dict[tuple[str, str, str], ContractSpec] = {}
 _REFERENCES: dict[tuple[uuid.UUID, str], dict[str, FieldProfile]] = {}
+_SLICES: dict[tuple[uuid.UUID, str], dict[str, Slice]] = {}
+_VIEWS: dict[tuple[uuid.UUID, str, tuple[str, ...]], dict[str, FieldProfile]] = {}
 _CACHE_SIZE = 256
 
 
@@ -78,11 +134,89 @@ def reference_profiles(reference: MonitorReference) -> dict[str, FieldProfile]:
     return found
 
 
+@dataclass(frozen=True)
+class Slice:
+    batches: int
+    rows: int
+    profiles: dict[str, FieldProfile]
+
+
+def reference_view(
+    reference: MonitorReference,
+    first: datetime | None,
+    last: datetime | None,
+    minimum: Minimum,
+) -> tuple[dict[str, FieldProfile], dict[str, Any]]:
+    """What a window whose batches arrived from `first` to `last` is compared with: the whole
+    reference, or with seasonality the slices of those hours; and a summary saying which."""
+    whole = (reference.batch_count, reference.row_count)
+    info: dict[str, Any] = {"id": str(reference.id), "version": reference.version}
+    if reference.seasonality is None:
+        info.update(slice="whole", batches=whole[0], rows=whole[1])
+        return reference_profiles(reference), info
+    slices = _decoded_slices(reference)
+    stats = {k: (v.batches, v.rows) for k, v in slices.items()}
+    choice = choose(stats, reference.seasonality, first, last, minimum, whole)
+    info.update(
+        slice="+".join(choice.keys) or "whole",
+        level=choice.level,
+        batches=choice.batches,
+        rows=choice.rows,
+        fallback=choice.fallback,
+    )
+    if not choice.keys:
+        return reference_profiles(reference), info
+    key = (reference.id, reference.fingerprint, choice.keys)
+    found = _VIEWS.get(key)
+    if found is None:
+        found = _remember(_VIEWS, key, _merged([slices[k] for k in choice.keys]))
+    return found, info
+
+
+def _decoded_slices(reference: MonitorReference) -> dict[str, Slice]:
+    key = (reference.id, reference.fingerprint)
+    found = _SLICES.get(key)
+    if found is None:
+        decoded = {
+            k: Slice(int(v["batches"]), int(v["rows"]), profiles_from_json(v["profiles"]))
+            for k, v in (reference.slices or {}).items()
+        }
+        found = _remember(_SLICES, key, decoded)
+    return found
+
+
+def _merged(parts: list[Slice]) -> dict[str, FieldProfile]:
+    if len(parts) == 1:
+        return parts[0].profiles
+    names = sorted({n for p in parts for n in p.profiles})
+    out = {}
+    for name in names:
+        merged = merge_field_profiles(p.profiles[name] for p in parts if name in p.profiles)
+        if merged is not None:
+            out[name] = merged
+    return out
+
+
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     if len(cache) >= _CACHE_SIZE:
         cache.pop(next(iter(cache)))
     cache[key] = value
     return value
+
+
+def minimum_of(spec: ContractSpec, settings: Settings) -> Minimum:
+    """The data a reference needs: the contract's `monitoring.reference`, else the settings."""
+    ref = spec.monitoring.reference
+    return Minimum(
+        ref.min_batches or settings.monitor_reference_min_batches,
+        ref.min_rows or settings.monitor_reference_min_rows,
+    )
+
+
+def slice_minimum(settings: Settings) -> Minimum:
+    return Minimum(
+        settings.monitor_reference_slice_min_batches, settings.monitor_reference_slice_min_rows
+    )
 
 
 def champion_training_batches(
@@ -110,7 +244,11 @@ def champion_training_batches(
         ids = repository.registered_training_batches(
             session, settings.monitor_model_name, str(model_version)
         )
-    mine = [b.id for b in repository.batches_by_id(session, ids) if b.contract_id == contract_id]
+    mine = [
+        SourceBatch(b.id, b.received_at, int(b.rows_accepted))
+        for b in repository.batches_by_id(session, ids)
+        if b.contract_id == contract_id and b.status in repository.USABLE and b.rows_accepted
+    ]
     if not mine:
         return None
     return ReferenceSource(
@@ -132,15 +270,32 @@ def window_batches(
         length = parse_duration(ref.window) if ref.window else DEFAULT_TRAILING
         start, end, source = now - length, now, "trailing_window"
     rows = repository.batches_between(session, contract_id, start, end)
-    return ReferenceSource(source, [r.id for r in rows], start, end)
+    batches = [SourceBatch(r.id, r.received_at, int(r.rows_accepted)) for r in rows]
+    return ReferenceSource(source, batches, start, end)
 
 
-def resolve_source(
-    session: Session, contract_id: str, spec: ContractSpec, *, settings: Settings, now: datetime
-) -> ReferenceSource:
-    return champion_training_batches(session, contract_id, settings=settings) or window_batches(
-        session, contract_id, spec, now
-    )
+def resolve(
+    session: Session,
+    contract_id: str,
+    spec: ContractSpec,
+    *,
+    settings: Settings,
+    now: datetime,
+    minimum: Minimum | None,
+) -> Resolution:
+    """The champion's training data if it is enough, else the contract's window if that is.
+
+    Without `minimum` (an explicit request) any source with a batch will do.
+    """
+    champion = champion_training_batches(session, contract_id, settings=settings)
+    candidates = [c for c in (champion, window_batches(session, contract_id, spec, now)) if c]
+    reasons: list[str] = []
+    for candidate in candidates:
+        short = candidate.shortfall(minimum) if minimum else None
+        if short is None and candidate.batches:
+            return Resolution(candidate, "; ".join(reasons) or None, True)
+        reasons.append(short or f"{candidate.describe()} has no accepted batches")
+    return Resolution(None, "; ".join(reasons), any(c.batches for c in candidates))
 
 
 def build_reference(
@@ -151,39 +306,53 @@ def build_reference(
     settings: Settings,
     reason: str,
     audited: bool = True,
+    minimum: Minimum | None = None,
 ) -> MonitorReference:
-    """Compute the reference now; a new version only if its profile changed."""
+    """Compute the reference now; a new version only if its profile changed.
+
+    With `minimum`, a source below it is not used (`ReferenceUnavailable`, rule
+    `reference_minimum`); without, any source with an accepted batch is.
+    """
     repository.lock_contract_references(session, contract_id)
     spec = current_spec(session, contract_id)
     now = utcnow()
-    src = resolve_source(session, contract_id, spec, settings=settings, now=now)
-    if not src.batch_ids:
+    found = resolve(session, contract_id, spec, settings=settings, now=now, minimum=minimum)
+    src = found.source
+    if src is None:
         raise ReferenceUnavailable(
-            f"no accepted batches of {contract_id!r} in the reference window "
-            f"({src.source} {src.window_start} .. {src.window_end})",
+            f"no reference for {contract_id!r} yet: {found.pending}",
             field="dataset",
-            rule="reference_has_data",
+            rule="reference_minimum" if found.has_data else "reference_has_data",
         )
+    if found.pending:  # the champion's training data was not enough: say so in the reason
+        reason = f"{reason} ({found.pending}; using {src.describe()})"
     names = [f.name for f in monitored_fields(spec)]
-    rows = repository.profiles_of(session, src.batch_ids, names)
-    merged = merge_window(((r.field, r.profile) for r in rows), names)
+    seasonality = spec.monitoring.reference.seasonality
+    merged, slices = _merge(session, src.batches, names, seasonality)
     doc = profiles_to_json(merged)
-    fp = fingerprint({"source": src.source, "model": src.model_version, "profiles": doc})
+    fp = fingerprint(
+        {"source": src.source, "model": src.model_version, "profiles": doc, "slices": slices}
+    )
     active = repository.active_reference(session, contract_id)
     if active is not None and active.fingerprint == fp:
         return active
-    row_count = sum(b.rows_accepted for b in repository.batches_by_id(session, src.batch_ids))
+    latest = repository.latest_reference(session, contract_id)
     reference = MonitorReference(
         contract_id=contract_id,
-        version=(active.version + 1) if active else 1,
+        version=(latest.version + 1) if latest else 1,
         source=src.source,
         model_name=src.model_name,
         model_version=src.model_version,
         window_start=src.window_start,
         window_end=src.window_end,
         batch_ids=[str(b) for b in src.batch_ids],
-        row_count=row_count,
+        row_count=src.rows,
+        batch_count=len(src.batches),
+        first_batch_at=min(b.received_at for b in src.batches),
+        last_batch_at=max(b.received_at for b in src.batches),
         profiles=doc,
+        seasonality=seasonality,
+        slices=slices,
         fingerprint=fp,
         reason=reason[:500],
         created_at=now,
@@ -198,9 +367,44 @@ def build_reference(
             action="monitor.reference.create",
             object_type="monitor_reference",
             object_id=f"{contract_id}:v{reference.version}",
-            after={"source": src.source, "batches": len(src.batch_ids), "reason": reason},
+            after={"source": src.source, "batches": len(src.batches), "reason": reason},
         )
     return reference
+
+
+def _merge(
+    session: Session, batches: Sequence[SourceBatch], names: list[str], seasonality: str | None
+) -> tuple[dict[str, FieldProfile], dict[str, Any] | None]:
+    """The merged profiles of all the batches, and with seasonality of each hour's batches."""
+    rows = repository.profiles_of(session, [b.id for b in batches], names)
+    merged = merge_window(((r.field, r.profile) for r in rows), names)
+    if seasonality is None:
+        return merged, None
+    keys_of = {b.id: slice_keys(b.received_at, seasonality) for b in batches}
+    grouped: dict[str, list[SourceBatch]] = {}
+    for b in batches:
+        for key in keys_of[b.id]:
+            grouped.setdefault(key, []).append(b)
+    by_batch: dict[uuid.UUID, list[Any]] = {}
+    for r in rows:
+        by_batch.setdefault(r.batch_id, []).append(r)
+    slices = {}
+    for key, members in sorted(grouped.items()):
+        part = merge_window(
+            ((r.field, r.profile) for b in members for r in by_batch.get(b.id, [])), names
+        )
+        slices[key] = {
+            "batches": len(members),
+            "rows": sum(b.rows for b in members),
+            "profiles": profiles_to_json(part),
+        }
+    return merged, slices
+
+
+@dataclass(frozen=True)
+class Refresh:
+    reason: str
+    invalidates: bool  # the active reference is wrong now, not just old
 
 
 def needs_refresh(
@@ -210,44 +414,106 @@ def needs_refresh(
     *,
     settings: Settings,
     now: datetime,
-) -> str | None:
+) -> Refresh | None:
     """Why the active reference should be recomputed, or None if it is current."""
     if active is None:
-        return "no reference yet"
+        return Refresh("no reference yet", invalidates=False)
     wanted = {f.name for f in monitored_fields(spec)}
     if not wanted <= set(active.profiles):
-        return "monitored fields changed"
+        return Refresh("monitored fields changed", invalidates=False)
+    if active.seasonality != spec.monitoring.reference.seasonality:
+        return Refresh("seasonality changed", invalidates=True)
     champion = champion_training_batches(session, active.contract_id, settings=settings)
+    if champion is not None and champion.shortfall(minimum_of(spec, settings)) is not None:
+        champion = None  # too little to be the reference: the window stands in for it
     if champion is not None and (
         active.source != "champion_training" or active.model_version != champion.model_version
     ):
-        return f"champion is now {champion.model_name} v{champion.model_version}"
+        return Refresh(f"champion is now {champion.model_name} v{champion.model_version}", True)
     if champion is None and active.source == "champion_training":
-        return "no champion training data any more"
+        return Refresh("the champion's training data is no longer the reference", True)
     ref = spec.monitoring.reference
     pinned = (ref.start, ref.end)
     if active.source == "pinned_window" and (active.window_start, active.window_end) != pinned:
-        return "pinned window changed"
+        return Refresh("pinned window changed", invalidates=True)
     if active.source == "trailing_window" and ref.start is not None:
-        return "a pinned window replaced the trailing one"
+        return Refresh("a pinned window replaced the trailing one", invalidates=True)
     max_age = parse_duration(settings.monitor_reference_max_age)
     if active.source == "trailing_window" and now - active.created_at >= max_age:
-        return "trailing window is older than monitor_reference_max_age"
+        return Refresh("trailing window is older than monitor_reference_max_age", False)
     return None
 
 
 def ensure_reference(
     session: Session, actor: Principal, *, contract_id: str, settings: Settings
 ) -> MonitorReference | None:
-    """The active reference, recomputed first when stale; None while there is no data."""
+    """The active reference, recomputed first when stale; None while there is not enough data.
+
+    A reference that is merely old stays active until a new one can be built; one that no
+    longer applies (another champion, another pinned window) is retired when it cannot be
+    replaced, so drift reads `no_data` instead of judging against the wrong data.
+    """
     spec = current_spec(session, contract_id)
     active = repository.active_reference(session, contract_id)
-    why = needs_refresh(session, active, spec, settings=settings, now=utcnow())
-    if why is None:
+    refresh = needs_refresh(session, active, spec, settings=settings, now=utcnow())
+    if refresh is None:
         return active
     try:
         return build_reference(
-            session, actor, contract_id=contract_id, settings=settings, reason=why, audited=False
+            session,
+            actor,
+            contract_id=contract_id,
+            settings=settings,
+            reason=refresh.reason,
+            audited=False,
+            minimum=minimum_of(spec, settings),
         )
-    except ReferenceUnavailable:
+    except ReferenceUnavailable as exc:
+        if active is not None and refresh.invalidates:
+            active.retired_at = utcnow()
+            active.retired_reason = f"{refresh.reason}; {exc}"[:500]
+            session.flush()
+            return None
         return active
+
+
+def pending_reason(session: Session, contract_id: str, *, settings: Settings) -> str:
+    """Why a contract has no active reference: what its sources lack, or why it was retired."""
+    spec = current_spec(session, contract_id)
+    found = resolve(
+        session,
+        contract_id,
+        spec,
+        settings=settings,
+        now=utcnow(),
+        minimum=minimum_of(spec, settings),
+    )
+    if found.source is not None:
+        return f"no reference yet; {found.source.describe()} is enough and the next run builds it"
+    latest = repository.latest_reference(session, contract_id)
+    retired = (
+        f" (v{latest.version} retired: {latest.retired_reason})"
+        if latest and latest.retired_at
+        else ""
+    )
+    return f"no reference yet{retired}: {found.pending}"
+
+
+def coverage(reference: MonitorReference) -> dict[str, Any]:
+    """What a reference covers, as the API shows it with every drift answer."""
+    return {
+        "id": str(reference.id),
+        "version": reference.version,
+        "source": reference.source,
+        "model_name": reference.model_name,
+        "model_version": reference.model_version,
+        "window_start": reference.window_start,
+        "window_end": reference.window_end,
+        "batches": reference.batch_count,
+        "rows": reference.row_count,
+        "first_batch_at": reference.first_batch_at,
+        "last_batch_at": reference.last_batch_at,
+        "seasonality": reference.seasonality,
+        "created_at": reference.created_at,
+        "reason": reference.reason,
+    }

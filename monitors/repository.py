@@ -458,6 +458,12 @@ def ingest_marker(session: Session) -> tuple[Any, ...]:
 
 
 def active_reference(session: Session, contract_id: str) -> MonitorReference | None:
+    """The highest version, unless it was retired (then there is no active reference)."""
+    latest = latest_reference(session, contract_id)
+    return latest if latest is not None and latest.retired_at is None else None
+
+
+def latest_reference(session: Session, contract_id: str) -> MonitorReference | None:
     stmt = (
         select(MonitorReference)
         .where(MonitorReference.contract_id == contract_id)
@@ -474,6 +480,26 @@ def reference_versions(session: Session, contract_id: str) -> list[MonitorRefere
         .order_by(MonitorReference.version.desc())
     )
     return list(session.scalars(stmt))
+
+
+def reference_slices(
+    session: Session, reference_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, dict[str, int]]]:
+    """Per seasonal reference, each slice's batches and rows (not its profiles)."""
+    if not reference_ids:
+        return {}
+    rows = session.execute(
+        text(
+            "SELECT r.id, s.key, (s.value->>'batches')::int, (s.value->>'rows')::bigint"
+            " FROM monitor_references r, jsonb_each(r.slices) s"
+            " WHERE r.id = ANY(:ids) AND r.slices IS NOT NULL"
+        ),
+        {"ids": list(reference_ids)},
+    )
+    out: dict[uuid.UUID, dict[str, dict[str, int]]] = {}
+    for ref_id, key, batches, count in rows:
+        out.setdefault(ref_id, {})[key] = {"batches": batches, "rows": count}
+    return {k: dict(sorted(v.items())) for k, v in out.items()}
 
 
 def lock_contract_references(session: Session, contract_id: str) -> None:
@@ -510,6 +536,33 @@ def drift_windows(
             DriftWindow.window_end <= end,
         )
         .order_by(DriftWindow.window_start)
+    )
+    return list(session.scalars(stmt))
+
+
+def bad_drift_windows(
+    session: Session,
+    contract_id: str,
+    kinds: Sequence[str],
+    verdicts: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int,
+) -> list[DriftWindow]:
+    """The newest `limit` windows of these kinds with one of these verdicts ending in
+    (start, end], newest first."""
+    stmt = (
+        select(DriftWindow)
+        .where(
+            DriftWindow.contract_id == contract_id,
+            DriftWindow.kind.in_(kinds),
+            DriftWindow.verdict.in_(verdicts),
+            DriftWindow.window_end > start,
+            DriftWindow.window_end <= end,
+        )
+        .order_by(DriftWindow.window_end.desc(), DriftWindow.id.desc())
+        .limit(limit)
     )
     return list(session.scalars(stmt))
 
@@ -630,6 +683,17 @@ def list_notifications(
 def get_notification(session: Session, notification_id: int) -> Notification | None:
     stmt = select(Notification).where(Notification.id == notification_id).with_for_update()
     return session.scalar(stmt)
+
+
+def delete_sliding_windows_before(session: Session, contract_id: str, cutoff: datetime) -> None:
+    """Forget sliding-window verdicts that ended before `cutoff` (past every SLO's span)."""
+    session.execute(
+        delete(DriftWindow).where(
+            DriftWindow.contract_id == contract_id,
+            DriftWindow.window_end < cutoff,
+            DriftWindow.kind == "sliding",
+        )
+    )
 
 
 def delete_drift_windows(session: Session, contract_id: str, kind: str) -> None:

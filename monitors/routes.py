@@ -14,7 +14,7 @@ from core.clock import utcnow
 from monitors import notify, repository, service, slos
 from monitors.errors import AlertNotFound
 from monitors.models import Alert, MonitorReference
-from monitors.references import build_reference
+from monitors.references import build_reference, current_spec, minimum_of, pending_reason
 from monitors.schemas import (
     AlertDetail,
     AlertEventRead,
@@ -22,6 +22,7 @@ from monitors.schemas import (
     DriftSeriesRead,
     NotificationRead,
     ReferenceRead,
+    ReferenceStatusRead,
     RunRead,
     SinkCreate,
     SinkRead,
@@ -126,25 +127,69 @@ def get_drift_report(
 
 @router.get("/monitors/references", response_model=list[ReferenceRead])
 def list_references(session: DbSession, _: Viewer, dataset: Dataset) -> list[ReferenceRead]:
-    """Every version of a dataset's reference profile, newest (active) first."""
+    """Every version of a dataset's reference profile and what it covers, newest first."""
     contract_id = service.resolve_contract_id(session, dataset)
-    return [_reference(r) for r in repository.reference_versions(session, contract_id)]
+    versions = repository.reference_versions(session, contract_id)
+    active = repository.active_reference(session, contract_id)
+    slices = repository.reference_slices(session, [r.id for r in versions])
+    return [_reference(r, active, slices.get(r.id)) for r in versions]
+
+
+@router.get("/monitors/references/active", response_model=ReferenceStatusRead)
+def active_reference(
+    session: DbSession, _: Viewer, settings: AppSettings, dataset: Dataset
+) -> dict[str, Any]:
+    """The reference drift is judged against now, or what is missing before there is one."""
+    contract_id = service.resolve_contract_id(session, dataset)
+    active = repository.active_reference(session, contract_id)
+    if active is None:
+        pending = pending_reason(session, contract_id, settings=settings)
+        return {"contract_id": contract_id, "reference": None, "pending": pending}
+    slices = repository.reference_slices(session, [active.id])
+    return {
+        "contract_id": contract_id,
+        "reference": _reference(active, active, slices.get(active.id)),
+        "pending": None,
+    }
 
 
 @router.post("/monitors/references", response_model=ReferenceRead)
 def recompute_reference(
-    session: DbSession, actor: Admin, settings: AppSettings, dataset: Dataset
+    session: DbSession,
+    actor: Admin,
+    settings: AppSettings,
+    dataset: Dataset,
+    force: Annotated[
+        bool,
+        Query(description="Build it even below the minimum batches and rows (any data will do)."),
+    ] = False,
 ) -> ReferenceRead:
     """Recompute a dataset's reference now (a new version only if the profile changed)."""
     contract_id = service.resolve_contract_id(session, dataset)
+    minimum = None if force else minimum_of(current_spec(session, contract_id), settings)
     ref = build_reference(
-        session, actor, contract_id=contract_id, settings=settings, reason="requested via API"
+        session,
+        actor,
+        contract_id=contract_id,
+        settings=settings,
+        reason="requested via API" + (" (forced below the minimum)" if force else ""),
+        minimum=minimum,
     )
-    return _reference(ref)
+    slices = repository.reference_slices(session, [ref.id])
+    return _reference(ref, ref, slices.get(ref.id))
 
 
-def _reference(r: MonitorReference) -> ReferenceRead:
-    return ReferenceRead.model_validate({**r.__dict__, "fields": sorted(r.profiles)})
+def _reference(
+    r: MonitorReference, active: MonitorReference | None, slices: dict[str, Any] | None
+) -> ReferenceRead:
+    return ReferenceRead.model_validate(
+        {
+            **r.__dict__,
+            "fields": sorted(r.profiles),
+            "slices": slices,
+            "active": active is not None and r.id == active.id,
+        }
+    )
 
 
 @router.get("/slos", response_model=list[SloRead])

@@ -1,5 +1,10 @@
 """The monitor runner: references, drift windows, SLO evaluation, alerts, then delivery.
 
+Each run judges the windows ending now (`monitor_sliding_windows`, e.g. the last 5, 15 and
+60 minutes) and every batch not yet out of the backfill (the newest included) before it
+evaluates the SLOs, so the drift-free SLO counts a drifted batch on the first run after it
+arrives rather than when its hour completes.
+
 `run_once` is one evaluation, in one transaction, under a Postgres advisory lock: with
 several API replicas (or a replica and `driftgate monitors run`) exactly one evaluates and
 the others skip, so there is no second scheduler to configure. Every time it reads comes
@@ -29,8 +34,8 @@ from monitors import repository
 from monitors.alerts import reconcile
 from monitors.notify import DeliveryReport, deliver_due
 from monitors.quality_service import record_recent
-from monitors.references import ensure_reference
-from monitors.service import record_recent_windows, refresh_rollups
+from monitors.references import ensure_reference, pending_reason
+from monitors.service import record_recent_windows, record_sliding_windows, refresh_rollups
 from monitors.slos import evaluate_slo
 
 log = logging.getLogger("driftgate.monitors")
@@ -43,6 +48,7 @@ class RunReport:
     ran: bool
     contracts: int = 0
     windows: int = 0
+    sliding_windows: int = 0  # windows ending now, stored for the drift-free SLO
     slos: int = 0
     quality_windows: int = 0
     rollups_built: int = 0
@@ -75,11 +81,26 @@ def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> 
                     session, RUNNER, contract_id=contract_id, settings=settings
                 )
                 refreshed = refresh_rollups(session, contract_id=contract_id, settings=settings)
+                pending = (
+                    None if reference else pending_reason(session, contract_id, settings=settings)
+                )
                 windows = record_recent_windows(
-                    session, contract_id=contract_id, reference=reference, settings=settings
+                    session,
+                    contract_id=contract_id,
+                    reference=reference,
+                    settings=settings,
+                    pending=pending,
+                )
+                sliding = record_sliding_windows(
+                    session,
+                    contract_id=contract_id,
+                    reference=reference,
+                    settings=settings,
+                    pending=pending,
                 )
             report.contracts += 1
             report.windows += len(windows)
+            report.sliding_windows += len(sliding)
             report.rollups_built += refreshed.built
             report.rollups_left += refreshed.left
         except Exception as exc:  # one broken contract must not stop the others

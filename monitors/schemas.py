@@ -23,11 +23,39 @@ class ReferenceRead(ResponseModel):
     window_start: datetime | None = Field(default=None, description="Window start, if a window.")
     window_end: datetime | None = Field(default=None, description="Window end, if a window.")
     batch_ids: list[str] = Field(description="Batches whose profiles make the reference.")
+    batch_count: int = Field(description="How many batches it covers.")
     row_count: int = Field(description="Accepted rows in those batches.")
+    first_batch_at: datetime | None = Field(
+        default=None, description="Arrival of the first batch it covers."
+    )
+    last_batch_at: datetime | None = Field(
+        default=None, description="Arrival of the last batch it covers."
+    )
     fields: list[str] = Field(description="Fields profiled.")
+    seasonality: str | None = Field(
+        default=None, description="hour_of_day or hour_of_week when it keeps hourly slices."
+    )
+    slices: dict[str, dict[str, int]] | None = Field(
+        default=None,
+        description="Per slice (`h13`: batches that arrived 13:00-13:59 UTC; `d0h13`: on "
+        "Mondays), the batches and rows it covers; a window is compared with its hours' slices.",
+    )
+    active: bool = Field(description="True for the version drift is judged against now.")
+    retired_at: datetime | None = Field(
+        default=None, description="When it stopped applying without a replacement."
+    )
+    retired_reason: str | None = Field(default=None, description="Why it was retired.")
     reason: str = Field(description="Why this version was computed.")
     created_at: datetime = Field(description="When it was computed.")
     created_by: str = Field(description="Who computed it (a token name or the runner).")
+
+
+class ReferenceStatusRead(ResponseModel):
+    contract_id: str = Field(description="The monitored contract.")
+    reference: ReferenceRead | None = Field(description="The active reference, if any.")
+    pending: str | None = Field(
+        description="Without an active reference: what its sources lack (batches, rows)."
+    )
 
 
 class FieldPoint(ResponseModel):
@@ -68,6 +96,12 @@ class DriftWindowRead(ResponseModel):
         "without accepted rows, which drift does not count); for a batch, the batch itself."
     )
     drifted_share: float | None = Field(default=None, description="Share of fields alerting.")
+    reference: dict[str, Any] | None = Field(
+        default=None,
+        description="What the window was compared with: reference id and version, the slice "
+        "(`whole`, or the hours of a seasonal reference), its batches and rows, and why a "
+        "coarser slice was used (`fallback`).",
+    )
     prediction_drift: dict[str, Any] | None = Field(
         default=None, description="Drift of the served score field, if the dataset has one."
     )
@@ -77,7 +111,13 @@ class DriftWindowRead(ResponseModel):
 class DriftSeriesRead(ResponseModel):
     contract_id: str = Field(description="The monitored contract.")
     window: str = Field(description="Window length (ISO 8601) or `batch`.")
-    reference: dict[str, Any] | None = Field(description="The active reference, if any.")
+    reference: dict[str, Any] | None = Field(
+        description="The active reference and what it covers (source, champion version, "
+        "batches, rows, first and last batch arrival, seasonality), if any."
+    )
+    reference_pending: str | None = Field(
+        default=None, description="Without a reference: what is missing (batches, rows)."
+    )
     windows: list[DriftWindowRead] = Field(description="One entry per window, oldest first.")
     fields: dict[str, list[FieldPoint]] = Field(description="Time series per field.")
 

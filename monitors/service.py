@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -27,8 +27,15 @@ from monitors.drift import (
 from monitors.errors import DatasetNotMonitored, InvalidWindow
 from monitors.models import MonitorReference
 from monitors.profiles import FieldProfile
-from monitors.references import current_spec, reference_profiles
+from monitors.references import (
+    coverage,
+    current_spec,
+    pending_reason,
+    reference_view,
+    slice_minimum,
+)
 from monitors.rollup_refresh import Refreshed, refresh
+from monitors.seasons import Minimum
 
 MAX_WINDOWS = 2000
 MAX_BATCH_IDS = 100  # batch ids listed per window, newest first; GET /batches lists them all
@@ -44,6 +51,7 @@ class EvaluatedWindow:
     last_batch_at: datetime | None
     batch_ids: list[uuid.UUID]  # the newest MAX_BATCH_IDS, newest first
     drift: WindowDrift
+    reference: dict[str, Any] | None = None  # what it was compared with (slice, batches, rows)
 
     @property
     def batch_ids_truncated(self) -> bool:
@@ -108,16 +116,25 @@ def evaluate_windows(
     bounds: Sequence[tuple[datetime, datetime]],
     settings: Settings,
     last: int | None = None,
+    pending: str | None = None,
 ) -> list[EvaluatedWindow]:
     """Drift of each window (or each batch, when `length` is None) inside `bounds`.
 
     Whole weeks, days, 6 hours, hours, 10 minutes and minutes come from valid rollups
     (monitors/rollups.py) when the runner has built them; every other batch contributes its own
     stored profile. With `last`, only the newest `last` batches are judged (batch mode).
+    Without a reference every window is `no_data`, its reason `pending` (what is missing).
     """
-    fields = monitored_fields(current_spec(session, contract_id))
-    ref = reference_profiles(reference) if reference else {}
-    judge = Judge(ref, fields, policy_of(settings))
+    spec = current_spec(session, contract_id)
+    if reference is None and pending is None:
+        pending = pending_reason(session, contract_id, settings=settings)
+    judge = Judge(
+        reference,
+        monitored_fields(spec),
+        policy_of(settings),
+        slice_minimum(settings),
+        pending,
+    )
     if length is None:
         return _judge_batches(session, contract_id, judge, bounds, last)
     return _judge_windows(session, contract_id, judge, bounds)
@@ -125,14 +142,28 @@ def evaluate_windows(
 
 @dataclass(frozen=True)
 class Judge:
-    """What every window is compared with: the reference, the monitored fields, the policy."""
+    """What every window is compared with: the reference (the slices of the window's hours
+    when it is seasonal), the monitored fields, the policy."""
 
-    reference: dict[str, FieldProfile]
+    reference: MonitorReference | None
     fields: list[MonitoredField]
     policy: DriftPolicy
+    slice_minimum: Minimum
+    pending: str | None = None  # why there is no reference
 
-    def __call__(self, current: dict[str, FieldProfile], rows: int) -> WindowDrift:
-        return compare_window(self.reference, current, self.fields, self.policy, rows=rows)
+    def __call__(
+        self,
+        current: dict[str, FieldProfile],
+        rows: int,
+        first: datetime | None,
+        last: datetime | None,
+    ) -> tuple[WindowDrift, dict[str, Any] | None]:
+        if self.reference is None:
+            drift = compare_window({}, current, self.fields, self.policy, rows=rows)
+            drift.reason = self.pending or drift.reason
+            return drift, None
+        ref, info = reference_view(self.reference, first, last, self.slice_minimum)
+        return compare_window(ref, current, self.fields, self.policy, rows=rows), info
 
 
 def _judge_batches(
@@ -147,19 +178,12 @@ def _judge_batches(
     batches = batches[-last:] if last else batches
     names = [f.name for f in judge.fields]
     by_batch = rollups.batch_profiles(session, [b.id for b in batches], names)
-    return [
-        EvaluatedWindow(
-            "batch",
-            b.received_at,
-            b.received_at,
-            1,
-            b.received_at,
-            b.received_at,
-            [b.id],
-            judge(by_batch.get(b.id, {}), int(b.rows_accepted)),
-        )
-        for b in batches
-    ]
+    out = []
+    for b in batches:
+        at = b.received_at
+        drift, ref = judge(by_batch.get(b.id, {}), int(b.rows_accepted), at, at)
+        out.append(EvaluatedWindow("batch", at, at, 1, at, at, [b.id], drift, ref))
+    return out
 
 
 def _judge_windows(
@@ -201,10 +225,10 @@ def _judge_windows(
                 for b in mine
             ]
         )
-        drift = judge(rollups.merge_parts(parts), total.rows)
+        drift, ref = judge(rollups.merge_parts(parts), total.rows, total.first, total.newest)
         out.append(
             EvaluatedWindow(
-                "window", start, end, total.batches, total.first, total.newest, ids, drift
+                "window", start, end, total.batches, total.first, total.newest, ids, drift, ref
             )
         )
     return out
@@ -243,6 +267,7 @@ def drift_series(
     else:
         bounds = window_bounds(length, start=start, end=end, count=count, now=now)
     reference = repository.active_reference(session, contract_id)
+    pending = None if reference else pending_reason(session, contract_id, settings=settings)
     evaluated = evaluate_windows(
         session,
         contract_id=contract_id,
@@ -251,31 +276,20 @@ def drift_series(
         bounds=bounds,
         settings=settings,
         last=count if length is None else None,
+        pending=pending,
     )
     return {
         "contract_id": contract_id,
         "window": window,
         "reference": reference_summary(reference),
+        "reference_pending": pending,
         "windows": [window_json(w, contract_id, settings.public_url) for w in evaluated],
         "fields": _per_field(evaluated),
     }
 
 
 def reference_summary(reference: MonitorReference | None) -> dict[str, Any] | None:
-    if reference is None:
-        return None
-    return {
-        "id": str(reference.id),
-        "version": reference.version,
-        "source": reference.source,
-        "model_name": reference.model_name,
-        "model_version": reference.model_version,
-        "window_start": reference.window_start,
-        "window_end": reference.window_end,
-        "batches": len(reference.batch_ids),
-        "rows": reference.row_count,
-        "created_at": reference.created_at,
-    }
+    return coverage(reference) if reference is not None else None
 
 
 def window_json(w: EvaluatedWindow, contract_id: str, base_url: str) -> dict[str, Any]:
@@ -294,6 +308,7 @@ def window_json(w: EvaluatedWindow, contract_id: str, base_url: str) -> dict[str
         "batch_ids_truncated": w.batch_ids_truncated,
         "batches_url": batches_url(w, contract_id, base_url),
         "drifted_share": w.drift.drifted_share,
+        "reference": w.reference,
         "prediction_drift": prediction.to_json() if prediction else None,
         "fields": {name: f.to_json() for name, f in w.drift.fields.items()},
     }
@@ -325,41 +340,100 @@ def _per_field(evaluated: list[EvaluatedWindow]) -> dict[str, list[dict[str, Any
 
 
 def record_recent_windows(
-    session: Session, *, contract_id: str, reference: MonitorReference | None, settings: Settings
+    session: Session,
+    *,
+    contract_id: str,
+    reference: MonitorReference | None,
+    settings: Settings,
+    pending: str | None = None,
 ) -> list[EvaluatedWindow]:
     """Re-evaluate the last completed windows and their batches, and store the verdicts.
 
     Re-evaluating a backfill of windows on every run is what picks up late batches: a
-    window's verdict is recomputed until it leaves the backfill.
+    window's verdict is recomputed until it leaves the backfill. The batches run up to this
+    instant, so the newest batch is judged on the cycle after it arrives.
     """
     length = parse_duration(settings.monitor_window)
     now = utcnow()
+    if reference is None and pending is None:
+        pending = pending_reason(session, contract_id, settings=settings)
     last_end = align(now, length)
     bounds = [
         (last_end - (i + 1) * length, last_end - i * length)
         for i in reversed(range(settings.monitor_backfill_windows))
     ]
-    windows = evaluate_windows(
-        session,
-        contract_id=contract_id,
-        reference=reference,
-        length=length,
-        bounds=bounds,
-        settings=settings,
-    )
+    common: dict[str, Any] = {
+        "contract_id": contract_id,
+        "reference": reference,
+        "settings": settings,
+        "pending": pending,
+    }
+    windows = evaluate_windows(session, length=length, bounds=bounds, **common)
     batches = evaluate_windows(
-        session,
-        contract_id=contract_id,
-        reference=reference,
-        length=None,
-        bounds=[(bounds[0][0], now)],
-        settings=settings,
+        session, length=None, bounds=[(bounds[0][0], now + timedelta(microseconds=1))], **common
     )
     for w in [*windows, *batches]:
         repository.upsert_drift_window(
             session, _stored(contract_id, reference, w, now, settings.public_url)
         )
     return windows
+
+
+def sliding_lengths(settings: Settings) -> list[timedelta]:
+    """The sliding windows' lengths (`monitor_sliding_windows`), shortest first."""
+    out = set()
+    for raw in settings.monitor_sliding_windows:
+        length = parse_window(raw)
+        if length is None:
+            raise InvalidWindow(
+                "a sliding window is a duration, not `batch`",
+                field="monitor_sliding_windows",
+                rule="duration_parses",
+            )
+        out.add(length)
+    return sorted(out)
+
+
+def record_sliding_windows(
+    session: Session,
+    *,
+    contract_id: str,
+    reference: MonitorReference | None,
+    settings: Settings,
+    pending: str | None = None,
+) -> list[EvaluatedWindow]:
+    """Evaluate the windows ending now (`monitor_sliding_windows`) and store their verdicts.
+
+    Unlike the aligned windows these are stored once and never re-evaluated: each row is what
+    the monitor saw at that cycle, against the reference active then, which is what the
+    drift-free SLO counts (one event per time slot, see `slo_events`). A batch received at
+    this very instant counts. Rows older than `monitor_sliding_retention` are deleted.
+    """
+    now = utcnow()
+    if reference is None and pending is None:
+        pending = pending_reason(session, contract_id, settings=settings)
+    edge = now + timedelta(microseconds=1)
+    out = []
+    # one evaluation per length: the windows overlap, and a window's loose batches are
+    # looked up per range
+    for length in sliding_lengths(settings):
+        (w,) = evaluate_windows(
+            session,
+            contract_id=contract_id,
+            reference=reference,
+            length=length,
+            bounds=[(edge - length, edge)],
+            settings=settings,
+            pending=pending,
+        )
+        out.append(replace(w, kind="sliding", start=now - length, end=now))
+    for w in out:
+        repository.upsert_drift_window(
+            session, _stored(contract_id, reference, w, now, settings.public_url)
+        )
+    retention = parse_duration(settings.monitor_sliding_retention)
+    repository.delete_sliding_windows_before(session, contract_id, now - retention)
+    return out
 
 
 def refresh_rollups(session: Session, *, contract_id: str, settings: Settings) -> Refreshed:
@@ -395,7 +469,10 @@ def _stored(
         "fields": jsonsafe(
             {
                 "reason": doc["reason"],
-                **{k: doc[k] for k in ("batch_ids", "batch_ids_truncated", "batches_url")},
+                **{
+                    k: doc[k]
+                    for k in ("batch_ids", "batch_ids_truncated", "batches_url", "reference")
+                },
                 "fields": doc["fields"],
             }
         ),

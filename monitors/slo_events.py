@@ -6,7 +6,7 @@ Every SLO is "good events / all events over a window"; what an event is depends 
 |---|---|---|
 | batch_pass_rate | a batch received | its status is one of `good_statuses` (passed, warned) |
 | freshness | a tick every `step_seconds` | the newest accepted event time is within the SLA then |
-| drift_free | an evaluated drift window | its verdict is not `alert` (`no_data` is no event) |
+| drift_free | a 5-minute slot (`step_seconds`) with judged windows | no window in it alerted |
 | realized_auc | a quality window with enough labels | its realized AUC >= `threshold` |
 
 Events are read once per evaluation for the whole span (period plus the longest rule window),
@@ -147,18 +147,48 @@ def _freshness(session: Session, slo: Slo, start: datetime, end: datetime) -> Ev
     return Events(ticks, known & (lag <= max_lag))
 
 
+DRIFT_EVENT_KINDS = ("sliding", "batch")
+DEFAULT_DRIFT_STEP_SECONDS = 300.0
+
+
 def _drift_free(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
+    """One event per `step_seconds` slot (epoch-aligned, by window end) in which the runner
+    judged a sliding window or a batch with data; bad if any of them had a bad verdict.
+
+    The event's time is the end of the slot's newest window, so the slot the runner is in now
+    counts on this very evaluation. However many overlapping windows or runs saw a drift in a
+    slot, it is one event, so the budget is a share of time: a drifted hour of hourly batches
+    (the 60-minute sliding window alerts for the hour after it arrives) costs 12 of the 8,640
+    five-minute slots of 30 days, the 1/720 an hourly window cost before.
+    """
     bad = list(slo.params.get("bad_verdicts", ["alert"]))
-    return _fetch(
-        session,
-        DriftWindow.window_end,
-        DriftWindow.verdict.not_in(bad),
-        DriftWindow.contract_id == slo.contract_id,
-        DriftWindow.kind == "window",
-        DriftWindow.verdict != "no_data",
-        DriftWindow.window_end > start,
-        DriftWindow.window_end <= end,
+    step_us = int(float(slo.params.get("step_seconds", DEFAULT_DRIFT_STEP_SECONDS)) * US)
+    t = epoch_us(DriftWindow.window_end)
+    slot = t // step_us
+    slots = (
+        select(
+            func.max(t).label("t"),
+            func.bool_and(DriftWindow.verdict.not_in(bad)).label("good"),
+        )
+        .where(
+            DriftWindow.contract_id == slo.contract_id,
+            DriftWindow.kind.in_(DRIFT_EVENT_KINDS),
+            DriftWindow.verdict != "no_data",
+            DriftWindow.window_end > start,
+            DriftWindow.window_end <= end,
+        )
+        .group_by(slot)
+        .subquery()
     )
+    row = session.execute(
+        select(
+            func.array_agg(aggregate_order_by(slots.c.t, slots.c.t)),
+            func.array_agg(aggregate_order_by(slots.c.good, slots.c.t)),
+        )
+    ).one()
+    if row[0] is None:
+        return Events(np.empty(0, np.int64), np.empty(0, bool))
+    return Events(np.asarray(row[0], dtype=np.int64), np.asarray(row[1], dtype=bool))
 
 
 def _realized_auc(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
@@ -215,36 +245,11 @@ def evidence(
             for r in rows
         ]
     elif slo.kind == "drift_free":
-        windows = repository.drift_windows(session, str(contract), "window", start, end)
-        bad = set(slo.params.get("bad_verdicts", ["alert"]))
-        out["windows"] = [
-            {
-                "start": w.window_start,
-                "end": w.window_end,
-                "verdict": w.verdict,
-                "fields": sorted(
-                    name
-                    for name, f in (w.fields.get("fields") or {}).items()
-                    if f.get("severity") == "alert"
-                ),
-                "batches": w.batches,
-                # each batch of the window on its own: `count` asks for all of them (up to the
-                # API's limit), as a window of minute-level batches holds more than the default 24
-                "url": f"{base_url}/monitors/drift?"
-                + urlencode(
-                    {
-                        "dataset": contract,
-                        "window": "batch",
-                        "start": w.window_start.isoformat(),
-                        "end": w.window_end.isoformat(),
-                        "count": min(max(w.batches, 1), MAX_WINDOWS),
-                    }
-                ),
-                "batches_url": (w.fields or {}).get("batches_url"),
-            }
-            for w in windows
-            if w.verdict in bad
-        ][-20:]
+        bad = list(slo.params.get("bad_verdicts", ["alert"]))
+        windows = repository.bad_drift_windows(
+            session, str(contract), DRIFT_EVENT_KINDS, bad, start, end, limit=20
+        )
+        out["windows"] = [_drift_evidence(w, contract, base_url) for w in reversed(windows)]
     elif slo.kind == "realized_auc":
         low = session.scalars(
             select(ModelQualityWindow)
@@ -279,6 +284,37 @@ def evidence(
         out["stale_ticks"] = events.bad_times(start, end, 5)
         out["url"] = f"{base_url}/contracts/{contract}/freshness"
     return out
+
+
+def _drift_evidence(w: DriftWindow, contract: str | None, base_url: str) -> dict[str, Any]:
+    """A drifted window (sliding or one batch): its fields, and links to each of its batches."""
+    doc = w.fields or {}
+    return {
+        "kind": w.kind,
+        "start": w.window_start,
+        "end": w.window_end,
+        "length_seconds": (w.window_end - w.window_start).total_seconds(),
+        "verdict": w.verdict,
+        "fields": sorted(
+            name for name, f in (doc.get("fields") or {}).items() if f.get("severity") == "alert"
+        ),
+        "reason": doc.get("reason"),
+        "batches": w.batches,
+        "reference": doc.get("reference"),
+        # each batch of the window on its own: `count` asks for all of them (up to the API's
+        # limit), as a window of minute-level batches holds more than the default 24
+        "url": f"{base_url}/monitors/drift?"
+        + urlencode(
+            {
+                "dataset": contract,
+                "window": "batch",
+                "start": w.window_start.isoformat(),
+                "end": (w.window_end + timedelta(microseconds=1)).isoformat(),
+                "count": min(max(w.batches, 1), MAX_WINDOWS),
+            }
+        ),
+        "batches_url": doc.get("batches_url"),
+    }
 
 
 def span(period: timedelta, longest: timedelta) -> timedelta:

@@ -57,6 +57,8 @@ class FreshnessParams(_Params):
 
 class DriftFreeParams(_Params):
     bad_verdicts: list[Literal["warn", "alert"]] = Field(default=["alert"], min_length=1)
+    # one event per slot of this length (epoch-aligned) in which the runner judged any window
+    step_seconds: float = Field(default=300.0, ge=1, le=86_400)
 
 
 class RealizedAucParams(_Params):

@@ -114,7 +114,15 @@ def committed_db(server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=None, data_dir=tmp_path / "data", max_body_bytes=8 * 1024 * 1024)
+    return Settings(
+        database_url=None,
+        data_dir=tmp_path / "data",
+        max_body_bytes=8 * 1024 * 1024,
+        # tests build references from a few batches on purpose; the minimums have their own
+        # tests (tests/monitors/test_references.py)
+        monitor_reference_min_batches=1,
+        monitor_reference_min_rows=1,
+    )
 
 
 @pytest.fixture
