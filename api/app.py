@@ -15,6 +15,7 @@ from core.db import make_engine, make_session_factory, resolve_database_url, ser
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from core.audit_trail import CheckpointScheduler
     from governance.bake_runner import BakeGuard
     from governance.serving import RankerServing
     from monitors.runner import MonitorRunner
@@ -39,9 +40,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         runner = _start_monitor_runner(app, settings)
         ranker = _start_ranker_serving(app, settings)
         guard = _start_bake_guard(app, settings)
+        checkpoints = _start_audit_checkpoints(app, settings)
         try:
             yield
         finally:
+            if checkpoints is not None:
+                checkpoints.stop()
             if guard is not None:
                 guard.stop()
             if ranker is not None:
@@ -132,3 +136,15 @@ def _start_bake_guard(app: FastAPI, settings: Settings) -> BakeGuard | None:
     guard.start()
     app.state.bake_guard = guard
     return guard
+
+
+def _start_audit_checkpoints(app: FastAPI, settings: Settings) -> CheckpointScheduler | None:
+    """Signed audit checkpoints on a timer (`DRIFTGATE_AUDIT_CHECKPOINTER=false`: CLI/cron)."""
+    if not settings.audit_checkpointer:
+        return None
+    from core.audit_trail import CheckpointScheduler
+
+    scheduler = CheckpointScheduler(app.state.session_factory, settings)
+    scheduler.start()
+    app.state.audit_checkpoints = scheduler
+    return scheduler

@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlalchemy import select, text
 
 from api.deps import Admin, DbSession, Viewer
-from core import audit
+from core import audit, audit_trail
 from core.auth import Role, create_token, list_tokens, revoke_token
 from core.schemas import RequestModel, ResponseModel
 
@@ -103,14 +103,44 @@ class AuditEventRead(ResponseModel):
     hash: str = Field(description="SHA-256 over prev_hash and this event.")
 
 
+class FindingRead(ResponseModel):
+    kind: str = Field(
+        description="`forged` (a checkpoint's signature fails), `truncated` (the chain ends "
+        "before a checkpoint), `rewritten` (the chain's hash differs from a signed one) or "
+        "`chain` (an event's hash, link or sequence number fails)."
+    )
+    seq: int | None = Field(description="First sequence number this leaves unvouched for.")
+    reason: str = Field(description="What was found.")
+
+
 class ChainVerdictRead(ResponseModel):
-    intact: bool = Field(description="Whether every hash recomputes.")
-    events_checked: int = Field(description="Events verified before stopping.")
+    intact: bool = Field(
+        description="Whether the chain recomputes and agrees with every checkpoint."
+    )
+    mode: str = Field(
+        description="`incremental` (recomputed after the newest checkpoint the chain agrees "
+        "with) or `full` (from the first event)."
+    )
+    events_checked: int = Field(description="Events whose hashes were recomputed.")
+    from_seq: int = Field(description="Recomputed after this sequence number (0: from the start).")
+    head_seq: int = Field(description="Sequence number of the newest event.")
     first_broken_seq: int | None = Field(
         default=None, description="First sequence number that fails."
     )
     reason: str | None = Field(default=None, description="Why it fails.")
     head_hash: str | None = Field(default=None, description="Hash of the last event when intact.")
+    checkpoints_trusted: int = Field(description="Checkpoints whose signatures verify.")
+    latest_checkpoint_seq: int | None = Field(
+        default=None, description="Sequence number of the newest trusted checkpoint."
+    )
+    findings: list[FindingRead] = Field(description="Everything found, first sequence first.")
+
+
+class CheckpointWritten(ResponseModel):
+    written: bool = Field(description="Whether a new checkpoint file was written.")
+    seq: int = Field(description="Sequence number of the chain's head.")
+    file: str | None = Field(default=None, description="The checkpoint file, if written.")
+    detail: str = Field(description="`written`, `head unchanged` or `another writer is busy`.")
 
 
 @router.get("/audit", response_model=list[AuditEventRead], tags=["audit"])
@@ -149,6 +179,26 @@ def list_audit(
 
 
 @router.get("/audit/verify", response_model=ChainVerdictRead, tags=["audit"])
-def verify_audit(session: DbSession, _: Viewer) -> ChainVerdictRead:
-    """Recompute the hash chain and name the first broken sequence number, if any."""
-    return ChainVerdictRead.model_validate(audit.verify_chain(session))
+def verify_audit(
+    request: Request,
+    session: DbSession,
+    _: Viewer,
+    full: Annotated[
+        bool, Query(description="Recompute from the first event, not from the last checkpoint.")
+    ] = False,
+) -> ChainVerdictRead:
+    """Recompute the hash chain, compare it with the signed checkpoints, name the first bad seq."""
+    verdict = audit_trail.verify_trail(session, request.app.state.settings, full=full)
+    return ChainVerdictRead.model_validate(verdict)
+
+
+@router.post("/audit/checkpoints", response_model=CheckpointWritten, tags=["audit"])
+def checkpoint_audit(request: Request, session: DbSession, _: Admin) -> CheckpointWritten:
+    """Verify the chain and write a signed checkpoint of its head now (409 if it is broken)."""
+    outcome = audit_trail.write_checkpoint(session, request.app.state.settings)
+    return CheckpointWritten(
+        written=outcome.written,
+        seq=outcome.seq,
+        file=outcome.path.name if outcome.path else None,
+        detail=outcome.detail,
+    )

@@ -37,8 +37,13 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+# Built once: `json.dumps` with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces, UTF-8 as is: the form events are hashed (and now stored) in."""
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -80,39 +85,16 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction.
 
-    Takes a transaction-scoped advisory lock, so call it as late as practical in a
-    transaction: appends are serialized until the caller commits or rolls back.
+    Flushes the caller's pending changes first (as it always has), then appends as
+    `record_many` does, so the payload is stored in its canonical text. Takes a
+    transaction-scoped advisory lock, so call it as late as practical in a transaction:
+    appends are serialized until the caller commits or rolls back. Returns the event as
+    written (not attached to the session).
     """
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    payload = jsonsafe({"before": before, "after": after, **details})
-    occurred_at = utcnow().astimezone(UTC)
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        payload=payload,
-        prev_hash=prev_hash,
-        hash=event_hash(
-            prev_hash,
-            seq=seq,
-            occurred_at=occurred_at,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            payload=payload,
-        ),
-    )
-    session.add(event)
     session.flush()
-    return event
+    entry = AuditEntry(actor, action, object_type, object_id, before, after, details)
+    [row] = _append(session, lock_chain(session), [entry])
+    return AuditEvent(**dict(zip(_ROW_FIELDS, row, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -185,6 +167,25 @@ def append_locked(session: Session, lock: ChainLock, entries: Sequence[AuditEntr
     One INSERT. In a pipeline it is only queued: an error surfaces at the caller's next sync
     (at the latest its commit). Returns the sequence numbers given, in order.
     """
+    return [row[0] for row in _append(session, lock, entries)]
+
+
+_ROW_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+def _append(
+    session: Session, lock: ChainLock, entries: Sequence[AuditEntry]
+) -> list[tuple[Any, ...]]:
     if not entries:
         return []
     seq, prev_hash = lock.head()
@@ -211,15 +212,19 @@ def append_locked(session: Session, lock: ChainLock, entries: Sequence[AuditEntr
                 entry.action,
                 entry.object_type,
                 entry.object_id,
-                json.dumps(payload),  # the JSON column keeps this text; verify re-reads it
+                payload,
                 prev_hash,
                 digest,
             )
         )
         prev_hash = digest
+    # The JSON column keeps this text byte for byte: stored canonical, an event's hash can be
+    # recomputed in SQL from the row as it is (see `scan_chain`).
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    columns[6] = [canonical_json(payload) for payload in columns[6]]
     # Binary parameters: psycopg's text arrays escape every quote of the JSON with a regex.
-    _driver(session).execute(_INSERT_SQL, [list(column) for column in zip(*rows, strict=True)])
-    return [row[0] for row in rows]
+    _driver(session).execute(_INSERT_SQL, columns)
+    return rows
 
 
 def _driver(session: Session) -> psycopg.Connection[Any]:
@@ -237,59 +242,131 @@ class ChainVerdict:
     head_hash: str | None
 
 
-def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainVerdict:
-    """Recompute every hash in order; name the first sequence number that does not match."""
-    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
-    last_seq = 0
-    while True:
-        rows = session.execute(
-            select(*_CHAIN_COLUMNS)
-            .where(AuditEvent.seq > last_seq)
-            .order_by(AuditEvent.seq)
-            .limit(batch_size)
-        ).all()
-        if not rows:
-            break
-        for ev in rows:
-            problem = _check_event(ev, expected_seq, prev_hash)
-            if problem:
-                broken = expected_seq if ev.seq != expected_seq else ev.seq
-                return ChainVerdict(False, checked, broken, problem, None)
-            prev_hash, expected_seq, checked, last_seq = ev.hash, ev.seq + 1, checked + 1, ev.seq
-    return ChainVerdict(True, checked, None, None, prev_hash if checked else None)
+@dataclass(frozen=True)
+class ChainScan:
+    """What recomputing the chain over `(after_seq, head_seq]` found."""
+
+    after_seq: int
+    events_checked: int
+    first_broken_seq: int | None
+    reason: str | None
+    head_seq: int  # the last event scanned (after_seq if none)
+    head_hash: str  # its hash (the starting hash if none)
 
 
-_CHAIN_COLUMNS = (
-    AuditEvent.seq,
-    AuditEvent.occurred_at,
-    AuditEvent.actor,
-    AuditEvent.action,
-    AuditEvent.object_type,
-    AuditEvent.object_id,
-    AuditEvent.payload,
-    AuditEvent.prev_hash,
-    AuditEvent.hash,
-)
-
-
-def _check_event(ev: Any, expected_seq: int, prev_hash: str) -> str | None:
-    if ev.seq != expected_seq:
-        return f"sequence gap: expected {expected_seq}, found {ev.seq}"
-    if ev.prev_hash != prev_hash:
-        return "prev_hash does not match the previous event's hash"
-    recomputed = event_hash(
-        ev.prev_hash,
-        seq=ev.seq,
-        occurred_at=ev.occurred_at,
-        actor=ev.actor,
-        action=ev.action,
-        object_type=ev.object_type,
-        object_id=ev.object_id,
-        payload=ev.payload,
+def verify_chain(session: Session) -> ChainVerdict:
+    """Recompute every hash from the genesis; name the first sequence number that fails."""
+    scan = scan_chain(session)
+    return ChainVerdict(
+        scan.first_broken_seq is None,
+        scan.events_checked,
+        scan.first_broken_seq,
+        scan.reason,
+        scan.head_hash if scan.first_broken_seq is None and scan.events_checked else None,
     )
-    if recomputed != ev.hash:
-        return "hash does not match the event's contents"
-    return None
+
+
+def scan_chain(
+    session: Session,
+    *,
+    after_seq: int = 0,
+    prev_hash: str = GENESIS_HASH,
+    batch_size: int = 5_000,
+) -> ChainScan:
+    """Recompute the chain after `after_seq`, whose hash is `prev_hash`, up to the head.
+
+    Two passes in the server: sequence numbers and links in order (`_LINKS_SQL`, a window
+    over narrow columns), then every event's hash rebuilt from its row as stored
+    (`_SUSPECTS_SQL`, no order, so PostgreSQL may run it in parallel), returning only the
+    events it cannot vouch for. Those are judged again here with the exact rule
+    (`_exact_problem`): an event written before payloads were stored canonically fails the
+    SQL form but passes this one. A match in SQL is proof on its own: the hash covers the
+    exact text the SQL rebuilt.
+    """
+    # The head first: events appended while the scan runs are left to the next one.
+    head = session.execute(
+        text("SELECT seq, hash FROM audit_events WHERE seq > :s ORDER BY seq DESC LIMIT 1"),
+        {"s": after_seq},
+    ).first()
+    if head is None:
+        return ChainScan(after_seq, 0, None, None, after_seq, prev_hash)
+    bounds = {"after": after_seq, "upto": head.seq, "prev": prev_hash}
+    # JIT compiling the rebuilt body costs more than it saves (see docs/benchmarks.md).
+    jit = session.scalar(text("SELECT current_setting('jit')"))
+    session.execute(text("SELECT set_config('jit', 'off', true)"))
+    try:
+        link = session.execute(text(_LINKS_SQL), bounds).first()
+        broken = _link_problem(link, after_seq, prev_hash) if link else None
+        stop = broken[0] if broken else head.seq + 1
+        found = session.scalars(text(_SUSPECTS_SQL), {"after": after_seq, "stop": stop})
+        suspects: list[int] = sorted(found)
+    finally:
+        session.execute(text("SELECT set_config('jit', :v, true)"), {"v": jit})
+    for offset in range(0, len(suspects), batch_size):
+        rows = session.execute(text(_ROWS_SQL), {"seqs": suspects[offset : offset + batch_size]})
+        for row in rows:
+            if not _exact_hash_holds(row):
+                broken = (row.seq, "hash does not match the event's contents")
+                break
+        else:
+            continue
+        break
+    if broken:
+        return ChainScan(after_seq, broken[0] - after_seq - 1, broken[0], broken[1], 0, "")
+    return ChainScan(after_seq, head.seq - after_seq, None, None, head.seq, head.hash)
+
+
+def _link_problem(row: Any, after_seq: int, prev_hash: str) -> tuple[int, str]:
+    """(first broken seq, why) for the first event whose seq or prev_hash does not follow."""
+    expected = (after_seq if row.p_seq is None else row.p_seq) + 1
+    if row.seq != expected:
+        return expected, f"sequence gap: expected {expected}, found {row.seq}"
+    return row.seq, "prev_hash does not match the previous event's hash"
+
+
+def _exact_hash_holds(row: Any) -> bool:
+    recomputed = event_hash(
+        row.prev_hash,
+        seq=row.seq,
+        occurred_at=row.occurred_at,
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        payload=json.loads(row.payload_text),
+    )
+    return bool(recomputed == row.hash)
+
+
+# The canonical body of `event_hash`, rebuilt in SQL from the stored row: keys in sorted
+# order, strings escaped by to_json (as Python escapes them with ensure_ascii=False), the
+# time as isoformat(timespec="microseconds") in UTC, and the payload's stored text.
+_BODY_SQL = """
+'{"action":' || to_json(action)::text || ',"actor":' || to_json(actor)::text
+|| ',"object_id":' || to_json(object_id)::text || ',"object_type":' || to_json(object_type)::text
+|| ',"occurred_at":"' || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
+|| '+00:00","payload":' || payload::text || ',"seq":' || seq::text || '}'
+"""
+_LINKS_SQL = """
+SELECT seq, p_seq FROM (
+    SELECT seq, prev_hash, lag(seq) OVER w AS p_seq, lag(hash) OVER w AS p_hash
+    FROM audit_events WHERE seq > :after AND seq <= :upto
+    WINDOW w AS (ORDER BY seq)
+) AS chain
+WHERE prev_hash <> coalesce(p_hash, :prev) OR seq <> coalesce(p_seq, :after) + 1
+ORDER BY seq
+LIMIT 1
+"""
+_SUSPECTS_SQL = f"""
+SELECT seq FROM audit_events
+WHERE seq > :after AND seq < :stop
+  AND encode(sha256(convert_to(prev_hash || {_BODY_SQL}, 'UTF8')), 'hex') <> hash
+"""
+_ROWS_SQL = """
+SELECT seq, occurred_at, actor, action, object_type, object_id, payload::text AS payload_text,
+       prev_hash, hash
+FROM audit_events WHERE seq = ANY(:seqs) ORDER BY seq
+"""
 
 
 def count_events(session: Session) -> int:

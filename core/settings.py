@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -300,6 +301,27 @@ class Settings(BaseSettings):
     )
     metrics_db_cache_seconds: float = Field(
         default=15.0, ge=0, description="How long /metrics reuses its database figures."
+    )
+
+    # --- audit trail: signed checkpoints kept outside PostgreSQL ---
+    audit_checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where signed audit checkpoints are written (default: <data dir>/"
+        "audit-checkpoints); best a mount the database's administrators cannot write.",
+    )
+    audit_checkpoint_key_file: Path | None = Field(
+        default=None,
+        description="Checkpoint signing key: an Ed25519 PEM key or `hmac-sha256:<hex>` "
+        "(default: <data dir>/keys/audit-checkpoint.key, created on first use).",
+    )
+    audit_checkpoint_algorithm: Literal["ed25519", "hmac-sha256"] = Field(
+        default="ed25519", description="Algorithm of a key created on first use."
+    )
+    audit_checkpointer: bool = Field(
+        default=True, description="Write audit checkpoints on a schedule in the API process."
+    )
+    audit_checkpoint_interval_seconds: float = Field(
+        default=300.0, gt=0, description="Real seconds between scheduled audit checkpoints."
     )
 
 
