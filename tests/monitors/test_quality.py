@@ -36,13 +36,16 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def traffic(
-    n_requests: int, seed: int, *, concept_drift: float = 0.0
+    n_requests: int, seed: int, *, concept_drift: float = 0.0, miscalibrated: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(request codes, calibrated scores, clicks). Concept drift mixes an unseen factor into
-    what users click, while the model's scores (and their distribution) stay the same."""
+    """(request codes, scores, clicks). Scores are calibrated, or with `miscalibrated` a
+    monotone distortion of the truth (too high and too flat, like a model scored at position 0).
+    Concept drift mixes an unseen factor into what users click, while the model's scores (and
+    their distribution) stay the same."""
     rng = np.random.default_rng(seed)
     z = rng.normal(size=n_requests * ITEMS)
-    scores = sigmoid(-2 + 1.5 * z)
+    truth = -2 + 1.5 * z
+    scores = sigmoid(0.6 * truth + 1.2) if miscalibrated else sigmoid(truth)
     w = rng.normal(size=z.size)
     mixed = np.sqrt(1 - concept_drift**2) * z + concept_drift * w
     clicks = rng.random(z.size) < sigmoid(-2 + 1.5 * mixed)
@@ -103,9 +106,12 @@ def log_hour(
     label_share: float = 1.0,
     concept_drift: float = 0.0,
     version: int = 1,
+    miscalibrated: bool = False,
 ) -> list[dict[str, object]]:
     """Serve one hour of requests into `predictions`; label a share now, return the rest."""
-    codes, scores, clicks = traffic(requests, seed, concept_drift=concept_drift)
+    codes, scores, clicks = traffic(
+        requests, seed, concept_drift=concept_drift, miscalibrated=miscalibrated
+    )
     request_ids = [uuid.uuid4() for _ in range(requests)]
     rows, labels = [], []
     for i, (code, score, click) in enumerate(zip(codes, scores, clicks, strict=True)):
