@@ -58,7 +58,7 @@ class CategoryCounts:
         under `__other__`) gets the only bound it still supports: its whole tail."""
         if "counts" in doc and isinstance(doc["counts"], Mapping):
             return cls(
-                {str(k): int(v) for k, v in doc["counts"].items()},
+                dict(doc["counts"]),  # written by `to_json`: str keys, int counts already
                 int(doc.get("other", 0)),
                 int(doc.get("error", 0)),
                 _capacity(doc.get("capacity")),
@@ -87,9 +87,10 @@ def merge(parts: Iterable[CategoryCounts], capacity: int | None = None) -> Categ
     if len(items) == 1 and (capacity is None or len(items[0].counts) <= capacity):
         p = items[0]
         return CategoryCounts(dict(p.counts), p.other, p.error, capacity)
-    summed: dict[str, int] = {}
-    for p in items:
-        get = summed.get
+    items.sort(key=lambda p: len(p.counts), reverse=True)
+    summed = dict(items[0].counts) if items else {}
+    get = summed.get
+    for p in items[1:]:
         for k, v in p.counts.items():
             summed[k] = get(k, 0) + v
     other = sum(p.other for p in items)
