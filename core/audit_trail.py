@@ -176,19 +176,24 @@ def verify_trail(session: Session, settings: Settings, *, full: bool = False) ->
     """Recompute the chain and compare it with the checkpoints; name the first bad seq.
 
     Incremental (the default) recomputes the events after the newest checkpoint the chain
-    still agrees with; every checkpoint is still compared with the chain's stored hashes, so a
-    truncation or a rewrite that reaches any checkpoint is found either way. Only a full verify
-    finds an event edited without recomputing the hashes after it, before the newest checkpoint.
+    still agrees with; every checkpoint is still compared with the chain's stored hashes, and
+    the events up to the starting one are counted, so a truncation, a deleted event or a
+    rewrite that reaches any checkpoint is found either way. Only a full verify finds an event
+    edited in place (its hash left as it was) before the newest checkpoint.
     """
     directory = checkpoint_dir(settings)
     key, key_problem = _key_for_verify(settings, directory)
     loaded = load_checkpoints(directory, key)
     head_seq = _head_seq(session)
     stored = _stored_hashes(session, [cp.seq for cp in trusted(loaded)])
-    findings = judge(loaded, head_seq, stored)
-    if key_problem:
-        findings.insert(0, Finding("forged", None, key_problem))
+    if key_problem:  # unverifiable, not forged: one finding, and no checkpoint is trusted
+        findings = [Finding("forged", None, key_problem)]
+        loaded = []
+    else:
+        findings = judge(loaded, head_seq, stored)
     start = None if full else start_checkpoint(loaded, head_seq, stored)
+    if start and _events_up_to(session, start.seq) != start.seq:
+        start = None  # an event below the checkpoint was deleted: find it with a full scan
     after, link = (start.seq, start.head_hash) if start else (0, audit.GENESIS_HASH)
     scan = audit.scan_chain(session, after_seq=after, prev_hash=link)
     if scan.first_broken_seq is not None:
@@ -223,6 +228,12 @@ def _key_for_verify(settings: Settings, directory: Path) -> tuple[CheckpointKey 
 
 def _head_seq(session: Session) -> int:
     return session.scalar(text("SELECT coalesce(max(seq), 0) FROM audit_events")) or 0
+
+
+def _events_up_to(session: Session, seq: int) -> int:
+    return (
+        session.scalar(text("SELECT count(*) FROM audit_events WHERE seq <= :s"), {"s": seq}) or 0
+    )
 
 
 def _stored_hashes(session: Session, seqs: Sequence[int]) -> dict[int, str]:
