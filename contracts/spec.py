@@ -347,18 +347,130 @@ class Policy(_Spec):
 
 
 DriftMethod = Literal["psi", "ks", "chi2", "js"]
+DISTANCE_METHODS = ("psi", "ks", "js")
+# a p-value level: 0.5 already means "alert on a coin flip"
+# (allow_inf_nan first, so NaN is refused as `finite_number` before any range rule sees it)
+Alpha = Annotated[
+    float, Field(allow_inf_nan=False), BeforeValidator(_not_boolean), Field(gt=0, le=0.5)
+]
+DesignEffect = Annotated[
+    float, Field(allow_inf_nan=False), BeforeValidator(_not_boolean), Field(ge=1, le=10_000)
+]
+Effect = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_not_boolean), Field(ge=0)]
+Share = Annotated[
+    float, Field(allow_inf_nan=False), BeforeValidator(_not_boolean), Field(gt=0, le=1)
+]
 
 
 class FieldMonitor(_Spec):
-    method: DriftMethod = "psi"
-    warn: ShareBound = Field(default=0.1, ge=0, allow_inf_nan=False)
-    alert: ShareBound = Field(default=0.25, ge=0, allow_inf_nan=False)
+    """How one field drifts: an effect metric, a minimal effect, and how its test is counted.
+
+    A field alerts when its change is significant (Holm-adjusted p <= alpha) *and* its effect
+    reaches `min_effect`. For psi, ks and js, `warn`/`alert` are the warn/alert minimal effects
+    (`alert` is another name for `min_effect`); for chi2 they are p-value levels (`alert` is
+    another name for `alpha`) and its effect is the Jensen-Shannon distance. Unset values take
+    the measured defaults of docs/monitors.md.
+    """
+
+    method: DriftMethod = Field(default="psi", description="Effect metric: psi, ks, chi2 or js.")
+    warn: Effect | None = Field(
+        default=None, description="psi/ks/js: minimal effect to warn; chi2: warn p-value level."
+    )
+    alert: Effect | None = Field(
+        default=None, description="psi/ks/js: minimal effect to alert; chi2: alert p-level."
+    )
+    min_effect: Effect | None = Field(
+        default=None, description="Minimal effect (in the method's metric) for an alert."
+    )
+    alpha: Alpha | None = Field(
+        default=None, description="Alert level for this field's Holm-adjusted p-values."
+    )
+    design_effect: DesignEffect | None = Field(
+        default=None, description="Rows per independent observation (clustered rows)."
+    )
     bins: int = Field(default=10, ge=2, le=1000)
 
     @model_validator(mode="after")
-    def _order(self) -> FieldMonitor:
-        if self.method in ("psi", "js", "ks") and self.warn > self.alert:
-            raise _rule_error("warn_le_alert", "warn threshold is above alert threshold")
+    def _consistent(self) -> FieldMonitor:
+        if self.method in DISTANCE_METHODS:
+            _one_value("min_effect", self.min_effect, "alert", self.alert)
+            top = self.min_effect if self.min_effect is not None else self.alert
+            if self.warn is not None and top is not None and self.warn > top:
+                raise _rule_error("warn_le_alert", "warn threshold is above alert threshold")
+            if self.method in ("ks", "js"):
+                for key, v in (("warn", self.warn), ("min_effect", top)):
+                    if v is not None and v > 1:
+                        raise _rule_error(
+                            "effect_in_range", f"{key} {v} is above 1, the largest {self.method}"
+                        )
+        else:
+            if self.min_effect is not None and self.min_effect > 1:
+                raise _rule_error("effect_in_range", "chi2's effect is a JS distance, at most 1")
+            if not _legacy_chi2_default(self):
+                _one_value("alpha", self.alpha, "alert", self.alert)
+                for key, v in (("warn", self.warn), ("alert", self.alert)):
+                    if v is not None and not 0 < v <= 0.5:
+                        raise _rule_error(
+                            "alpha_in_range", f"chi2's {key} is a p-value level in (0, 0.5]"
+                        )
+        return self
+
+    @property
+    def alert_effect(self) -> float | None:
+        """The minimal effect for an alert, whichever key spells it."""
+        if self.min_effect is not None:
+            return self.min_effect
+        return self.alert if self.method in DISTANCE_METHODS else None
+
+    @property
+    def alert_alpha(self) -> float | None:
+        """The field's alert p-level, whichever key spells it (chi2's legacy `alert`)."""
+        if self.alpha is not None or self.method in DISTANCE_METHODS:
+            return self.alpha
+        return None if _legacy_chi2_default(self) else self.alert
+
+    @property
+    def warn_alpha(self) -> float | None:
+        """chi2's `warn` p-level, when set."""
+        if self.method in DISTANCE_METHODS or _legacy_chi2_default(self):
+            return None
+        return self.warn
+
+
+def _one_value(name: str, value: float | None, alias: str, other: float | None) -> None:
+    if value is not None and other is not None and value != other:
+        raise _rule_error(
+            f"{name}_or_{alias}", f"{name} and {alias} name the same level; give one of them"
+        )
+
+
+def _legacy_chi2_default(m: FieldMonitor) -> bool:
+    """Stored chi2 monitors spell the old distance defaults 0.1 / 0.25: they mean "not set"."""
+    return m.method == "chi2" and (m.warn, m.alert) == (0.1, 0.25)
+
+
+class NullRateMonitor(_Spec):
+    """Drift of the share of null (and NaN) values, whatever the field's null rules say."""
+
+    enabled: bool = Field(default=True, description="Test every monitored field's null rate.")
+    min_change: Effect | None = Field(
+        default=None, description="Minimal absolute change of the null rate for an alert."
+    )
+    warn_change: Effect | None = Field(
+        default=None, description="Minimal absolute change of the null rate for a warning."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NullRateMonitor:
+        for key, v in (("min_change", self.min_change), ("warn_change", self.warn_change)):
+            if v is not None and v > 1:
+                raise _rule_error("effect_in_range", f"{key} is a change of a rate, at most 1")
+        if (
+            self.min_change is not None
+            and self.warn_change is not None
+            and self.warn_change > self.min_change
+        ):
+            raise _rule_error("warn_le_alert", "warn_change is above min_change")
         return self
 
 
@@ -404,8 +516,30 @@ class ReferenceWindow(_Spec):
 
 
 class Monitoring(_Spec):
+    """Drift monitoring: the reference, the watched fields, and the window's verdict rule."""
+
     reference: ReferenceWindow = Field(default_factory=ReferenceWindow)
     fields: dict[str, FieldMonitor] = Field(default_factory=dict)
+    alpha: Alpha | None = Field(
+        default=None, description="Family-wise alert level of a window's tests (Holm)."
+    )
+    warn_alpha: Alpha | None = Field(
+        default=None, description="Family-wise warn level of a window's tests (Holm)."
+    )
+    design_effect: DesignEffect | None = Field(
+        default=None, description="Rows per independent observation, for every field."
+    )
+    null_rate: NullRateMonitor = Field(default_factory=NullRateMonitor)
+    drift_share: Share | None = Field(
+        default=None,
+        description="Share of alerting fields that makes the dataset alert (default: any one).",
+    )
+
+    @model_validator(mode="after")
+    def _levels(self) -> Monitoring:
+        if self.alpha is not None and self.warn_alpha is not None and self.warn_alpha < self.alpha:
+            raise _rule_error("alpha_le_warn_alpha", "warn_alpha is below alpha")
+        return self
 
 
 class DatasetRef(_Spec):
