@@ -22,6 +22,7 @@ from monitors.drift import (
     MonitoredField,
     WindowDrift,
     compare_window,
+    contract_policy,
     monitored_fields,
 )
 from monitors.errors import DatasetNotMonitored, InvalidWindow
@@ -61,8 +62,8 @@ class EvaluatedWindow:
 def policy_of(settings: Settings) -> DriftPolicy:
     return DriftPolicy(
         min_rows=settings.monitor_min_rows,
+        alpha=settings.monitor_significance,
         drift_share=settings.monitor_drift_share,
-        significance=settings.monitor_significance,
         prediction_fields=tuple(settings.monitor_prediction_fields),
     )
 
@@ -131,7 +132,7 @@ def evaluate_windows(
     judge = Judge(
         reference,
         monitored_fields(spec),
-        policy_of(settings),
+        contract_policy(spec, policy_of(settings)),
         slice_minimum(settings),
         pending,
     )

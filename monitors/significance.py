@@ -1,0 +1,82 @@
+"""Significance for drift verdicts: p-values that count the sample sizes, and one correction.
+
+Pure, no I/O. A distance (PSI, KS D, JS) alone cannot tell noise from change: at 200 rows
+noise reaches any small threshold, at 10⁶ rows a trivial shift passes it. So each field's
+change is also tested, and the window's tests are corrected together with Holm's step-down
+method, which bounds the chance that *any* field of a clean window is called significant
+(the family-wise error rate) at the level; Benjamini-Hochberg would only bound the share of
+false discoveries among the discoveries, which is 100% whenever a clean window alerts.
+
+Rows are often clustered (every impression of one request shares its surface and country), so
+a row-level test overstates the evidence. A contract can declare the design effect of its rows
+(Kish's deff, ≈ 1 + (rows per cluster - 1) · intra-cluster correlation); tests then count
+rows / deff effective observations, which is Rao and Scott's first-order correction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+FISHER_BELOW = 5.0  # expected count under which the two-proportion test is Fisher's exact
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values: reject those <= alpha for a family-wise level alpha."""
+    m = len(p_values)
+    if m == 0:
+        return []
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return [float(v) for v in adjusted]
+
+
+def ks_p_value(statistic: float, n: int, m: int, design_effect: float = 1.0) -> float:
+    """Asymptotic two-sample KS p-value for D with sizes n and m, each divided by the deff."""
+    from scipy.stats import kstwo
+
+    if n <= 0 or m <= 0:
+        return 1.0
+    n_eff, m_eff = n / design_effect, m / design_effect
+    en = max(round(n_eff * m_eff / (n_eff + m_eff)), 1)
+    return float(kstwo.sf(statistic, en))
+
+
+def rao_scott(statistic: float, df: int, design_effect: float) -> float:
+    """Chi-square p-value of a statistic computed on rows, with rows / deff observations."""
+    from scipy.stats import chi2
+
+    if df < 1:
+        return 1.0
+    return float(chi2.sf(statistic / design_effect, df))
+
+
+def two_proportions(
+    x1: float, n1: float, x2: float, n2: float, design_effect: float = 1.0
+) -> float | None:
+    """Two-sided p-value that two rates x1/n1 and x2/n2 are equal; None when untestable.
+
+    Untestable means the margins leave no room to reject (no events, or only events, on both
+    sides): such a test is left out of the correction instead of spending its share of alpha.
+    Counts are divided by the design effect first. Fisher's exact test when an expected cell
+    is small, else the pooled z-test.
+    """
+    x1, n1, x2, n2 = (v / design_effect for v in (x1, n1, x2, n2))
+    total = x1 + x2
+    if n1 <= 0 or n2 <= 0 or total <= 0 or total >= n1 + n2:
+        return None
+    pooled = total / (n1 + n2)
+    expected = min(n1 * pooled, n2 * pooled, n1 * (1 - pooled), n2 * (1 - pooled))
+    if expected < FISHER_BELOW:
+        from scipy.stats import fisher_exact
+
+        table = np.rint([[x1, n1 - x1], [x2, n2 - x2]]).astype(np.int64)
+        return float(fisher_exact(table).pvalue)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = abs(x1 / n1 - x2 / n2) / se
+    return float(math.erfc(z / math.sqrt(2)))
