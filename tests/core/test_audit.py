@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -214,3 +218,114 @@ def test_a_rolled_back_record_many_leaves_no_audit_event(db: Session) -> None:
         nested.rollback()
     assert audit.count_events(db) == before
     assert audit.verify_chain(db).intact
+
+
+# --- the SQL scan: hashes rebuilt in PostgreSQL, only suspects rechecked in Python --------------
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
+)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _suspects(session: Session, after: int) -> list[int]:
+    found = session.scalars(text(audit._SUSPECTS_SQL), {"after": after, "stop": 2**62})
+    return list(found)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actor=_TEXT, object_id=_TEXT, after=_JSON, many=st.booleans())
+def test_events_written_now_verify_in_sql_without_falling_back_to_python(
+    db: Session, actor: str, object_id: str, after: object, many: bool
+) -> None:
+    """The SQL rebuild of the hashed text equals Python's for any strings and payload."""
+    before = db.scalar(text("SELECT coalesce(max(seq), 0) FROM audit_events")) or 0
+    if many:
+        audit.record_many(
+            db, [audit.AuditEntry(actor or "a", "x.y", "thing", object_id, after=after)]
+        )
+    else:
+        audit.record(
+            db,
+            actor=actor or "a",
+            action="x.y",
+            object_type="thing",
+            object_id=object_id,
+            after=after,
+        )
+    assert _suspects(db, before) == []
+    assert (
+        audit.scan_chain(db, after_seq=before, prev_hash=_hash_at(db, before)).first_broken_seq
+        is None
+    )
+
+
+def _hash_at(session: Session, seq: int) -> str:
+    if seq == 0:
+        return audit.GENESIS_HASH
+    return session.scalar(text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": seq}) or ""
+
+
+def _insert_old_text_event(session: Session, payload: dict[str, object]) -> int:
+    """An event as writers stored it before 2026-12-07: json.dumps' default text."""
+    last = session.execute(
+        text("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, audit.GENESIS_HASH)
+    at = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+    digest = audit.event_hash(
+        prev,
+        seq=seq,
+        occurred_at=at,
+        actor="old",
+        action="x.y",
+        object_type="thing",
+        object_id="o",
+        payload=payload,
+    )
+    session.execute(
+        text("INSERT INTO audit_events VALUES (:s, :at, 'old', 'x.y', 'thing', 'o', :p, :ph, :h)"),
+        {"s": seq, "at": at, "p": json.dumps(payload), "ph": prev, "h": digest},
+    )
+    return seq
+
+
+def test_events_stored_in_the_old_text_verify_through_the_python_check(db: Session) -> None:
+    _record(db, 1)
+    old = _insert_old_text_event(db, {"z": 1, "a": "ünï", "f": 0.1})
+    _record(db, 1)
+    assert _suspects(db, 0) == [old]  # the SQL rebuild cannot vouch for it ...
+    assert audit.verify_chain(db).intact  # ... the exact check can
+
+
+def test_tampering_with_an_old_text_event_is_still_found(db: Session) -> None:
+    _record(db, 1)
+    old = _insert_old_text_event(db, {"z": 1, "a": "b"})
+    _record(db, 1)
+    db.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+    db.execute(
+        text("""UPDATE audit_events SET payload = '{"z": 2, "a": "b"}' WHERE seq = :s"""),
+        {"s": old},
+    )
+    verdict = audit.verify_chain(db)
+    assert not verdict.intact and verdict.first_broken_seq == old
+
+
+def test_a_scan_from_a_checkpoint_checks_only_the_events_after_it(db: Session) -> None:
+    _record(db, 3)
+    mid = db.scalar(text("SELECT max(seq) FROM audit_events")) or 0
+    _record(db, 2)
+    scan = audit.scan_chain(db, after_seq=mid, prev_hash=_hash_at(db, mid))
+    assert scan.first_broken_seq is None and scan.events_checked == 2
+    wrong = audit.scan_chain(db, after_seq=mid, prev_hash="e" * 64)
+    assert wrong.first_broken_seq == mid + 1 and "prev_hash" in (wrong.reason or "")
