@@ -271,3 +271,38 @@ def test_stored_top_20_profiles_and_rollups_are_read_as_approximate(
     merged, used = _window(db, START, clock.now())
     assert used and merged["cat"].categories is not None
     assert not merged["cat"].categories.exact and merged["cat"].categories.error >= 7
+
+
+def test_migration_drops_rollup_buckets_written_as_top_k_maps(committed_db: str) -> None:
+    """They rebuild from batch profiles with tighter bounds; current documents stay."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from core.migrate import alembic_config
+
+    cfg = alembic_config(committed_db)
+    command.downgrade(cfg, "4f6a1c9e2d85")
+    engine = create_engine(committed_db)
+    insert = text(
+        "INSERT INTO profile_rollups (contract_id, level, bucket_start, field, type, count,"
+        " nulls, categories, batches, last_received_at, computed_at) VALUES ('levels', 'hour', :at,"
+        " :f, :t, 3, 0, CAST(:cats AS jsonb), 1, :at, :at)"
+    )
+    legacy, current = START, START + timedelta(hours=1)
+    doc = hh.from_exact({"a": 3}, 10).to_json()
+    try:
+        with Session(engine) as session:
+            register(session, _contract())
+            session.commit()
+        with engine.begin() as conn:
+            for at, cats in ((legacy, {"a": 2, "__other__": 1}), (current, doc)):
+                conn.execute(
+                    insert, {"at": at, "f": "cat", "t": "category", "cats": json.dumps(cats)}
+                )
+                conn.execute(insert, {"at": at, "f": "x", "t": "float", "cats": None})
+        command.upgrade(cfg, "heads")
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT bucket_start, field FROM profile_rollups")).all()
+    finally:
+        engine.dispose()
+    assert sorted((at, f) for at, f in left) == [(current, "cat"), (current, "x")]
