@@ -529,7 +529,9 @@ class Monitoring(_Spec):
     design_effect: DesignEffect | None = Field(
         default=None, description="Rows per independent observation, for every field."
     )
-    null_rate: NullRateMonitor = Field(default_factory=NullRateMonitor)
+    null_rate: NullRateMonitor | None = Field(
+        default=None, description="Null-rate drift; unset: on, with the default changes."
+    )
     drift_share: Share | None = Field(
         default=None,
         description="Share of alerting fields that makes the dataset alert (default: any one).",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
-from contracts.spec import ContractSpec, FieldMonitor
+from contracts.spec import ContractSpec, FieldMonitor, NullRateMonitor
 from monitors import significance, stats
 from monitors.profiles import CATEGORICAL, NUMERIC, FieldProfile, is_monitorable
 
@@ -199,7 +199,7 @@ def contract_policy(spec: ContractSpec, base: DriftPolicy) -> DriftPolicy:
     alpha = mon.alpha if mon.alpha is not None else base.alpha
     warn_alpha = mon.warn_alpha if mon.warn_alpha is not None else max(base.warn_alpha, alpha)
     warn_change, alert_change = base.null_change
-    nulls = mon.null_rate
+    nulls = mon.null_rate or NullRateMonitor()
     alert_change = nulls.min_change if nulls.min_change is not None else alert_change
     warn_change = nulls.warn_change if nulls.warn_change is not None else warn_change
     return replace(

@@ -908,3 +908,174 @@ def test_monitor_threshold_must_be_a_finite_number(threshold: Any, rule: str) ->
     err = invalid(doc)
     assert err.rule == rule
     assert "warn" in err.field
+
+
+# --- the monitoring section: minimal effects, alpha levels, null rates, dataset rule ----------
+
+RANKER_CONTRACT = EXAMPLE.parents[1] / "ranker" / "contracts" / "impressions.contract.yaml"
+
+
+@pytest.mark.parametrize("path", [EXAMPLE, RANKER_CONTRACT], ids=["example", "ranker"])
+def test_contracts_with_legacy_warn_and_alert_thresholds_still_load(path: Path) -> None:
+    spec = load_spec(parse_document(path.read_bytes()))
+    score, surface = spec.monitoring.fields["score"], spec.monitoring.fields["surface"]
+    # distance methods: warn/alert are minimal effects; chi2: p-value levels
+    assert (score.method, score.alert_effect, score.alert_alpha) == ("ks", 0.2, None)
+    assert (surface.method, surface.alert_alpha, surface.warn_alpha) == ("chi2", 0.01, 0.05)
+
+
+def test_new_monitoring_keys_load_and_unset_ones_stay_out_of_the_document() -> None:
+    monitoring = {
+        "alpha": 0.005,
+        "warn_alpha": 0.02,
+        "drift_share": 0.5,
+        "design_effect": 12,
+        "null_rate": {"min_change": 0.05, "warn_change": 0.01},
+        "fields": {
+            "amount": {"method": "ks", "min_effect": 0.1, "warn": 0.05, "alpha": 0.001},
+            "status": {"method": "chi2", "min_effect": 0.2, "design_effect": 3},
+        },
+    }
+    doc = load_spec(contract(monitoring=monitoring)).to_document()["monitoring"]
+    assert {k: doc[k] for k in ("alpha", "warn_alpha", "drift_share", "design_effect")} == {
+        "alpha": 0.005,
+        "warn_alpha": 0.02,
+        "drift_share": 0.5,
+        "design_effect": 12,
+    }
+    assert doc["null_rate"] == {"enabled": True, "min_change": 0.05, "warn_change": 0.01}
+    assert doc["fields"]["amount"] == monitoring["fields"]["amount"] | {"bins": 10}  # type: ignore[index]
+    bare = load_spec(contract(monitoring={"fields": {"amount": {"method": "psi"}}}))
+    # unset thresholds are not frozen into the stored document: they follow the defaults
+    assert bare.to_document()["monitoring"] == {
+        "reference": {},
+        "fields": {"amount": {"method": "psi", "bins": 10}},
+    }
+
+
+def _monitoring_error(monitoring: dict[str, Any]) -> InvalidContractSpec:
+    return invalid(contract(monitoring=monitoring))
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "field", "rule"),
+    [
+        pytest.param({"alpha": 0}, "monitoring.alpha", "greater_than", id="alpha-zero"),
+        pytest.param({"alpha": 0.9}, "monitoring.alpha", "less_than_equal", id="alpha-big"),
+        pytest.param({"alpha": True}, "monitoring.alpha", "bound_matches_type", id="alpha-bool"),
+        pytest.param({"alpha": float("nan")}, "monitoring.alpha", "finite_number", id="alpha-nan"),
+        pytest.param(
+            {"alpha": 0.05, "warn_alpha": 0.01},
+            "monitoring",
+            "alpha_le_warn_alpha",
+            id="warn_alpha-below-alpha",
+        ),
+        pytest.param({"drift_share": 0}, "monitoring.drift_share", "greater_than", id="share-zero"),
+        pytest.param(
+            {"drift_share": 1.5}, "monitoring.drift_share", "less_than_equal", id="share-big"
+        ),
+        pytest.param(
+            {"design_effect": 0.5},
+            "monitoring.design_effect",
+            "greater_than_equal",
+            id="deff-below-one",
+        ),
+        pytest.param(
+            {"null_rate": {"min_change": 1.5}},
+            "monitoring.null_rate",
+            "effect_in_range",
+            id="null-change-above-one",
+        ),
+        pytest.param(
+            {"null_rate": {"min_change": 0.01, "warn_change": 0.05}},
+            "monitoring.null_rate",
+            "warn_le_alert",
+            id="null-warn-above-alert",
+        ),
+        pytest.param(
+            {"null_rate": {"every": "row"}},
+            "monitoring.null_rate.every",
+            "extra_forbidden",
+            id="null-unknown-key",
+        ),
+        pytest.param(
+            {"fields": {"amount": {"min_effect": -0.1}}},
+            "monitoring.fields.amount.min_effect",
+            "greater_than_equal",
+            id="negative-min_effect",
+        ),
+        pytest.param(
+            {"fields": {"amount": {"method": "ks", "min_effect": 1.5}}},
+            "monitoring.fields.amount",
+            "effect_in_range",
+            id="ks-effect-above-one",
+        ),
+        pytest.param(
+            {"fields": {"status": {"method": "chi2", "min_effect": 2}}},
+            "monitoring.fields.status",
+            "effect_in_range",
+            id="chi2-js-effect-above-one",
+        ),
+        pytest.param(
+            {"fields": {"amount": {"min_effect": 0.1, "alert": 0.2}}},
+            "monitoring.fields.amount",
+            "min_effect_or_alert",
+            id="min_effect-and-alert-disagree",
+        ),
+        pytest.param(
+            {"fields": {"amount": {"min_effect": 0.1, "warn": 0.2}}},
+            "monitoring.fields.amount",
+            "warn_le_alert",
+            id="warn-above-min_effect",
+        ),
+        pytest.param(
+            {"fields": {"status": {"method": "chi2", "alpha": 0.01, "alert": 0.001}}},
+            "monitoring.fields.status",
+            "alpha_or_alert",
+            id="chi2-alpha-and-alert-disagree",
+        ),
+        pytest.param(
+            {"fields": {"status": {"method": "chi2", "warn": 0.05, "alert": 0.9}}},
+            "monitoring.fields.status",
+            "alpha_in_range",
+            id="chi2-p-level-too-big",
+        ),
+        pytest.param(
+            {"fields": {"amount": {"alpha": 0}}},
+            "monitoring.fields.amount.alpha",
+            "greater_than",
+            id="field-alpha-zero",
+        ),
+        pytest.param(
+            {"fields": {"amount": {"design_effect": True}}},
+            "monitoring.fields.amount.design_effect",
+            "bound_matches_type",
+            id="field-deff-bool",
+        ),
+    ],
+)
+def test_bad_monitoring_values_name_the_field_and_the_rule(
+    monitoring: dict[str, Any], field: str, rule: str
+) -> None:
+    err = _monitoring_error(monitoring)
+    assert (err.field, err.rule) == (field, rule)
+
+
+def test_bad_monitoring_values_are_422_problems_through_the_api(client: Any, auth: Any) -> None:
+    cases = [
+        ({"fields": {"amount": {"method": "ks", "min_effect": 3}}}, "effect_in_range"),
+        ({"alpha": 0.05, "warn_alpha": 0.01}, "alpha_le_warn_alpha"),
+        ({"null_rate": {"min_change": 2}}, "effect_in_range"),
+        ({"drift_share": -1}, "greater_than"),
+    ]
+    for monitoring, rule in cases:
+        resp = client.post(
+            "/contracts", json=contract(monitoring=monitoring), headers=auth("admin")
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        problem = resp.json()
+        assert problem["rule"] == rule and problem["field"].startswith("monitoring")
+    good = {"alpha": 0.005, "fields": {"amount": {"method": "ks", "min_effect": 0.1}}}
+    resp = client.post("/contracts", json=contract(monitoring=good), headers=auth("admin"))
+    assert resp.status_code == 201, resp.text
