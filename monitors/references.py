@@ -424,14 +424,16 @@ def needs_refresh(
     if active.seasonality != spec.monitoring.reference.seasonality:
         return Refresh("seasonality changed", invalidates=True)
     champion = champion_training_batches(session, active.contract_id, settings=settings)
+    named = f"champion is now {champion.model_name} v{champion.model_version}" if champion else ""
     if champion is not None and champion.shortfall(minimum_of(spec, settings)) is not None:
         champion = None  # too little to be the reference: the window stands in for it
     if champion is not None and (
         active.source != "champion_training" or active.model_version != champion.model_version
     ):
-        return Refresh(f"champion is now {champion.model_name} v{champion.model_version}", True)
+        return Refresh(named, invalidates=True)
     if champion is None and active.source == "champion_training":
-        return Refresh("the champion's training data is no longer the reference", True)
+        reason = f"{named} (too little training data)" if named else "no champion any more"
+        return Refresh(reason, invalidates=True)
     ref = spec.monitoring.reference
     pinned = (ref.start, ref.end)
     if active.source == "pinned_window" and (active.window_start, active.window_end) != pinned:

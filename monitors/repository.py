@@ -492,7 +492,7 @@ def reference_slices(
         text(
             "SELECT r.id, s.key, (s.value->>'batches')::int, (s.value->>'rows')::bigint"
             " FROM monitor_references r, jsonb_each(r.slices) s"
-            " WHERE r.id = ANY(:ids) AND r.slices IS NOT NULL"
+            " WHERE r.id = ANY(:ids) AND jsonb_typeof(r.slices) = 'object'"
         ),
         {"ids": list(reference_ids)},
     )

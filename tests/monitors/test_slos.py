@@ -17,6 +17,7 @@ from core.settings import Settings
 from monitors.alerts import reconcile
 from monitors.models import Alert, AlertEvent, DriftWindow, Notification
 from monitors.notify import create_sink
+from monitors.slo_events import from_us
 from monitors.slos import create_slo, evaluate_slo, get_slo
 from tests.monitors.factory import batch_row, register, simulated
 
@@ -206,29 +207,59 @@ def test_freshness_slo_counts_minutes_within_the_sla(db: Session) -> None:
     assert ev.total == 180 and ev.good == 61
 
 
-def test_drift_free_slo_counts_windows_that_did_not_alert(db: Session) -> None:
+def _judged(db: Session, kind: str, end: datetime, verdict: str, minutes: int = 60) -> None:
+    db.add(
+        DriftWindow(
+            contract_id="events",
+            kind=kind,
+            window_start=end - timedelta(minutes=minutes),
+            window_end=end,
+            verdict=verdict,
+            rows=1000,
+            batches=1,
+            fields={},
+            computed_at=end,
+        )
+    )
+
+
+def test_drift_free_slo_counts_one_event_per_five_minute_slot_whatever_the_windows_in_it(
+    db: Session,
+) -> None:
     register(db)
     with simulated() as clock:
-        now = clock.now()
-        for i, verdict in enumerate(["ok", "alert", "no_data", "warn", "alert", "ok"]):
-            end = now - timedelta(hours=5 - i)
-            db.add(
-                DriftWindow(
-                    contract_id="events",
-                    kind="window",
-                    window_start=end - timedelta(hours=1),
-                    window_end=end,
-                    verdict=verdict,
-                    rows=1000,
-                    batches=1,
-                    fields={},
-                    computed_at=now,
-                )
-            )
+        t0 = clock.now()  # 00:00, so slots are [00:40, 00:45), [00:45, 00:50), ...
+
+        def at(m: float) -> datetime:
+            return t0 + timedelta(minutes=m)
+
+        for cycle in (41, 42):  # two runs in one slot, three overlapping windows each
+            _judged(db, "sliding", at(cycle), "ok", 5)
+            _judged(db, "sliding", at(cycle), "ok", 15)
+            _judged(db, "sliding", at(cycle), "alert" if cycle == 41 else "ok", 60)
+        for minutes, verdict in ((5, "no_data"), (15, "warn"), (60, "ok")):
+            _judged(db, "sliding", at(46), verdict, minutes)  # warn is good by default
+        for minutes in (5, 15, 60):
+            _judged(db, "sliding", at(51), "no_data", minutes)  # no data: no event
+        _judged(db, "window", at(55), "alert")  # aligned hourly windows are not events
+        _judged(db, "batch", at(57.5), "alert", 0)  # a drifted batch on its own
+        _judged(db, "sliding", at(59), "ok")
+        clock.set(at(60))
         create_slo(db, CLI_OPERATOR, data=slo_data(id="drift", kind="drift_free", objective=0.95))
+        strict = slo_data(id="strict", kind="drift_free", objective=0.95)
+        create_slo(db, CLI_OPERATOR, data={**strict, "params": {"bad_verdicts": ["warn", "alert"]}})
+        coarse = slo_data(id="coarse", kind="drift_free", objective=0.95)
+        create_slo(db, CLI_OPERATOR, data={**coarse, "params": {"step_seconds": 3600}})
         db.flush()
         ev = evaluate_slo(db, get_slo(db, "drift"))
-    assert (ev.good, ev.total) == (3, 5)  # no_data is not an event
+        short = ev.events.counts(at(55), at(60))
+        strict_ev = evaluate_slo(db, get_slo(db, "strict"))
+        hourly = evaluate_slo(db, get_slo(db, "coarse"))
+    assert (ev.good, ev.total) == (1, 3)
+    assert [from_us(int(t)) for t in ev.events.times] == [at(42), at(46), at(59)]
+    assert short == (0, 1)  # the slot being filled counts now, at its newest window
+    assert (strict_ev.good, strict_ev.total) == (0, 3)
+    assert (hourly.good, hourly.total) == (0, 1)  # one hour-long slot: one bad event
 
 
 # --- API -----------------------------------------------------------------------------------
@@ -271,6 +302,12 @@ def test_slo_api_create_read_update_and_status(client: TestClient, auth: Auth) -
         ({"contract_id": "nope"}, 404, "id", None),
         ({"params": {"good_statuses": ["great"]}}, 422, "params.good_statuses.0", "literal_error"),
         ({"params": {"surprise": 1}}, 422, "params.surprise", "extra_forbidden"),
+        (
+            {"kind": "drift_free", "params": {"step_seconds": 0}},
+            422,
+            "params.step_seconds",
+            "greater_than_equal",
+        ),
         ({"period": "a month"}, 422, "period", "duration_parses"),
         ({"id": "Bad Id"}, 422, "id", "string_pattern_mismatch"),
     ],

@@ -143,11 +143,11 @@ def test_drift_evidence_links_to_every_batch_of_a_window_of_minute_batches(
     register(db)
     hour = (START, START + timedelta(hours=1))
     made = [batch_row(db, START + timedelta(minutes=m, seconds=30)) for m in range(60)]
-    repository.upsert_drift_window(
+    repository.upsert_drift_window(  # the runner's 60-minute sliding window at 01:00
         db,
         {
             "contract_id": "events",
-            "kind": "window",
+            "kind": "sliding",
             "window_start": hour[0],
             "window_end": hour[1],
             "batch_id": None,
@@ -170,6 +170,7 @@ def test_drift_evidence_links_to_every_batch_of_a_window_of_minute_batches(
         url = urlsplit(shown["url"])
         resp = client.get(f"{url.path}?{url.query}", headers=auth("viewer"))
     assert shown["batches"] == 60 and shown["fields"] == ["x"]
+    assert (shown["kind"], shown["length_seconds"]) == ("sliding", 3600)
     assert parse_qs(url.query)["count"] == ["60"]
     assert resp.status_code == 200, resp.text
     assert [w["batch_ids"][0] for w in resp.json()["windows"]] == [str(b.id) for b in made]
