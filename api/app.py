@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api import problem_docs, problems
+from api import metrics, problem_docs, problems
 from api.lineage_ingest import LineageIngest
 from api.middleware import RequestGuard
+from api.ratelimit import LoadGuard
 from core.db import make_engine, make_session_factory, resolve_database_url, server_connect_args
 from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from checks.leftovers import LeftoverSweeper
     from core.audit_trail import CheckpointScheduler
     from governance.bake_runner import BakeGuard
     from governance.serving import RankerServing
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        metrics.register_database(app)
+        sweeper = _start_leftover_sweeper(app, settings)
         runner = _start_monitor_runner(app, settings)
         ranker = _start_ranker_serving(app, settings)
         guard = _start_bake_guard(app, settings)
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             yield
         finally:
+            sweeper.stop()
             if checkpoints is not None:
                 checkpoints.stop()
             if guard is not None:
@@ -62,11 +67,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.settings = settings
     problems.install(app)
+    metrics.install(app)
     problem_docs.install(app)
     _mount_routers(app)
     app.add_middleware(LineageIngest)  # inside RequestGuard: its guards apply to ingest too
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     _install_serving_probe(app)
+    # Outermost: shed and rate-limit before any work, and count every answer, guards' too.
+    app.add_middleware(LoadGuard, settings=settings, state=app.state)
+    app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.http_metrics)
     return app
 
 
@@ -88,6 +97,18 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(monitors)
     app.include_router(models)
     app.include_router(promotions)
+    app.include_router(metrics.router)
+
+
+def _start_leftover_sweeper(app: FastAPI, settings: Settings) -> LeftoverSweeper:
+    """Remove crash leftovers (dead spools, stale .tmp, uncommitted batch folders) now and on
+    a schedule, before the app serves its first request."""
+    from checks.leftovers import LeftoverSweeper
+
+    sweeper = LeftoverSweeper(app.state.session_factory, settings)
+    sweeper.start()
+    app.state.leftover_sweeper = sweeper
+    return sweeper
 
 
 def _start_monitor_runner(app: FastAPI, settings: Settings) -> MonitorRunner | None:

@@ -11,12 +11,17 @@ from starlette.datastructures import UploadFile
 
 from checks.readers import detect_format
 from checks.service import IncomingBatch
+from checks.storage import process_spool_dir
 from core.errors import MalformedInput
 
 
 async def spool_batch_body(request: Request, spool_dir: Path) -> IncomingBatch:
-    """Raw bodies are typed by Content-Type; multipart uploads by the `file` part."""
-    spool_dir.mkdir(parents=True, exist_ok=True)
+    """Raw bodies are typed by Content-Type; multipart uploads by the `file` part.
+
+    Bodies go to this process's own folder under `spool_dir`, locked while the process lives,
+    so what a killed process was spooling is recognised and removed (`checks.leftovers`).
+    """
+    spool_dir = process_spool_dir(spool_dir)
     media_type = request.headers.get("content-type", "")
     if media_type.lower().startswith("multipart/form-data"):
         return await _spool_multipart(request, spool_dir)

@@ -1,0 +1,170 @@
+"""Rate limits per caller and route class, and load shedding on POST /rank."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from api.ratelimit import (
+    INGEST,
+    RANK,
+    READ,
+    WRITE,
+    LoadGuard,
+    RateLimiter,
+    TokenBucket,
+    route_class,
+)
+from core.settings import Settings
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def gcra_grants(rate: float, capacity: float, times: list[float]) -> list[bool]:
+    """Reference: the generic cell rate algorithm (ITU-T I.371 virtual scheduling), which admits
+    the same calls as a token bucket of `capacity` tokens refilled at `rate` per second."""
+    interval, tolerance = 1.0 / rate, (capacity - 1.0) / rate
+    tat = times[0] if times else 0.0  # theoretical arrival time
+    out = []
+    for t in times:
+        if t < tat - tolerance:
+            out.append(False)
+            continue
+        tat = max(tat, t) + interval
+        out.append(True)
+    return out
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(
+    rate=st.sampled_from([0.5, 1.0, 2.0, 4.0, 8.0]),
+    capacity=st.sampled_from([1.0, 2.0, 4.0, 16.0]),
+    gaps=st.lists(st.integers(0, 256), min_size=1, max_size=80),
+)
+def test_token_bucket_admits_exactly_what_gcra_admits(
+    rate: float, capacity: float, gaps: list[int]
+) -> None:
+    times, t = [], 1000.0
+    for gap in gaps:
+        t += gap / 64  # binary fractions: both sides compute exactly, no rounding ties
+        times.append(t)
+    bucket = TokenBucket(rate, capacity, capacity, times[0])
+    assert [bucket.take(t) == 0.0 for t in times] == gcra_grants(rate, capacity, times)
+
+
+def test_an_empty_bucket_says_how_long_until_the_next_token() -> None:
+    bucket = TokenBucket(rate=2.0, capacity=2.0, tokens=2.0, updated=0.0)
+    assert bucket.take(0.0) == 0.0 and bucket.take(0.0) == 0.0
+    assert bucket.take(0.0) == pytest.approx(0.5)
+    assert bucket.take(0.25) == pytest.approx(0.25)
+    assert bucket.take(0.5) == 0.0
+
+
+def test_route_classes() -> None:
+    assert route_class("POST", "/rank") == RANK
+    assert route_class("POST", "/batches") == INGEST
+    assert route_class("POST", "/api/v1/lineage") == INGEST
+    assert route_class("POST", "/labels") == INGEST
+    assert route_class("GET", "/rank/status") == READ
+    assert route_class("DELETE", "/tokens/x") == WRITE
+    assert route_class("GET", "/health") is None and route_class("GET", "/ready") is None
+
+
+def test_buckets_are_per_caller_and_class_and_bounded() -> None:
+    limiter = RateLimiter({RANK: 1.0, READ: 1.0, INGEST: 1.0, WRITE: 1.0}, 1.0, max_callers=2)
+    assert limiter.check("a", READ, 0.0) == 0.0
+    assert limiter.check("a", READ, 0.0) > 0
+    assert limiter.check("a", RANK, 0.0) == 0.0  # another class: its own bucket
+    assert limiter.check("b", READ, 0.0) == 0.0  # another caller: its own bucket
+    assert len(limiter._buckets) == 2  # the least recently used went
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=None,
+        data_dir=tmp_path / "data",
+        ratelimit_read_per_second=2.0,
+        ratelimit_burst_seconds=1.5,  # capacity 3
+        ranker_serving=False,
+        monitor_runner=False,
+        governance_bake_guard=False,
+    )
+
+
+def test_a_caller_past_its_rate_gets_429_with_retry_after_and_others_do_not(
+    client: TestClient, auth: Auth
+) -> None:
+    viewer = auth("viewer")
+    answers = [client.get("/batches", headers=viewer).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    refused = client.get("/batches", headers=viewer)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["Retry-After"] == "1"
+    problem = refused.json()
+    assert (problem["type"], problem["rule"], problem["route_class"]) == (
+        "urn:driftgate:problem:rate-limited",
+        "rate_limit",
+        "read",
+    )
+    # The same token spelled differently is the same caller.
+    assert (
+        client.get(
+            "/batches", headers={"Authorization": "bearer  " + viewer["Authorization"][7:]}
+        ).status_code
+        == 429
+    )
+    assert client.get("/batches", headers=auth("admin")).status_code == 200
+    assert client.get("/health").status_code == 200  # probes are never limited
+    assert client.post("/contracts", json={}, headers=viewer).status_code != 429
+
+
+class _Slow:
+    """A downstream app whose POST /rank waits until released (the app's real work stands
+    in for this over real sockets in bench/bench_load.py)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.entered = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.entered += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def test_rank_calls_past_the_in_flight_bound_are_shed_at_once_with_503() -> None:
+    async def scenario() -> tuple[list[int], int, LoadGuard]:
+        slow = _Slow()
+        guard = LoadGuard(slow, Settings(rank_max_in_flight=4, ratelimit_enabled=False))
+        transport = httpx.ASGITransport(app=guard)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            calls = [asyncio.create_task(http.post("/rank", json={})) for _ in range(7)]
+            while slow.entered < 4:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            shed = [c for c in calls if c.done()]
+            shed_statuses = [c.result().status_code for c in shed]
+            assert all(c.result().headers["Retry-After"] == "1" for c in shed)
+            other = asyncio.create_task(http.get("/rank/status"))  # not /rank: never shed
+            while slow.entered < 5:
+                await asyncio.sleep(0.01)
+            slow.release.set()
+            done = [(await c).status_code for c in calls]
+            assert (await other).status_code == 200
+        return sorted(done), len(shed_statuses), guard
+
+    statuses, shed, guard = asyncio.run(scenario())
+    assert shed == 3 and statuses == [200] * 4 + [503] * 3
+    assert guard.shed == 3 and guard.in_flight == 0
