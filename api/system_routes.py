@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -12,7 +12,14 @@ from sqlalchemy import select, text
 
 from api.deps import Admin, DbSession, Viewer
 from core import audit, audit_trail
-from core.auth import Role, create_token, list_tokens, revoke_token
+from core.auth import (
+    Role,
+    create_principal,
+    create_token,
+    list_principals,
+    list_tokens,
+    revoke_token,
+)
 from core.schemas import RequestModel, ResponseModel
 
 router = APIRouter()
@@ -40,21 +47,44 @@ def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-class TokenCreate(RequestModel):
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9_.@-]{1,200}$", description="Unique token name (the actor)."
+NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,200}$"
+
+
+class PrincipalCreate(RequestModel):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique name of the person or service.")
+    kind: Literal["person", "service"] = Field(
+        default="person", description="`person` or `service` (an account a program uses)."
     )
+
+
+class PrincipalRead(ResponseModel):
+    name: str = Field(description="Principal name (the actor in the audit trail).")
+    kind: str = Field(description="person or service.")
+    created_at: datetime = Field(description="Created at.")
+    created_by: str = Field(description="The admin who created it.")
+
+
+class TokenCreate(RequestModel):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique token name.")
     role: Role = Field(description="viewer, producer, reviewer or admin.")
+    principal: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="The principal (person or service) the token belongs to; it must exist. "
+        "Omitted: the principal named like the token, created if it does not exist.",
+    )
 
 
 class TokenCreated(ResponseModel):
     name: str = Field(description="Token name.")
+    principal: str = Field(description="The principal it belongs to.")
     role: Role = Field(description="Role.")
     token: str = Field(description="The secret; shown only now.")
 
 
 class TokenRead(ResponseModel):
     name: str = Field(description="Token name.")
+    principal: str = Field(description="The principal it belongs to.")
     role: str = Field(description="Role.")
     display_prefix: str = Field(description="First characters, to recognise it.")
     created_at: datetime = Field(description="Issued at.")
@@ -75,20 +105,51 @@ def issue_token(
         name=body.name,
         role=body.role,
         prefix=request.app.state.settings.token_prefix,
+        principal=body.principal,
     )
-    return TokenCreated(name=body.name, role=body.role, token=raw)
+    owner = body.principal or body.name
+    return TokenCreated(name=body.name, principal=owner, role=body.role, token=raw)
+
+
+def _token_read(token: Any, owner: str) -> TokenRead:
+    return TokenRead.model_validate({**_columns(token), "principal": owner})
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in row.__table__.columns}
 
 
 @router.get("/tokens", response_model=list[TokenRead], tags=["tokens"])
 def tokens(session: DbSession, _: Admin) -> list[TokenRead]:
-    """List tokens (never their secrets)."""
-    return [TokenRead.model_validate(t) for t in list_tokens(session)]
+    """List tokens (never their secrets) with the principal each belongs to."""
+    return [_token_read(t, owner) for t, owner in list_tokens(session)]
 
 
 @router.delete("/tokens/{name}", response_model=TokenRead, tags=["tokens"])
 def revoke(name: str, session: DbSession, actor: Admin) -> TokenRead:
     """Revoke a token; it stops working at once."""
-    return TokenRead.model_validate(revoke_token(session, actor, name=name))
+    token = revoke_token(session, actor, name=name)
+    owner = next(o for t, o in list_tokens(session) if t.id == token.id)
+    return _token_read(token, owner)
+
+
+@router.post(
+    "/principals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PrincipalRead,
+    tags=["tokens"],
+)
+def add_principal(body: PrincipalCreate, session: DbSession, actor: Admin) -> PrincipalRead:
+    """Register a person or service account; tokens are then issued to it (audited)."""
+    return PrincipalRead.model_validate(
+        create_principal(session, actor, name=body.name, kind=body.kind)
+    )
+
+
+@router.get("/principals", response_model=list[PrincipalRead], tags=["tokens"])
+def principals(session: DbSession, _: Admin) -> list[PrincipalRead]:
+    """List principals (people and service accounts)."""
+    return [PrincipalRead.model_validate(p) for p in list_principals(session)]
 
 
 class AuditEventRead(ResponseModel):

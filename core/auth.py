@@ -1,4 +1,10 @@
-"""API tokens with roles, stored hashed; the first admin token comes from the CLI."""
+"""Principals and their API tokens (with roles, stored hashed); the first admin token comes
+from the CLI.
+
+A principal is a person or a service account; a token is one credential of a principal.
+Everything that counts people (separation of duties, approval quorums) counts principals, so
+one person holding several tokens is still one person.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, select
+from sqlalchemy import CheckConstraint, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit
 from core.clock import utcnow
-from core.errors import Conflict, NotFound, Unauthorized
+from core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from core.models import Base
 
 
@@ -25,11 +31,28 @@ class Role(StrEnum):
     admin = "admin"
 
 
+PRINCIPAL_KINDS = ("person", "service")
+
+
+class PrincipalRecord(Base):
+    """A person or service account; created by an admin (audited), owner of tokens."""
+
+    __tablename__ = "principals"
+    __table_args__ = (CheckConstraint("kind IN ('person', 'service')", name="kind_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     # SHA-256 suffices: tokens carry 256 bits of randomness, so no slow KDF is needed.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -41,11 +64,13 @@ class ApiToken(Base):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is acting: a token's name and role, or a local operator using the CLI."""
+    """Who is acting: a principal (by name) through one of its tokens, with that token's
+    role; or a local operator using the CLI (no token)."""
 
     name: str
     role: Role
     token_id: uuid.UUID | None = None
+    token_name: str | None = None
 
 
 CLI_OPERATOR = Principal(name="cli", role=Role.admin)
@@ -55,13 +80,68 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def create_token(session: Session, actor: Principal, *, name: str, role: Role, prefix: str) -> str:
-    """Issue a token and return its secret; only the hash is kept, so it is shown once."""
+def create_principal(
+    session: Session, actor: Principal, *, name: str, kind: str = "person"
+) -> PrincipalRecord:
+    """Register a person or service account (admins only, audited)."""
+    if kind not in PRINCIPAL_KINDS:
+        raise InvalidInput(
+            f"kind must be one of {list(PRINCIPAL_KINDS)}", field="kind", rule="enum"
+        )
+    if get_principal(session, name) is not None:
+        raise Conflict(f"a principal named {name!r} already exists", field="name", rule="unique")
+    principal = PrincipalRecord(name=name, kind=kind, created_at=utcnow(), created_by=actor.name)
+    session.add(principal)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.name,
+        action="principal.create",
+        object_type="principal",
+        object_id=name,
+        after={"name": name, "kind": kind, "created_by": actor.name},
+    )
+    return principal
+
+
+def get_principal(session: Session, name: str) -> PrincipalRecord | None:
+    return session.scalar(select(PrincipalRecord).where(PrincipalRecord.name == name))
+
+
+def list_principals(session: Session) -> list[PrincipalRecord]:
+    return list(session.scalars(select(PrincipalRecord).order_by(PrincipalRecord.created_at)))
+
+
+def create_token(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    role: Role,
+    prefix: str,
+    principal: str | None = None,
+) -> str:
+    """Issue a token of `principal` and return its secret; only the hash is kept, so it is
+    shown once. Without `principal`, the token belongs to the principal named like the token,
+    which is created (audited) when it does not exist yet: `token create --name ann` keeps
+    meaning "a token for ann"."""
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise Conflict(f"a token named {name!r} already exists", field="name", rule="unique")
+    if principal is None:
+        owner = get_principal(session, name) or create_principal(session, actor, name=name)
+    else:
+        found = get_principal(session, principal)
+        if found is None:
+            raise NotFound(
+                f"no principal named {principal!r}; create it first (POST /principals)",
+                field="principal",
+                rule="exists",
+            )
+        owner = found
     raw = prefix + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name,
+        principal_id=owner.id,
         role=role.value,
         token_hash=hash_token(raw),
         display_prefix=raw[:10],
@@ -76,7 +156,12 @@ def create_token(session: Session, actor: Principal, *, name: str, role: Role, p
         action="token.create",
         object_type="token",
         object_id=name,
-        after={"name": name, "role": role.value, "prefix": token.display_prefix},
+        after={
+            "name": name,
+            "role": role.value,
+            "prefix": token.display_prefix,
+            "principal": owner.name,
+        },
     )
     return raw
 
@@ -99,13 +184,37 @@ def revoke_token(session: Session, actor: Principal, *, name: str) -> ApiToken:
     return token
 
 
-def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).order_by(ApiToken.created_at)))
+def list_tokens(session: Session) -> list[tuple[ApiToken, str]]:
+    """Every token with the name of its principal."""
+    rows = session.execute(
+        select(ApiToken, PrincipalRecord.name)
+        .join(PrincipalRecord, PrincipalRecord.id == ApiToken.principal_id)
+        .order_by(ApiToken.created_at)
+    )
+    return [(token, owner) for token, owner in rows]
 
 
 def authenticate(session: Session, raw: str) -> Principal:
     """Resolve a bearer token to its principal; unknown or revoked tokens are 401."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
-    if token is None or token.revoked_at is not None:
+    row = session.execute(
+        select(ApiToken, PrincipalRecord.name)
+        .join(PrincipalRecord, PrincipalRecord.id == ApiToken.principal_id)
+        .where(ApiToken.token_hash == hash_token(raw))
+    ).first()
+    if row is None or row[0].revoked_at is not None:
         raise Unauthorized("the bearer token is unknown or revoked")
-    return Principal(name=token.name, role=Role(token.role), token_id=token.id)
+    token, owner = row
+    return Principal(name=owner, role=Role(token.role), token_id=token.id, token_name=token.name)
+
+
+def issuers(session: Session, actor: Principal) -> set[str]:
+    """Who handed `actor` its identity: the issuer of its token and the creator of its
+    principal. They control that identity, so for separation of duties they count as it."""
+    if actor.token_id is None:
+        return set()
+    row = session.execute(
+        select(ApiToken.created_by, PrincipalRecord.created_by)
+        .join(PrincipalRecord, PrincipalRecord.id == ApiToken.principal_id)
+        .where(ApiToken.id == actor.token_id)
+    ).first()
+    return set(row) if row is not None else set()

@@ -1,11 +1,13 @@
 """Reviewers decide on promotion requests, with separation of duties.
 
-- The requester and the creator of the model version cannot decide (403; the attempt is
-  recorded in the audit trail all the same).
+- The requester and the creator of the model version cannot decide, through any of their
+  tokens, nor through a token or principal they issued (403; the attempt is recorded in the
+  audit trail all the same).
 - Each decision binds to the request's binding (artifact sha256, metrics, policy version,
-  champion); when any of them changed, the gates run again and earlier decisions are void.
-- A quorum of distinct reviewers approves; one rejection closes the request; a reviewer
-  decides once (a partial unique index makes this a constraint, not a check).
+  champion, gate evidence); when any of them changed, the gates run again and earlier
+  decisions are void.
+- A quorum of distinct reviewers (principals, not tokens) approves; one rejection closes the
+  request; a reviewer decides once (a partial unique index makes this a constraint).
 - The request row is locked for the whole decision, so 50 concurrent approvals make exactly
   one `open → approved` transition.
 """
@@ -19,7 +21,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.auth import Principal
+from core.auth import Principal, issuers
 from core.clock import utcnow
 from core.settings import Settings
 from governance import promotion_repository as repo
@@ -33,6 +35,7 @@ from governance.promotions import (
     expire_if_due,
     expired_refusal,
     get_request,
+    override_in_force,
     promote_locked,
     record_event,
     require_state,
@@ -70,7 +73,7 @@ def decide(
                 rule="decides_once",
             )
         )
-    if decision == "approve" and req.blocking_gates and not req.override:
+    if decision == "approve" and req.blocking_gates and not override_in_force(req):
         return Refusal(
             GatesFailed(
                 f"blocking gates: {', '.join(req.blocking_gates)}; an admin override is needed",
@@ -95,10 +98,17 @@ def decide(
 def _separation_of_duties(
     session: Session, actor: Principal, req: PromotionRequest, decision: str
 ) -> Refusal | None:
+    """Names compared here are principals, so every token of one person is that person; and
+    whoever issued the reviewer's token or created the reviewer's principal controls that
+    identity, so counts as the reviewer too (an admin minting reviewers for their own request
+    is refused)."""
+    issued_by = issuers(session, actor)
     if actor.name == req.requested_by:
         rule, who = "requester_cannot_approve", "the requester"
     elif actor.name == req.version_created_by:
         rule, who = "creator_cannot_approve", "the creator of the model version"
+    elif issued_by & {req.requested_by, req.version_created_by}:
+        rule, who = "issuer_cannot_approve", "an identity issued by the requester or creator"
     else:
         return None
     record_event(
@@ -129,6 +139,7 @@ def _insert(
         metrics_sha256=req.metrics_sha256,
         policy_version=req.policy_version,
         champion_version=req.champion_version,
+        evidence_sha256=req.evidence_sha256,
         decided_at=utcnow(),
     )
     try:

@@ -99,13 +99,13 @@ def _training(session: Session, version: Any, settings: Settings) -> list[str]:
     lines = [f"Training window: {' .. '.join(window)}." if window else "", ""]
     contracts = [f"{c} {v}" for c, vs in version.contract_versions.items() for v in vs]
     lines += [f"Contract versions: {', '.join(contracts)}."]
-    lines += [f"Upstream datasets (lineage): {', '.join(upstream)}.", ""]
+    lines += [f"Upstream datasets: {', '.join(upstream)}.", ""]
     rows = [
         [
             b["batch_id"][:8],
             b["contract_id"],
             b["contract_version"],
-            b["status"] or "no lineage",
+            b["status"] or "unchecked",
             _num(b["quarantine_rate"], 3),
             str(b["check_run"] or "-")[:8],
         ]

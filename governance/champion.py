@@ -49,7 +49,7 @@ def move_champion(
 ) -> ModelAlias:
     """Point `champion` at `version` under a row lock; a no-op when it already points there."""
     target = _version(session, name, version)
-    alias = repository.get_alias(session, name, for_update=True)
+    alias = repository.lock_champion(session, name)
     previous = alias.version if alias else None
     if alias is not None and previous == version:
         return alias
@@ -154,7 +154,7 @@ def champion_stack(session: Session, name: str) -> list[int]:
 
 def rollback_target(session: Session, name: str) -> tuple[int, int]:
     """(current champion, the champion before it), with the alias row locked."""
-    alias = repository.get_alias(session, name, for_update=True)
+    alias = repository.lock_champion(session, name)
     stack = champion_stack(session, name)
     if alias is not None and (not stack or stack[-1] != alias.version):
         stack.append(alias.version)  # a champion set before the history existed

@@ -149,7 +149,7 @@ def judge_slices(
 
 
 def judge_training_batches(batches: list[dict[str, Any]], max_quarantine_rate: float) -> GateResult:
-    """Every training batch has a check run in lineage, was not rejected, quarantined little."""
+    """Every training batch was checked by driftgate, not rejected, and quarantined little."""
     missing = [b["batch_id"] for b in batches if b.get("status") is None]
     rejected = [b["batch_id"] for b in batches if b.get("status") == "rejected"]
     too_dirty = [
@@ -160,13 +160,13 @@ def judge_training_batches(batches: list[dict[str, Any]], max_quarantine_rate: f
     details = {
         "batches": batches,
         "max_quarantine_rate": max_quarantine_rate,
-        "missing_lineage": missing,
+        "unchecked": missing,
         "rejected": rejected,
         "over_quarantine_rate": too_dirty,
     }
     problems = []
     if missing:
-        problems.append(f"{len(missing)} batch(es) have no check run in lineage")
+        problems.append(f"{len(missing)} batch(es) have no matching driftgate check")
     if rejected:
         problems.append(f"{len(rejected)} batch(es) were rejected")
     if too_dirty:

@@ -9,6 +9,7 @@ passes by default.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from sqlalchemy import String, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from checks.models import Batch
 from core.clock import utcnow
 from core.errors import DriftgateError
+from governance import repository
 from governance.gate_rules import (
     DISABLED,
     FAILED,
@@ -67,13 +70,13 @@ class Context:
 def run_gates(session: Session, ctx: Context, policy: PolicyDocument) -> GateReport:
     """Every gate of the policy, in a fixed order; the expensive comparison runs once."""
     comparison = _comparison(session, ctx, policy)
-    lineage_facts = training_batches(session, ctx)
+    batch_facts, upstream = training_batches(session, ctx)
     runners = {
         "metrics": lambda: _metrics_gate(comparison, policy),
         "training_data": lambda: judge_training_batches(
-            lineage_facts[0], policy.gates.training_data.max_quarantine_rate
+            batch_facts, policy.gates.training_data.max_quarantine_rate
         ),
-        "incidents": lambda: _incidents_gate(session, ctx, policy, lineage_facts[1]),
+        "incidents": lambda: _incidents_gate(session, ctx, policy, upstream),
         "slices": lambda: _slices_gate(comparison, policy),
         "artifact": lambda: _artifact_gate(ctx),
         "error_budget": lambda: _error_budget_gate(session, policy),
@@ -103,6 +106,9 @@ def _comparison(session: Session, ctx: Context, policy: PolicyDocument) -> dict[
     try:
         candidate = _payload(ctx.candidate, ctx.data_dir)
         champion = _payload(ctx.champion, ctx.data_dir)
+    except Exception as exc:  # an artifact that does not unpickle: a reason, never a 500
+        return f"cannot evaluate: an artifact does not load: {_why(exc)}"
+    try:
         return compare(
             session,
             candidate=candidate,
@@ -121,6 +127,30 @@ def _comparison(session: Session, ctx: Context, policy: PolicyDocument) -> dict[
 
 def _payload(version: ModelVersion, data_dir: Path) -> dict[str, Any]:
     return artifact.read(artifact.path_of(version.artifact_uri, data_dir), version.artifact_sha256)
+
+
+def _why(exc: BaseException) -> str:
+    detail = exc.detail if isinstance(exc, DriftgateError) else str(exc)
+    return f"{type(exc).__name__}: {detail}"[:500]
+
+
+def load_problem(version: ModelVersion, data_dir: Path) -> str | None:
+    """Why the artifact does not load the way serving loads it, or None when it does.
+
+    Serving refuses an artifact that does not load, so one that passed every gate would leave
+    the old champion serving while the registry names the new one. Any exception counts: a
+    broken pickle raises whatever the unpickler raises, wrong shapes a RuntimeError.
+    """
+    from ranker.serving import ArtifactRef, load
+
+    ref = ArtifactRef(
+        version.model_name, version.version, version.artifact_uri, version.artifact_sha256
+    )
+    try:
+        load(ref, data_dir)
+    except Exception as exc:
+        return _why(exc)
+    return None
 
 
 def _metrics_gate(comparison: dict[str, Any] | str, policy: PolicyDocument) -> GateResult:
@@ -142,67 +172,124 @@ def _slices_gate(comparison: dict[str, Any] | str, policy: PolicyDocument) -> Ga
     )
 
 
-# --- training data, through lineage --------------------------------------------------------
+# --- training data, from driftgate's own batch records --------------------------------------
 
+# driftgate's own check run of a batch, for display: only runs of its own check job count, and
+# that namespace is written by driftgate alone (`lineage.service.refuse_reserved`).
 _CHECK_RUNS = text(
     """
-SELECT v.version AS batch_id, d.name AS dataset, r.id AS run_id, r.run_uuid, r.state,
-       f.facet AS batch_check
+SELECT v.version AS batch_id, r.run_uuid
 FROM lineage_datasets d
 JOIN lineage_dataset_versions v ON v.dataset_id = d.id
 JOIN lineage_runs r ON r.run_uuid = v.producer_run_uuid
-LEFT JOIN LATERAL (
-    SELECT facet FROM lineage_facets
-    WHERE owner_kind = 'run' AND owner_id = r.id AND name = 'batchCheck'
-    ORDER BY last_seen DESC LIMIT 1
-) f ON true
+JOIN lineage_jobs j ON j.id = r.job_id
 WHERE d.namespace = :ns AND d.name = ANY(:names) AND v.version = ANY(:ids)
-"""
-)
-_RUN_INPUTS = text(
-    """
-SELECT DISTINCT d.namespace, d.name
-FROM lineage_run_io io JOIN lineage_datasets d ON d.id = io.dataset_id
-WHERE io.run_id = ANY(:runs) AND io.direction = 'in'
+  AND j.namespace = :ns AND j.name = ANY(:jobs)
 """
 )
 
 
 def training_batches(session: Session, ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each training batch's check run (from lineage), and every upstream dataset id."""
+    """Each training batch as driftgate's checks recorded it, and every upstream dataset id.
+
+    The verdict's facts come from the `batches` table (status, rows received and quarantined),
+    written by the check itself in the batch's transaction; never from lineage facets, which
+    outside producers can post. A batch the version names but driftgate never checked, or one
+    whose contract, contract version or accepted-rows sha256 differs from what the version
+    claims, counts as unchecked.
+    """
     refs = ctx.candidate.training_data
+    records = {str(b.id): b for b in repository.batches(session, _batch_ids(refs))}
     contracts = sorted({r["contract_id"] for r in refs})
-    rows = session.execute(
-        _CHECK_RUNS,
-        {
-            "ns": ctx.namespace,
-            "names": [naming.accepted_rows(c) for c in contracts],
-            "ids": [str(r["batch_id"]) for r in refs],
-        },
-    ).all()
-    found = {(r.dataset, r.batch_id): r for r in rows}
-    batches = []
-    for ref in refs:
-        row = found.get((naming.accepted_rows(ref["contract_id"]), str(ref["batch_id"])))
-        check = (row.batch_check if row else None) or {}
-        received, quarantined = check.get("rowsReceived"), check.get("rowsQuarantined")
-        batches.append(
+    runs = {
+        row.batch_id: str(row.run_uuid)
+        for row in session.execute(
+            _CHECK_RUNS,
             {
-                "batch_id": str(ref["batch_id"]),
-                "contract_id": ref["contract_id"],
-                "contract_version": ref["contract_version"],
-                "check_run": str(row.run_uuid) if row else None,
-                "status": check.get("status"),
-                "rows_received": received,
-                "rows_quarantined": quarantined,
-                "quarantine_rate": (quarantined / received) if received else None,
-            }
+                "ns": ctx.namespace,
+                "names": [naming.accepted_rows(c) for c in contracts],
+                "ids": list(records),
+                "jobs": [naming.check_job(c) for c in contracts],
+            },
         )
-    inputs = session.execute(_RUN_INPUTS, {"runs": [r.run_id for r in rows]}).all()
+    }
+    batches = [_batch_facts(ref, records.get(str(ref["batch_id"])), runs) for ref in refs]
     upstream = set(contracts)
     upstream |= {f"{ctx.namespace}:{naming.accepted_rows(c)}" for c in contracts}
-    upstream |= {f"{ns}:{name}" for ns, name in inputs}
+    upstream |= repository.posted_datasets(
+        session, {(b.contract_id, b.contract_version) for b in records.values()}
+    )
     return batches, sorted(upstream)
+
+
+def _batch_ids(refs: list[dict[str, Any]]) -> list[uuid.UUID]:
+    ids = []
+    for ref in refs:
+        try:
+            ids.append(uuid.UUID(str(ref["batch_id"])))
+        except ValueError:
+            continue  # not a batch id at all: reported as unchecked
+    return ids
+
+
+def _batch_facts(ref: dict[str, Any], batch: Batch | None, runs: dict[str, str]) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "batch_id": str(ref["batch_id"]),
+        "contract_id": ref["contract_id"],
+        "contract_version": ref["contract_version"],
+        "source": "checks.batches",
+        "check_run": None,
+        "status": None,
+        "rows_received": None,
+        "rows_quarantined": None,
+        "quarantine_rate": None,
+    }
+    if batch is None:
+        facts["problem"] = "driftgate has no record of this batch"
+        return facts
+    claimed = (ref["contract_id"], ref["contract_version"], ref.get("accepted_sha256"))
+    actual = (batch.contract_id, batch.contract_version, batch.accepted_sha256)
+    if claimed[:2] != actual[:2] or claimed[2] not in (None, actual[2]):
+        facts["problem"] = (
+            f"the version claims {claimed[0]} {claimed[1]}, driftgate checked it against "
+            f"{actual[0]} {actual[1]}"
+            + ("" if claimed[2] in (None, actual[2]) else " with other accepted rows")
+        )
+        return facts
+    received, quarantined = batch.rows_received, batch.rows_quarantined
+    facts.update(
+        check_run=runs.get(str(batch.id)),
+        status=batch.status,
+        rows_received=received,
+        rows_quarantined=quarantined,
+        quarantine_rate=(quarantined / received) if received else None,
+    )
+    return facts
+
+
+def evidence(session: Session, ctx: Context) -> dict[str, Any]:
+    """The discrete facts the gates judged, for the binding: the training contracts' latest
+    versions and version statuses, each training batch's check record, and the open incidents
+    on upstream datasets. A new contract version, a re-checked batch or an incident opened or
+    resolved changes it, and so voids the approvals given on the old evidence."""
+    batches, upstream = training_batches(session, ctx)
+    contracts = sorted(
+        {b["contract_id"] for b in batches} | set(ctx.candidate.contract_versions or {})
+    )
+    incidents = session.scalars(
+        select(Incident.id).where(
+            Incident.status == "open",
+            Incident.datasets.has_any(postgresql.array(upstream, type_=String)),
+        )
+    ).all()
+    return {
+        "contracts": repository.contract_versions(session, contracts),
+        "batches": [
+            {k: b[k] for k in ("batch_id", "contract_version", "status", "rows_quarantined")}
+            for b in batches
+        ],
+        "open_incidents": sorted(str(i) for i in incidents),
+    }
 
 
 # --- incidents, artifact, error budget -----------------------------------------------------
@@ -248,7 +335,16 @@ def _artifact_gate(ctx: Context) -> GateResult:
             "the artifact's bytes do not hash to the registered sha256",
             details,
         )
-    return GateResult("artifact", PASSED, f"sha256 {actual[:12]}… matches the registry", details)
+    problem = load_problem(ctx.candidate, ctx.data_dir)
+    if problem is not None:
+        details["error"] = problem
+        return GateResult("artifact", FAILED, f"the artifact does not load: {problem}", details)
+    return GateResult(
+        "artifact",
+        PASSED,
+        f"sha256 {actual[:12]}… matches the registry and the model loads",
+        details,
+    )
 
 
 def _error_budget_gate(session: Session, policy: PolicyDocument) -> GateResult:

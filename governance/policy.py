@@ -55,6 +55,10 @@ class MetricsGate(_Gate):
 
 
 class TrainingDataGate(_Gate):
+    on_not_evaluated: OnNotEvaluated = Field(
+        default="block",
+        description="A version whose training data cannot be judged is not approvable.",
+    )
     max_quarantine_rate: float = Field(
         default=0.05, ge=0, le=1, description="Largest share of quarantined rows per batch."
     )
@@ -81,7 +85,9 @@ class SlicesGate(_Gate):
 
 
 class ArtifactGate(_Gate):
-    pass
+    on_not_evaluated: OnNotEvaluated = Field(
+        default="block", description="An artifact that cannot be checked is not approvable."
+    )
 
 
 class ErrorBudgetGate(_Gate):
@@ -133,12 +139,29 @@ class Bake(_Closed):
         return parse_duration(self.duration)
 
 
+class AdminPath(_Closed):
+    enabled: bool = Field(default=True, description="Whether admins may use this path at all.")
+    second_principal: bool = Field(
+        default=False,
+        description="A second admin (another principal) must repeat the same step before it "
+        "takes effect.",
+    )
+
+
 class PolicyDocument(_Closed):
     quorum: int = Field(default=2, ge=1, le=50, description="Distinct approving reviewers.")
     expires_after: str = Field(default="P7D", description="Open requests expire after this.")
     auto_promote: bool = Field(default=False, description="Promote as soon as approved.")
     gates: Gates = Field(default_factory=Gates)
     bake: Bake = Field(default_factory=Bake)
+    override: AdminPath = Field(
+        default_factory=AdminPath,
+        description="POST /promotion-requests/{id}/override: admins letting failed gates pass.",
+    )
+    break_glass: AdminPath = Field(
+        default_factory=AdminPath,
+        description="PUT /models/{name}/champion: admins moving the champion without approvals.",
+    )
 
     @field_validator("expires_after")
     @classmethod
@@ -162,8 +185,9 @@ auto_promote: false       # an approved request waits for POST .../promote
 gates:
   metrics:                # candidate vs champion on the same evaluation data
     margins: {auc: 0.005, log_loss: 0.005, ndcg@10: 0.01}
-  training_data:          # every training batch passed its contract checks (via lineage)
+  training_data:          # every training batch passed its contract checks (driftgate's records)
     max_quarantine_rate: 0.05
+    on_not_evaluated: block # no batches named: not approvable
   incidents:              # no open incident of these severities on an upstream dataset
     severities: [critical]
   slices:                 # no segment worse than the champion by more than the margin
@@ -172,7 +196,8 @@ gates:
     margin: 0.02
     min_rows: 500
     min_positives: 20
-  artifact: {}            # the artifact's bytes hash to the registered sha256
+  artifact:               # the bytes hash to the registered sha256 and load as serving loads them
+    on_not_evaluated: block
   error_budget:           # no promotion while an SLO's error budget is exhausted
     slos: []              # empty: every enabled SLO
 bake:
@@ -184,6 +209,12 @@ bake:
   max_score_psi: 0.25
   max_auc_drop: 0.05
   require: [error_rate, latency, score_shift, quality]
+override:                 # admins letting failed gates pass (always with a reason)
+  enabled: true
+  second_principal: false # true: a second admin must send the same override
+break_glass:              # PUT /models/{name}/champion, no approvals (always with a reason)
+  enabled: true
+  second_principal: false # true: a second admin must repeat the same move
 """
 
 

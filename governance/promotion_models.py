@@ -51,8 +51,9 @@ class PromotionPolicy(Base):
 class PromotionRequest(Base):
     """A request to make one model version the champion, with its gate results and binding.
 
-    The binding (artifact sha256, metrics hash, policy version, champion version) is what
-    approvals are given for; when any part changes the gates run again and approvals are void.
+    The binding (artifact sha256, metrics hash, policy version, champion version, and the hash
+    of the gate evidence: contract versions, batch records, open incidents) is what approvals
+    are given for; when any part changes the gates run again and approvals are void.
     """
 
     __tablename__ = "promotion_requests"
@@ -96,6 +97,7 @@ class PromotionRequest(Base):
     metrics_sha256: Mapped[str] = mapped_column(String(64))
     policy_version: Mapped[int] = mapped_column(Integer)
     champion_version: Mapped[int | None] = mapped_column(Integer)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
     # policy-derived, fixed by the server (never by the requester)
     quorum: Mapped[int] = mapped_column(Integer)
     auto_promote: Mapped[bool] = mapped_column(Boolean)
@@ -144,6 +146,7 @@ class PromotionApproval(Base):
     metrics_sha256: Mapped[str] = mapped_column(String(64))
     policy_version: Mapped[int] = mapped_column(Integer)
     champion_version: Mapped[int | None] = mapped_column(Integer)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime]
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(String(1000))

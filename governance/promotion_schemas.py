@@ -70,10 +70,14 @@ class BindingRead(ResponseModel):
     metrics_sha256: str = Field(description="Hash of registered and gate-evaluated metrics.")
     policy_version: int = Field(description="Policy version the gates ran under (0: built-in).")
     champion_version: int | None = Field(description="Champion the candidate was compared with.")
+    evidence_sha256: str = Field(
+        description="Hash of the gate evidence: the training contracts' versions, the training "
+        "batches' check records and the open incidents upstream."
+    )
 
 
 class ApprovalRead(ResponseModel):
-    reviewer: str = Field(description="Token name of the reviewer.")
+    reviewer: str = Field(description="The reviewing principal (person), whatever token they used.")
     decision: str = Field(description="approve or reject.")
     comment: str = Field(description="Reviewer's comment.")
     decided_at: datetime = Field(description="When.")
@@ -92,7 +96,7 @@ class PromotionRequestRead(ResponseModel):
     requested_at: datetime = Field(description="When it was opened.")
     version_created_by: str = Field(description="Who registered the version.")
     binding: BindingRead = Field(description="What approvals bind to.")
-    quorum: int = Field(description="Distinct approving reviewers needed (from the policy).")
+    quorum: int = Field(description="Distinct approving principals needed (from the policy).")
     approvals_live: int = Field(description="Approvals that currently count.")
     auto_promote: bool = Field(description="Promoted as soon as approved.")
     expires_at: datetime = Field(description="When an undecided request expires.")

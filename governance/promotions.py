@@ -57,6 +57,7 @@ class Binding:
     metrics_sha256: str
     policy_version: int
     champion_version: int | None
+    evidence_sha256: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,11 @@ class Refusal:
 
 def binding_of(req: PromotionRequest) -> Binding:
     return Binding(
-        req.artifact_sha256, req.metrics_sha256, req.policy_version, req.champion_version
+        req.artifact_sha256,
+        req.metrics_sha256,
+        req.policy_version,
+        req.champion_version,
+        req.evidence_sha256,
     )
 
 
@@ -101,7 +106,14 @@ def live_binding(
         metrics_sha256(version, req.evaluation),
         active_policy(session).version,
         champion.version if champion else None,
+        evidence_sha256(session, version, settings),
     )
+
+
+def evidence_sha256(session: Session, version: ModelVersion, settings: Settings) -> str:
+    """Hash of the gate evidence (`gates.evidence`): approvals bind to what they saw."""
+    ctx = gates.Context(version, None, settings.data_dir, settings.lineage_namespace)
+    return canonical_sha256(gates.evidence(session, ctx))
 
 
 def _summary(req: PromotionRequest) -> dict[str, Any]:
@@ -118,6 +130,9 @@ def _summary(req: PromotionRequest) -> dict[str, Any]:
 def record_event(
     session: Session, actor: Principal | str, action: str, req: PromotionRequest, **details: Any
 ) -> None:
+    """Audit a step; the actor is the principal, and the token it used is kept beside it."""
+    if isinstance(actor, Principal) and actor.token_name is not None:
+        details.setdefault("token", actor.token_name)
     audit.record(
         session,
         actor=actor if isinstance(actor, str) else actor.name,
@@ -183,6 +198,7 @@ def open_request(
         metrics_sha256=metrics_sha256(row, report.evaluation),
         policy_version=policy.version,
         champion_version=champion_version,
+        evidence_sha256=evidence_sha256(session, row, settings),
         quorum=policy.document.quorum,
         auto_promote=policy.document.auto_promote,
         expires_at=now + policy.document.expiry,
@@ -302,6 +318,7 @@ def ensure_current(
     req.artifact_sha256 = artifact_sha256_on_disk(version, settings.data_dir)
     req.metrics_sha256 = metrics_sha256(version, report.evaluation)
     req.policy_version, req.champion_version = policy.version, champion_version
+    req.evidence_sha256 = evidence_sha256(session, version, settings)
     req.quorum, req.auto_promote = policy.document.quorum, policy.document.auto_promote
     req.gates, req.blocking_gates = report.to_json(), report.blocking
     req.evaluation, req.gates_evaluated_at, req.updated_at = report.evaluation, now, now
@@ -369,6 +386,11 @@ def withdraw(
     return req
 
 
+def override_in_force(req: PromotionRequest) -> bool:
+    """An override counts once it is confirmed (by a second admin where the policy asks)."""
+    return bool(req.override) and bool(req.override.get("confirmed", True))
+
+
 def override_gates(
     session: Session,
     actor: Principal,
@@ -377,17 +399,62 @@ def override_gates(
     gate_names: list[str],
     reason: str,
 ) -> PromotionRequest | Refusal:
-    """An admin's explicit, audited decision to let failed gates not block approval."""
+    """An admin's explicit, audited decision to let failed gates not block approval.
+
+    The policy's `override` section can switch the path off, or make it take two admins: the
+    first override is then pending until another principal sends the same gates.
+    """
     req = get_request(session, request_id, for_update=True)
     if expire_if_due(session, req):
         return expired_refusal(req)
     require_state(req, "open")
+    rules = active_policy(session).document.override
+    if not rules.enabled:
+        raise Forbidden(
+            "the promotion policy switches gate overrides off",
+            field="override.enabled",
+            rule="override_enabled",
+        )
     if actor.name == req.requested_by:
         raise SeparationOfDuties(
             "the requester cannot override the gates of their own request",
             field="Authorization",
             rule="requester_cannot_override",
         )
+    named = _overridable(req, gate_names)
+    now = utcnow()
+    pending = req.override if req.override and not override_in_force(req) else None
+    if pending is not None and pending["gates"] == sorted(named):
+        if pending["by"] == actor.name:
+            raise Forbidden(
+                "the policy asks a second admin to confirm this override",
+                field="Authorization",
+                rule="second_principal",
+            )
+        req.override = {
+            **pending,
+            "confirmed": True,
+            "confirmed_by": actor.name,
+            "confirmed_at": now.isoformat(),
+            "confirm_reason": reason,
+        }
+    else:
+        req.override = {
+            "by": actor.name,
+            "at": now.isoformat(),
+            "reason": reason,
+            "gates": sorted(named),
+            "binding": asdict(binding_of(req)),
+            "confirmed": not rules.second_principal,
+        }
+    req.updated_at = now
+    session.flush()
+    record_event(session, actor, "promotion.gates.override", req, after=req.override)
+    return req
+
+
+def _overridable(req: PromotionRequest, gate_names: list[str]) -> set[str]:
+    """The named gates, if they are exactly the blocking ones."""
     named, blocking = set(gate_names), set(req.blocking_gates)
     if not blocking:
         raise InvalidOverride(
@@ -405,18 +472,7 @@ def override_gates(
             field="gates",
             rule="covers_blocking_gates",
         )
-    now = utcnow()
-    req.override = {
-        "by": actor.name,
-        "at": now.isoformat(),
-        "reason": reason,
-        "gates": sorted(named),
-        "binding": asdict(binding_of(req)),
-    }
-    req.updated_at = now
-    session.flush()
-    record_event(session, actor, "promotion.gates.override", req, after=req.override)
-    return req
+    return named
 
 
 def rerun_gates(
@@ -459,15 +515,21 @@ def promote_locked(
     settings: Settings,
     auto: bool = False,
 ) -> PromotionRequest | Refusal:
-    """`promote` for a request row the caller already holds locked in state `approved`."""
+    """`promote` for a request row the caller already holds locked in state `approved`.
+
+    The champion is locked before the binding is checked and stays locked until the move
+    commits: of two approved requests bound to the same champion, the second to get the lock
+    sees the champion moved, its approvals are void and it answers 409 `binding_changed`.
+    """
     version = service.get_version(session, req.model_name, req.version)
+    repository.lock_champion(session, req.model_name)
     if ensure_current(session, actor, req, version, settings):
         return Refusal(
             BindingChanged(
-                "the artifact, metrics, policy or champion changed since approval; the gates "
-                "ran again and the approvals are void",
+                "the artifact, metrics, policy, champion or gate evidence changed since "
+                "approval; the gates ran again and the approvals are void",
                 field="request_id",
-                rule="binding_unchanged",
+                rule="binding_changed",
                 extra={"state": req.state, "blocking_gates": req.blocking_gates},
             )
         )
@@ -477,14 +539,14 @@ def promote_locked(
             field="artifact_sha256",
             rule="sha256_matches",
         )
-    if req.blocking_gates and not req.override:
+    if req.blocking_gates and not override_in_force(req):
         raise GatesFailed(
             f"blocking gates: {', '.join(req.blocking_gates)}",
             field="gates",
             rule="gates_passed",
             extra={"blocking_gates": req.blocking_gates},
         )
-    current = repository.get_alias(session, req.model_name, for_update=True)
+    current = repository.get_alias(session, req.model_name)  # locked above
     previous = current.version if current else None
     move_champion(
         session,
@@ -597,7 +659,13 @@ def describe(session: Session, req: PromotionRequest) -> dict[str, Any]:
             "comment": a.comment,
             "decided_at": a.decided_at,
             "binding": asdict(
-                Binding(a.artifact_sha256, a.metrics_sha256, a.policy_version, a.champion_version)
+                Binding(
+                    a.artifact_sha256,
+                    a.metrics_sha256,
+                    a.policy_version,
+                    a.champion_version,
+                    a.evidence_sha256,
+                )
             ),
             "voided_at": a.voided_at,
             "void_reason": a.void_reason,

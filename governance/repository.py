@@ -18,6 +18,35 @@ def batches(session: Session, ids: list[uuid.UUID]) -> list[Batch]:
     return list(session.scalars(select(Batch).where(Batch.id.in_(ids)))) if ids else []
 
 
+def posted_datasets(session: Session, contract_versions: set[tuple[str, str]]) -> set[str]:
+    """`namespace:name` of the datasets these contract versions describe (what producers post)."""
+    from contracts import repository as contracts_repo
+
+    found = set()
+    for contract_id, version in contract_versions:
+        row = contracts_repo.get_version(session, contract_id, version)
+        dataset = (row.spec or {}).get("dataset") if row is not None else None
+        if isinstance(dataset, dict) and dataset.get("namespace") and dataset.get("name"):
+            found.add(f"{dataset['namespace']}:{dataset['name']}")
+    return found
+
+
+def contract_versions(session: Session, contract_ids: list[str]) -> dict[str, dict[str, str]]:
+    """For each contract: its latest version and the status of every version."""
+    from contracts import repository as contracts_repo
+
+    found: dict[str, dict[str, str]] = {}
+    for contract_id in contract_ids:
+        contract = contracts_repo.get_contract(session, contract_id)
+        if contract is None:
+            continue
+        found[contract_id] = {
+            "latest": contract.latest_version,
+            **{v.version: v.status for v in contracts_repo.list_versions(session, contract_id)},
+        }
+    return found
+
+
 def get_model(session: Session, name: str, *, for_update: bool = False) -> RegisteredModel | None:
     stmt = select(RegisteredModel).where(RegisteredModel.name == name)
     return session.scalar(stmt.with_for_update() if for_update else stmt)
@@ -58,6 +87,24 @@ def get_alias(
 ) -> ModelAlias | None:
     stmt = select(ModelAlias).where(ModelAlias.model_name == name, ModelAlias.alias == alias)
     return session.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+def lock_champion(session: Session, name: str) -> ModelAlias | None:
+    """Lock the model's row, then its champion alias, and return the alias as committed now.
+
+    Every move of the champion takes these locks first, so "compare the champion, then move
+    it" is one atomic step even when there is no alias row yet to lock (two first promotions
+    once raced into a unique violation). `FOR NO KEY UPDATE` leaves the foreign-key checks of
+    new versions and requests unblocked; `populate_existing` refreshes an alias this session
+    read before the lock.
+    """
+    session.execute(
+        select(RegisteredModel.name)
+        .where(RegisteredModel.name == name)
+        .with_for_update(key_share=True)
+    )
+    stmt = select(ModelAlias).where(ModelAlias.model_name == name, ModelAlias.alias == CHAMPION)
+    return session.scalar(stmt.with_for_update().execution_options(populate_existing=True))
 
 
 def champions(session: Session, names: list[str]) -> dict[str, int]:

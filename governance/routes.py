@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from api.deps import Admin, AppSettings, DbSession, Producer, Viewer
 from governance import repository, service
+from governance.break_glass import Proposal
 from governance.schemas import (
     MODEL_NAME,
+    BreakGlassProposalRead,
     ChampionRead,
     ChampionSet,
     ModelRead,
@@ -88,12 +91,25 @@ def get_champion(name: ModelName, session: DbSession, _: Viewer) -> ChampionRead
     return ChampionRead.model_validate(service.get_champion(session, name))
 
 
-@router.put("/{name}/champion", response_model=ChampionRead)
+@router.put(
+    "/{name}/champion",
+    response_model=ChampionRead,
+    responses={
+        202: {
+            "model": BreakGlassProposalRead,
+            "description": "Proposed; a second "
+            "admin must repeat the same move (policy `break_glass.second_principal`).",
+        }
+    },
+)
 def set_champion(
     name: ModelName, body: ChampionSet, session: DbSession, actor: Admin
-) -> ChampionRead:
-    """Point `champion` at a version (admin only, audited); serving swaps without a restart."""
-    alias = service.set_champion(
+) -> ChampionRead | JSONResponse:
+    """Break glass: point `champion` at a version without approvals (admin, reason, audited)."""
+    result = service.set_champion(
         session, actor, name=name, version=body.version, reason=body.reason
     )
-    return ChampionRead.model_validate(alias)
+    if isinstance(result, Proposal):
+        doc = BreakGlassProposalRead.model_validate(result, from_attributes=True)
+        return JSONResponse(doc.model_dump(mode="json"), status_code=202)
+    return ChampionRead.model_validate(result)

@@ -91,7 +91,23 @@ class ModelRead(ResponseModel):
 
 class ChampionSet(RequestModel):
     version: int = Field(ge=1, description="Version to serve.")
-    reason: str = Field(default="", max_length=2000, description="Why (kept in the audit trail).")
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"\S",
+        description="Why (kept in the audit trail); required: this path skips the approvals.",
+    )
+
+
+class BreakGlassProposalRead(ResponseModel):
+    model_name: str = Field(description="Model name.")
+    version: int = Field(description="The version proposed as champion.")
+    proposed_by: str = Field(description="The admin (principal) who proposed it.")
+    reason: str = Field(description="Their reason.")
+    proposed_at: datetime = Field(description="When.")
+    expires_at: datetime = Field(
+        description="A second admin must repeat the same move before this."
+    )
 
 
 class ChampionRead(ResponseModel):

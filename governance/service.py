@@ -15,8 +15,8 @@ from core import audit
 from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import InvalidInput
-from governance import repository
-from governance.champion import move_champion
+from governance import break_glass, repository
+from governance.break_glass import Proposal
 from governance.errors import (
     ArtifactAlreadyRegistered,
     ArtifactMismatch,
@@ -202,17 +202,19 @@ def _lineage(session: Session, actor: Principal, version: ModelVersion, *, batch
 
 def set_champion(
     session: Session, actor: Principal, *, name: str, version: int, reason: str = ""
-) -> ModelAlias:
+) -> ModelAlias | Proposal:
     """Point `champion` at a version (admins only); serving picks it up without a restart.
 
     This is the break-glass path: it bypasses promotion requests, gates and approvals (and
-    says so in the audit trail). Normal promotion goes through `governance.promotions`.
+    says so in the audit trail), so the policy controls it (`governance.break_glass`). Normal
+    promotion goes through `governance.promotions`.
     """
     if actor.role != Role.admin:
         raise ChampionNeedsAdmin(
             "only an admin may set the champion", field="Authorization", rule="role"
         )
-    return move_champion(session, actor, name=name, version=version, via="set", reason=reason)
+    get_model(session, name)
+    return break_glass.set_champion(session, actor, name=name, version=version, reason=reason)
 
 
 def get_model(session: Session, name: str) -> RegisteredModel:

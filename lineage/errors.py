@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import InvalidInput, MalformedInput, NotFound
+from core.errors import Forbidden, InvalidInput, MalformedInput, NotFound
 
 
 class InvalidLineageEvent(InvalidInput):
@@ -24,3 +24,11 @@ class LineageNodeNotFound(NotFound):
 
 class InvalidNodeId(InvalidInput):
     type_slug = "invalid-node-id"
+
+
+class ReservedNamespace(Forbidden):
+    """An outside client wrote into driftgate's own namespace: its jobs and runs are facts
+    the promotion gates rely on, so only driftgate itself records them (HTTP 403)."""
+
+    title = "Reserved lineage namespace"
+    type_slug = "reserved-lineage-namespace"

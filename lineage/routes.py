@@ -156,10 +156,11 @@ async def ingest(request: Request, writer: GroupCommitWriter) -> Response:
     token = _bearer_token(request)
     try:
         raw = await _event_body(request, request.app.state.settings.lineage_max_event_bytes)
+        namespace = request.app.state.settings.lineage_namespace
         if len(raw) <= INLINE_PREPARE_BYTES:
-            event = _prepare(raw)
+            event = _prepare(raw, namespace)
         else:
-            event = await run_in_threadpool(_prepare, raw)
+            event = await run_in_threadpool(_prepare, raw, namespace)
     except DriftgateError:
         # As with any other route, who you are is checked before what you sent.
         await writer.authorize(token)
@@ -172,8 +173,11 @@ async def ingest(request: Request, writer: GroupCommitWriter) -> Response:
     )
 
 
-def _prepare(raw: bytes) -> service.PreparedEvent:
-    return service.prepare_event(parse_body(raw), check_nul=b"\\u0000" in raw)
+def _prepare(raw: bytes, namespace: str) -> service.PreparedEvent:
+    """Events from outside may not write driftgate's own jobs (`service.refuse_reserved`)."""
+    return service.prepare_event(
+        parse_body(raw), check_nul=b"\\u0000" in raw, reserved_namespace=namespace
+    )
 
 
 def _bearer_token(request: Request) -> str:

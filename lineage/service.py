@@ -20,7 +20,7 @@ from core import audit
 from core.auth import Principal, Role, hash_token
 from core.clock import utcnow
 from lineage import repository
-from lineage.errors import InvalidLineageEvent
+from lineage.errors import InvalidLineageEvent, ReservedNamespace
 from lineage.extract import EventRows, extract
 from lineage.validate import validate_event
 
@@ -42,11 +42,37 @@ class PreparedEvent:
     event_json: str  # its part of the store's statement (`repository.event_json`)
 
 
-def prepare_event(document: Any, *, check_nul: bool = True) -> PreparedEvent:
-    """Validate one OpenLineage event and compute what it writes; no I/O."""
+def prepare_event(
+    document: Any, *, check_nul: bool = True, reserved_namespace: str | None = None
+) -> PreparedEvent:
+    """Validate one OpenLineage event and compute what it writes; no I/O.
+
+    `reserved_namespace` is driftgate's own namespace when the event comes from outside (the
+    ingest route): an event for a job there is refused (`refuse_reserved`).
+    """
     kind = validate_event(document, check_nul=check_nul)
     rows = extract(document, kind)
+    if reserved_namespace is not None:
+        refuse_reserved(rows, reserved_namespace)
     return PreparedEvent(kind, rows, repository.event_json(rows))
+
+
+def refuse_reserved(rows: EventRows, namespace: str) -> None:
+    """Refuse an outside event for a job in driftgate's own namespace.
+
+    driftgate's jobs and runs (batch checks, training, promotion) are evidence: a forged
+    COMPLETE event with a rewritten `batchCheck` facet once made a 30%-quarantined batch look
+    clean. Only driftgate writes them, in-process (`store_events`); an outside event for one of
+    their run ids under another namespace is already refused (`run_belongs_to_one_job`).
+    Reading driftgate's datasets from outside jobs stays allowed.
+    """
+    if rows.job is not None and rows.job[0] == namespace:
+        raise ReservedNamespace(
+            f"jobs in the namespace {namespace!r} are driftgate's own and are recorded only "
+            "by driftgate; post your job under your own namespace",
+            field="$.job.namespace",
+            rule="reserved_namespace",
+        )
 
 
 def ingest_event(

@@ -45,6 +45,24 @@ bake: {enabled: false}
 
 
 @dataclass
+class LoadableArtifact:
+    """A real ranker artifact's payload, to write loadable stand-ins that differ by a note.
+
+    The artifact gate loads every candidate the way serving does, so stand-ins must be real
+    artifacts; a note in the payload makes each one a distinct file (a distinct sha256)."""
+
+    payload: dict[str, Any]
+
+    def to_bytes(self, payload: dict[str, Any] | None = None, *, note: str = "") -> bytes:
+        from ranker import artifact
+
+        body = {k: v for k, v in (payload or self.payload).items() if k != "format"}
+        if note:
+            body["note"] = note
+        return artifact.to_bytes(body)
+
+
+@dataclass
 class Gov:
     """Drives the API the way people do, with one token per named person."""
 
@@ -53,6 +71,7 @@ class Gov:
     settings: Settings
     tokens: dict[str, str]
     batch: dict[str, Any] = field(default_factory=dict)
+    artifact: LoadableArtifact | None = None
     _artifacts: int = 0
 
     def as_(self, who: str) -> dict[str, str]:
@@ -75,9 +94,16 @@ class Gov:
         assert resp.status_code == 200, resp.text
         return resp.json()  # type: ignore[no-any-return]
 
-    def register(self, who: str = "test-producer", content: bytes | None = None) -> int:
+    def register(
+        self,
+        who: str = "test-producer",
+        content: bytes | None = None,
+        training_data: list[dict[str, Any]] | None = None,
+    ) -> int:
         self._artifacts += 1
-        content = content or f"weights {self._artifacts}".encode()
+        if content is None:
+            note = f"stand-in {self._artifacts}"
+            content = self.artifact.to_bytes(note=note) if self.artifact else note.encode()
         sha = hashlib.sha256(content).hexdigest()
         path = (self.settings.data_dir / "models" / "ranker" / f"{sha}.pt").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +117,9 @@ class Gov:
                 "output": {"name": "p"},
             },
             "metrics": {"model": {"auc": 0.7 + self._artifacts / 1000}},
-            "training_data": [
+            "training_data": training_data
+            if training_data is not None
+            else [
                 {
                     "batch_id": b["id"],
                     "contract_id": "impressions",
@@ -170,11 +198,35 @@ def impressions_frame(hour: int = 0) -> Any:
     )
 
 
+@pytest.fixture(scope="session")
+def loadable_artifact(real: Real) -> LoadableArtifact:
+    """The trained champion's payload, for loadable stand-in artifacts."""
+    from governance import service
+    from ranker import artifact
+
+    with real.sessions() as s:
+        row = service.get_version(s, "ranker", real.champion)
+        path = artifact.path_of(row.artifact_uri, real.data_dir)
+        return LoadableArtifact(artifact.read(path, row.artifact_sha256))
+
+
 @pytest.fixture
-def gov(client: TestClient, db: Session, settings: Settings, tokens: dict[str, str]) -> Gov:
+def gov(
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    tokens: dict[str, str],
+    loadable_artifact: LoadableArtifact,
+) -> Gov:
     ensure_contracts(db, CLI_OPERATOR)
     db.commit()
-    g = Gov(client, db, settings, {f"test-{k}": v for k, v in tokens.items()})
+    g = Gov(
+        client,
+        db,
+        settings,
+        {f"test-{k}": v for k, v in tokens.items()},
+        artifact=loadable_artifact,
+    )
     g.batch = post_batch(client, g.as_("test-producer"), impressions_frame())
     g.person("rev-ann", "reviewer")
     g.person("rev-bob", "reviewer")

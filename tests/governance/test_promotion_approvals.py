@@ -172,7 +172,7 @@ def test_a_champion_move_voids_an_approved_request_and_promote_refuses(gov: Gov)
     assert gov.decide(doc["id"], "rev-bob").json()["state"] == "approved"
     gov.crown(v3)  # break-glass move while the request waited
     resp = gov.client.post(f"/promotion-requests/{doc['id']}/promote", headers=gov.as_("rev-ann"))
-    assert resp.status_code == 409 and resp.json()["rule"] == "binding_unchanged"
+    assert resp.status_code == 409 and resp.json()["rule"] == "binding_changed"
     shown = gov.get(doc["id"])
     assert shown["state"] == "open" and live(shown) == []
     assert shown["binding"]["champion_version"] == 3

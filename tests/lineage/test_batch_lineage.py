@@ -83,7 +83,7 @@ def test_impact_of_a_bad_batch_names_what_it_touched(client, auth, bad_batch) ->
     features = dataset("features/orders_daily", namespace="driftgate")
     event = run_event(
         naming.FEATURES_JOB,
-        namespace="driftgate",
+        namespace="etl",
         inputs=[dataset("contracts/orders/accepted", namespace="driftgate", version=batch_id)],
         outputs=[features],
     )
@@ -95,7 +95,7 @@ def test_impact_of_a_bad_batch_names_what_it_touched(client, auth, bad_batch) ->
         "contracts/orders/quarantine",
     }
     assert {d["name"] for d in body["datasets"]} == {"features/orders_daily"}
-    assert "driftgate:ranker.features" in body["jobs"]
+    assert "etl:ranker.features" in body["jobs"]
     unknown = client.get(f"/lineage/impact?batch={uuid.uuid4()}", headers=auth("viewer"))
     assert unknown.status_code == 404
 
@@ -115,14 +115,14 @@ def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth, 
     events = [
         run_event(
             "features",
-            namespace="driftgate",
+            namespace="etl",
             minutes=1,
             inputs=[dataset(accepted[1], namespace="driftgate", version=batch_id)],
             outputs=[features],
         ),
         run_event(
             "train",
-            namespace="driftgate",
+            namespace="etl",
             minutes=2,
             inputs=[dataset("features/orders_daily", namespace="driftgate")],
             outputs=[model],
