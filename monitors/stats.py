@@ -26,6 +26,7 @@ from checks.sketch import Sketch, bucket_value, merge, quantiles
 
 EPSILON = 1e-4
 OTHER = "__other__"
+LISTED = 100  # category names a comparison lists (cells, unseen)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def category_cells(reference: Categories, current: Categories) -> Cells:
     most any count of an approximate summary may be undercounted by). Every other category,
     and the mass a summary attributes to none, is pooled into one `__other__` cell on both
     sides, so a truncated or approximate side never passes for exact. Unseen categories
-    (counted now, absent from the reference's counts) are reported before any pooling.
+    (counted now, absent from the reference's counts) are reported before any pooling. Both
+    lists name at most `LISTED` categories, the largest first; `unseen_share` covers all.
     """
     ref_s, cur_s = _summary(reference), _summary(current)
     labels, ref, cur = category_counts(ref_s.counts, cur_s.counts)
@@ -160,15 +162,23 @@ def category_cells(reference: Categories, current: Categories) -> Cells:
     if ref_other > 0 or cur_other > 0:
         kept.append(OTHER)
         ref_k, cur_k = np.append(ref_k, ref_other), np.append(cur_k, cur_other)
+    unseen = np.flatnonzero(unseen_mask)
     details = {
-        "categories": kept,
-        "unseen": [k for k, u in zip(labels, unseen_mask, strict=True) if u],
+        "categories": _largest(kept, ref_k + cur_k),
+        "unseen": _largest([labels[i] for i in unseen], cur[unseen]),
         "unseen_share": float(cur[unseen_mask].sum() / max(m, 1)),
         "approximate": not (ref_s.exact and cur_s.exact),
         "error_bound": {"reference": ref_s.error, "current": cur_s.error},
         "pooled_categories": int((~known).sum()),
     }
     return Cells(kept, ref_k, cur_k, details)
+
+
+def _largest(labels: list[str], counts: np.ndarray) -> list[str]:
+    """At most `LISTED` labels, largest counts first: a 10,000-level field must not put
+    10,000 names into every stored drift window (the counts say how many there are)."""
+    order = np.argsort(-counts, kind="stable")[:LISTED]
+    return [labels[i] for i in order]
 
 
 def pool_sparse(table: np.ndarray, minimum: float = 5.0) -> np.ndarray:

@@ -158,6 +158,18 @@ def test_approximate_sides_pool_categories_with_unknown_counts_into_one_other_ce
     assert chi2.p_value == pytest.approx(truth.pvalue)
 
 
+def test_wide_fields_list_at_most_100_categories_largest_first_and_share_all_unseen() -> None:
+    ref = {f"r{i}": 10 for i in range(500)}
+    cur = {**{f"r{i}": 10 for i in range(500)}, **{f"u{i}": i + 1 for i in range(300)}}
+    result = stats.categorical(ref, cur, "psi")
+
+    assert len(result.details["categories"]) == stats.LISTED == 100
+    assert result.details["categories"][:3] == ["u299", "u298", "u297"]
+    assert result.details["unseen"] == [f"u{i}" for i in range(299, 199, -1)]
+    unseen_rows = sum(range(1, 301))
+    assert result.details["unseen_share"] == pytest.approx(unseen_rows / (5000 + unseen_rows))
+
+
 def _textbook_pooled(table: np.ndarray) -> np.ndarray:
     """Categories expected under 5 in either row go to one "other" column, which takes the
     smallest remaining categories until it is expected at 5 or more."""
