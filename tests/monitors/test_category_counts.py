@@ -30,6 +30,7 @@ from monitors.buckets import tile
 from monitors.profiles import FieldProfile
 from monitors.references import build_reference, reference_profiles
 from monitors.rollup_refresh import refresh
+from monitors.service import drift_series
 from tests.monitors.factory import PRODUCER, START, register, simulated
 from tests.monitors.test_stats import _textbook_pooled
 
@@ -242,6 +243,9 @@ def test_stored_top_20_profiles_and_rollups_are_read_as_approximate(
             db, CLI_OPERATOR, contract_id=CONTRACT, settings=settings, reason="t"
         )
         clean = _batches(db, clock, settings.data_dir, 1, 2000, seed=900, cap=10_000)
+        served = drift_series(
+            db, dataset=CONTRACT, window="batch", start=None, end=None, count=1, settings=settings
+        )
         clock.advance(timedelta(hours=2))
         _refresh_all(db, START, clock.now())
     assert set(reference.batch_ids) == {str(b.id) for b, _ in posted}
@@ -259,6 +263,8 @@ def test_stored_top_20_profiles_and_rollups_are_read_as_approximate(
     assert result.details["pooled_categories"] > 0
     assert stats.OTHER in result.details["categories"]
     assert result.details["error_bound"]["reference"] == ref_cat.error
+    field = served["windows"][0]["fields"]["cat"]  # what the drift API says about it
+    assert field["approximate"] is True and field["error_bound"]["reference"] == ref_cat.error
 
     # a rollup row written before exact counts: a flat map with the tail under `__other__`
     db.execute(
