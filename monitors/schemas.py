@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from core.schemas import RequestModel, ResponseModel
 
@@ -69,6 +69,58 @@ class FieldPoint(ResponseModel):
     severity: str = Field(description="ok, warn, alert or no_data.")
 
 
+class FieldDriftRead(ResponseModel):
+    """One field of a drift window: its effect, its test, its null rate, and the verdict rule.
+
+    Further keys describe the comparison (`edges`, shares, `categories`, `unseen`, ...).
+    """
+
+    model_config = ConfigDict(from_attributes=True, extra="allow")
+
+    field: str = Field(description="Field name.")
+    method: str = Field(description="Effect metric: psi, ks, js, or chi2 (effect: JS distance).")
+    severity: str = Field(
+        description="ok, warn, alert or no_data: the worse of distribution and null rate."
+    )
+    distribution_severity: str | None = Field(
+        default=None, description="Severity of the distribution change alone."
+    )
+    statistic: float | None = Field(default=None, description="The effect, in `method`'s metric.")
+    test: str | None = Field(default=None, description="Significance test: ks or chi2.")
+    test_statistic: float | None = Field(default=None, description="KS D or chi-square.")
+    p_value: float | None = Field(default=None, description="The test's raw p-value.")
+    adjusted_p_value: float | None = Field(
+        default=None, description="Holm-adjusted over every test of the window (nulls too)."
+    )
+    reference_count: int = Field(default=0, description="Non-null reference values.")
+    current_count: int = Field(default=0, description="Non-null values in the window.")
+    warn: float | None = Field(
+        default=None, description="Warn threshold as the contract spells it (chi2: a p-level)."
+    )
+    alert: float | None = Field(
+        default=None, description="Alert threshold as the contract spells it (chi2: a p-level)."
+    )
+    min_effect: float | None = Field(default=None, description="Minimal effect for an alert.")
+    warn_effect: float | None = Field(default=None, description="Minimal effect for a warning.")
+    alpha: float | None = Field(default=None, description="Alert level for the adjusted p.")
+    warn_alpha: float | None = Field(default=None, description="Warn level for the adjusted p.")
+    design_effect: float | None = Field(
+        default=None, description="Rows per independent observation the tests assumed."
+    )
+    null_rate: float | None = Field(default=None, description="Share of nulls in the window.")
+    reference_null_rate: float | None = Field(
+        default=None, description="Share of nulls in the reference."
+    )
+    null_p_value: float | None = Field(
+        default=None, description="Two-proportion test of the null rates (null: untestable)."
+    )
+    null_adjusted_p_value: float | None = Field(
+        default=None, description="Its Holm-adjusted p-value."
+    )
+    null_severity: str | None = Field(default=None, description="Severity of the null rate.")
+    prediction: bool = Field(default=False, description="The field holds served model scores.")
+
+
 class DriftWindowRead(ResponseModel):
     kind: str = Field(description="`window` or `batch`.")
     start: datetime = Field(description="Window start (a batch: its arrival).")
@@ -105,7 +157,7 @@ class DriftWindowRead(ResponseModel):
     prediction_drift: dict[str, Any] | None = Field(
         default=None, description="Drift of the served score field, if the dataset has one."
     )
-    fields: dict[str, dict[str, Any]] = Field(description="Per-field result with thresholds.")
+    fields: dict[str, FieldDriftRead] = Field(description="Per-field results.")
 
 
 class DriftSeriesRead(ResponseModel):

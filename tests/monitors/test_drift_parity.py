@@ -184,6 +184,13 @@ def test_drift_api_time_series_references_and_report(
         assert [w["verdict"] for w in body["windows"]] == ["ok", "alert"]
         assert body["fields"]["x"][-1]["severity"] == "alert"
         assert body["reference"]["source"] == "trailing_window"
+        # every field: its effect, its test (Holm-adjusted), its null rate, the rule's levels
+        x, cat = body["windows"][-1]["fields"]["x"], body["windows"][-1]["fields"]["cat"]
+        assert (x["method"], x["test"], cat["test"]) == ("psi", "ks", "chi2")
+        assert x["adjusted_p_value"] <= x["alpha"] and x["statistic"] >= x["min_effect"]
+        assert (x["null_rate"], x["reference_null_rate"], x["null_severity"]) == (0.0, 0.0, "ok")
+        assert x["null_p_value"] is None  # no nulls on either side: nothing to test
+        assert len(x["edges"]) == 9 and cat["unseen"] == []  # details pass through
         refs = client.get("/monitors/references?dataset=shop/events", headers=auth("viewer"))
         assert [r["version"] for r in refs.json()] == [1]
         end = clock.now().isoformat()
