@@ -62,15 +62,16 @@ def sweep_uncommitted_batches(
 
 def sweep(sessions: sessionmaker[Session], settings: Settings) -> Swept:
     """One full sweep; without a database it still clears what needs none."""
-    swept = sweep_files(settings.data_dir, min_age_seconds=settings.leftover_min_age_seconds)
-    try:
+    min_age = settings.leftover_min_age_seconds
+    swept = Swept()
+    try:  # before the .tmp sweep: removing a file in a folder makes the folder look young
         with sessions() as session:
-            batches = sweep_uncommitted_batches(
-                session, settings.data_dir, min_age_seconds=settings.leftover_min_age_seconds
-            )
-        swept.batch_folders, swept.bytes = batches.batch_folders, swept.bytes + batches.bytes
+            swept = sweep_uncommitted_batches(session, settings.data_dir, min_age_seconds=min_age)
     except Exception as exc:  # the database is down: the next sweep tries again
         log.warning("could not check batch folders against the database: %s", exc)
+    files = sweep_files(settings.data_dir, min_age_seconds=min_age)
+    swept.spool_folders, swept.loose_spool_files = files.spool_folders, files.loose_spool_files
+    swept.tmp_files, swept.bytes = files.tmp_files, swept.bytes + files.bytes
     if swept.total:
         log.info("removed crash leftovers: %s", swept)
     return swept
