@@ -249,7 +249,8 @@ def evaluate_windows(
     rows = []
     for w in series["windows"]:
         real = w["metrics"]["realized"]
-        if real is None or real["auc"] is None or w["calibration"]["in_reference"]:
+        # windows holding the calibration's own data (beyond a few seconds) are in-sample
+        if real is None or real["auc"] is None or w["calibration"]["reference_share"] > 0.01:
             continue
         w0 = w["window_start"].timestamp() * 1e6
         mask = (served >= w0) & (served < w0 + length_us)
@@ -272,6 +273,47 @@ def evaluate_windows(
     return rows
 
 
+def reference_heldout(
+    url: str, start: datetime, end: datetime, window: str
+) -> list[dict[str, Any]]:
+    """The reference period's windows estimated out of sample: each request's predictions are
+    mapped by an isotonic fit on the other half of the period's requests. This is the error
+    while P(click | score) holds, apart from any drift after the reference."""
+    from contracts.durations import parse_duration
+    from monitors import calibration, quality
+
+    with psycopg.connect(_libpq(url)) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM p.served_at) * 1e6, p.score, l.clicked::int, "
+            "hashtextextended(p.request_id::text, 3) & 1 FROM predictions p "
+            "JOIN prediction_labels l USING (prediction_id) "
+            "WHERE p.served_at >= %s AND p.served_at < %s",
+            (start, end),
+        ).fetchall()
+    data = np.asarray(rows, dtype=np.float64)
+    served, scores, labels, fold = data[:, 0], data[:, 1], data[:, 2] > 0, data[:, 3] > 0
+    p = np.empty(scores.size)
+    for part in (fold, ~fold):
+        p[part] = calibration.fit_isotonic(scores[~part], labels[~part]).apply(scores[part])
+    length_us = parse_duration(window).total_seconds() * 1e6
+    index = ((served - start.timestamp() * 1e6) // length_us).astype(np.int64)
+    out = []
+    for i in np.unique(index):
+        m = index == i
+        auc = quality.roc_auc(scores[m], labels[m])
+        if auc is None:
+            continue
+        out.append(
+            {
+                "auc": auc,
+                "ctr": float(labels[m].mean()),
+                "auc_cal": quality.expected_auc(p[m]),
+                "ctr_cal": float(p[m].mean()),
+            }
+        )
+    return out
+
+
 def errors(rows: list[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {"windows": len(rows)}
     if not rows:
@@ -281,6 +323,8 @@ def errors(rows: list[dict[str, Any]]) -> dict[str, float]:
     out["auc"] = float(auc.mean())
     out["ctr"] = float(ctr.mean())
     for kind in ("raw", "cal", "oracle"):
+        if f"auc_{kind}" not in rows[0]:
+            continue
         a = np.abs(np.array([r[f"auc_{kind}"] for r in rows]) - auc)
         c = np.abs(np.array([r[f"ctr_{kind}"] for r in rows]) / ctr - 1)
         out[f"auc_{kind}"] = float(np.mean([r[f"auc_{kind}"] for r in rows]))
@@ -343,6 +387,8 @@ def one_seed(
     serve_to: datetime,
     args: Any,
 ) -> dict[str, Any]:
+    from contracts.durations import parse_duration
+
     name = f"{template}_s{seed}"
     with psycopg.connect(_libpq(server), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -366,7 +412,12 @@ def one_seed(
                     url, truth, start=a, end=b, window=window, at=at, reference=reference
                 )
                 out[f"{part}_{window}"] = {"errors": errors(rows), "windows": rows}
-        cal = out["clean_P1D"]["windows"][0]["calibration"] if out["clean_P1D"]["windows"] else {}
+        reference_end = serve_from + parse_duration(reference)
+        for window in ("PT1H", "P1D"):
+            rows = reference_heldout(url, serve_from, reference_end, window)
+            out[f"reference_{window}"] = {"errors": errors(rows), "windows": rows}
+        some = [w for k in ("clean_PT1H", "shift_PT1H") for w in out[k]["windows"]]
+        cal = some[0]["calibration"] if some else {}
         out["calibration"] = cal
         print(
             f"seed {seed}: {summary['requests']} requests, {summary['predictions']} predictions "
@@ -385,27 +436,33 @@ def one_seed(
 
 
 def summarize(runs: list[dict[str, Any]]) -> None:
+    """One row per traffic, window length and seed: AUC and CTR next to each estimate's error
+    (MAE and max of |estimate - realized| for AUC, of |estimate / realized - 1| for CTR)."""
+
+    def f(e: dict[str, float], key: str, pct: bool = False) -> str:
+        if key not in e:
+            return "—"
+        return f"{e[key]:.1%}" if pct else f"{e[key]:.3f}"
+
     head = (
-        f"{'traffic':<7} {'window':<6} {'seed':>4} {'n':>4} {'AUC':>6} "
-        f"{'raw':>6} {'MAE':>6} {'max':>6} {'calib':>6} {'MAE':>6} {'max':>6} "
-        f"{'oracle':>6} {'MAE':>6} | {'CTR':>6} {'raw rel':>8} {'cal rel':>8} {'max':>6} "
-        f"{'orc rel':>8}"
+        "| traffic | window | seed | windows | AUC | raw est. | raw MAE | calibrated est. | "
+        "cal. MAE | cal. max | oracle MAE | CTR | raw rel. err | cal. rel. err | cal. max | "
+        "oracle rel. err |"
     )
     print(head)
-    print("-" * len(head))
-    for part in ("clean", "shift"):
+    print("|" + "---|" * (head.count("|") - 1))
+    for part in ("reference", "clean", "shift"):
         for window in ("PT1H", "P1D"):
             for run in runs:
                 e = run[f"{part}_{window}"]["errors"]
                 if e["windows"] == 0:
                     continue
                 print(
-                    f"{part:<7} {window:<6} {run['seed']:>4} {e['windows']:>4} {e['auc']:>6.3f} "
-                    f"{e['auc_raw']:>6.3f} {e['auc_mae_raw']:>6.3f} {e['auc_max_raw']:>6.3f} "
-                    f"{e['auc_cal']:>6.3f} {e['auc_mae_cal']:>6.3f} {e['auc_max_cal']:>6.3f} "
-                    f"{e['auc_oracle']:>6.3f} {e['auc_mae_oracle']:>6.3f} | {e['ctr']:>6.4f} "
-                    f"{e['ctr_mre_raw']:>8.1%} {e['ctr_mre_cal']:>8.1%} {e['ctr_max_cal']:>6.1%} "
-                    f"{e['ctr_mre_oracle']:>8.1%}"
+                    f"| {part} | {window} | {run['seed']} | {e['windows']} | {f(e, 'auc')} | "
+                    f"{f(e, 'auc_raw')} | {f(e, 'auc_mae_raw')} | {f(e, 'auc_cal')} | "
+                    f"{f(e, 'auc_mae_cal')} | {f(e, 'auc_max_cal')} | {f(e, 'auc_mae_oracle')} | "
+                    f"{e['ctr']:.4f} | {f(e, 'ctr_mre_raw', True)} | {f(e, 'ctr_mre_cal', True)} | "
+                    f"{f(e, 'ctr_max_cal', True)} | {f(e, 'ctr_mre_oracle', True)} |"
                 )
 
 

@@ -325,13 +325,13 @@ def _with_estimate(
             quality.expected_auc(probabilities),
             calibrated=True,
         )
-    used = [s.row for s in states if s.row is not None]
-    start, end = doc["window_start"], doc["window_end"]
+    share = _reference_share(rows, states)
     described = {
         "status": "calibrated" if est.calibrated else "uncalibrated",
         "reason": None if est.calibrated else ("; ".join(str(m) for m in missing) or "no data"),
-        # the window overlaps the data the calibration was fitted on: an in-sample estimate
-        "in_reference": any(r.window_start < end and start < r.window_end for r in used),
+        # predictions the calibration was fitted on: there the estimate is in-sample
+        "in_reference": share > 0,
+        "reference_share": share,
         "versions": [s.describe() for s in states],
     }
     doc["estimated_auc"], doc["estimated_ctr"] = est.expected_auc, est.expected_ctr
@@ -344,6 +344,17 @@ def _with_estimate(
         }
     )
     return doc
+
+
+def _reference_share(rows: np.ndarray, states: list[CalibrationState]) -> float:
+    """Share of the window's predictions inside their version's calibration reference."""
+    inside = np.zeros(rows.shape[0], dtype=bool)
+    for state in states:
+        if state.row is not None:
+            lo, hi = to_us(state.row.window_start), to_us(state.row.window_end)
+            served = rows[:, 0]
+            inside |= (rows[:, 3] == state.version) & (served >= lo) & (served < hi)
+    return float(inside.mean()) if rows.shape[0] else 0.0
 
 
 def _window(

@@ -132,10 +132,12 @@ def test_calibration_is_fitted_on_the_reference_windows_labels_and_stored_per_ve
     np.testing.assert_allclose(stored.knots["probabilities"], expected, atol=1e-12)
 
     reference, after, v2 = windows[:2], windows[2:4], windows[4]
+    assert [w["calibration"]["reference_share"] for w in reference] == [1.0, 1.0]
     assert all(w["calibration"]["in_reference"] for w in reference)
     for w in after:
         used = w["calibration"]
         assert used["status"] == "calibrated" and not used["in_reference"]
+        assert used["reference_share"] == 0.0
         assert used["versions"][0]["sampled"] == 6000 and used["versions"][0]["revision"] == 1
         assert used["versions"][0]["fit"]["ece_heldout"] < used["versions"][0]["fit"]["ece_raw"]
         raw = w["metrics"]["estimated_uncalibrated"]
