@@ -1,4 +1,5 @@
-"""The `driftgate` command: migrate, serve, tokens, contracts, batches, audit, demo."""
+"""The `driftgate` command: migrate, serve, principals and tokens, contracts, batches, audit,
+demo."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from cli.simulate_cmd import simulate_app
 
 app = typer.Typer(help="driftgate: drift-aware data quality and governance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+principal_app = typer.Typer(
+    help="Principals: the people and service accounts that own tokens.", no_args_is_help=True
+)
 contract_app = typer.Typer(help="Data contracts.", no_args_is_help=True)
 batch_app = typer.Typer(help="Batches.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: embedded server, service role.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(principal_app, name="principal")
 app.add_typer(contract_app, name="contract")
 app.add_typer(batch_app, name="batch")
 app.add_typer(audit_app, name="audit")
@@ -89,7 +94,15 @@ def serve(
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="viewer, producer, reviewer or admin.")],
-    name: Annotated[str, typer.Option(help="Unique name; it is the actor in the audit trail.")],
+    name: Annotated[str, typer.Option(help="Unique token name.")],
+    principal: Annotated[
+        str | None,
+        typer.Option(
+            help="The principal (person or service account) the token belongs to; it must "
+            "exist (`driftgate principal create`). Omitted: the principal named like the token, "
+            "created if it does not exist."
+        ),
+    ] = None,
 ) -> None:
     """Issue a token. The secret is printed once, alone on the last line."""
     from core.auth import Role, create_token
@@ -104,25 +117,64 @@ def token_create(
     try:
         with unit_of_work(ctx.sessions) as session:
             raw = create_token(
-                session, ctx.operator, name=name, role=role_value, prefix=ctx.settings.token_prefix
+                session,
+                ctx.operator,
+                name=name,
+                role=role_value,
+                prefix=ctx.settings.token_prefix,
+                principal=principal,
             )
     except DriftgateError as exc:
         _fail(exc.detail)
-    typer.echo(f"token {name!r} with role {role_value.value} (shown once, store it now):")
+    owner = principal or name
+    typer.echo(
+        f"token {name!r} of {owner!r} with role {role_value.value} (shown once, store it now):"
+    )
     typer.echo(raw)
 
 
 @token_app.command("list")
 def token_list() -> None:
-    """List tokens (never their secrets)."""
+    """List tokens (never their secrets) with the principal each belongs to."""
     from core.auth import list_tokens
     from core.db import unit_of_work
 
     ctx = context()
     with unit_of_work(ctx.sessions) as session:
-        for t in list_tokens(session):
+        for t, owner in list_tokens(session):
             state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
-            typer.echo(f"{t.name:30} {t.role:9} {t.display_prefix}…  {state}")
+            typer.echo(f"{t.name:30} {owner:24} {t.role:9} {t.display_prefix}…  {state}")
+
+
+@principal_app.command("create")
+def principal_create(
+    name: Annotated[str, typer.Argument(help="Unique name of the person or service.")],
+    kind: Annotated[str, typer.Option(help="person or service.")] = "person",
+) -> None:
+    """Register a person or service account (audited); then issue it tokens."""
+    from core.auth import create_principal
+    from core.db import unit_of_work
+    from core.errors import DriftgateError
+
+    ctx = context()
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            create_principal(session, ctx.operator, name=name, kind=kind)
+    except DriftgateError as exc:
+        _fail(exc.detail)
+    typer.echo(f"principal {name!r} ({kind}) created")
+
+
+@principal_app.command("list")
+def principal_list() -> None:
+    """List principals."""
+    from core.auth import list_principals
+    from core.db import unit_of_work
+
+    ctx = context()
+    with unit_of_work(ctx.sessions) as session:
+        for p in list_principals(session):
+            typer.echo(f"{p.name:30} {p.kind:8} created {p.created_at:%Y-%m-%d} by {p.created_by}")
 
 
 @token_app.command("revoke")

@@ -85,3 +85,48 @@ def test_request_approve_promote_history_and_rollback_from_the_terminal(
     card = run(cli, "model", "card", "ranker", str(version))
     assert card.startswith(f"# Model card: ranker v{version}") and "rev-bob" in card
     assert "not a request id" in run(cli, "model", "show", "nope", code=2)
+
+
+def test_a_second_token_of_one_person_from_the_terminal_counts_as_that_person(
+    cli: CliRunner, real: Real
+) -> None:
+    """`driftgate principal create` + `token create --principal`: the new token acts as its
+    principal, so its approval is that person's and cannot be given twice."""
+    assert "principal 'rev-dee' (person) created" in run(cli, "principal", "create", "rev-dee")
+    assert "already exists" in run(cli, "principal", "create", "rev-dee", code=1)
+    assert "rev-dee" in run(cli, "principal", "list")
+    tokens = {}
+    for name in ("dee-laptop", "dee-phone"):
+        out = run(
+            cli, "token", "create", "--role", "reviewer", "--name", name, "--principal", "rev-dee"
+        )
+        assert f"token '{name}' of 'rev-dee'" in out
+        tokens[name] = out.strip().splitlines()[-1]
+    assert "no principal named 'nobody'" in run(
+        cli, "token", "create", "--role", "viewer", "--name", "x", "--principal", "nobody", code=1
+    )
+    listed = run(cli, "token", "list")
+    assert re.search(r"dee-phone\s+rev-dee\s+reviewer", listed), listed
+
+    policy = "quorum: 2\ngates: {metrics: {enabled: false}, slices: {enabled: false}}\n"
+    with real.sessions.begin() as s:
+        publish_policy(s, CLI_OPERATOR, source=policy + "bake: {enabled: false}\n")
+    version = real.candidates["backwards"]
+    out = run(
+        cli,
+        "model",
+        "request-promotion",
+        "ranker",
+        str(version),
+        "-j",
+        "try it",
+        "--as",
+        real.tokens["ml-engineer"],
+    )
+    rid = re.search(r"request ([0-9a-f-]{36})", out).group(1)  # type: ignore[union-attr]
+    first = run(cli, "model", "approve", rid, "--as", tokens["dee-laptop"])
+    assert "is open (1 of 2 approvals" in first, first
+    again = run(cli, "model", "approve", rid, "--as", tokens["dee-phone"], code=1)
+    assert "decides_once" in again
+    closed = run(cli, "model", "reject", rid, "-m", "backwards", "--as", real.tokens["rev-ann"])
+    assert "is rejected" in closed
