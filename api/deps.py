@@ -67,6 +67,8 @@ def require(*roles: Role) -> Callable[..., Principal]:
             )
         return principal
 
+    # Read by the OpenAPI document: such a route can answer 403 (see api/problem_docs.py).
+    check.restricted = set(roles) != set(Role)  # type: ignore[attr-defined]
     return check
 
 
