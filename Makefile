@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift clean
+.PHONY: run test install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-bench: bench-checks bench-api bench-lineage bench-rank bench-drift
+bench: bench-checks bench-api bench-lineage bench-rank bench-drift bench-audit
 
 bench-checks: install-dev
 	$(BIN)/python bench/bench_checks.py --rows 100000 1000000
@@ -55,6 +55,9 @@ bench-rank: install-dev
 
 bench-drift: install-dev
 	$(BIN)/python bench/bench_drift.py --rows 100000 1000000
+
+bench-audit: install-dev
+	$(BIN)/python bench/bench_audit.py --events 1000000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -279,7 +280,7 @@ def scan_chain(
     over narrow columns), then every event's hash rebuilt from its row as stored
     (`_SUSPECTS_SQL`, no order, so PostgreSQL may run it in parallel), returning only the
     events it cannot vouch for. Those are judged again here with the exact rule
-    (`_exact_problem`): an event written before payloads were stored canonically fails the
+    (`_first_exact_failure`): an event written before payloads were stored canonically fails the
     SQL form but passes this one. A match in SQL is proof on its own: the hash covers the
     exact text the SQL rebuilt.
     """
@@ -291,29 +292,44 @@ def scan_chain(
     if head is None:
         return ChainScan(after_seq, 0, None, None, after_seq, prev_hash)
     bounds = {"after": after_seq, "upto": head.seq, "prev": prev_hash}
-    # JIT compiling the rebuilt body costs more than it saves (see docs/benchmarks.md).
-    jit = session.scalar(text("SELECT current_setting('jit')"))
-    session.execute(text("SELECT set_config('jit', 'off', true)"))
-    try:
+    with _planner(session, **_SCAN_PLANNER):
         link = session.execute(text(_LINKS_SQL), bounds).first()
         broken = _link_problem(link, after_seq, prev_hash) if link else None
         stop = broken[0] if broken else head.seq + 1
         found = session.scalars(text(_SUSPECTS_SQL), {"after": after_seq, "stop": stop})
         suspects: list[int] = sorted(found)
-    finally:
-        session.execute(text("SELECT set_config('jit', :v, true)"), {"v": jit})
-    for offset in range(0, len(suspects), batch_size):
-        rows = session.execute(text(_ROWS_SQL), {"seqs": suspects[offset : offset + batch_size]})
-        for row in rows:
-            if not _exact_hash_holds(row):
-                broken = (row.seq, "hash does not match the event's contents")
-                break
-        else:
-            continue
-        break
+    failed = _first_exact_failure(session, suspects, batch_size)
+    if failed is not None:
+        broken = (failed, "hash does not match the event's contents")
     if broken:
         return ChainScan(after_seq, broken[0] - after_seq - 1, broken[0], broken[1], 0, "")
     return ChainScan(after_seq, head.seq - after_seq, None, None, head.seq, head.hash)
+
+
+# JIT compiling the rebuilt body costs more than it saves, and the planner, not knowing that
+# sha256() is dear, would not split the hash pass over parallel workers (docs/benchmarks.md).
+_SCAN_PLANNER = {"jit": "off", "parallel_setup_cost": "0", "parallel_tuple_cost": "0"}
+
+
+@contextmanager
+def _planner(session: Session, **settings: str) -> Iterator[None]:
+    """Set planner settings for the statements inside, then put the caller's back."""
+    names = list(settings)
+    before = session.execute(
+        text("SELECT " + ", ".join(f"current_setting(:n{i})" for i in range(len(names)))),
+        {f"n{i}": name for i, name in enumerate(names)},
+    ).one()
+    _set_local(session, settings)
+    yield  # on an error the caller's rollback restores them: they are transaction-local
+    _set_local(session, dict(zip(names, before, strict=True)))
+
+
+def _set_local(session: Session, settings: Mapping[str, str]) -> None:
+    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+    params: dict[str, str] = {}
+    for i, (name, value) in enumerate(settings.items()):
+        params |= {f"n{i}": name, f"v{i}": value}
+    session.execute(text(f"SELECT {calls}"), params)
 
 
 def _link_problem(row: Any, after_seq: int, prev_hash: str) -> tuple[int, str]:
@@ -322,6 +338,16 @@ def _link_problem(row: Any, after_seq: int, prev_hash: str) -> tuple[int, str]:
     if row.seq != expected:
         return expected, f"sequence gap: expected {expected}, found {row.seq}"
     return row.seq, "prev_hash does not match the previous event's hash"
+
+
+def _first_exact_failure(session: Session, seqs: Sequence[int], batch_size: int) -> int | None:
+    """The first of `seqs` (sorted) whose hash fails the exact rule, reading rows in batches."""
+    for offset in range(0, len(seqs), batch_size):
+        rows = session.execute(text(_ROWS_SQL), {"seqs": seqs[offset : offset + batch_size]})
+        for row in rows:
+            if not _exact_hash_holds(row):
+                return int(row.seq)
+    return None
 
 
 def _exact_hash_holds(row: Any) -> bool:

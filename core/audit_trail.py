@@ -130,12 +130,18 @@ def write_file(directory: Path, cp: Checkpoint) -> Path:
     return final
 
 
-def load_checkpoints(directory: Path, key: CheckpointKey | None) -> list[LoadedCheckpoint]:
-    """Every checkpoint file in the directory, each judged against `key` (None: unverifiable)."""
+def load_checkpoints(
+    directory: Path, key: CheckpointKey | None, newest: int | None = None
+) -> list[LoadedCheckpoint]:
+    """The checkpoint files (the `newest` by sequence number, or all), each judged against `key`.
+
+    Names sort by sequence number, so the newest are the last. `key` None: none verifies.
+    """
     if not directory.is_dir():
         return []
     loaded = []
-    for path in sorted(directory.glob("checkpoint-*.json")):
+    paths = sorted(directory.glob("checkpoint-*.json"))
+    for path in paths[-newest:] if newest else paths:
         try:
             cp = Checkpoint.from_json(path.read_text(encoding="utf-8"))
         except (CheckpointFormatError, UnicodeDecodeError) as exc:
@@ -183,7 +189,10 @@ def verify_trail(session: Session, settings: Settings, *, full: bool = False) ->
     """
     directory = checkpoint_dir(settings)
     key, key_problem = _key_for_verify(settings, directory)
-    loaded = load_checkpoints(directory, key)
+    # The newest checkpoint alone catches a cut tail or a rewrite anywhere below it; older
+    # ones narrow down where a rewrite began, so an incremental verify reads a bounded few.
+    newest = None if full else settings.audit_checkpoint_verify_newest
+    loaded = load_checkpoints(directory, key, newest)
     head_seq = _head_seq(session)
     stored = _stored_hashes(session, [cp.seq for cp in trusted(loaded)])
     if key_problem:  # unverifiable, not forged: one finding, and no checkpoint is trusted

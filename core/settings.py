@@ -29,7 +29,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=512 * 1024 * 1024,
         gt=0,
-        description="Largest request body accepted; larger ones get 413 before buffering.",
+        description="Largest batch upload (POST /batches, streamed to disk); larger ones get "
+        "413 before buffering. Other routes have smaller limits.",
+    )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest body of a JSON or YAML route (rank, contracts, policy, tokens, "
+        "SLOs, ...); only POST /batches gets max_body_bytes.",
+    )
+    max_labels_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Largest POST /labels body (up to 100,000 labels of ~150 bytes).",
     )
     example_values: int = Field(
         default=5, ge=0, le=100, description="Failing example values kept per rule."
@@ -322,6 +334,11 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_interval_seconds: float = Field(
         default=300.0, gt=0, description="Real seconds between scheduled audit checkpoints."
+    )
+    audit_checkpoint_verify_newest: int = Field(
+        default=100,
+        ge=1,
+        description="Checkpoints an incremental verify compares (the newest); a full one, all.",
     )
 
 

@@ -538,3 +538,22 @@ def test_the_cli_checkpoints_verifies_and_makes_a_role_that_cannot_tamper(
     finally:
         with psycopg.connect(_libpq(committed_db), autocommit=True) as conn:
             drop_app_role(conn, role)
+
+
+def test_incremental_verify_reads_only_the_newest_checkpoints_full_reads_all(
+    db: Session, trail: Settings
+) -> None:
+    settings = trail.model_copy(update={"audit_checkpoint_verify_newest": 1})
+    _record(db, 2)
+    _checkpoint(db, settings)
+    _record(db, 2)
+    newest = _checkpoint(db, settings)
+    oldest = sorted(audit_trail.checkpoint_dir(settings).glob("checkpoint-*.json"))[0]
+    oldest.write_text(oldest.read_text().replace('"seq": ', '"seq": 1'))
+    assert audit_trail.verify_trail(db, settings).intact
+    full = audit_trail.verify_trail(db, settings, full=True)
+    assert not full.intact and full.findings[0].kind == "forged"
+    # The newest checkpoint alone still catches a cut tail.
+    _as_owner(db, "DELETE FROM audit_events WHERE seq = :s", s=newest)
+    cut = audit_trail.verify_trail(db, settings)
+    assert not cut.intact and cut.findings[0].kind == "truncated"
