@@ -90,14 +90,19 @@ async def rank(body: RankRequest, request: Request, _: RankCaller) -> Response:
 
 @router.get("/rank/status", response_model=ServingStatus)
 def rank_status(request: Request, _: Viewer) -> ServingStatus:
-    """Which version is served, which is champion, and the prediction log's backlog."""
+    """Which version (and artifact sha256) is served, which is champion, and the log backlog."""
     serving = _serving(request)
     current, champion, logger = serving.holder.current, serving.holder.champion, serving.logger
     return ServingStatus(
         model_name=serving.model_name,
         serving=current is not None,
         served_version=current.ref.version if current else None,
+        served_sha256=current.ref.sha256 if current else None,
         champion_version=champion.version if champion else None,
+        champion_sha256=champion.sha256 if champion else None,
+        checked_at=serving.holder.checked_at,
+        poll_seconds=serving.holder.poll_seconds,
+        last_load_seconds=serving.holder.last_load_seconds,
         loaded_at=current.loaded_at if current else None,
         swaps=serving.holder.swaps,
         last_error=serving.holder.last_error,

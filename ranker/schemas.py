@@ -77,7 +77,20 @@ class ServingStatus(ResponseModel):
     model_name: str = Field(description="Model served by POST /rank.")
     serving: bool = Field(description="Whether a model is loaded.")
     served_version: int | None = Field(default=None, description="Version being served.")
+    served_sha256: str | None = Field(
+        default=None, description="sha256 of the served artifact (verified when it was loaded)."
+    )
     champion_version: int | None = Field(default=None, description="Registry champion.")
+    champion_sha256: str | None = Field(
+        default=None, description="sha256 the registry holds for the champion's artifact."
+    )
+    checked_at: datetime | None = Field(
+        default=None, description="When this process last read the champion from the registry."
+    )
+    poll_seconds: float = Field(description="How often this process reads the champion.")
+    last_load_seconds: float | None = Field(
+        default=None, description="How long loading the served version took."
+    )
     loaded_at: datetime | None = Field(default=None, description="When it was loaded.")
     swaps: int = Field(description="Models loaded since start.")
     last_error: str | None = Field(default=None, description="Why a champion was refused.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from ranker.online import Context, OnlineFeatures
 from ranker.snapshot import Snapshot
 
 log = logging.getLogger("driftgate.ranker.serving")
+_TRACE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ class ServedModel:
 
         raw, cat = self.features.compute("", ["", " "], Context(now_us=0))
         example = (torch.from_numpy(transform_numeric(raw)), torch.from_numpy(cat))
-        with torch.inference_mode():
+        # Two holders tracing at once in one process (two apps, as in tests) made the trace's
+        # sanity check fail and the version be refused; one trace at a time.
+        with _TRACE_LOCK, torch.inference_mode():
             return torch.jit.freeze(torch.jit.trace(self.model.eval(), example))
 
     def score(
@@ -109,6 +113,12 @@ class ModelHolder:
         self.champion: ArtifactRef | None = None
         self.last_error: str | None = None
         self.swaps = 0
+        self.checked_at: datetime | None = None  # last time the registry answered
+        self.last_load_seconds: float | None = None  # how long the last swap took to load
+
+    @property
+    def poll_seconds(self) -> float:
+        return self._poll
 
     @property
     def current(self) -> ServedModel | None:
@@ -124,9 +134,11 @@ class ModelHolder:
                 log.warning("cannot read the champion: %s", exc)
                 return self._current
             self.champion = ref
+            self.checked_at = utcnow()
             served = self._current.ref if self._current else None
             if ref is None or ref == served or (ref.version, ref.sha256) in self._refused:
                 return self._current
+            started = time.perf_counter()
             try:
                 model = load(ref, self._data_dir)
             except Exception as exc:
@@ -141,6 +153,7 @@ class ModelHolder:
             # long; a full collection that scans it pauses every request for ~0.3 s here.
             gc.freeze()
             self.swaps += 1
+            self.last_load_seconds = time.perf_counter() - started
             self.last_error = None
             log.info("serving %s v%s", ref.model_name, ref.version)
             return model

@@ -24,6 +24,7 @@ from api.app import create_app
 from core.auth import CLI_OPERATOR, Role, create_token
 from core.settings import Settings
 from tests.builders import contract, orders, parquet_bytes
+from tests.governance.conftest import Real, real  # noqa: F401 (the trained-ranker fixture)
 from tests.security.harness import TcpProxy, serve
 
 NO_DATABASE = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -229,3 +230,58 @@ def test_a_key_reused_with_another_version_is_refused_naming_the_rule(
     same = _submit(http, key, body, "contract=orders&version=1.0.0")
     assert same.status_code == 200 and same.headers["Idempotent-Replayed"] == "true"
     assert len(http.get("/batches?contract=orders", headers=admin).json()) == 1
+
+
+def _served(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
+    return http.get("/rank/status", headers=headers).json()  # type: ignore[no-any-return]
+
+
+def test_every_replica_serves_a_new_champion_within_poll_plus_load_time(
+    real: Real,  # noqa: F811 (the fixture imported above)
+) -> None:
+    from core.db import unit_of_work
+    from governance import service as registry
+    from governance.champion import move_champion
+
+    poll = 1.0  # the production default of ranker_poll_seconds
+    settings = real.settings(ranker_poll_seconds=poll, governance_bake_guard=False)
+    viewer = real.as_("someone")
+    with real.sessions() as s:
+        old = registry.get_version(s, "ranker", real.champion).artifact_sha256
+        new_version = real.candidates["nudged"]
+        new = registry.get_version(s, "ranker", new_version).artifact_sha256
+    with (
+        serve(create_app(settings, database_url=real.url)) as one,
+        serve(create_app(settings, database_url=real.url)) as two,
+        httpx.Client(base_url=one, timeout=30) as first,
+        httpx.Client(base_url=two, timeout=30) as second,
+    ):
+        replicas = [first, second]
+        deadline = time.monotonic() + 60
+        while any(_served(r, viewer)["served_sha256"] != old for r in replicas):
+            assert time.monotonic() < deadline, "the champion was never served"
+            time.sleep(0.1)
+        try:
+            with unit_of_work(real.sessions) as s:
+                move_champion(s, CLI_OPERATOR, name="ranker", version=new_version, via="set")
+            promoted = time.monotonic()
+            took: dict[int, float] = {}
+            while len(took) < len(replicas):
+                for i, replica in enumerate(replicas):
+                    if i not in took and _served(replica, viewer)["served_sha256"] == new:
+                        took[i] = time.monotonic() - promoted
+                assert time.monotonic() - promoted < 60, f"not every replica swapped: {took}"
+                time.sleep(0.02)
+            statuses = [_served(r, viewer) for r in replicas]
+        finally:
+            with unit_of_work(real.sessions) as s:
+                move_champion(s, CLI_OPERATOR, name="ranker", version=real.champion, via="set")
+    for i, status in enumerate(statuses):
+        assert status["served_version"] == new_version
+        assert status["champion_sha256"] == status["served_sha256"] == new
+        assert status["poll_seconds"] == poll and status["checked_at"] is not None
+        bound = status["poll_seconds"] + status["last_load_seconds"]
+        # 1.5 s of slack for this test's own polling and a machine shared by many sessions.
+        assert took[i] <= bound + 1.5, (took, bound)
+    loads = [s["last_load_seconds"] for s in statuses]
+    print(f"swap after promotion: {took} s; poll {poll} s, load {loads} s")
