@@ -83,7 +83,7 @@ def test_covariate_shift_raises_a_drift_alert_that_reaches_the_sink_and_a_clean_
             clock.advance(timedelta(minutes=1))
             report = run_once(sessions, settings=settings)
             assert report.ran and report.errors == [] and report.transitions == []
-            assert report.rollups_left == 0
+            assert report.rollups_left == 0 and report.sliding_windows == 3
             rollups_built += report.rollups_built
         assert hook.requests == []
         # each hour as it completed (with its batch's minute and 10 minutes), two 6-hour buckets
@@ -100,8 +100,25 @@ def test_covariate_shift_raises_a_drift_alert_that_reaches_the_sink_and_a_clean_
                 .order_by(DriftWindow.window_start)
             ).all()
             pages = db.scalars(select(Alert).where(Alert.severity == "page")).all()
+            sliding = [
+                (f"PT{int((w.window_end - w.window_start).total_seconds() // 60)}M", w.verdict)
+                for w in db.scalars(
+                    select(DriftWindow)
+                    .where(DriftWindow.kind == "sliding")
+                    .order_by(DriftWindow.window_end, DriftWindow.window_start.desc())
+                )
+            ]
+            sliding = [(k.replace("PT60M", "PT1H"), v) for k, v in sliding]
             delivered = db.scalars(select(Notification.status)).all()
     assert verdicts[-3:] == ["alert", "alert", "alert"] and "alert" not in verdicts[:-3]
+    # each run stored its 5, 15 and 60-minute windows ending then (51 minutes after the batch:
+    # only the hour holds it), and the first run after the first drifted batch alerted
+    assert sliding[:3] == [("PT5M", "no_data"), ("PT15M", "no_data"), ("PT1H", "ok")]
+    assert sliding[3 * 12 : 3 * 12 + 3] == [
+        ("PT5M", "no_data"),
+        ("PT15M", "no_data"),
+        ("PT1H", "alert"),
+    ]
     assert len(pages) == 1 and pages[0].state == "firing"
     assert pages[0].evidence["windows"][-1]["fields"] == ["cat", "x"]
     assert set(delivered) == {"delivered"}
