@@ -285,3 +285,27 @@ def test_every_replica_serves_a_new_champion_within_poll_plus_load_time(
         assert took[i] <= bound + 1.5, (took, bound)
     loads = [s["last_load_seconds"] for s in statuses]
     print(f"swap after promotion: {took} s; poll {poll} s, load {loads} s")
+
+
+def test_a_statement_stuck_past_the_timeout_is_503_database_timeout_not_a_hang(
+    committed_db: str, tmp_path: Path
+) -> None:
+    tokens = _tokens(committed_db)
+    viewer = {"Authorization": f"Bearer {tokens['admin']}"}
+    app = create_app(_settings(tmp_path, db_statement_timeout_ms=300), database_url=committed_db)
+    locker = create_engine(committed_db)
+    with serve(app) as base, httpx.Client(base_url=base, timeout=30) as http:
+        assert http.get("/batches", headers=viewer).status_code == 200
+        with locker.connect() as conn:
+            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("LOCK TABLE batches IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            resp = http.get("/batches", headers=viewer)
+            took = time.monotonic() - started
+            conn.exec_driver_sql("ROLLBACK")
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["Retry-After"] == "7"
+        assert resp.json()["type"] == "urn:driftgate:problem:database-timeout"
+        assert took < 5
+        assert http.get("/batches", headers=viewer).status_code == 200
+    locker.dispose()
