@@ -265,7 +265,8 @@ def _measure(
     if ref.values < policy.min_rows or cur.values < policy.min_rows:
         out.details["reason"] = f"too few non-null values (< {policy.min_rows})"
         return out
-    effect, test = _effect(ref, cur, f), _test(ref, cur, f, out.design_effect)
+    effect = _effect(ref, cur, f)
+    test = _test(ref, cur, effect, out.design_effect)
     out.statistic, out.test = effect.statistic, test.method
     out.test_statistic, out.p_value = test.statistic, test.p_value
     out.details.update(_public_details(effect.details))
@@ -290,11 +291,11 @@ def _effect(ref: FieldProfile, cur: FieldProfile, f: MonitoredField) -> stats.Co
 
 
 def _test(
-    ref: FieldProfile, cur: FieldProfile, f: MonitoredField, design_effect: float
+    ref: FieldProfile, cur: FieldProfile, effect: stats.Comparison, design_effect: float
 ) -> stats.Comparison:
     """KS for numbers, chi-square homogeneity for categories, on effective counts."""
     if ref.sketch is not None and cur.sketch is not None:
-        ks = stats.ks(ref.sketch, cur.sketch)
+        ks = effect if effect.method == "ks" else stats.ks(ref.sketch, cur.sketch)
         p = significance.ks_p_value(ks.statistic, ref.values, cur.values, design_effect)
         return replace(ks, p_value=p)
     assert ref.categories is not None and cur.categories is not None

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, fisher_exact, ks_2samp
 from statsmodels.stats.multitest import multipletests
 
@@ -395,3 +397,34 @@ def test_legacy_thresholds_keep_their_meaning() -> None:
     assert (by_name["x"].warn, by_name["x"].alert) == (0.1, 0.2)
     assert (by_name["cat"].alpha, by_name["cat"].warn_alpha) == (0.01, 0.05)
     assert (by_name["flag"].alpha, by_name["flag"].warn_alpha) == (None, None)
+
+
+@settings(max_examples=15, deadline=None)
+@given(p=st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=1, max_size=40))
+def test_holm_is_statsmodels_for_any_p_values(p: list[float]) -> None:
+    ours = significance.holm(p)
+    assert ours == pytest.approx(list(multipletests(p, method="holm")[1]), abs=1e-12)
+    assert all(a >= b for a, b in zip(ours, p, strict=True))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    size=st.sampled_from([150, 1_000, 5_000]),
+    shift=st.sampled_from([0.0, 0.05, 0.15, 0.3, 1.0]),
+    null_x=st.sampled_from([0.0, 0.01, 0.05]),
+)
+def test_every_alert_is_significant_and_at_least_the_minimal_effect(
+    reference: dict[str, FieldProfile], seed: int, size: int, shift: float, null_x: float
+) -> None:
+    drift = judge(reference, rows(np.random.default_rng(seed), size, shift=shift, null_x=null_x))
+    for r in drift.fields.values():
+        if r.distribution == "alert":
+            assert r.adjusted_p_value is not None and r.alpha is not None
+            assert r.adjusted_p_value <= r.alpha and r.statistic >= r.min_effect  # type: ignore[operator]
+        if r.null is not None and r.null.severity == "alert":
+            assert r.null.adjusted_p_value <= r.alpha  # type: ignore[operator]
+            assert r.null.change >= DriftPolicy().null_change[1]
+        if r.adjusted_p_value is not None:
+            assert r.p_value is not None and r.adjusted_p_value >= r.p_value
+    assert (drift.verdict == "alert") == any(r.severity == "alert" for r in drift.fields.values())
