@@ -1,8 +1,8 @@
 """Reviewers decide on promotion requests, with separation of duties.
 
 - The requester and the creator of the model version cannot decide, through any of their
-  tokens, nor through a token or principal they issued (403; the attempt is recorded in the
-  audit trail all the same).
+  tokens; nor can a token or principal the requester issued (403; the attempt is recorded in
+  the audit trail all the same).
 - Each decision binds to the request's binding (artifact sha256, metrics, policy version,
   champion, gate evidence); when any of them changed, the gates run again and earlier
   decisions are void.
@@ -100,15 +100,16 @@ def _separation_of_duties(
 ) -> Refusal | None:
     """Names compared here are principals, so every token of one person is that person; and
     whoever issued the reviewer's token or created the reviewer's principal controls that
-    identity, so counts as the reviewer too (an admin minting reviewers for their own request
-    is refused)."""
+    identity, so on their own request counts as the reviewer too (an admin minting reviewers
+    for their own request is refused). Not for the version's creator: the operator who trains
+    versions is usually the one who issued everyone's tokens."""
     issued_by = issuers(session, actor)
     if actor.name == req.requested_by:
         rule, who = "requester_cannot_approve", "the requester"
     elif actor.name == req.version_created_by:
         rule, who = "creator_cannot_approve", "the creator of the model version"
-    elif issued_by & {req.requested_by, req.version_created_by}:
-        rule, who = "issuer_cannot_approve", "an identity issued by the requester or creator"
+    elif req.requested_by in issued_by:
+        rule, who = "issuer_cannot_approve", "an identity the requester issued"
     else:
         return None
     record_event(

@@ -36,6 +36,10 @@ SUMMARIES: dict[str, Callable[[AuditEvent, dict[str, Any]], str]] = {
         f"champion set {_v(p.get('before'))} → {_v(p.get('after'))} directly by admin "
         f"{e.actor} (break-glass, no approvals): {p.get('reason') or 'no reason given'}"
     ),
+    "model.champion.proposed": lambda e, p: (
+        f"admin {e.actor} proposed {_v(p.get('after'))} as champion (break-glass, waits for "
+        f"a second admin): {p.get('reason')}"
+    ),
     "model.champion.promote": lambda e, p: (
         f"champion {_v(p.get('before'))} → {_v(p.get('after'))} by promotion request "
         f"{p.get('request_id')}"

@@ -388,7 +388,8 @@ def withdraw(
 
 def override_in_force(req: PromotionRequest) -> bool:
     """An override counts once it is confirmed (by a second admin where the policy asks)."""
-    return bool(req.override) and bool(req.override.get("confirmed", True))
+    override = req.override or {}
+    return bool(override) and bool(override.get("confirmed", True))
 
 
 def override_gates(

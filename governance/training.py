@@ -130,13 +130,16 @@ def train_and_register(
             )
         alias = repository.get_alias(session, model_name)
         if alias is None:
-            alias = service.set_champion(
+            # A model without a champion serves nothing, so the break-glass path lets its
+            # first version in without a second admin (`governance.break_glass`).
+            champion = service.set_champion(
                 session,
                 actor,
                 name=model_name,
                 version=version,
                 reason="first version of the model",
-            )
+            ).version
             notes.append(f"version {version} is the champion (the model had none)")
-        champion = alias.version
+        else:
+            champion = alias.version
     return TrainOutcome(model_name, version, stored, trained.metrics, champion, notes)

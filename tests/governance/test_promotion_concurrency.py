@@ -23,12 +23,20 @@ from governance.approvals import decide
 from governance.promotion_models import PromotionApproval, PromotionRequest
 from governance.promotions import Refusal
 from ranker.ingest import ensure_contracts
-from tests.governance.conftest import FAST_POLICY, Gov, impressions_frame, post_batch
+from tests.governance.conftest import (
+    FAST_POLICY,
+    Gov,
+    LoadableArtifact,
+    impressions_frame,
+    post_batch,
+)
 
 pytestmark = pytest.mark.slow
 
 
-def _setup(url: str, data_dir: Path, quorum: int) -> tuple[str, str, Settings]:
+def _setup(
+    url: str, data_dir: Path, quorum: int, loadable: LoadableArtifact
+) -> tuple[str, str, Settings]:
     """A committed database with one open request, made through the API."""
     settings = Settings.model_validate(
         {
@@ -49,7 +57,7 @@ def _setup(url: str, data_dir: Path, quorum: int) -> tuple[str, str, Settings]:
         }
     engine.dispose()
     with TestClient(create_app(settings, database_url=url)) as client:
-        gov = Gov(client, None, settings, tokens)  # type: ignore[arg-type]
+        gov = Gov(client, None, settings, tokens, artifact=loadable)  # type: ignore[arg-type]
         gov.batch = post_batch(client, gov.as_("test-producer"), impressions_frame())
         gov.policy(FAST_POLICY.replace("quorum: 2", f"quorum: {quorum}"))
         first = gov.open(gov.register())
@@ -86,9 +94,9 @@ def _race(
 
 
 def test_fifty_concurrent_approvals_make_exactly_one_state_transition(
-    committed_db: str, tmp_path: Path
+    committed_db: str, tmp_path: Path, loadable_artifact: LoadableArtifact
 ) -> None:
-    request_id, _, settings = _setup(committed_db, tmp_path / "data", quorum=3)
+    request_id, _, settings = _setup(committed_db, tmp_path / "data", 3, loadable_artifact)
 
     def approve(session: Session, i: int) -> Any:
         reviewer = Principal(name=f"reviewer-{i:02d}", role=Role.reviewer)
@@ -121,9 +129,9 @@ def test_fifty_concurrent_approvals_make_exactly_one_state_transition(
 
 
 def test_one_reviewer_deciding_twenty_times_at_once_counts_once(
-    committed_db: str, tmp_path: Path
+    committed_db: str, tmp_path: Path, loadable_artifact: LoadableArtifact
 ) -> None:
-    _, request_id, settings = _setup(committed_db, tmp_path / "data", quorum=2)
+    _, request_id, settings = _setup(committed_db, tmp_path / "data", 2, loadable_artifact)
     reviewer = Principal(name="eager-reviewer", role=Role.reviewer)
 
     def approve(session: Session, i: int) -> Any:

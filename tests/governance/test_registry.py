@@ -258,13 +258,19 @@ def test_only_an_admin_sets_the_champion_and_every_move_is_audited(
         (None, 1, "first"),
         ({"version": 1}, 2, "better"),
     ]
-    missing = client.put("/models/ranker/champion", json={"version": 9}, headers=auth("admin"))
+    missing = client.put(
+        "/models/ranker/champion", json={"version": 9, "reason": "x"}, headers=auth("admin")
+    )
     assert missing.status_code == 404 and missing.json()["field"] == "version"
     assert (
-        client.put("/models/nope/champion", json={"version": 1}, headers=auth("admin")).status_code
+        client.put(
+            "/models/nope/champion", json={"version": 1, "reason": "x"}, headers=auth("admin")
+        ).status_code
         == 404
     )
-    zero = client.put("/models/ranker/champion", json={"version": 0}, headers=auth("admin"))
+    zero = client.put(
+        "/models/ranker/champion", json={"version": 0, "reason": "x"}, headers=auth("admin")
+    )
     assert zero.status_code == 422 and zero.json()["field"] == "version"
     assert client.get("/models/ranker/versions/7", headers=auth("viewer")).status_code == 404
     assert client.get("/models/ghost/versions", headers=auth("viewer")).status_code == 404
