@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from api import metrics, problem_docs, problems
+from api.limits import BodyLimits
 from api.lineage_ingest import LineageIngest
 from api.middleware import RequestGuard
 from api.ratelimit import LoadGuard
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     problem_docs.install(app)
     _mount_routers(app)
     app.add_middleware(LineageIngest)  # inside RequestGuard: its guards apply to ingest too
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, limits=BodyLimits.from_settings(settings))
     _install_serving_probe(app)
     # Outermost: shed and rate-limit before any work, and count every answer, guards' too.
     app.add_middleware(LoadGuard, settings=settings, state=app.state)

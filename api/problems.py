@@ -87,7 +87,7 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 413:
+    if exc.status_code == 413:  # api.middleware.BodyTooLarge says which limit
         return problem_response(
             413,
             "Payload too large",
@@ -95,7 +95,8 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
             slug="payload-too-large",
             instance=request.url.path,
             field="body",
-            rule="max_body_bytes",
+            rule=getattr(exc, "rule", "max_body_bytes"),
+            limit=getattr(exc, "limit", None),
         )
     return problem_response(
         exc.status_code,

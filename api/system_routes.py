@@ -20,6 +20,7 @@ from core.auth import (
     list_tokens,
     revoke_token,
 )
+from core.bounds import INT64_MAX
 from core.schemas import RequestModel, ResponseModel
 
 router = APIRouter()
@@ -215,7 +216,7 @@ def list_audit(
     action: Annotated[str | None, Query(max_length=100)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     after_seq: Annotated[
-        int, Query(ge=0, description="Only events after this sequence number.")
+        int, Query(ge=0, le=INT64_MAX, description="Only events after this sequence number.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventRead]:

@@ -20,6 +20,7 @@ from checks.schemas import (
     QuarantinePage,
     RuleResultRead,
 )
+from core.bounds import INT64_MAX
 from core.errors import InvalidInput
 
 router = APIRouter(tags=["batches"])
@@ -109,7 +110,7 @@ def list_batches(
     since: Annotated[datetime | None, Query(description="Received at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Received before (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[BatchRead]:
     """List batches, newest first."""
     if since is not None and until is not None and until <= since:
@@ -138,7 +139,7 @@ def get_quarantine(
     session: DbSession,
     _: Viewer,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> QuarantinePage:
     """The quarantined rows with their original values, rule ids and reasons."""
     batch, rows = service.quarantined_rows(session, batch_id, limit=limit, offset=offset)

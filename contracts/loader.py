@@ -10,10 +10,15 @@ from pydantic import ValidationError
 
 from contracts.errors import InvalidContractSpec, UnreadableContractDocument
 from contracts.spec import ContractSpec
+from core.safe_parse import check_json_depth, load_yaml
 
 
 def parse_document(body: bytes | str) -> dict[str, Any]:
-    """YAML is a superset of JSON, but JSON is tried first for precise error positions."""
+    """YAML is a superset of JSON, but JSON is tried first for precise error positions.
+
+    Both are bounded (`core.safe_parse`): nesting past `MAX_DEPTH` and YAML alias expansion
+    past its budget are refused (422) before anything recurses over the document.
+    """
     if isinstance(body, bytes):
         if b"\x00" in body:
             raise UnreadableContractDocument("the document contains NUL bytes", rule="no_nul_bytes")
@@ -30,7 +35,11 @@ def parse_document(body: bytes | str) -> dict[str, Any]:
             "the document contains NUL characters", rule="no_nul_bytes"
         )
     try:
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        if text.lstrip().startswith("{"):
+            check_json_depth(text, field="document")
+            doc = json.loads(text)
+        else:
+            doc = load_yaml(text, field="document")
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise UnreadableContractDocument(
             f"the document does not parse: {exc}", rule="syntax"

@@ -19,6 +19,7 @@ from contracts.schemas import (
     DiffRead,
 )
 from contracts.spec import ContractSpec
+from core.bounds import INT64_MAX
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
@@ -69,7 +70,7 @@ def list_contracts(
     session: DbSession,
     _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[ContractRead]:
     """List registered contracts."""
     from contracts import repository

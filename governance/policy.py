@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from contracts.durations import parse_duration
+from core.safe_parse import load_yaml
 from governance.promotion_errors import InvalidPolicy, UnreadablePolicy
 
 GATE_NAMES = ("metrics", "training_data", "incidents", "slices", "artifact", "error_budget")
@@ -230,7 +231,7 @@ def parse_policy(source: str | bytes) -> PolicyDocument:
     if "\x00" in source:
         raise UnreadablePolicy("the policy contains NUL characters", field="body", rule="no_nul")
     try:
-        doc = yaml.safe_load(source)
+        doc = load_yaml(source)  # bounded depth and alias expansion (422 past them)
     except yaml.YAMLError as exc:
         raise UnreadablePolicy(
             f"the policy does not parse: {exc}", field="body", rule="syntax"

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
 from api.problems import problem_response
 from core.auth import Principal, Role
+from core.bounds import INT32_MAX, INT64_MAX
 from core.errors import DriftgateError
 from governance import approvals, bake, card, history, policies, promotions
 from governance.promotion_schemas import (
@@ -32,7 +33,7 @@ from governance.schemas import MODEL_NAME
 router = APIRouter(tags=["promotions"])
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME, description="Model name.")]
-VersionNumber = Annotated[int, Path(ge=1, description="Version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=INT32_MAX, description="Version number.")]
 RequestId = Annotated[uuid.UUID, Path(description="Promotion request id.")]
 State = Literal["open", "approved", "rejected", "expired", "withdrawn", "promoted"]
 # Whoever may move an approved request forward: the approvals are the authorization.
@@ -105,7 +106,7 @@ def list_policy_versions(session: DbSession, _: Viewer) -> list[PolicyRead]:
 
 @router.get("/promotion-policy/versions/{version}", response_model=PolicyRead, tags=["policy"])
 def get_policy_version(
-    version: Annotated[int, Path(ge=0)], session: DbSession, _: Viewer
+    version: Annotated[int, Path(ge=0, le=INT32_MAX)], session: DbSession, _: Viewer
 ) -> PolicyRead:
     """One policy version."""
     return PolicyRead.model_validate(policies.policy_at(session, version).to_json())
@@ -148,7 +149,7 @@ def list_requests(
     model: Annotated[str | None, Query(pattern=MODEL_NAME)] = None,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[PromotionRequestRead]:
     """Promotion requests, newest first, by model and state."""
     rows = promotions.list_requests(session, name=model, state=state, limit=limit, offset=offset)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import Admin, AppSettings, DbSession, Producer, Viewer
+from core.bounds import INT32_MAX, INT64_MAX
 from governance import repository, service
 from governance.break_glass import Proposal
 from governance.schemas import (
@@ -23,7 +24,7 @@ from governance.schemas import (
 router = APIRouter(prefix="/models", tags=["models"])
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME, description="Model name.")]
-VersionNumber = Annotated[int, Path(ge=1, description="Version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=INT32_MAX, description="Version number.")]
 
 
 @router.post(
@@ -48,7 +49,7 @@ def list_models(
     session: DbSession,
     _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[ModelRead]:
     """List registered models with their latest and champion versions."""
     return [
@@ -69,7 +70,7 @@ def list_versions(
     session: DbSession,
     _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[ModelVersionRead]:
     """List a model's versions, oldest first."""
     service.get_model(session, name)

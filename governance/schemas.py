@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from core.bounds import INT32_MAX
 from core.schemas import RequestModel, ResponseModel
 
 MODEL_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
@@ -90,7 +91,7 @@ class ModelRead(ResponseModel):
 
 
 class ChampionSet(RequestModel):
-    version: int = Field(ge=1, description="Version to serve.")
+    version: int = Field(ge=1, le=INT32_MAX, description="Version to serve.")
     reason: str = Field(
         min_length=1,
         max_length=2000,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from core.safe_parse import check_json_depth
 from lineage.errors import InvalidLineageEvent, UnreadableLineageEvent
 from lineage.spec import event_kind, event_schemas, without_conditionals
 
@@ -88,7 +89,12 @@ def _finite(literal: str) -> float:
 
 
 def parse_body(raw: bytes) -> Any:
-    """JSON with no NaN/Infinity and no number out of float range (JSONB refuses them)."""
+    """JSON with no NaN/Infinity and no number out of float range (JSONB refuses them).
+
+    Nesting past `core.safe_parse.MAX_DEPTH` is refused (422) before parsing: the gzip body
+    is only seen here, after decoding, and every walk after `json.loads` recurses.
+    """
+    check_json_depth(raw, field="$")
     try:
         return json.loads(raw, parse_constant=_refuse, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import HTMLResponse
 
 from api.deps import Admin, AppSettings, DbSession, Viewer
+from core.bounds import INT64_MAX
 from core.clock import utcnow
 from monitors import notify, repository, service, slos
 from monitors.errors import AlertNotFound
@@ -235,7 +236,7 @@ def list_alerts(
     slo: Annotated[str | None, Query(max_length=100, description="Only this SLO.")] = None,
     severity: Annotated[str | None, Query(pattern="^(page|ticket)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[AlertRead]:
     """Alerts, newest first."""
     rows = repository.list_alerts(
@@ -287,7 +288,7 @@ def list_notifications(
     ] = None,
     alert: Annotated[uuid.UUID | None, Query(description="Only this alert.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[NotificationRead]:
     """The notification outbox, newest first, with attempts and the last error."""
     rows = repository.list_notifications(
@@ -297,7 +298,11 @@ def list_notifications(
 
 
 @router.post("/monitors/notifications/{notification_id}/retry", response_model=NotificationRead)
-def retry_notification(session: DbSession, actor: Admin, notification_id: int) -> NotificationRead:
+def retry_notification(
+    session: DbSession,
+    actor: Admin,
+    notification_id: Annotated[int, Path(ge=1, le=INT64_MAX, description="Outbox id.")],
+) -> NotificationRead:
     """Requeue a dead notification for delivery now."""
     row = notify.requeue(session, actor, notification_id=notification_id)
     return NotificationRead.model_validate(row)
