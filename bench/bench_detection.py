@@ -224,12 +224,14 @@ class Driftgate:
 
 
 class Scipy:
+    """KS / chi-square per field on raw rows; a batch's score is its smallest Bonferroni p."""
+
     name = "scipy"
 
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
 
-    def flags(self, ref: Reference, cur: pl.DataFrame) -> tuple[bool, list[str]]:
+    def min_p(self, ref: Reference, cur: pl.DataFrame) -> float:
         from scipy.stats import chi2_contingency, ks_2samp
 
         p: dict[str, float] = {}
@@ -242,9 +244,17 @@ class Scipy:
             table = ra.join(cb, on=c, how="full", coalesce=True).fill_null(0)
             counts = table.select("r", "c").to_numpy().T
             p[c] = float(chi2_contingency(counts, correction=False)[1])
-        cut = self.alpha / len(p)
-        hit = sorted(k for k, v in p.items() if v < cut)
-        return bool(hit), hit
+        return min(1.0, min(p.values()) * len(p))
+
+    def flags(self, ref: Reference, cur: pl.DataFrame, cut: float | None = None) -> bool:
+        return self.min_p(ref, cur) < (self.alpha if cut is None else cut)
+
+
+def matched_cut(clean_min_p: list[float], false_alarms: float) -> float:
+    """The largest p cut at which scipy flags at most `false_alarms` of the clean batches."""
+    ps = np.sort(np.asarray(clean_min_p))
+    allowed = int(np.floor(false_alarms * ps.size + 1e-9))
+    return float(ps[allowed]) if allowed < ps.size else 1.0
 
 
 class Evidently:
@@ -306,6 +316,8 @@ def run_cells(
     cells += [(s, m) for s in SCENARIOS if s.name in args.scenarios for m in s.magnitudes]
     out: list[dict[str, Any]] = []
     for cell, (scenario, magnitude) in enumerate(cells):
+        if cell == 1:
+            set_cuts(args, out)
         for n in args.sizes:
             seeds = args.clean_seeds if scenario is None else args.seeds
             res: dict[str, list[bool]] = {
@@ -314,6 +326,7 @@ def run_cells(
                 "evidently": [],
                 "evidently_dataset": [],
             }
+            scipy_p: list[float] = []
             wrong: list[int] = []  # flags by driftgate naming another field than the corrupted one
             t_dg = t_sp = t_ev = 0.0
             ev_seeds = args.evidently_seeds if n in args.evidently_sizes else 0
@@ -326,7 +339,9 @@ def run_cells(
                 if scenario is not None and hit and scenario.field not in which:
                     wrong.append(seed)
                 t = time.perf_counter()
-                res["scipy"].append(sp.flags(ref, cur)[0])
+                min_p = sp.min_p(ref, cur)
+                res["scipy"].append(min_p < args.alpha)
+                scipy_p.append(min_p)
                 t_sp += time.perf_counter() - t
                 if seed < ev_seeds:
                     t = time.perf_counter()
@@ -344,11 +359,31 @@ def run_cells(
                 "evidently_seeds": min(ev_seeds, seeds),
                 **{k: rate(v) for k, v in res.items()},
                 "driftgate_other_field": len(wrong),
+                "scipy_min_p": scipy_p,
                 "seconds": {"driftgate": t_dg, "scipy": t_sp, "evidently": t_ev},
             }
+            if cell:
+                row["scipy_matched"] = rate([p < args.cuts[n] for p in scipy_p])
             out.append(row)
             print(_line(row), flush=True)
+    if len(cells) == 1:
+        set_cuts(args, out)
     return out
+
+
+def set_cuts(args: argparse.Namespace, clean_rows: list[dict[str, Any]]) -> None:
+    """scipy's p cut per size at driftgate's clean false-alarm rate (at least 1%)."""
+    args.cuts = {}
+    for row in clean_rows:
+        target = max(row["driftgate"], 0.01)
+        args.cuts[row["rows"]] = matched_cut(row["scipy_min_p"], target)
+        row["scipy_matched"] = rate([p < args.cuts[row["rows"]] for p in row["scipy_min_p"]])
+        print(
+            f"clean {row['rows']:>7} rows: driftgate {_pct(row['driftgate'])}%, scipy at alpha "
+            f"{args.alpha}: {_pct(row['scipy'])}%; matched cut {args.cuts[row['rows']]:.3g} "
+            f"flags {_pct(row['scipy_matched'])}%",
+            flush=True,
+        )
 
 
 def gradual(
@@ -364,9 +399,10 @@ def gradual(
                 cur = batch(
                     n, args.seed + seed, 10_000 + step, SCENARIOS[1], step * args.gradual_step
                 )
-                for name, det in (("driftgate", dg), ("scipy", sp)):
-                    if seen[name] is None and det.flags(ref, cur)[0]:
-                        seen[name] = step
+                if seen["driftgate"] is None and dg.flags(ref, cur)[0]:
+                    seen["driftgate"] = step
+                if seen["scipy"] is None and sp.flags(ref, cur, args.cuts.get(n, args.alpha)):
+                    seen["scipy"] = step
                 if all(v is not None for v in seen.values()):
                     break
             for k, v in seen.items():
@@ -404,7 +440,8 @@ def _pct(v: float) -> str:
 def _line(row: dict[str, Any]) -> str:
     return (
         f"{row['scenario']:<22} {row['magnitude']:>5g} {row['unit']:<8} {row['rows']:>7} rows "
-        f"x{row['seeds']:<3}: driftgate {_pct(row['driftgate'])}%  scipy {_pct(row['scipy'])}%  "
+        f"x{row['seeds']:<3}: driftgate {_pct(row['driftgate'])}%  scipy {_pct(row['scipy'])}% "
+        f"(matched {_pct(row.get('scipy_matched', float('nan')))}%)  "
         f"evidently {_pct(row['evidently'])}% (dataset {_pct(row['evidently_dataset'])}%)"
         + (
             f"  [{row['driftgate_other_field']} flagged another field]"
@@ -420,9 +457,11 @@ def markdown(
     sizes = list(args.sizes)
     head = "| scenario | magnitude | " + " | ".join(f"{n:,} rows" for n in sizes) + " |"
     lines = [
-        "Detection rate per cell, `driftgate / scipy / Evidently` (% of batches flagged; "
-        "Evidently: any column drifted by its defaults, `-` where not run). "
-        f"scipy: KS/chi-square on raw rows, Bonferroni at family alpha {args.alpha}.",
+        "Detection rate per cell, `driftgate / scipy matched (scipy at alpha) / Evidently` "
+        "(% of batches flagged). scipy: KS/chi-square on raw rows, Bonferroni; *matched*: its "
+        "p cut set per size so that it flags as many clean batches as driftgate (at least 1%); "
+        f"*at alpha*: family-wise {args.alpha}. Evidently: any column drifted by its "
+        "defaults (`-` where not run).",
         "",
         head,
         "|" + "---|" * (len(sizes) + 2),
@@ -436,8 +475,8 @@ def markdown(
             cells.append(
                 ""
                 if r is None
-                else f"{_pct(r['driftgate']).strip()} / {_pct(r['scipy']).strip()} / "
-                f"{_pct(r['evidently']).strip()}"
+                else f"{_pct(r['driftgate']).strip()} / {_pct(r['scipy_matched']).strip()} "
+                f"({_pct(r['scipy']).strip()}) / {_pct(r['evidently']).strip()}"
             )
         mag = "-" if scenario == "clean" else f"{magnitude:g} {unit}".strip()
         lines.append(f"| {scenario} | {mag} | " + " | ".join(cells) + " |")
