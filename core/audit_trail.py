@@ -262,7 +262,7 @@ class CheckpointOutcome:
     written: bool
     seq: int
     path: Path | None
-    verdict: TrailVerdict
+    verdict: TrailVerdict | None  # None when another writer held the lock
     detail: str
 
 
@@ -275,8 +275,7 @@ def write_checkpoint(session: Session, settings: Settings) -> CheckpointOutcome:
     fails verification.
     """
     if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK}):
-        verdict = verify_trail(session, settings)
-        return CheckpointOutcome(False, verdict.head_seq, None, verdict, "another writer is busy")
+        return CheckpointOutcome(False, _head_seq(session), None, None, "another writer is busy")
     key = load_or_create_key(settings)
     if not key.can_sign:
         raise CheckpointKeyMissing(f"{key_file(settings)} holds a public key: it cannot sign")

@@ -557,3 +557,21 @@ def test_incremental_verify_reads_only_the_newest_checkpoints_full_reads_all(
     _as_owner(db, "DELETE FROM audit_events WHERE seq = :s", s=newest)
     cut = audit_trail.verify_trail(db, settings)
     assert not cut.intact and cut.findings[0].kind == "truncated"
+
+
+def test_a_second_writer_skips_while_the_first_holds_the_checkpoint_lock(
+    committed_db: str, trail: Settings
+) -> None:
+    engine = create_engine(committed_db)
+    try:
+        with Session(engine) as first, Session(engine) as second:
+            _record(first, 2)
+            first.commit()
+            assert audit_trail.write_checkpoint(first, trail).written  # lock held until commit
+            busy = audit_trail.write_checkpoint(second, trail)
+            assert not busy.written and busy.detail == "another writer is busy"
+            first.commit()
+            second.rollback()
+            assert audit_trail.write_checkpoint(second, trail).detail == "head unchanged"
+    finally:
+        engine.dispose()
