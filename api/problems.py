@@ -131,17 +131,37 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
+# SQLSTATE -> (title, detail, slug) for the retryable database errors that are not an outage.
+_RETRYABLE = {
+    "57014": (
+        "Database timeout",
+        "the request took longer than the database statement timeout; nothing was written; "
+        "retry later",
+        "database-timeout",
+    ),
+    "40": (
+        "Database conflict",
+        "the transaction lost a serialization or deadlock conflict and was rolled back; retry",
+        "database-conflict",
+    ),
+}
+_OUTAGE = (
+    "Database unavailable",
+    "the database cannot be reached; nothing was written; retry later",
+    "database-unavailable",
+)
+
+
 def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     retry_after = getattr(request.app.state.settings, "db_retry_after_seconds", 5)
-    timed_out = "statement timeout" in str(exc) or "canceling statement" in str(exc)
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+    title, detail, slug = _RETRYABLE.get(sqlstate) or _RETRYABLE.get(sqlstate[:2]) or _OUTAGE
     return problem_response(
         503,
-        "Database timeout" if timed_out else "Database unavailable",
-        "the request took longer than the database statement timeout; retry later"
-        if timed_out
-        else "the database cannot be reached; nothing was written; retry later",
-        slug="database-timeout" if timed_out else "database-unavailable",
+        title,
+        detail,
+        slug=slug,
         instance=request.url.path,
         headers={"Retry-After": str(retry_after)},
         retry_after=retry_after,

@@ -5,9 +5,15 @@ burst; an empty bucket answers 429 with Retry-After (the seconds until a token i
 any database work. The caller is the bearer token (hashed: any string a client sends is a
 caller, so the bucket table is a bounded LRU), or the client address without one.
 
-POST /rank also has a bound on calls handled at once per process: past it, calls are shed with
-503 and Retry-After at once, so under overload the answered calls keep their latency and the
-rest fail fast, instead of every call queueing until all of them time out.
+POST /rank is also shed (503 with Retry-After, at once) when the process is overloaded, so
+under overload the answered calls keep their latency and the rest fail fast, instead of every
+call queueing until all of them time out. Scoring runs on the event loop without suspending,
+so a count of calls in flight barely moves while calls queue: the queue is the loop's backlog
+of ready work. The signal is therefore the loop's lag, read by a heartbeat every 10 ms: a call
+is shed while the last heartbeat came late by more than `rank_max_loop_lag_ms`, or while the
+heartbeat has been kept from running that long right now (a burst of calls scored back to
+back). A bound on calls in flight (`rank_max_in_flight`) still covers calls that do suspend
+(a token looked up in the database).
 
 Limits live in settings (`DRIFTGATE_RATELIMIT_*`, `DRIFTGATE_RANK_MAX_IN_FLIGHT`) and are per
 process: N replicas admit up to N times the rate. See docs/security.md ("Faults and load").
@@ -15,6 +21,8 @@ process: N replicas admit up to N times the rate. See docs/security.md ("Faults 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -28,6 +36,7 @@ from core.settings import Settings
 RANK, INGEST, WRITE, READ = "rank", "ingest", "write", "read"
 _INGEST_PATHS = frozenset({"/batches", "/labels", "/api/v1/lineage"})
 _EXEMPT_PATHS = frozenset({"/health", "/ready"})  # probes: no token, no work
+_BEAT_SECONDS = 0.01
 
 
 def route_class(method: str, path: str) -> str | None:
@@ -117,11 +126,22 @@ class LoadGuard:
             state.load_guard = self  # read by /metrics
         self.limiter = RateLimiter.from_settings(settings) if settings.ratelimit_enabled else None
         self.max_in_flight = settings.rank_max_in_flight
+        self.max_loop_lag = settings.rank_max_loop_lag_ms / 1000.0
         self.in_flight = 0
+        self.loop_lag = 0.0  # how late the last heartbeat ran, seconds
+        self._beat: float | None = None  # loop time of the last heartbeat
+        self._watcher: asyncio.Task[None] | None = None
         self.limited: dict[str, int] = {}  # 429s per route class, for /metrics
         self.shed = 0  # POST /rank calls shed, for /metrics
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # the heartbeat lives as long as the app
+            self.start_watching()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await self.stop_watching()
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -132,10 +152,10 @@ class LoadGuard:
                 self.limited[route] = self.limited.get(route, 0) + 1
                 await _refuse(send, 429, self._too_many(route, wait), wait)
                 return
-        if route != RANK or self.max_in_flight <= 0:
+        if route != RANK:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:
+        if 0 < self.max_in_flight <= self.in_flight or self.lagging():
             self.shed += 1
             await _refuse(send, 503, self._overloaded(), 1.0)
             return
@@ -144,6 +164,34 @@ class LoadGuard:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    def lagging(self) -> bool:
+        """Whether a call arriving now would wait longer than the lag bound to be scored."""
+        if self.max_loop_lag <= 0 or self._beat is None:
+            return False
+        stalled = asyncio.get_running_loop().time() - self._beat - _BEAT_SECONDS
+        return max(self.loop_lag, stalled) > self.max_loop_lag
+
+    def start_watching(self) -> None:
+        """Start the heartbeat on the running loop (the app's lifespan does this)."""
+        if self.max_loop_lag > 0 and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    async def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher, self._beat = None, None
+
+    async def _heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._beat = loop.time()
+        while True:
+            await asyncio.sleep(_BEAT_SECONDS)
+            now = loop.time()
+            self.loop_lag = max(0.0, now - self._beat - _BEAT_SECONDS)
+            self._beat = now
 
     def _too_many(self, route: str, wait: float) -> bytes:
         assert self.limiter is not None
@@ -164,11 +212,12 @@ class LoadGuard:
         return _problem_bytes(
             503,
             "Overloaded",
-            f"{self.max_in_flight} POST /rank calls are already being handled here; "
-            "this one was shed to keep their latency; retry shortly",
+            "this process is handling more POST /rank calls than it can score in time; "
+            "this one was shed to keep the others' latency; retry shortly",
             "overloaded",
-            rule="rank_max_in_flight",
-            limit=self.max_in_flight,
+            rule="load_shedding",
+            max_in_flight=self.max_in_flight,
+            max_loop_lag_ms=self.max_loop_lag * 1000,
             retry_after=1,
         )
 

@@ -307,6 +307,12 @@ class Settings(BaseSettings):
         description="POST /rank calls handled at once per process; more are shed with 503 "
         "and Retry-After at once (0: no bound).",
     )
+    rank_max_loop_lag_ms: float = Field(
+        default=200.0,
+        ge=0,
+        description="Shed POST /rank (503, Retry-After) while the event loop is this far behind "
+        "(a new call would wait at least this long before it is scored); 0: never.",
+    )
     metrics_public: bool = Field(
         default=False,
         description="Serve GET /metrics without a token (for a scraper on a private network).",

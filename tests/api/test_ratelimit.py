@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,46 @@ def test_rank_calls_past_the_in_flight_bound_are_shed_at_once_with_503() -> None
     statuses, shed, guard = asyncio.run(scenario())
     assert shed == 3 and statuses == [200] * 4 + [503] * 3
     assert guard.shed == 3 and guard.in_flight == 0
+
+
+class _Scoring:
+    """A downstream app that scores on the event loop without suspending, as POST /rank does."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        time.sleep(self.seconds)  # CPU-bound work that blocks the loop
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def _burst(max_loop_lag_ms: float, calls: int = 30) -> tuple[list[int], float]:
+    """`calls` POST /rank at once against 30 ms of loop-blocking scoring each."""
+
+    async def scenario() -> tuple[list[int], float]:
+        guard = LoadGuard(
+            _Scoring(0.03),
+            Settings(ratelimit_enabled=False, rank_max_loop_lag_ms=max_loop_lag_ms),
+        )
+        guard.start_watching()
+        await asyncio.sleep(0.05)  # a few heartbeats on an idle loop
+        transport = httpx.ASGITransport(app=guard)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(http.post("/rank", json={}) for _ in range(calls)))
+            took = time.perf_counter() - started
+        await guard.stop_watching()
+        return [a.status_code for a in answers], took
+
+    return asyncio.run(scenario())
+
+
+def test_rank_is_shed_while_the_event_loop_lags_so_the_burst_ends_fast() -> None:
+    unguarded, slow = _burst(0)
+    assert unguarded == [200] * 30 and slow >= 0.85  # every call waits for all before it
+    statuses, fast = _burst(100)
+    scored = statuses.count(200)
+    assert 2 <= scored <= 8, statuses  # ~100 ms of scoring admitted, then shed at once
+    assert statuses.count(503) == 30 - scored
+    assert fast < 0.5, fast
