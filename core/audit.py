@@ -272,9 +272,10 @@ def scan_chain(
     *,
     after_seq: int = 0,
     prev_hash: str = GENESIS_HASH,
+    upto: int | None = None,
     batch_size: int = 5_000,
 ) -> ChainScan:
-    """Recompute the chain after `after_seq`, whose hash is `prev_hash`, up to the head.
+    """Recompute the chain after `after_seq`, whose hash is `prev_hash`, up to `upto` or the head.
 
     Two passes in the server: sequence numbers and links in order (`_LINKS_SQL`, a window
     over narrow columns), then every event's hash rebuilt from its row as stored
@@ -286,8 +287,11 @@ def scan_chain(
     """
     # The head first: events appended while the scan runs are left to the next one.
     head = session.execute(
-        text("SELECT seq, hash FROM audit_events WHERE seq > :s ORDER BY seq DESC LIMIT 1"),
-        {"s": after_seq},
+        text(
+            "SELECT seq, hash FROM audit_events WHERE seq > :s AND seq <= :upto "
+            "ORDER BY seq DESC LIMIT 1"
+        ),
+        {"s": after_seq, "upto": upto if upto is not None else 2**63 - 1},
     ).first()
     if head is None:
         return ChainScan(after_seq, 0, None, None, after_seq, prev_hash)

@@ -204,7 +204,8 @@ def verify_trail(session: Session, settings: Settings, *, full: bool = False) ->
     if start and _events_up_to(session, start.seq) != start.seq:
         start = None  # an event below the checkpoint was deleted: find it with a full scan
     after, link = (start.seq, start.head_hash) if start else (0, audit.GENESIS_HASH)
-    scan = audit.scan_chain(session, after_seq=after, prev_hash=link)
+    # Bounded by the head read above: events appended meanwhile are the next verify's.
+    scan = audit.scan_chain(session, after_seq=after, prev_hash=link, upto=head_seq)
     if scan.first_broken_seq is not None:
         findings.append(Finding("chain", scan.first_broken_seq, scan.reason or "broken"))
     findings.sort(key=lambda f: (f.seq is None, f.seq or 0))

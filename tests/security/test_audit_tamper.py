@@ -575,3 +575,42 @@ def test_a_second_writer_skips_while_the_first_holds_the_checkpoint_lock(
             assert audit_trail.write_checkpoint(second, trail).detail == "head unchanged"
     finally:
         engine.dispose()
+
+
+def test_checkpoints_taken_while_events_are_appended_all_verify(
+    committed_db: str, trail: Settings
+) -> None:
+    """The signed (seq, hash) pair is one event's, however many commit during the verify."""
+    engine = create_engine(committed_db, pool_size=4)
+    factory = sessionmaker(bind=engine)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            while not stop.is_set():
+                with factory.begin() as s:
+                    audit.record_many(
+                        s, [audit.AuditEntry("w", "x.y", "thing", str(i)) for i in range(5)]
+                    )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    with factory.begin() as s:
+        _record(s, 3)
+    writer = threading.Thread(target=append)
+    writer.start()
+    written = 0
+    try:
+        for _ in range(12):
+            with factory.begin() as s:
+                written += audit_trail.write_checkpoint(s, trail).written
+    finally:
+        stop.set()
+        writer.join()
+    assert not errors and written >= 2
+    with factory() as s:
+        verdict = audit_trail.verify_trail(s, trail, full=True)
+    engine.dispose()
+    assert verdict.intact, verdict.findings
+    assert verdict.checkpoints_trusted == written
