@@ -39,6 +39,7 @@ def run(
                     "ran": report.ran,
                     "contracts": report.contracts,
                     "windows": report.windows,
+                    "sliding_windows": report.sliding_windows,
                     "slos": report.slos,
                     "quality_windows": report.quality_windows,
                     "transitions": report.transitions,
@@ -126,6 +127,21 @@ def drift(
             )
     except DriftgateError as exc:
         _fail(exc.detail)
+    ref = series["reference"]
+    if ref is None:
+        typer.echo(f"reference: none ({series['reference_pending']})")
+    else:
+        typer.echo(
+            f"reference: v{ref['version']} {ref['source']}"
+            + (f" {ref['model_name']} v{ref['model_version']}" if ref["model_version"] else "")
+            + f", {ref['batches']} batches, {ref['rows']} rows"
+            + (
+                f", {ref['first_batch_at']:%Y-%m-%d %H:%M} .. {ref['last_batch_at']:%Y-%m-%d %H:%M}"
+                if ref["first_batch_at"] and ref["last_batch_at"]
+                else ""
+            )
+            + (f", seasonality {ref['seasonality']}" if ref["seasonality"] else "")
+        )
     for w in series["windows"]:
         typer.echo(
             f"{w['start']:%Y-%m-%d %H:%M}  {w['verdict']:8} {w['rows']:>9} rows  {w['reason']}"

@@ -197,6 +197,10 @@ def test_cli_applies_slos_from_a_file_and_runs_the_monitors(
     ran = _cli(["monitors", "run"], env)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout.strip().splitlines()[-1])["slos"] == 1
+    assert json.loads(ran.stdout.strip().splitlines()[-1])["sliding_windows"] == 0
+    drift = _cli(["monitors", "drift", "events", "--count", "1"], env)
+    assert drift.returncode == 0, drift.stderr
+    assert drift.stdout.startswith("reference: none (no reference yet: the trailing window")
 
 
 def test_run_endpoint_needs_admin_and_reports_the_run(client: TestClient, auth: Auth) -> None:
