@@ -18,8 +18,9 @@ from core.auth import CLI_OPERATOR
 from core.settings import Settings
 from monitors import repository, rollups
 from monitors.buckets import tile
+from monitors.errors import InvalidWindow
 from monitors.references import build_reference
-from monitors.service import MAX_BATCH_IDS, refresh_rollups
+from monitors.service import MAX_BATCH_IDS, record_sliding_windows, refresh_rollups
 from monitors.slo_events import evidence, load_events
 from monitors.slos import create_slo
 from tests.monitors.factory import START, batch_row, frame, hourly, post, register, simulated
@@ -202,3 +203,56 @@ def test_an_unaligned_window_reads_the_hours_at_its_edges_from_rollups_not_batch
     _assert_same(plain, cached)
     assert cached["windows"][0]["batch_count"] == 5  # 03:10 to 07:10
     assert read_alone == []  # the same batches as [03:00, 08:00): whole hours, all rolled up
+
+
+def test_sliding_windows_end_at_the_run_count_a_batch_of_this_instant_and_old_ones_are_dropped(
+    db: Session, settings: Settings, tmp_path: Path
+) -> None:
+    register(db)
+    with simulated() as clock:
+        hourly(db, clock, tmp_path, 3, rows=150)  # at 00:10, 01:10, 02:10
+        ref = build_reference(db, CLI_OPERATOR, contract_id="events", settings=settings, reason="t")
+        clock.set(START + timedelta(hours=2, minutes=20))
+        post(db, frame(150, seed=77, at=clock.now(), start_id=9_000), tmp_path)  # at the run
+        old = START - timedelta(days=41)
+        _sliding_row(db, old)
+        made = record_sliding_windows(db, contract_id="events", reference=ref, settings=settings)
+        stored = repository.drift_windows(
+            db, "events", "sliding", old - timedelta(days=1), START + timedelta(days=1)
+        )
+        with pytest.raises(InvalidWindow) as bad:
+            record_sliding_windows(
+                db,
+                contract_id="events",
+                reference=ref,
+                settings=settings.model_copy(update={"monitor_sliding_windows": ["batch"]}),
+            )
+    now = START + timedelta(hours=2, minutes=20)
+    assert [(w.kind, w.start, w.end, w.batch_count) for w in made] == [
+        ("sliding", now - timedelta(minutes=5), now, 1),  # the batch posted at this instant
+        ("sliding", now - timedelta(minutes=15), now, 2),  # and the one at 02:10
+        ("sliding", now - timedelta(hours=1), now, 2),
+    ]
+    assert [w.window_start for w in stored] == [w.start for w in made[::-1]]  # old row gone
+    assert all(w.fields["reference"]["id"] == str(ref.id) for w in stored)
+    assert (bad.value.field, bad.value.rule) == ("monitor_sliding_windows", "duration_parses")
+
+
+def _sliding_row(db: Session, end: datetime) -> None:
+    repository.upsert_drift_window(
+        db,
+        {
+            "contract_id": "events",
+            "kind": "sliding",
+            "window_start": end - timedelta(minutes=5),
+            "window_end": end,
+            "batch_id": None,
+            "reference_id": None,
+            "verdict": "ok",
+            "rows": 1,
+            "batches": 1,
+            "drifted_share": 0.0,
+            "fields": {},
+            "computed_at": end,
+        },
+    )
