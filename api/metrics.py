@@ -245,13 +245,19 @@ class ProcessCollector(Collector):
             for route, n in sorted(guard.limited.items()):
                 limited.add_metric([route], n)
             shed = CounterMetricFamily(
-                "driftgate_rank_shed", "POST /rank calls shed with 503 by this process."
+                "driftgate_shed",
+                "Calls shed with 503 by this process, by route.",
+                labels=["method", "route"],
             )
-            shed.add_metric([], guard.shed)
             in_flight = GaugeMetricFamily(
-                "driftgate_rank_in_flight", "POST /rank calls being handled by this process."
+                "driftgate_in_flight",
+                "Shed-guarded calls being handled now.",
+                labels=["method", "route"],
             )
-            in_flight.add_metric([], guard.in_flight)
+            for endpoint, n in guard.shed.items():
+                labels = endpoint.split(" ", 1)
+                shed.add_metric(labels, n)
+                in_flight.add_metric(labels, guard.in_flight[endpoint])
             yield from (limited, shed, in_flight)
         serving = getattr(self.state, "ranker", None)
         current = serving.holder.current if serving is not None else None

@@ -13,7 +13,9 @@ of ready work. The signal is therefore the loop's lag, read by a heartbeat every
 is shed while the last heartbeat came late by more than `rank_max_loop_lag_ms`, or while the
 heartbeat has been kept from running that long right now (a burst of calls scored back to
 back). A bound on calls in flight (`rank_max_in_flight`) still covers calls that do suspend
-(a token looked up in the database).
+(a token looked up in the database). POST /batches does suspend (spooling, validation in a
+worker thread), so a bound on batches validated at once (`batches_max_in_flight`) sheds it
+before the worker threads are all taken and even `/health` waits.
 
 Limits live in settings (`DRIFTGATE_RATELIMIT_*`, `DRIFTGATE_RANK_MAX_IN_FLIGHT`) and are per
 process: N replicas admit up to N times the rate. See docs/security.md ("Faults and load").
@@ -37,6 +39,7 @@ RANK, INGEST, WRITE, READ = "rank", "ingest", "write", "read"
 _INGEST_PATHS = frozenset({"/batches", "/labels", "/api/v1/lineage"})
 _EXEMPT_PATHS = frozenset({"/health", "/ready"})  # probes: no token, no work
 _BEAT_SECONDS = 0.01
+SHED_RANK, SHED_BATCHES = "POST /rank", "POST /batches"
 
 
 def route_class(method: str, path: str) -> str | None:
@@ -118,21 +121,26 @@ def caller_of(scope: dict[str, Any]) -> str:
 
 
 class LoadGuard:
-    """Pure ASGI middleware: 429 past a caller's rate, 503 past POST /rank's in-flight bound."""
+    """Pure ASGI middleware: 429 past a caller's rate; 503 for POST /rank while the process is
+    overloaded and for POST /batches past its bound on validations at once."""
 
     def __init__(self, app: Any, settings: Settings, state: Any = None) -> None:
         self.app = app
         if state is not None:
             state.load_guard = self  # read by /metrics
         self.limiter = RateLimiter.from_settings(settings) if settings.ratelimit_enabled else None
-        self.max_in_flight = settings.rank_max_in_flight
+        # Bounds on calls handled at once, per shed route (0: none).
+        self.max_in_flight = {
+            SHED_RANK: settings.rank_max_in_flight,
+            SHED_BATCHES: settings.batches_max_in_flight,
+        }
         self.max_loop_lag = settings.rank_max_loop_lag_ms / 1000.0
-        self.in_flight = 0
+        self.in_flight = dict.fromkeys(self.max_in_flight, 0)
         self.loop_lag = 0.0  # how late the last heartbeat ran, seconds
         self._beat: float | None = None  # loop time of the last heartbeat
         self._watcher: asyncio.Task[None] | None = None
         self.limited: dict[str, int] = {}  # 429s per route class, for /metrics
-        self.shed = 0  # POST /rank calls shed, for /metrics
+        self.shed = dict.fromkeys(self.max_in_flight, 0)  # 503s per shed route, for /metrics
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":  # the heartbeat lives as long as the app
@@ -152,18 +160,20 @@ class LoadGuard:
                 self.limited[route] = self.limited.get(route, 0) + 1
                 await _refuse(send, 429, self._too_many(route, wait), wait)
                 return
-        if route != RANK:
+        shed_route = f"{scope['method']} {scope['path']}"
+        bound = self.max_in_flight.get(shed_route)
+        if bound is None:
             await self.app(scope, receive, send)
             return
-        if 0 < self.max_in_flight <= self.in_flight or self.lagging():
-            self.shed += 1
-            await _refuse(send, 503, self._overloaded(), 1.0)
+        if 0 < bound <= self.in_flight[shed_route] or (shed_route == SHED_RANK and self.lagging()):
+            self.shed[shed_route] += 1
+            await _refuse(send, 503, self._overloaded(shed_route), 1.0)
             return
-        self.in_flight += 1
+        self.in_flight[shed_route] += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.in_flight[shed_route] -= 1
 
     def lagging(self) -> bool:
         """Whether a call arriving now would wait longer than the lag bound to be scored."""
@@ -208,16 +218,16 @@ class LoadGuard:
             retry_after=max(1, math.ceil(wait)),
         )
 
-    def _overloaded(self) -> bytes:
+    def _overloaded(self, shed_route: str) -> bytes:
         return _problem_bytes(
             503,
             "Overloaded",
-            "this process is handling more POST /rank calls than it can score in time; "
+            f"this process is handling more {shed_route} calls than it can answer in time; "
             "this one was shed to keep the others' latency; retry shortly",
             "overloaded",
             rule="load_shedding",
-            max_in_flight=self.max_in_flight,
-            max_loop_lag_ms=self.max_loop_lag * 1000,
+            route=shed_route,
+            max_in_flight=self.max_in_flight[shed_route],
             retry_after=1,
         )
 

@@ -27,8 +27,9 @@ router = APIRouter()
 
 
 @router.get("/health", tags=["system"])
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     """Liveness: the process answers."""
+    # async: answered on the event loop, so it stays up when every worker thread is busy.
     return {"status": "ok"}
 
 

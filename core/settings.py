@@ -307,6 +307,12 @@ class Settings(BaseSettings):
         description="POST /rank calls handled at once per process; more are shed with 503 "
         "and Retry-After at once (0: no bound).",
     )
+    batches_max_in_flight: int = Field(
+        default=16,
+        ge=0,
+        description="POST /batches validated at once per process; more are shed with 503 and "
+        "Retry-After at once (0: no bound).",
+    )
     rank_max_loop_lag_ms: float = Field(
         default=200.0,
         ge=0,

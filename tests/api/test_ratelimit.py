@@ -168,7 +168,7 @@ def test_rank_calls_past_the_in_flight_bound_are_shed_at_once_with_503() -> None
 
     statuses, shed, guard = asyncio.run(scenario())
     assert shed == 3 and statuses == [200] * 4 + [503] * 3
-    assert guard.shed == 3 and guard.in_flight == 0
+    assert guard.shed["POST /rank"] == 3 and guard.in_flight["POST /rank"] == 0
 
 
 class _Scoring:

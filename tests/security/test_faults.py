@@ -309,3 +309,52 @@ def test_a_statement_stuck_past_the_timeout_is_503_database_timeout_not_a_hang(
         assert took < 5
         assert http.get("/batches", headers=viewer).status_code == 200
     locker.dispose()
+
+
+def test_batches_past_the_in_flight_bound_are_shed_and_health_stays_up(
+    committed_db: str, tmp_path: Path
+) -> None:
+    import threading
+
+    tokens = _tokens(committed_db)
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    app = create_app(_settings(tmp_path, batches_max_in_flight=2), database_url=committed_db)
+    release = threading.Event()
+    csv = b"order_id,amount,quantity,status,placed_at\n" + b"o1,1.0,1,new,2026-12-07T00:00:00Z\n"
+
+    def held_body() -> Iterator[bytes]:
+        yield csv
+        release.wait(30)
+
+    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        assert http.post("/contracts", json=contract(), headers=admin).status_code == 201
+        answers: list[int] = []
+
+        def upload() -> None:
+            with httpx.Client(base_url=base, timeout=60) as own:
+                answers.append(
+                    own.post(
+                        "/batches?contract=orders",
+                        content=held_body(),
+                        headers={**admin, "Content-Type": "text/csv"},
+                    ).status_code
+                )
+
+        held = [threading.Thread(target=upload) for _ in range(2)]
+        for t in held:
+            t.start()
+        deadline = time.monotonic() + 10
+        while app.state.load_guard.in_flight["POST /batches"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        started = time.monotonic()
+        shed = _submit(http, admin, parquet_bytes(orders(5)), "contract=orders")
+        assert time.monotonic() - started < 2
+        assert shed.status_code == 503 and shed.headers["Retry-After"] == "1"
+        assert shed.json()["type"] == "urn:driftgate:problem:overloaded"
+        assert http.get("/health").status_code == 200
+        release.set()
+        for t in held:
+            t.join(30)
+        assert answers == [201, 201]
+        assert _submit(http, admin, parquet_bytes(orders(5)), "contract=orders").status_code == 201
