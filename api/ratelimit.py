@@ -138,6 +138,7 @@ class LoadGuard:
         self.in_flight = dict.fromkeys(self.max_in_flight, 0)
         self.loop_lag = 0.0  # how late the last heartbeat ran, seconds
         self._beat: float | None = None  # loop time of the last heartbeat
+        self._since_beat = 0  # POST /rank calls arrived since the last heartbeat
         self._watcher: asyncio.Task[None] | None = None
         self.limited: dict[str, int] = {}  # 429s per route class, for /metrics
         self.shed = dict.fromkeys(self.max_in_flight, 0)  # 503s per shed route, for /metrics
@@ -176,8 +177,15 @@ class LoadGuard:
             self.in_flight[shed_route] -= 1
 
     def lagging(self) -> bool:
-        """Whether a call arriving now would wait longer than the lag bound to be scored."""
+        """Whether a call arriving now would wait longer than the lag bound to be scored.
+
+        Only with other calls arrived since the last heartbeat: a lone call after a stall that
+        was not its peers' doing (a collection, another thread holding the GIL) is scored.
+        """
         if self.max_loop_lag <= 0 or self._beat is None:
+            return False
+        self._since_beat += 1
+        if self._since_beat < 2:
             return False
         stalled = asyncio.get_running_loop().time() - self._beat - _BEAT_SECONDS
         return max(self.loop_lag, stalled) > self.max_loop_lag
@@ -201,7 +209,7 @@ class LoadGuard:
             await asyncio.sleep(_BEAT_SECONDS)
             now = loop.time()
             self.loop_lag = max(0.0, now - self._beat - _BEAT_SECONDS)
-            self._beat = now
+            self._beat, self._since_beat = now, 0
 
     def _too_many(self, route: str, wait: float) -> bytes:
         assert self.limiter is not None

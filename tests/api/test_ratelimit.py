@@ -212,3 +212,20 @@ def test_rank_is_shed_while_the_event_loop_lags_so_the_burst_ends_fast() -> None
     assert 2 <= scored <= 8, statuses  # ~100 ms of scoring admitted, then shed at once
     assert statuses.count(503) == 30 - scored
     assert fast < 0.5, fast
+
+
+def test_a_lone_call_after_a_stall_not_caused_by_calls_is_scored() -> None:
+    async def scenario() -> int:
+        guard = LoadGuard(
+            _Scoring(0.001), Settings(ratelimit_enabled=False, rank_max_loop_lag_ms=100)
+        )
+        guard.start_watching()
+        await asyncio.sleep(0.05)
+        time.sleep(0.3)  # a collection or another thread holding the GIL
+        transport = httpx.ASGITransport(app=guard)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            status = (await http.post("/rank", json={})).status_code
+        await guard.stop_watching()
+        return status
+
+    assert asyncio.run(scenario()) == 200
