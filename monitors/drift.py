@@ -71,7 +71,8 @@ class FieldDrift:
     field: str
     method: str
     severity: Severity
-    statistic: float | None = None  # the effect, in the method's metric
+    statistic: float | None = None  # the method's statistic as computed
+    effect: float | None = None  # the statistic less its sampling bias: what the rule judges
     test: str | None = None  # ks or chi2
     test_statistic: float | None = None
     p_value: float | None = None
@@ -104,6 +105,7 @@ class FieldDrift:
             "severity": self.severity,
             "distribution_severity": self.distribution,
             "statistic": self.statistic,
+            "effect": self.effect,
             "test": self.test,
             "test_statistic": self.test_statistic,
             "p_value": self.p_value,
@@ -268,6 +270,7 @@ def _measure(
     effect = _effect(ref, cur, f)
     test = _test(ref, cur, effect, out.design_effect)
     out.statistic, out.test = effect.statistic, test.method
+    out.effect = _effect_size(effect, ref, cur, out.design_effect)
     out.test_statistic, out.p_value = test.statistic, test.p_value
     out.details.update(_public_details(effect.details))
     out.distribution = "ok"
@@ -288,6 +291,19 @@ def _effect(ref: FieldProfile, cur: FieldProfile, f: MonitoredField) -> stats.Co
         method = "js" if f.method == "chi2" else f.method
         return stats.categorical(ref.categories, cur.categories, method)
     raise ValueError(f"field {f.name} has no distribution summary for {f.method}")
+
+
+def _effect_size(
+    effect: stats.Comparison, ref: FieldProfile, cur: FieldProfile, design_effect: float
+) -> float:
+    """The statistic less what sampling alone adds, so one minimal effect means the same
+    at 1,000 rows as at 1,000,000 and for 5 categories as for 50."""
+    if ref.categories is not None and cur.categories is not None:
+        cells = len(stats.category_cells(ref.categories, cur.categories).labels)
+    else:
+        cells = len(effect.details.get("edges", ())) + 1
+    n, m = ref.values / design_effect, cur.values / design_effect
+    return significance.debiased_effect(effect.method, effect.statistic, cells, n, m)
 
 
 def _test(
@@ -337,7 +353,7 @@ def _judge(r: FieldDrift, policy: DriftPolicy) -> None:
     assert r.alpha is not None and r.warn_alpha is not None
     if r.distribution != "no_data":
         r.distribution = _level(
-            r.adjusted_p_value, r.statistic, (r.alpha, r.warn_alpha), (r.min_effect, r.warn_effect)
+            r.adjusted_p_value, r.effect, (r.alpha, r.warn_alpha), (r.min_effect, r.warn_effect)
         )
     if r.null is not None:
         warn_change, alert_change = policy.null_change
@@ -351,7 +367,7 @@ def _judge(r: FieldDrift, policy: DriftPolicy) -> None:
     worst = max(r.distribution, null, key=SEVERITY_ORDER.__getitem__)
     # a null rate that is fine says nothing about a distribution that could not be judged
     r.severity = "no_data" if r.distribution == "no_data" and worst == "ok" else worst
-    if r.severity == "ok" and r.adjusted_p_value is not None and r.statistic is not None:
+    if r.severity == "ok" and r.adjusted_p_value is not None and r.effect is not None:
         r.details["reason"] = _why_ok(r)
 
 
@@ -374,7 +390,7 @@ def _level(
 def _why_ok(r: FieldDrift) -> str:
     if r.adjusted_p_value is not None and r.adjusted_p_value > r.warn_alpha:  # type: ignore[operator]
         return f"not significant (Holm-adjusted p {r.adjusted_p_value:.3g})"
-    return f"effect {r.statistic:.3g} below the minimal effect {r.warn_effect:.3g}"
+    return f"effect {r.effect:.3g} below the minimal effect {r.warn_effect:.3g}"
 
 
 def _verdict(results: dict[str, FieldDrift], rows: int, policy: DriftPolicy) -> WindowDrift:

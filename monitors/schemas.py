@@ -85,7 +85,11 @@ class FieldDriftRead(ResponseModel):
     distribution_severity: str | None = Field(
         default=None, description="Severity of the distribution change alone."
     )
-    statistic: float | None = Field(default=None, description="The effect, in `method`'s metric.")
+    statistic: float | None = Field(default=None, description="`method`'s statistic as computed.")
+    effect: float | None = Field(
+        default=None,
+        description="The statistic less its sampling bias (PSI, JS); what `min_effect` judges.",
+    )
     test: str | None = Field(default=None, description="Significance test: ks or chi2.")
     test_statistic: float | None = Field(default=None, description="KS D or chi-square.")
     p_value: float | None = Field(default=None, description="The test's raw p-value.")

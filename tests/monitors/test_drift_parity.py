@@ -187,7 +187,8 @@ def test_drift_api_time_series_references_and_report(
         # every field: its effect, its test (Holm-adjusted), its null rate, the rule's levels
         x, cat = body["windows"][-1]["fields"]["x"], body["windows"][-1]["fields"]["cat"]
         assert (x["method"], x["test"], cat["test"]) == ("psi", "ks", "chi2")
-        assert x["adjusted_p_value"] <= x["alpha"] and x["statistic"] >= x["min_effect"]
+        assert x["adjusted_p_value"] <= x["alpha"] and x["effect"] >= x["min_effect"]
+        assert x["effect"] < x["statistic"]  # PSI less its sampling bias
         assert (x["null_rate"], x["reference_null_rate"], x["null_severity"]) == (0.0, 0.0, "ok")
         assert x["null_p_value"] is None  # no nulls on either side: nothing to test
         assert len(x["edges"]) == 9 and cat["unseen"] == []  # details pass through

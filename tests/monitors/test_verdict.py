@@ -428,3 +428,64 @@ def test_every_alert_is_significant_and_at_least_the_minimal_effect(
         if r.adjusted_p_value is not None:
             assert r.p_value is not None and r.adjusted_p_value >= r.p_value
     assert (drift.verdict == "alert") == any(r.severity == "alert" for r in drift.fields.values())
+
+
+# --- the effect less its sampling bias -----------------------------------------------------------
+
+
+def _levels(rng: np.random.Generator, n: int, weights: np.ndarray) -> FieldProfile:
+    codes = rng.choice(weights.size, n, p=weights)
+    counts = np.bincount(codes, minlength=weights.size)
+    counted = {f"v{i}": int(c) for i, c in enumerate(counts) if c}
+    return FieldProfile("category", n, 0, categories=_categories(counted))
+
+
+def test_psi_and_js_null_bias_matches_monte_carlo() -> None:
+    from monitors import stats
+
+    rng = np.random.default_rng(21)
+    weights = np.full(40, 1 / 40)
+    ref = _levels(rng, 20_000, weights)
+    for method in ("psi", "js"):
+        values = []
+        for _ in range(200):
+            cur = _levels(rng, 2_000, weights)
+            s = stats.categorical(ref.categories, cur.categories, method).statistic  # type: ignore[arg-type]
+            values.append(s if method == "psi" else s**2)
+        expected = significance.null_bias(method, 40, 20_000, 2_000)
+        assert np.mean(values) == pytest.approx(expected, rel=0.1), method
+
+
+def test_one_minimal_effect_means_the_same_at_5000_and_at_500000_rows() -> None:
+    """200 even levels, the first 40 a little more frequent: true PSI ~0.02, under the 0.04
+    minimal effect. At 5,000 rows sampling alone adds ~0.04 to the PSI; the rule removes it."""
+    weights = np.ones(200)
+    shifted = weights.copy()
+    shifted[:40] *= 1.4
+    weights, shifted = weights / weights.sum(), shifted / shifted.sum()
+    true_psi = float(np.sum((shifted - weights) * np.log(shifted / weights)))
+    assert 0.015 < true_psi < 0.025
+    spec = ContractSpec.model_validate(
+        {
+            "id": "wide",
+            "version": "1.0.0",
+            "owner": "ml",
+            "dataset": "wide",
+            "fields": [{"name": "c", "type": "category"}],
+        }
+    )
+    watched = monitored_fields(spec)
+    rng = np.random.default_rng(22)
+    ref = {"c": _levels(rng, 1_000_000, weights)}
+    for size in (5_000, 500_000):
+        c = compare_window(
+            ref, {"c": _levels(rng, size, shifted)}, watched, DriftPolicy(), rows=size
+        ).fields["c"]
+        assert c.adjusted_p_value is not None and c.adjusted_p_value < 1e-4
+        assert c.effect == pytest.approx(true_psi, abs=0.012)
+        assert c.severity == "warn", size
+    # the raw PSI at 5,000 rows would have passed the minimal effect
+    raw = compare_window(
+        ref, {"c": _levels(rng, 5_000, shifted)}, watched, DriftPolicy(), rows=5_000
+    ).fields["c"]
+    assert raw.statistic is not None and raw.statistic >= raw.min_effect  # type: ignore[operator]
