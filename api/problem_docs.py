@@ -67,7 +67,32 @@ DESCRIPTIONS = {
 ALWAYS = (400, 413, 500)
 
 # Statuses a service raises on routes declared outside `api/` (method, path) → statuses.
-EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {}
+EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
+    ("POST", "/tokens"): (404, 409),  # unknown principal; name taken
+    ("POST", "/principals"): (409,),
+    ("POST", "/batches"): (404, 409, 415),  # unknown contract; key in flight; format
+    ("GET", "/batches"): (404,),
+    ("GET", "/lineage/impact"): (404,),
+    ("GET", "/lineage/graph"): (404,),
+    ("GET", "/lineage/columns"): (404,),
+    ("GET", "/lineage/provenance"): (404,),
+    ("GET", "/api/v1/lineage"): (404,),
+    ("GET", "/api/v1/column-lineage"): (404,),
+    ("POST", "/api/v1/lineage"): (401, 403, 415),  # the route reads the token itself
+    ("GET", "/monitors/drift"): (404,),
+    ("GET", "/monitors/drift/report"): (404,),
+    ("GET", "/monitors/quality"): (404,),
+    ("GET", "/monitors/references"): (404,),
+    ("POST", "/monitors/references"): (404,),
+    ("GET", "/monitors/references/active"): (404,),
+    ("POST", "/slos"): (404, 409),
+    ("POST", "/monitors/sinks"): (409,),
+    ("GET", "/promotion-requests"): (404,),
+    ("POST", "/contracts"): (409,),
+    ("POST", "/contracts/{contract_id}/versions"): (409,),
+    ("POST", "/contracts/{contract_id}/versions/{version}/deprecate"): (409,),
+    ("POST", "/models/{name}/versions"): (409,),
+}
 
 
 def install(app: FastAPI) -> None:

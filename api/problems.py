@@ -98,14 +98,32 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
             rule=getattr(exc, "rule", "max_body_bytes"),
             limit=getattr(exc, "limit", None),
         )
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return problem_response(
         exc.status_code,
         {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error"),
         str(exc.detail),
         slug={404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
         instance=request.url.path,
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's 405 names only the first
+    route whose path matched (GET /tokens and POST /tokens are two routes)."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    scope = {**request.scope, "method": "\x00"}  # no route serves it: each match is partial
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        matches = getattr(route, "matches", None)
+        if matches is not None and matches(scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -20,7 +19,7 @@ from checks.schemas import (
     QuarantinePage,
     RuleResultRead,
 )
-from core.bounds import INT64_MAX
+from core.bounds import INT64_MAX, IsoDateTime
 from core.errors import InvalidInput
 
 router = APIRouter(tags=["batches"])
@@ -107,8 +106,8 @@ def list_batches(
     status_: Annotated[
         str | None, Query(alias="status", pattern="^(passed|warned|quarantined|rejected)$")
     ] = None,
-    since: Annotated[datetime | None, Query(description="Received at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Received before (exclusive).")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Received at or after.")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Received before (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[BatchRead]:

@@ -42,7 +42,7 @@ _YAML_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The promotion policy as YAML (see GET /promotion-policy for the default).",
-        "content": {"application/yaml": {"schema": {"type": "string"}}},
+        "content": {"application/yaml": {"schema": {"type": "object"}}},  # a mapping
     }
 }
 

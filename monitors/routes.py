@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import HTMLResponse
 
 from api.deps import Admin, AppSettings, DbSession, Viewer
-from core.bounds import INT64_MAX
+from core.bounds import INT64_MAX, IsoDateTime
 from core.clock import utcnow
 from monitors import notify, repository, service, slos
 from monitors.errors import AlertNotFound
@@ -50,8 +50,8 @@ def get_drift(
     window: Annotated[
         str, Query(max_length=50, description="Window length (PT1H, 1d, …) or `batch`.")
     ] = "PT1H",
-    start: Annotated[datetime | None, Query(description="From (inclusive).")] = None,
-    end: Annotated[datetime | None, Query(description="Until (exclusive); default now.")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="From (inclusive).")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="Until (exclusive); default now.")] = None,
     count: Annotated[
         int,
         Query(
@@ -82,8 +82,8 @@ def get_quality(
         str, Query(min_length=1, max_length=100, description="Served model name.")
     ] = "ranker",
     window: Annotated[str, Query(max_length=50, description="Window length (PT1H, 1d).")] = "PT1H",
-    start: Annotated[datetime | None, Query(description="From (inclusive).")] = None,
-    end: Annotated[datetime | None, Query(description="Until (exclusive); default now.")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="From (inclusive).")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="Until (exclusive); default now.")] = None,
     count: Annotated[int, Query(ge=1, le=2000, description="Windows when no start.")] = 24,
 ) -> dict[str, Any]:
     """Realized quality (AUC, log loss, calibration, NDCG@10) next to the label-free estimate."""
@@ -105,8 +105,8 @@ def get_drift_report(
     session: DbSession,
     _: Viewer,
     dataset: Dataset,
-    start: Annotated[datetime | None, Query(description="From; default one hour ago.")] = None,
-    end: Annotated[datetime | None, Query(description="Until; default now.")] = None,
+    start: Annotated[IsoDateTime | None, Query(description="From; default one hour ago.")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="Until; default now.")] = None,
     max_rows: Annotated[
         int, Query(ge=100, le=2_000_000, description="Rows sampled per side.")
     ] = 100_000,

@@ -349,3 +349,36 @@ def test_json_depth_equals_the_parsed_documents_depth(value: Any, ascii_only: bo
 def test_load_yaml_agrees_with_safe_load_on_ordinary_documents(value: Any) -> None:
     text = yaml.safe_dump(value)
     assert load_yaml(text) == yaml.safe_load(text)
+
+
+# --- what the OpenAPI document promises -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [("/batches", "until"), ("/monitors/quality", "end"), ("/monitors/drift", "start")],
+)
+def test_a_number_where_a_date_time_is_documented_is_a_422(
+    client: TestClient, auth: Auth, path: str, param: str
+) -> None:
+    resp = client.get(path, params={param: "0.5"}, headers=auth("admin"))
+    assert f"query.{param}" in {e["field"] for e in _problem(resp, 422)["errors"]}
+
+
+def test_a_405_lists_every_method_served_at_the_path(client: TestClient, auth: Auth) -> None:
+    resp = client.request("PATCH", "/tokens", headers=auth("admin"))
+    assert resp.status_code == 405
+    assert set(resp.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_every_error_status_is_documented_as_problem_json(app: FastAPI) -> None:
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (
+                        method,
+                        path,
+                        status,
+                    )
+            assert "500" in operation["responses"], (method, path)
