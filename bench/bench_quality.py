@@ -396,6 +396,8 @@ def one_seed(
     try:
         t = time.perf_counter()
         hours = (serve_to - serve_from).total_seconds() / 3600
+        # the copies share the data directory: the registered artifact must live in it (the
+        # audit checkpoint there may then warn that a copy's chain differs; harmless here)
         truth, summary = run_traffic(
             url, data_dir, config, seed=seed, t0=serve_from, hours=hours, args=args
         )
