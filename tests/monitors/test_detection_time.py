@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -154,3 +154,95 @@ def _drift_slo(slo_id: str, objective: float) -> dict[str, object]:
         "runbook_url": None,
         "enabled": True,
     }
+
+
+# --- the demo feed: 7 clean days, then a covariate shift -----------------------------------
+
+FEED_DAYS = 7
+
+
+def _feed_slo(contract_id: str) -> dict[str, object]:
+    return {**_drift_slo(f"{contract_id}-drift", 0.95), "contract_id": contract_id}
+
+
+@pytest.mark.slow
+def test_the_clean_demo_feed_raises_no_drift_alert_in_a_week_and_a_covariate_shift_pages(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    from ranker.feed import deliver
+    from ranker.feed_config import CovariateShift, FeedConfig
+    from ranker.ingest import ensure_contracts
+
+    shift_at = FEED_DAYS * 24 + 1  # hours after the origin
+    config = FeedConfig(
+        covariate_shift=CovariateShift(
+            at_hours=shift_at, country_mix={"IN": 4, "BR": 3, "US": 1}, device_mix={"web": 3}
+        )
+    )
+    origin = datetime(2026, 11, 2, tzinfo=UTC)
+    production = settings.model_copy(
+        update={
+            "monitor_reference_min_batches": 24,
+            "monitor_reference_min_rows": 10_000,
+            "monitor_backfill_windows": 2,
+        }
+    )
+    batches = deliver(config, origin, 0, shift_at + 3)
+    runs = [origin + timedelta(minutes=m) for m in range(1, (shift_at + 3) * 60, 30)]
+    runs += [origin + timedelta(hours=shift_at, minutes=m) for m in range(2, 180, 5)]
+    runs = sorted(set(runs))
+    with simulated(origin) as clock:
+        with unit_of_work(sessions) as db:
+            ensure_contracts(db, CLI_OPERATOR)
+            for contract_id in ("impressions", "labels"):
+                create_slo(db, CLI_OPERATOR, data=_feed_slo(contract_id))
+        pending = list(batches)
+        first_alert: dict[tuple[str, str], datetime] = {}
+        for at in runs:
+            while pending and pending[0].delivered_at <= at:
+                b = pending.pop(0)
+                clock.set(b.delivered_at)
+                with unit_of_work(sessions) as db:
+                    post(db, b.frame, production.data_dir, contract_id=b.contract_id)
+            clock.set(at)
+            report = run_once(sessions, settings=production)
+            assert report.ran and report.errors == [], report.errors
+            for t in report.transitions:
+                first_alert.setdefault((t["slo"], t["severity"]), at)
+                print(f"  {at:%m-%d %H:%M} {t['slo']} {t['severity']} {t['from']} -> {t['to']}")
+        with unit_of_work(sessions) as db:
+            alerted = _alerting_fields(db, origin + timedelta(hours=shift_at))
+    shift = origin + timedelta(hours=shift_at)
+    before = {k: v for k, v in first_alert.items() if v < shift}
+    after = {k: (v - shift) / minute_ for k, v in first_alert.items() if v >= shift}
+    print(f"clean-week drift alerts: {before}; after the shift (min): {after}")
+    print(f"alerting sliding windows/batches per contract and field: {alerted}")
+    assert before == {}
+    assert ("impressions-drift", "page") in after
+
+
+minute_ = timedelta(minutes=1)
+
+
+def _alerting_fields(db: Session, shift: datetime) -> dict[str, dict[str, int]]:
+    """Before the shift: per contract, how often each field alerted in a sliding window or a
+    batch (the false alarms of a clean week), each printed with its statistic and p-value."""
+    from monitors.models import DriftWindow
+
+    out: dict[str, dict[str, int]] = {}
+    rows = db.scalars(
+        select(DriftWindow)
+        .where(DriftWindow.kind.in_(("sliding", "batch")), DriftWindow.window_end < shift)
+        .order_by(DriftWindow.window_end)
+    )
+    for w in rows:
+        for name, f in ((w.fields or {}).get("fields") or {}).items():
+            if f.get("severity") == "alert":
+                per = out.setdefault(w.contract_id, {})
+                per[name] = per.get(name, 0) + 1
+                print(
+                    f"  {w.contract_id} {w.kind} {w.window_start:%m-%d %H:%M}..{w.window_end:%H:%M}"
+                    f" {name} {f.get('method')} stat={f.get('statistic')}"
+                    f" p={f.get('adjusted_p_value')} ref={(w.fields or {}).get('reference')}"
+                )
+    return out
