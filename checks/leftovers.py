@@ -36,28 +36,47 @@ def sweep_files(data_dir: Path, *, min_age_seconds: float) -> Swept:
 def sweep_uncommitted_batches(
     session: Session, data_dir: Path, *, min_age_seconds: float, now: float | None = None
 ) -> Swept:
-    """Remove batch folders old enough whose id has no committed batch row."""
+    """Remove batch folders old enough whose id has no committed batch row.
+
+    Crashes leave a few such folders. Many of them means the data directory belongs to another
+    database (DATABASE_URL changed, data directory kept): then nothing is removed and the
+    mismatch is logged, since the files may be another database's only copy.
+    """
     swept = Swept()
     now = time.time() if now is None else now
     candidates: dict[uuid.UUID, Path] = {}
     for folder in (data_dir / "batches").glob("*/*"):
         batch_id = _uuid(folder.name)
-        if (
-            batch_id is not None
-            and folder.is_dir()
-            and now - folder.stat().st_mtime >= min_age_seconds
-        ):
+        old = folder.is_dir() and now - folder.stat().st_mtime >= min_age_seconds
+        if batch_id is not None and old:
             candidates[batch_id] = folder
     ids = list(candidates)
+    unknown: list[uuid.UUID] = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         known = set(session.scalars(select(Batch.id).where(Batch.id.in_(chunk))))
-        for batch_id in chunk:
-            if batch_id not in known:
-                swept.bytes += tree_bytes(candidates[batch_id])
-                remove_tree(candidates[batch_id])
-                swept.batch_folders += 1
+        unknown += [batch_id for batch_id in chunk if batch_id not in known]
+    if len(unknown) > MAX_ORPHANS and len(unknown) > ids_share(len(ids)):
+        log.error(
+            "%d of %d batch folders under %s have no batch in this database; not removing "
+            "any: is DRIFTGATE_DATA_DIR this database's?",
+            len(unknown),
+            len(ids),
+            data_dir,
+        )
+        return swept
+    for batch_id in unknown:
+        swept.bytes += tree_bytes(candidates[batch_id])
+        remove_tree(candidates[batch_id])
+        swept.batch_folders += 1
     return swept
+
+
+MAX_ORPHANS = 10  # more uncommitted folders than this, and than 5% of all, is a mismatch
+
+
+def ids_share(total: int) -> float:
+    return 0.05 * total
 
 
 def sweep(sessions: sessionmaker[Session], settings: Settings) -> Swept:

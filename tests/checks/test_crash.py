@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import yaml
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from checks.storage import process_spool_dir
 from core.auth import CLI_OPERATOR, Role, create_token
@@ -205,3 +205,27 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _folders(root: Path, n: int) -> list[Path]:
+    out = []
+    for _ in range(n):
+        folder = root / "batches" / "orders" / str(uuid.uuid4())
+        folder.mkdir(parents=True)
+        (folder / "accepted.parquet").write_bytes(b"x")
+        out.append(_aged(folder))
+    return out
+
+
+def test_a_few_uncommitted_batch_folders_are_removed_but_a_foreign_data_dir_is_not(
+    db: Session, tmp_path: Path
+) -> None:
+    from checks.leftovers import sweep_uncommitted_batches
+
+    few = _folders(tmp_path / "ours", 3)
+    swept = sweep_uncommitted_batches(db, tmp_path / "ours", min_age_seconds=3600)
+    assert swept.batch_folders == 3 and not any(f.exists() for f in few)
+    # 40 folders none of which this database knows: another database's data directory.
+    foreign = _folders(tmp_path / "theirs", 40)
+    swept = sweep_uncommitted_batches(db, tmp_path / "theirs", min_age_seconds=3600)
+    assert swept.batch_folders == 0 and all(f.exists() for f in foreign)
