@@ -35,11 +35,12 @@ from lineage.extract import EventRows
 _INGEST = text(
     """
 WITH input AS MATERIALIZED (
-    SELECT x.e, x.item->'ev' AS ev, coalesce(x.item->>'by', t.name) AS received_by
+    SELECT x.e, x.item->'ev' AS ev, coalesce(x.item->>'by', p.name) AS received_by
     FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS x(item, e)
     LEFT JOIN api_tokens AS t
            ON t.token_hash = x.item->>'tok' AND t.revoked_at IS NULL
           AND t.role = ANY(CAST(:roles AS text[]))
+    LEFT JOIN principals AS p ON p.id = t.principal_id  -- the actor is the token's principal
 ),
 ev AS (
     INSERT INTO lineage_events (event_hash, kind, event_type, event_time, run_uuid, producer,

@@ -419,6 +419,21 @@ def test_two_tokens_of_one_reviewer_count_once_toward_the_quorum(gov: Gov) -> No
     assert gov.get(req["id"])["state"] == "approved"
 
 
+def test_lineage_posted_with_a_second_token_is_received_from_its_principal(gov: Gov) -> None:
+    _mint(gov, "producer-laptop", "producer", principal="test-producer")
+    run_id = str(uuid.uuid4())
+    event = _forged_check(run_id, {"rowsReceived": 1}, job_namespace="etl")
+    event["job"]["name"], event["run"]["facets"] = "warehouse.copy", {}
+    resp = gov.client.post(LINEAGE, json=event, headers=gov.as_("producer-laptop"))
+    assert resp.status_code == 201, resp.text
+    received_by = gov.db.execute(
+        text("SELECT received_by FROM lineage_events WHERE run_uuid = :run"), {"run": run_id}
+    ).scalar()
+    assert received_by == "test-producer"
+    ingested = [e for e in gov.audit("lineage.event.ingest") if e["object_id"] == run_id]
+    assert [e["actor"] for e in ingested] == ["test-producer"]
+
+
 def test_principals_are_created_by_admins_and_audited(gov: Gov) -> None:
     body = {"name": "deploy-bot", "kind": "service"}
     refused = gov.client.post("/principals", json=body, headers=gov.as_("rev-ann"))
