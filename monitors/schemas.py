@@ -64,7 +64,7 @@ class FieldPoint(ResponseModel):
     method: str = Field(description="psi, ks, chi2 or js.")
     statistic: float | None = Field(default=None, description="The statistic, if computed.")
     p_value: float | None = Field(
-        default=None, description="BH-adjusted p-value (ks, chi2), else None."
+        default=None, description="Holm-adjusted p-value of the field's test."
     )
     severity: str = Field(description="ok, warn, alert or no_data.")
 
