@@ -189,12 +189,12 @@ def _monitor_metrics(session: Session) -> list[Metric]:
         verdicts.add_metric([verdict], n)
     latest = GaugeMetricFamily(
         "driftgate_drift_latest_verdict",
-        "1 for the verdict of each contract's newest drift window.",
+        "1 for the verdict of each contract's newest scheduled drift window.",
         labels=["contract", "verdict"],
     )
     newest = (
         select(DriftWindow.contract_id, DriftWindow.verdict)
-        .where(DriftWindow.kind != "batch")
+        .where(DriftWindow.kind == "window")  # the scheduled windows, not batches or sliding
         .order_by(DriftWindow.contract_id, DriftWindow.window_end.desc())
         .distinct(DriftWindow.contract_id)
     )

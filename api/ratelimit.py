@@ -15,7 +15,8 @@ heartbeat has been kept from running that long right now (a burst of calls score
 back). A bound on calls in flight (`rank_max_in_flight`) still covers calls that do suspend
 (a token looked up in the database). POST /batches does suspend (spooling, validation in a
 worker thread), so a bound on batches validated at once (`batches_max_in_flight`) sheds it
-before the worker threads are all taken and even `/health` waits.
+before the worker threads are all taken and even `/health` waits; lineage events waiting on
+their group commit are bounded the same way (`lineage_max_in_flight`).
 
 Limits live in settings (`DRIFTGATE_RATELIMIT_*`, `DRIFTGATE_RANK_MAX_IN_FLIGHT`) and are per
 process: N replicas admit up to N times the rate. See docs/security.md ("Faults and load").
@@ -39,7 +40,7 @@ RANK, INGEST, WRITE, READ = "rank", "ingest", "write", "read"
 _INGEST_PATHS = frozenset({"/batches", "/labels", "/api/v1/lineage"})
 _EXEMPT_PATHS = frozenset({"/health", "/ready"})  # probes: no token, no work
 _BEAT_SECONDS = 0.01
-SHED_RANK, SHED_BATCHES = "POST /rank", "POST /batches"
+SHED_RANK, SHED_BATCHES, SHED_LINEAGE = "POST /rank", "POST /batches", "POST /api/v1/lineage"
 
 
 def route_class(method: str, path: str) -> str | None:
@@ -133,6 +134,7 @@ class LoadGuard:
         self.max_in_flight = {
             SHED_RANK: settings.rank_max_in_flight,
             SHED_BATCHES: settings.batches_max_in_flight,
+            SHED_LINEAGE: settings.lineage_max_in_flight,
         }
         self.max_loop_lag = settings.rank_max_loop_lag_ms / 1000.0
         self.in_flight = dict.fromkeys(self.max_in_flight, 0)

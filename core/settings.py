@@ -313,6 +313,12 @@ class Settings(BaseSettings):
         description="POST /batches validated at once per process; more are shed with 503 and "
         "Retry-After at once (0: no bound).",
     )
+    lineage_max_in_flight: int = Field(
+        default=128,
+        ge=0,
+        description="POST /api/v1/lineage events waiting on their group commit at once per "
+        "process; more are shed with 503 and Retry-After at once (0: no bound).",
+    )
     rank_max_loop_lag_ms: float = Field(
         default=200.0,
         ge=0,

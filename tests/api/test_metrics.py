@@ -61,7 +61,7 @@ def live(committed_db: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict
     tokens = _tokens(committed_db)
     app = create_app(_settings(tmp_path), database_url=committed_db)
     with serve(app) as base, httpx.Client(base_url=base, timeout=60) as http:
-        yield http, tokens
+        yield http, {**tokens, "url": committed_db}
 
 
 def test_metrics_count_requests_by_route_template_and_report_domain_figures(
@@ -82,6 +82,7 @@ def test_metrics_count_requests_by_route_template_and_report_domain_figures(
         http.get(f"/batches/{batch_id}", headers=viewer)
     http.get("/no/such/thing", headers=viewer)
     audit = http.get("/audit?limit=1000", headers=viewer).json()
+    _drift_windows(tokens["url"], ids[0])
 
     resp = http.get("/metrics", headers=viewer)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
@@ -111,6 +112,49 @@ def test_metrics_count_requests_by_route_template_and_report_domain_figures(
     assert _value(samples, "driftgate_audit_chain_head_seq") == head["seq"]
     assert _value(samples, "driftgate_audit_chain_head", hash=head["hash"]) == 1
     assert _value(samples, "driftgate_database_up") == 1
+    verdicts = "driftgate_drift_verdicts_total"
+    assert (
+        _value(samples, verdicts, verdict="alert"),
+        _value(samples, verdicts, verdict="ok"),
+    ) == (
+        2,
+        1,
+    )
+    latest = "driftgate_drift_latest_verdict"
+    assert _value(samples, latest, contract="orders", verdict="ok") == 1
+    assert _value(samples, latest, contract="orders", verdict="alert") == 0
+
+
+def _drift_windows(url: str, batch_id: str) -> None:
+    """Stored verdicts: an alerting window, a newer ok window, and a newer alerting batch."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    base = datetime(2026, 12, 7, tzinfo=UTC)
+    rows = [
+        ("window", base, None, "alert"),
+        ("window", base + timedelta(hours=1), None, "ok"),
+        ("batch", base + timedelta(hours=2), batch_id, "alert"),
+    ]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for kind, start, batch, verdict in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO drift_windows (contract_id, kind, window_start, window_end, "
+                    "batch_id, verdict, rows, batches, fields, computed_at) VALUES ('orders', "
+                    ":kind, :start, :end, :batch, :verdict, 100, 1, '{}', :start)"
+                ),
+                {
+                    "kind": kind,
+                    "start": start,
+                    "end": start + timedelta(hours=1),
+                    "batch": batch,
+                    "verdict": verdict,
+                },
+            )
+    engine.dispose()
 
 
 def test_route_label_cardinality_stays_at_the_route_table(
@@ -128,7 +172,7 @@ def test_route_label_cardinality_stays_at_the_route_table(
         if "route" in s.labels
     }
     # The shed-guarded routes are always listed; a scrape is counted after it ends.
-    assert routes == {"/batches/{batch_id}", "<unmatched>", "/rank", "/batches"}
+    assert routes == {"/batches/{batch_id}", "<unmatched>", "/rank", "/batches", "/api/v1/lineage"}
 
 
 def test_public_metrics_answer_while_the_database_is_down(

@@ -145,20 +145,28 @@ class _Slow:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-def test_rank_calls_past_the_in_flight_bound_are_shed_at_once_with_503() -> None:
+@pytest.mark.parametrize(
+    ("path", "setting"),
+    [
+        ("/rank", "rank_max_in_flight"),
+        ("/batches", "batches_max_in_flight"),
+        ("/api/v1/lineage", "lineage_max_in_flight"),
+    ],
+)
+def test_calls_past_the_in_flight_bound_are_shed_at_once_with_503(path: str, setting: str) -> None:
     async def scenario() -> tuple[list[int], int, LoadGuard]:
         slow = _Slow()
-        guard = LoadGuard(slow, Settings(rank_max_in_flight=4, ratelimit_enabled=False))
+        guard = LoadGuard(slow, Settings(**{setting: 4}, ratelimit_enabled=False))
         transport = httpx.ASGITransport(app=guard)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            calls = [asyncio.create_task(http.post("/rank", json={})) for _ in range(7)]
+            calls = [asyncio.create_task(http.post(path, json={})) for _ in range(7)]
             while slow.entered < 4:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.05)
             shed = [c for c in calls if c.done()]
             shed_statuses = [c.result().status_code for c in shed]
             assert all(c.result().headers["Retry-After"] == "1" for c in shed)
-            other = asyncio.create_task(http.get("/rank/status"))  # not /rank: never shed
+            other = asyncio.create_task(http.get(path))  # only POST is shed
             while slow.entered < 5:
                 await asyncio.sleep(0.01)
             slow.release.set()
@@ -168,7 +176,7 @@ def test_rank_calls_past_the_in_flight_bound_are_shed_at_once_with_503() -> None
 
     statuses, shed, guard = asyncio.run(scenario())
     assert shed == 3 and statuses == [200] * 4 + [503] * 3
-    assert guard.shed["POST /rank"] == 3 and guard.in_flight["POST /rank"] == 0
+    assert guard.shed[f"POST {path}"] == 3 and guard.in_flight[f"POST {path}"] == 0
 
 
 class _Scoring:
