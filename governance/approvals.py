@@ -35,7 +35,6 @@ from governance.promotions import (
     expire_if_due,
     expired_refusal,
     get_request,
-    override_in_force,
     promote_locked,
     record_event,
     require_state,
@@ -73,7 +72,7 @@ def decide(
                 rule="decides_once",
             )
         )
-    if decision == "approve" and req.blocking_gates and not override_in_force(req):
+    if decision == "approve" and req.blocking_gates and not req.override_in_force:
         return Refusal(
             GatesFailed(
                 f"blocking gates: {', '.join(req.blocking_gates)}; an admin override is needed",

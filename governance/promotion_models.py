@@ -120,6 +120,12 @@ class PromotionRequest(Base):
     bake_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime]
 
+    @property
+    def override_in_force(self) -> bool:
+        """An override counts once confirmed (by a second admin where the policy asks)."""
+        override = self.override or {}
+        return bool(override) and bool(override.get("confirmed", True))
+
 
 class PromotionApproval(Base):
     """One reviewer's decision on a request, bound to the request's binding when given."""

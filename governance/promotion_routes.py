@@ -14,7 +14,7 @@ from api.problems import problem_response
 from core.auth import Principal, Role
 from core.bounds import INT32_MAX, INT64_MAX
 from core.errors import DriftgateError
-from governance import approvals, bake, card, history, policies, promotions
+from governance import approvals, bake, card, history, overrides, policies, promotions
 from governance.promotion_schemas import (
     ApprovalCreate,
     BakeRead,
@@ -212,7 +212,7 @@ def override(
     actor: Admin,
 ) -> Any:
     """Let named failed gates not block approval (admin, with a reason; audited)."""
-    result = promotions.override_gates(
+    result = overrides.override_gates(
         session, actor, request_id=request_id, gate_names=list(body.gates), reason=body.reason
     )
     return _request_doc(result, request, session)

@@ -34,7 +34,6 @@ from governance.promotion_errors import (
     BindingChanged,
     ChampionMoved,
     GatesFailed,
-    InvalidOverride,
     PromotionRequestExists,
     PromotionRequestNotFound,
     RequestClosed,
@@ -386,96 +385,6 @@ def withdraw(
     return req
 
 
-def override_in_force(req: PromotionRequest) -> bool:
-    """An override counts once it is confirmed (by a second admin where the policy asks)."""
-    override = req.override or {}
-    return bool(override) and bool(override.get("confirmed", True))
-
-
-def override_gates(
-    session: Session,
-    actor: Principal,
-    *,
-    request_id: uuid.UUID,
-    gate_names: list[str],
-    reason: str,
-) -> PromotionRequest | Refusal:
-    """An admin's explicit, audited decision to let failed gates not block approval.
-
-    The policy's `override` section can switch the path off, or make it take two admins: the
-    first override is then pending until another principal sends the same gates.
-    """
-    req = get_request(session, request_id, for_update=True)
-    if expire_if_due(session, req):
-        return expired_refusal(req)
-    require_state(req, "open")
-    rules = active_policy(session).document.override
-    if not rules.enabled:
-        raise Forbidden(
-            "the promotion policy switches gate overrides off",
-            field="override.enabled",
-            rule="override_enabled",
-        )
-    if actor.name == req.requested_by:
-        raise SeparationOfDuties(
-            "the requester cannot override the gates of their own request",
-            field="Authorization",
-            rule="requester_cannot_override",
-        )
-    named = _overridable(req, gate_names)
-    now = utcnow()
-    pending = req.override if req.override and not override_in_force(req) else None
-    if pending is not None and pending["gates"] == sorted(named):
-        if pending["by"] == actor.name:
-            raise Forbidden(
-                "the policy asks a second admin to confirm this override",
-                field="Authorization",
-                rule="second_principal",
-            )
-        req.override = {
-            **pending,
-            "confirmed": True,
-            "confirmed_by": actor.name,
-            "confirmed_at": now.isoformat(),
-            "confirm_reason": reason,
-        }
-    else:
-        req.override = {
-            "by": actor.name,
-            "at": now.isoformat(),
-            "reason": reason,
-            "gates": sorted(named),
-            "binding": asdict(binding_of(req)),
-            "confirmed": not rules.second_principal,
-        }
-    req.updated_at = now
-    session.flush()
-    record_event(session, actor, "promotion.gates.override", req, after=req.override)
-    return req
-
-
-def _overridable(req: PromotionRequest, gate_names: list[str]) -> set[str]:
-    """The named gates, if they are exactly the blocking ones."""
-    named, blocking = set(gate_names), set(req.blocking_gates)
-    if not blocking:
-        raise InvalidOverride(
-            "no gate blocks this request", field="gates", rule="has_blocking_gates"
-        )
-    if named - blocking:
-        raise InvalidOverride(
-            f"not blocking, so nothing to override: {sorted(named - blocking)}",
-            field="gates",
-            rule="gate_is_blocking",
-        )
-    if blocking - named:
-        raise InvalidOverride(
-            f"the override must name every blocking gate; missing {sorted(blocking - named)}",
-            field="gates",
-            rule="covers_blocking_gates",
-        )
-    return named
-
-
 def rerun_gates(
     session: Session, actor: Principal, *, request_id: uuid.UUID, settings: Settings
 ) -> PromotionRequest | Refusal:
@@ -540,7 +449,7 @@ def promote_locked(
             field="artifact_sha256",
             rule="sha256_matches",
         )
-    if req.blocking_gates and not override_in_force(req):
+    if req.blocking_gates and not req.override_in_force:
         raise GatesFailed(
             f"blocking gates: {', '.join(req.blocking_gates)}",
             field="gates",
