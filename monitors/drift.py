@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
+import numpy as np
+
 from contracts.spec import ContractSpec, FieldMonitor, NullRateMonitor
 from monitors import significance, stats
 from monitors.profiles import CATEGORICAL, NUMERIC, FieldProfile, is_monitorable
@@ -267,11 +269,11 @@ def _measure(
     if ref.values < policy.min_rows or cur.values < policy.min_rows:
         out.details["reason"] = f"too few non-null values (< {policy.min_rows})"
         return out
-    effect = _effect(ref, cur, f)
-    test = _test(ref, cur, effect, out.design_effect)
+    effect, test, cells = _compare(ref, cur, f, out.design_effect)
     out.statistic, out.test = effect.statistic, test.method
-    out.effect = _effect_size(effect, ref, cur, out.design_effect)
     out.test_statistic, out.p_value = test.statistic, test.p_value
+    n, m = ref.values / out.design_effect, cur.values / out.design_effect
+    out.effect = significance.debiased_effect(effect.method, effect.statistic, cells, n, m)
     out.details.update(_public_details(effect.details))
     out.distribution = "ok"
     return out
@@ -282,45 +284,42 @@ def _null_rate(ref: FieldProfile, cur: FieldProfile, design_effect: float) -> Nu
     return NullDrift(cur.nulls / cur.count, ref.nulls / ref.count, p)
 
 
-def _effect(ref: FieldProfile, cur: FieldProfile, f: MonitoredField) -> stats.Comparison:
+def _compare(
+    ref: FieldProfile, cur: FieldProfile, f: MonitoredField, design_effect: float
+) -> tuple[stats.Comparison, stats.Comparison, int]:
+    """The field's effect (its method), its test (KS or chi-square) and its number of cells."""
     if f.type in NUMERIC and ref.sketch is not None and cur.sketch is not None:
+        ks = stats.ks(ref.sketch, cur.sketch)
+        if design_effect != 1.0:
+            p = significance.ks_p_value(ks.statistic, ref.values, cur.values, design_effect)
+            ks = replace(ks, p_value=p)
         if f.method == "ks":
-            return stats.ks(ref.sketch, cur.sketch)
-        return stats.psi(ref.sketch, cur.sketch, f.bins)
+            return ks, ks, 0
+        effect = stats.psi(ref.sketch, cur.sketch, f.bins)
+        return effect, ks, len(effect.details["edges"]) + 1
     if f.type in CATEGORICAL and ref.categories is not None and cur.categories is not None:
-        method = "js" if f.method == "chi2" else f.method
-        return stats.categorical(ref.categories, cur.categories, method)
+        return _categorical(ref, cur, "js" if f.method == "chi2" else f.method, design_effect)
     raise ValueError(f"field {f.name} has no distribution summary for {f.method}")
 
 
-def _effect_size(
-    effect: stats.Comparison, ref: FieldProfile, cur: FieldProfile, design_effect: float
-) -> float:
-    """The statistic less what sampling alone adds, so one minimal effect means the same
-    at 1,000 rows as at 1,000,000 and for 5 categories as for 50."""
-    if ref.categories is not None and cur.categories is not None:
-        cells = len(stats.category_cells(ref.categories, cur.categories).labels)
+def _categorical(
+    ref: FieldProfile, cur: FieldProfile, method: str, design_effect: float
+) -> tuple[stats.Comparison, stats.Comparison, int]:
+    """`stats.categorical`'s effect and chi-square from one alignment of the two sides
+    (tests/monitors/test_verdict.py holds them equal)."""
+    cells = stats.category_cells(ref.categories, cur.categories)  # type: ignore[arg-type]
+    r, c, details = cells.reference, cells.current, cells.details
+    n, m = int(r.sum()), int(c.sum())
+    if method == "psi":
+        value = stats.psi_from_counts(r, c)
     else:
-        cells = len(effect.details.get("edges", ())) + 1
-    n, m = ref.values / design_effect, cur.values / design_effect
-    return significance.debiased_effect(effect.method, effect.statistic, cells, n, m)
+        from scipy.spatial.distance import jensenshannon
 
-
-def _test(
-    ref: FieldProfile, cur: FieldProfile, effect: stats.Comparison, design_effect: float
-) -> stats.Comparison:
-    """KS for numbers, chi-square homogeneity for categories, on effective counts."""
-    if ref.sketch is not None and cur.sketch is not None:
-        ks = effect if effect.method == "ks" else stats.ks(ref.sketch, cur.sketch)
-        p = significance.ks_p_value(ks.statistic, ref.values, cur.values, design_effect)
-        return replace(ks, p_value=p)
-    assert ref.categories is not None and cur.categories is not None
-    chi2 = stats.categorical(ref.categories, cur.categories, "chi2")
-    if design_effect == 1.0 or chi2.p_value is None:
-        return chi2
-    cells = chi2.details.get("chi2_cells", len(chi2.details["categories"]))
-    p = significance.rao_scott(chi2.statistic, int(cells) - 1, design_effect)
-    return replace(chi2, p_value=p)
+        value = float(jensenshannon(r / max(n, 1), c / max(m, 1), base=2))
+    table = stats.pool_sparse(np.vstack([r, c]))
+    statistic, p = significance.chi2_homogeneity(table, design_effect)
+    test = stats.Comparison("chi2", statistic, p, n, m, {"chi2_cells": int(table.shape[1])})
+    return stats.Comparison(method, value, None, n, m, details), test, len(cells.labels)
 
 
 def _public_details(details: dict[str, Any]) -> dict[str, Any]:

@@ -489,3 +489,28 @@ def test_one_minimal_effect_means_the_same_at_5000_and_at_500000_rows() -> None:
         ref, {"c": _levels(rng, 5_000, shifted)}, watched, DriftPolicy(), rows=5_000
     ).fields["c"]
     assert raw.statistic is not None and raw.statistic >= raw.min_effect  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("levels", [2, 5, 60, 400])
+def test_the_verdicts_categorical_comparisons_equal_stats_categorical(levels: int) -> None:
+    """drift aligns the two sides once for effect and test; stats.categorical (and scipy's
+    chi2_contingency under it) is the reference."""
+    from monitors import stats
+    from monitors.drift import _categorical
+
+    rng = np.random.default_rng(levels)
+    for size in (150, 3_000):
+        w = rng.dirichlet(np.ones(levels))
+        ref = _levels(rng, 20_000, w)
+        cur_w = np.append(w * 0.97, 0.03)  # one category the reference never saw
+        cur = _levels(rng, size, cur_w / cur_w.sum())
+        for method in ("psi", "js"):
+            effect, test, cells = _categorical(ref, cur, method, 1.0)
+            truth = stats.categorical(ref.categories, cur.categories, method)  # type: ignore[arg-type]
+            assert effect.statistic == pytest.approx(truth.statistic, rel=1e-12)
+            assert effect.details == truth.details
+        chi2 = stats.categorical(ref.categories, cur.categories, "chi2")  # type: ignore[arg-type]
+        assert test.statistic == pytest.approx(chi2.statistic, rel=1e-9)
+        assert test.p_value == pytest.approx(chi2.p_value, rel=1e-6, abs=1e-300)
+        assert test.details["chi2_cells"] == chi2.details["chi2_cells"]
+        assert cells == len(stats.category_cells(ref.categories, cur.categories).labels)  # type: ignore[arg-type]
