@@ -235,3 +235,35 @@ def test_quality_api_names_the_calibration_an_estimate_used(
     assert version["sampled"] == version["labeled"] == 2400
     assert set(version["fit"]) >= {"ece_raw", "ece_heldout", "brier_raw", "brier_heldout"}
     assert version["window_end"].startswith((t0 + timedelta(days=1)).date().isoformat())
+
+
+def test_a_large_reference_is_sampled_and_a_reference_that_stops_qualifying_is_dropped(
+    db: Session, settings: Settings
+) -> None:
+    cfg = calibration_settings(
+        settings, monitor_calibration_max_labels=1000, monitor_quality_backfill=30
+    )
+    with simulated() as clock:
+        t0 = clock.now()
+        for h in range(3):
+            log_hour(db, t0 + timedelta(hours=h), seed=700 + h, requests=300, miscalibrated=True)
+        clock.advance(timedelta(days=1, hours=3))
+        window = hours_of(db, cfg, t0 + timedelta(hours=2), 1)[0]
+        used = window["calibration"]["versions"][0]
+        assert window["calibration"]["status"] == "calibrated" and used["labeled"] == 6000
+        assert 800 <= used["sampled"] <= 1200  # a hash sample of about max_labels
+        again = hours_of(db, cfg, t0 + timedelta(hours=2), 1)[0]["calibration"]["versions"][0]
+        assert again["sampled"] == used["sampled"] and again["revision"] == 1
+        # the reference's labels are withdrawn: the runner drops the fit instead of keeping it
+        db.execute(
+            text(
+                "DELETE FROM prediction_labels l USING predictions p WHERE "
+                "p.prediction_id = l.prediction_id AND p.served_at < :end"
+            ),
+            {"end": t0 + timedelta(hours=2)},
+        )
+        record_recent(db, settings=cfg)
+        db.expire_all()
+        assert db.scalars(select(ModelCalibration)).all() == []
+        after = hours_of(db, cfg, t0 + timedelta(hours=2), 1)[0]["calibration"]
+    assert after["status"] == "uncalibrated" and "0 labelled predictions" in after["reason"]
