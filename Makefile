@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+FUZZ_EXAMPLES ?= 200
 
-.PHONY: run test install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-audit clean
+.PHONY: run test fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ run: install
 ## Install and run the test suite against a real PostgreSQL.
 test: install-dev
 	$(BIN)/pytest -q
+
+## schemathesis over the whole OpenAPI document, many more examples per operation than the
+## suite's bounded run (FUZZ_EXAMPLES=5): no 5xx, no undocumented status or content type.
+fuzz: install-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/api/test_schemathesis.py
 
 lint: install-dev
 	$(BIN)/ruff check .
