@@ -118,6 +118,7 @@ def chi2_homogeneity(table: np.ndarray, design_effect: float = 1.0) -> tuple[flo
     of every window)."""
     from scipy.special import chdtrc
 
+    table = table[:, table.sum(axis=0) > 0]
     rows, cols = table.sum(axis=1), table.sum(axis=0)
     total = table.sum()
     if table.shape[1] < 2 or total == 0 or (rows == 0).any():

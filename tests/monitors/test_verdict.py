@@ -346,6 +346,13 @@ def test_ks_p_value_matches_scipy_asymptotic() -> None:
     assert ours == pytest.approx(truth.pvalue, rel=0.05)
 
 
+def test_chi2_homogeneity_matches_scipy_and_survives_empty_cells() -> None:
+    table = np.array([[30.0, 12, 0, 7], [22, 25, 0, 3]])
+    truth = chi2_contingency(table[:, [0, 1, 3]], correction=False)
+    assert significance.chi2_homogeneity(table) == pytest.approx((truth.statistic, truth.pvalue))
+    assert significance.chi2_homogeneity(np.array([[5.0, 0], [0, 0]])) == (0.0, 1.0)
+
+
 def test_rao_scott_divides_the_statistic_by_the_design_effect() -> None:
     from scipy.stats import chi2
 
