@@ -261,12 +261,15 @@ def versions(model: ModelOpt = None) -> None:
 def champion(
     version: Annotated[int, typer.Argument(help="Version to serve.")],
     model: ModelOpt = None,
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "",
+    reason: Annotated[
+        str, typer.Option(help="Why (kept in the audit trail); required to move the champion.")
+    ] = "",
 ) -> None:
     """Point the champion alias at a version (audited); running servers swap to it live."""
     from core.db import unit_of_work
     from core.errors import DriftgateError
     from governance import service
+    from governance.break_glass import Proposal
 
     ctx = context()
     name = model or ctx.settings.ranker_model_name
@@ -277,4 +280,10 @@ def champion(
             )
     except DriftgateError as exc:
         _fail(_describe(exc))
+    if isinstance(alias, Proposal):  # the policy asks a second admin to repeat the move
+        typer.echo(
+            f"proposed v{alias.version} as champion of {name}; another admin must run the "
+            f"same command before {alias.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+        return
     typer.echo(f"champion of {name}: v{alias.version}")

@@ -130,3 +130,22 @@ def test_a_second_token_of_one_person_from_the_terminal_counts_as_that_person(
     assert "decides_once" in again
     closed = run(cli, "model", "reject", rid, "-m", "backwards", "--as", real.tokens["rev-ann"])
     assert "is rejected" in closed
+
+
+def test_break_glass_from_the_terminal_waits_for_a_second_admin(cli: CliRunner, real: Real) -> None:
+    with real.sessions.begin() as s:
+        policy = "quorum: 2\nbake: {enabled: false}\n"
+        publish_policy(s, CLI_OPERATOR, source=policy + "break_glass: {second_principal: true}\n")
+    target = str(real.candidates["nudged"])
+    assert "needs a reason" in run(cli, "ranker", "champion", target, code=1)
+    proposed = run(cli, "ranker", "champion", target, "--reason", "pager: v1 misranks")
+    assert f"proposed v{target} as champion of ranker" in proposed
+    again = run(cli, "ranker", "champion", target, "--reason", "me again", code=1)
+    assert "second_principal" in again
+    with real.sessions() as s:
+        from governance import repository
+
+        assert repository.get_alias(s, "ranker").version != int(target)  # type: ignore[union-attr]
+    assert "waits for a second admin" in run(cli, "model", "history", "ranker")
+    with real.sessions.begin() as s:
+        publish_policy(s, CLI_OPERATOR, source=policy)
