@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checks.profile import profile_frame
 from contracts.spec import ContractSpec
-from monitors.drift import DriftPolicy, compare_window, monitored_fields
+from monitors.drift import DriftPolicy, WindowDrift, compare_window, monitored_fields
 from monitors.profiles import FieldProfile, merge_window
 
 NUMERIC = ("normal", "lognormal", "exponential", "uniform", "poisson")
@@ -217,9 +217,12 @@ class Driftgate:
         docs = [profile_frame(b, self.spec) for b in batches]
         return merge_window((k, v) for doc in docs for k, v in doc.items())
 
-    def flags(self, ref: Reference, cur: pl.DataFrame) -> tuple[bool, list[str]]:
+    def verdict(self, ref: Reference, cur: pl.DataFrame) -> WindowDrift:
         current = merge_window(profile_frame(cur, self.spec).items())
-        w = compare_window(ref.profile, current, self.fields, self.policy, rows=cur.height)
+        return compare_window(ref.profile, current, self.fields, self.policy, rows=cur.height)
+
+    def flags(self, ref: Reference, cur: pl.DataFrame) -> tuple[bool, list[str]]:
+        w = self.verdict(ref, cur)
         return w.verdict == "alert", sorted(k for k, f in w.fields.items() if f.severity == "alert")
 
 
@@ -392,15 +395,19 @@ def gradual(
     """A mean shift growing by `gradual_step` sd per batch: the first flagged step per seed."""
     out = []
     for n in args.gradual_sizes:
-        first: dict[str, list[int | None]] = {"driftgate": [], "scipy": []}
+        first: dict[str, list[int | None]] = {"driftgate": [], "driftgate_warn": [], "scipy": []}
         for seed in range(args.seeds):
-            seen: dict[str, int | None] = {"driftgate": None, "scipy": None}
+            seen: dict[str, int | None] = {"driftgate": None, "driftgate_warn": None, "scipy": None}
             for step in range(args.gradual_steps):
                 cur = batch(
                     n, args.seed + seed, 10_000 + step, SCENARIOS[1], step * args.gradual_step
                 )
-                if seen["driftgate"] is None and dg.flags(ref, cur)[0]:
-                    seen["driftgate"] = step
+                if seen["driftgate"] is None:
+                    verdict = dg.verdict(ref, cur).verdict
+                    if verdict in ("warn", "alert") and seen["driftgate_warn"] is None:
+                        seen["driftgate_warn"] = step
+                    if verdict == "alert":
+                        seen["driftgate"] = step
                 if seen["scipy"] is None and sp.flags(ref, cur, args.cuts.get(n, args.alpha)):
                     seen["scipy"] = step
                 if all(v is not None for v in seen.values()):
@@ -422,7 +429,8 @@ def gradual(
         out.append(row)
         print(
             f"gradual {n:>7} rows: driftgate median step {row['driftgate_median_step']} "
-            f"({_sd(row['driftgate_median_step'], args)}), scipy {row['scipy_median_step']} "
+            f"({_sd(row['driftgate_median_step'], args)}; warn "
+            f"{_sd(row['driftgate_warn_median_step'], args)}), scipy {row['scipy_median_step']} "
             f"({_sd(row['scipy_median_step'], args)}), median lag {row['median_lag_vs_scipy']}",
             flush=True,
         )
@@ -483,13 +491,15 @@ def markdown(
     if grad:
         lines += [
             "",
-            "| gradual drift | driftgate first step | scipy first step | median lag |",
-            "|---|---:|---:|---:|",
+            "| gradual drift | driftgate first alert | driftgate first warn | scipy (matched) "
+            "| median lag of the alert |",
+            "|---|---:|---:|---:|---:|",
         ]
         for g in grad:
             lines.append(
                 f"| {g['rows']:,} rows, +{g['step_sd']} sd/step | {g['driftgate_median_step']} "
-                f"({_sd(g['driftgate_median_step'], args)}) | {g['scipy_median_step']} "
+                f"({_sd(g['driftgate_median_step'], args)}) | {g['driftgate_warn_median_step']} "
+                f"({_sd(g['driftgate_warn_median_step'], args)}) | {g['scipy_median_step']} "
                 f"({_sd(g['scipy_median_step'], args)}) | {g['median_lag_vs_scipy']} |"
             )
     return "\n".join(lines) + "\n"
