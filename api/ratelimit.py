@@ -12,11 +12,14 @@ so a count of calls in flight barely moves while calls queue: the queue is the l
 of ready work. The signal is therefore the loop's lag, read by a heartbeat every 10 ms: a call
 is shed while the last heartbeat came late by more than `rank_max_loop_lag_ms`, or while the
 heartbeat has been kept from running that long right now (a burst of calls scored back to
-back). A bound on calls in flight (`rank_max_in_flight`) still covers calls that do suspend
-(a token looked up in the database). POST /batches does suspend (spooling, validation in a
-worker thread), so a bound on batches validated at once (`batches_max_in_flight`) sheds it
-before the worker threads are all taken and even `/health` waits; lineage events waiting on
-their group commit are bounded the same way (`lineage_max_in_flight`).
+back), provided scoring took at least half that time meanwhile (a stall with another cause,
+such as a new champion loading, sheds nothing). A bound on calls in flight
+(`rank_max_in_flight`) still covers calls that do suspend (a token looked up in the database).
+
+POST /batches does suspend (spooling, validation in a worker thread), so a bound on batches
+validated at once (`batches_max_in_flight`) sheds it before the worker threads are all taken
+and even `/health` waits; lineage events waiting on their group commit are bounded the same
+way (`lineage_max_in_flight`).
 
 Limits live in settings (`DRIFTGATE_RATELIMIT_*`, `DRIFTGATE_RANK_MAX_IN_FLIGHT`) and are per
 process: N replicas admit up to N times the rate. See docs/security.md ("Faults and load").
@@ -140,7 +143,8 @@ class LoadGuard:
         self.in_flight = dict.fromkeys(self.max_in_flight, 0)
         self.loop_lag = 0.0  # how late the last heartbeat ran, seconds
         self._beat: float | None = None  # loop time of the last heartbeat
-        self._since_beat = 0  # POST /rank calls arrived since the last heartbeat
+        # CPU seconds spent on POST /rank since the last heartbeat, and in the interval before.
+        self._work_now = self._work_last = 0.0
         self._watcher: asyncio.Task[None] | None = None
         self.limited: dict[str, int] = {}  # 429s per route class, for /metrics
         self.shed = dict.fromkeys(self.max_in_flight, 0)  # 503s per shed route, for /metrics
@@ -173,24 +177,32 @@ class LoadGuard:
             await _refuse(send, 503, self._overloaded(shed_route), 1.0)
             return
         self.in_flight[shed_route] += 1
+        # CPU time of the loop's thread, not wall time: on a busy host a call descheduled
+        # midway is slow without being the reason the loop is behind.
+        started = time.thread_time()
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight[shed_route] -= 1
+            if shed_route == SHED_RANK:
+                self._work_now += time.thread_time() - started
 
     def lagging(self) -> bool:
-        """Whether a call arriving now would wait longer than the lag bound to be scored.
+        """Whether the loop is behind by more than the bound *because of* POST /rank calls.
 
-        Only with other calls arrived since the last heartbeat: a lone call after a stall that
-        was not its peers' doing (a collection, another thread holding the GIL) is scored.
+        The loop is behind when the last heartbeat came late, or the current one has been kept
+        from running, by more than the bound; it is the calls' doing when scoring them took at
+        least half that time of CPU meanwhile. A stall that is not (a collection, another thread
+        holding the GIL while a new champion loads) sheds nothing: the calls queued behind it
+        are few and answering them is quick.
         """
         if self.max_loop_lag <= 0 or self._beat is None:
             return False
-        self._since_beat += 1
-        if self._since_beat < 2:
-            return False
         stalled = asyncio.get_running_loop().time() - self._beat - _BEAT_SECONDS
-        return max(self.loop_lag, stalled) > self.max_loop_lag
+        half = self.max_loop_lag / 2
+        return (stalled > self.max_loop_lag and self._work_now > half) or (
+            self.loop_lag > self.max_loop_lag and self._work_last > half
+        )
 
     def start_watching(self) -> None:
         """Start the heartbeat on the running loop (the app's lifespan does this)."""
@@ -211,7 +223,8 @@ class LoadGuard:
             await asyncio.sleep(_BEAT_SECONDS)
             now = loop.time()
             self.loop_lag = max(0.0, now - self._beat - _BEAT_SECONDS)
-            self._beat, self._since_beat = now, 0
+            self._beat = now
+            self._work_last, self._work_now = self._work_now, 0.0
 
     def _too_many(self, route: str, wait: float) -> bytes:
         assert self.limiter is not None

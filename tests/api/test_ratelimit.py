@@ -186,7 +186,9 @@ class _Scoring:
         self.seconds = seconds
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        time.sleep(self.seconds)  # CPU-bound work that blocks the loop
+        until = time.thread_time() + self.seconds  # this much CPU, blocking the loop
+        while time.thread_time() < until:
+            pass
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
@@ -222,18 +224,32 @@ def test_rank_is_shed_while_the_event_loop_lags_so_the_burst_ends_fast() -> None
     assert fast < 0.5, fast
 
 
-def test_a_lone_call_after_a_stall_not_caused_by_calls_is_scored() -> None:
-    async def scenario() -> int:
+def test_calls_queued_behind_a_stall_they_did_not_cause_are_scored() -> None:
+    async def scenario() -> list[int]:
         guard = LoadGuard(
-            _Scoring(0.001), Settings(ratelimit_enabled=False, rank_max_loop_lag_ms=100)
+            _Scoring(0.005), Settings(ratelimit_enabled=False, rank_max_loop_lag_ms=100)
         )
         guard.start_watching()
         await asyncio.sleep(0.05)
-        time.sleep(0.3)  # a collection or another thread holding the GIL
-        transport = httpx.ASGITransport(app=guard)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            status = (await http.post("/rank", json={})).status_code
-        await guard.stop_watching()
-        return status
+        statuses: list[int] = []
+        since_beat: list[float] = []
 
-    assert asyncio.run(scenario()) == 200
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+                assert guard._beat is not None
+                current = asyncio.get_running_loop().time() - guard._beat
+                since_beat.append(max(current, guard.loop_lag))
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b"{}"}
+
+        scope = {"type": "http", "method": "POST", "path": "/rank", "headers": []}
+        time.sleep(0.3)  # a new champion loading in another thread holds the GIL
+        # Four calls queued behind the stall: to the guard the loop is 0.3 s behind.
+        await asyncio.gather(*(guard(dict(scope), receive, send) for _ in range(4)))
+        assert min(since_beat) > 0.25  # the guard saw the stall, as current or last lag
+        await guard.stop_watching()
+        return statuses
+
+    assert asyncio.run(scenario()) == [200] * 4
