@@ -28,13 +28,8 @@ from monitors.drift import (
 from monitors.errors import DatasetNotMonitored, InvalidWindow
 from monitors.models import MonitorReference
 from monitors.profiles import FieldProfile
-from monitors.references import (
-    coverage,
-    current_spec,
-    pending_reason,
-    reference_view,
-    slice_minimum,
-)
+from monitors.reference_views import reference_view
+from monitors.references import coverage, current_spec, pending_reason, slice_minimum
 from monitors.rollup_refresh import Refreshed, refresh
 from monitors.seasons import Minimum
 
