@@ -213,12 +213,13 @@ def test_the_clean_demo_feed_raises_no_drift_alert_in_a_week_and_a_covariate_shi
         with unit_of_work(sessions) as db:
             alerted = _alerting_fields(db, origin + timedelta(hours=shift_at))
     shift = origin + timedelta(hours=shift_at)
+    arrived = shift + timedelta(hours=1)  # the first batch of shifted events is delivered then
     before = {k: v for k, v in first_alert.items() if v < shift}
-    after = {k: (v - shift) / minute_ for k, v in first_alert.items() if v >= shift}
-    print(f"clean-week drift alerts: {before}; after the shift (min): {after}")
+    after = {k: (v - arrived) / minute_ for k, v in first_alert.items() if v >= shift}
+    print(f"clean-week drift alerts: {before}; after the first shifted batch (min): {after}")
     print(f"alerting sliding windows/batches per contract and field: {alerted}")
     assert before == {}
-    assert ("impressions-drift", "page") in after
+    assert after[("impressions-drift", "page")] <= 60
 
 
 minute_ = timedelta(minutes=1)
