@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -260,6 +263,51 @@ def test_drift_free_slo_counts_one_event_per_five_minute_slot_whatever_the_windo
     assert short == (0, 1)  # the slot being filled counts now, at its newest window
     assert (strict_ev.good, strict_ev.total) == (0, 3)
     assert (hourly.good, hourly.total) == (0, 1)  # one hour-long slot: one bad event
+
+
+_JUDGED = st.lists(
+    st.tuples(
+        st.integers(1, 7_200),  # seconds before now
+        st.sampled_from(["sliding", "batch", "window"]),
+        st.sampled_from(["ok", "warn", "alert", "no_data"]),
+        st.sampled_from([5, 15, 60]),
+    ),
+    max_size=40,
+    unique_by=lambda r: (r[0], r[1], r[3]),  # the table's key: one verdict per window
+)
+
+
+@given(rows=_JUDGED, step=st.sampled_from([60, 300, 3600]))
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_drift_free_events_are_the_slots_with_judged_windows_however_many_overlap(
+    db: Session, rows: list[tuple[int, str, str, int]], step: int
+) -> None:
+    """Against a plain-Python count: one event per slot holding a sliding or batch verdict
+    with data, bad if any of them alerted; its time the slot's newest window end."""
+    with simulated() as clock, db.begin_nested() as nested:
+        now = clock.now()
+        register(db)
+        for ago, kind, verdict, minutes in rows:
+            _judged(db, kind, now - timedelta(seconds=ago, microseconds=ago % 7), verdict, minutes)
+        params = {"step_seconds": step}
+        create_slo(db, CLI_OPERATOR, data=slo_data(id="d", kind="drift_free", params=params))
+        db.flush()
+        ev = evaluate_slo(db, get_slo(db, "d"))
+        nested.rollback()
+    slots: dict[int, tuple[datetime, bool]] = {}
+    for ago, kind, verdict, _ in rows:
+        end = now - timedelta(seconds=ago, microseconds=ago % 7)
+        if kind == "window" or verdict == "no_data":
+            continue
+        key = int(end.timestamp() * 1_000_000) // (step * 1_000_000)
+        last, good = slots.get(key, (end, True))
+        slots[key] = (max(last, end), good and verdict != "alert")
+    expected = sorted(slots.values())
+    assert [from_us(int(t)) for t in ev.events.times] == [t for t, _ in expected]
+    assert [bool(g) for g in ev.events.good] == [g for _, g in expected]
+    assert (ev.good, ev.total) == (sum(g for _, g in expected), len(expected))
 
 
 # --- API -----------------------------------------------------------------------------------
