@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.ratelimit import route_path
 from checks.models import Batch
 from core.audit import AuditEvent
 from core.auth import authenticate
@@ -99,7 +100,8 @@ def route_label(scope: Any) -> str:
     template = getattr(route, "path", None)
     if isinstance(template, str):
         return template
-    return scope["path"] if scope["path"] in _OUTSIDE_ROUTER else UNMATCHED
+    path = route_path(scope)
+    return path if path in _OUTSIDE_ROUTER else UNMATCHED
 
 
 @dataclass

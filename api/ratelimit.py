@@ -57,6 +57,13 @@ def route_class(method: str, path: str) -> str | None:
     return INGEST if path in _INGEST_PATHS else WRITE
 
 
+def route_path(scope: dict[str, Any]) -> str:
+    """The path the app routes on: behind a `root_path` (a proxy's prefix), without it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 @dataclass
 class TokenBucket:
     """`rate` tokens a second, holding at most `capacity`; starts full."""
@@ -160,14 +167,15 @@ class LoadGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = route_class(scope["method"], scope["path"])
+        path = route_path(scope)
+        route = route_class(scope["method"], path)
         if route is not None and self.limiter is not None:
             wait = self.limiter.check(caller_of(scope), route)
             if wait > 0:
                 self.limited[route] = self.limited.get(route, 0) + 1
                 await _refuse(send, 429, self._too_many(route, wait), wait)
                 return
-        shed_route = f"{scope['method']} {scope['path']}"
+        shed_route = f"{scope['method']} {path}"
         bound = self.max_in_flight.get(shed_route)
         if bound is None:
             await self.app(scope, receive, send)

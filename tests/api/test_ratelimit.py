@@ -24,6 +24,7 @@ from api.ratelimit import (
     RateLimiter,
     TokenBucket,
     route_class,
+    route_path,
 )
 from core.settings import Settings
 
@@ -78,6 +79,13 @@ def test_route_classes() -> None:
     assert route_class("GET", "/rank/status") == READ
     assert route_class("DELETE", "/tokens/x") == WRITE
     assert route_class("GET", "/health") is None and route_class("GET", "/ready") is None
+
+
+def test_behind_a_root_path_routes_are_classed_by_the_path_the_app_routes_on() -> None:
+    scope = {"path": "/driftgate/rank", "root_path": "/driftgate"}
+    assert route_path(scope) == "/rank"
+    assert route_path({"path": "/rank", "root_path": ""}) == "/rank"
+    assert route_path({"path": "/driftgate", "root_path": "/driftgate"}) == "/"
 
 
 def test_buckets_are_per_caller_and_class_and_bounded() -> None:
