@@ -40,6 +40,7 @@ from typing import Any
 from core.settings import Settings
 
 RANK, INGEST, WRITE, READ = "rank", "ingest", "write", "read"
+AUTH_FAILURES = "auth_failures"  # 401s per client address: rotating tokens gets no fresh bucket
 _INGEST_PATHS = frozenset({"/batches", "/labels", "/api/v1/lineage"})
 _EXEMPT_PATHS = frozenset({"/health", "/ready"})  # probes: no token, no work
 _BEAT_SECONDS = 0.01
@@ -75,12 +76,16 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """Take one token: 0.0 when granted, else the seconds until one is available."""
+        wait = self.wait(now)
+        if wait == 0.0:
+            self.tokens -= 1.0
+        return wait
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is available (0.0: one is), taking none."""
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
 
 
 class RateLimiter:
@@ -99,6 +104,7 @@ class RateLimiter:
             INGEST: settings.ratelimit_ingest_per_second,
             WRITE: settings.ratelimit_write_per_second,
             READ: settings.ratelimit_read_per_second,
+            AUTH_FAILURES: settings.ratelimit_auth_failures_per_second,
         }
         return cls(rates, settings.ratelimit_burst_seconds, settings.ratelimit_max_callers)
 
@@ -108,6 +114,15 @@ class RateLimiter:
     def check(self, caller: str, route: str, now: float | None = None) -> float:
         """0.0 when the call may go ahead, else the seconds to wait (one token is taken)."""
         now = time.monotonic() if now is None else now
+        return self._bucket(caller, route, now).take(now)
+
+    def peek(self, caller: str, route: str, now: float | None = None) -> float:
+        """Like `check`, without taking a token."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get((caller, route))
+        return 0.0 if bucket is None else bucket.wait(now)
+
+    def _bucket(self, caller: str, route: str, now: float) -> TokenBucket:
         key = (caller, route)
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -117,7 +132,7 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(key)
-        return bucket.take(now)
+        return bucket
 
 
 def caller_of(scope: dict[str, Any]) -> str:
@@ -127,6 +142,10 @@ def caller_of(scope: dict[str, Any]) -> str:
             scheme, _, token = value.partition(b" ")
             if scheme.lower() == b"bearer" and token.strip():
                 return "token:" + hashlib.blake2b(token.strip(), digest_size=16).hexdigest()
+    return address_of(scope)
+
+
+def address_of(scope: dict[str, Any]) -> str:
     client = scope.get("client")
     return f"addr:{client[0] if client else 'unknown'}"
 
@@ -170,11 +189,18 @@ class LoadGuard:
         path = route_path(scope)
         route = route_class(scope["method"], path)
         if route is not None and self.limiter is not None:
-            wait = self.limiter.check(caller_of(scope), route)
-            if wait > 0:
-                self.limited[route] = self.limited.get(route, 0) + 1
-                await _refuse(send, 429, self._too_many(route, wait), wait)
-                return
+            address = address_of(scope)
+            for caller, bucket, take in (
+                (address, AUTH_FAILURES, False),
+                (caller_of(scope), route, True),
+            ):
+                limiter = self.limiter
+                wait = (limiter.check if take else limiter.peek)(caller, bucket)
+                if wait > 0:
+                    self.limited[bucket] = self.limited.get(bucket, 0) + 1
+                    await _refuse(send, 429, self._too_many(bucket, wait), wait)
+                    return
+            send = self._counting_auth_failures(send, address)
         shed_route = f"{scope['method']} {path}"
         bound = self.max_in_flight.get(shed_route)
         if bound is None:
@@ -234,16 +260,33 @@ class LoadGuard:
             self._beat = now
             self._work_last, self._work_now = self._work_now, 0.0
 
+    def _counting_auth_failures(self, send: Any, address: str) -> Any:
+        """`send`, taking a token from the address's auth-failure bucket on a 401."""
+        limiter = self.limiter
+        assert limiter is not None
+
+        async def counted(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                limiter.check(address, AUTH_FAILURES)
+            await send(message)
+
+        return counted
+
     def _too_many(self, route: str, wait: float) -> bytes:
         assert self.limiter is not None
         return _problem_bytes(
             429,
             "Too many requests",
-            f"this caller's {route} rate limit of {self.limiter.rates[route]:g}/s "
-            f"(burst {self.limiter.capacity(route):g}) is used up; retry after the given seconds",
+            (
+                "too many calls from this address failed authentication "
+                if route == AUTH_FAILURES
+                else f"this caller's {route} rate limit "
+            )
+            + f"({self.limiter.rates[route]:g}/s, burst {self.limiter.capacity(route):g}) "
+            "is used up; retry after the given seconds",
             "rate-limited",
             field="Authorization",
-            rule="rate_limit",
+            rule="auth_failure_rate" if route == AUTH_FAILURES else "rate_limit",
             route_class=route,
             limit_per_second=self.limiter.rates[route],
             retry_after=max(1, math.ceil(wait)),

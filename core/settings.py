@@ -295,6 +295,12 @@ class Settings(BaseSettings):
     ratelimit_read_per_second: float = Field(
         default=200.0, gt=0, description="GET calls per second per caller."
     )
+    ratelimit_auth_failures_per_second: float = Field(
+        default=10.0,
+        gt=0,
+        description="401 answers per second per client address; past it, every call from that "
+        "address gets 429 (so rotating made-up tokens gets no fresh bucket).",
+    )
     ratelimit_burst_seconds: float = Field(
         default=2.0, gt=0, description="A bucket holds this many seconds of its rate (burst)."
     )

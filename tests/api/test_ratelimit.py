@@ -104,6 +104,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         ratelimit_read_per_second=2.0,
         ratelimit_burst_seconds=1.5,  # capacity 3
+        ratelimit_auth_failures_per_second=2.0,
         ranker_serving=False,
         monitor_runner=False,
         governance_bake_guard=False,
@@ -136,6 +137,23 @@ def test_a_caller_past_its_rate_gets_429_with_retry_after_and_others_do_not(
     assert client.get("/batches", headers=auth("admin")).status_code == 200
     assert client.get("/health").status_code == 200  # probes are never limited
     assert client.post("/contracts", json={}, headers=viewer).status_code != 429
+
+
+def test_rotating_made_up_tokens_is_limited_per_address(
+    app: Any, auth: Auth, tokens: dict[str, str]
+) -> None:
+    # The module's settings: 2 auth failures/s per address, burst 3.
+    with TestClient(app, raise_server_exceptions=False) as client:
+        made_up = [
+            client.get("/batches", headers={"Authorization": f"Bearer dg_fake{i}"}).status_code
+            for i in range(3)
+        ]
+        assert made_up == [401, 401, 401]  # each a fresh token: its own full bucket
+        refused = client.get("/batches", headers={"Authorization": "Bearer dg_fake-next"})
+        assert refused.status_code == 429 and refused.json()["rule"] == "auth_failure_rate"
+        assert client.get("/batches").status_code == 429  # no token: same address
+        time.sleep(0.6)  # a token comes back at 2/s
+        assert client.get("/batches", headers=auth("viewer")).status_code == 200
 
 
 class _Slow:
