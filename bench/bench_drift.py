@@ -504,19 +504,24 @@ def slo_timing(url: str, repeat: int) -> dict[str, Any]:
             for t, x in zip(at, bad, strict=True)
         )
     ]
+    # what the runner stores running once a minute: its 5, 15 and 60-minute sliding windows
+    # and the minute's batch judged on its own (the drift-free SLO groups them into 5-minute
+    # slots: 8,640 events from 172,800 rows)
     drift = [
         {
             "contract_id": "slo",
-            "kind": "window",
-            "window_start": t - timedelta(minutes=1),
+            "kind": kind,
+            "window_start": t - timedelta(minutes=length),
             "window_end": t,
+            "batch_id": b["id"] if kind == "batch" else None,
             "verdict": "alert" if x else "ok",
             "rows": 100,
             "batches": 1,
             "fields": {},
             "computed_at": t,
         }
-        for t, x in zip(at, bad, strict=True)
+        for t, x, b in zip(at, bad, batches, strict=True)
+        for kind, length in (("sliding", 5), ("sliding", 15), ("sliding", 60), ("batch", 0))
     ]
     aucs = rng.normal(0.8, 0.03, minutes)
     qual = [
