@@ -130,7 +130,9 @@ def _document(operation: dict[str, Any], route: Any, method: str, ref: dict[str,
     statuses = set(ALWAYS) | set(EXTRA_STATUSES.get((method, route.path_format), ()))
     statuses |= {int(code) for code in responses if code.isdigit() and int(code) >= 400}
     if operation.get("security"):
-        statuses.add(401)
+        # Any token route: 429 past a rate limit (api.ratelimit), 503 while the database is
+        # unavailable (api.problems).
+        statuses |= {401, 429, 503}
     if _restricted(route.dependant):
         statuses.add(403)
     if route.dependant.path_params:

@@ -38,6 +38,9 @@ def _settings(data_dir: Path) -> Settings:
         monitor_runner=False,
         governance_bake_guard=False,
         max_body_bytes=8 * 1024 * 1024,
+        # A fuzzer is an abusive client by design (dozens of 401s a second from one address);
+        # the limits are tested in tests/api/test_ratelimit.py.
+        ratelimit_enabled=False,
     )
 
 
