@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import metrics, problem_docs, problems
-from api.limits import BodyLimits
+from api.limits import BodyLimits, single_valued_query
 from api.lineage_ingest import LineageIngest
 from api.middleware import RequestGuard
 from api.ratelimit import LoadGuard
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version="0.1.0",
         description="Drift-aware data quality and governance for a served ML model.",
         lifespan=lifespan,
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     problems.install(app)

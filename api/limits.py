@@ -11,7 +11,11 @@ every other route `max_json_body_bytes`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, get_args, get_origin
 
+from starlette.requests import Request
+
+from core.errors import InvalidInput
 from core.settings import Settings
 
 UPLOAD_ROUTES = frozenset({("POST", "/batches")})
@@ -54,3 +58,53 @@ class BodyLimits:
         if key in LABELS_ROUTES:
             return RouteLimit(self.labels_bytes, "max_labels_body_bytes", scan_json=True)
         return RouteLimit(self.json_bytes, "max_json_body_bytes", scan_json=True)
+
+
+def single_valued_query(request: Request) -> None:
+    """A scalar query parameter given twice is a 422, not "the last one wins".
+
+    FastAPI keeps the last value of `?actor=a&actor=b`; a client that meant both gets half of
+    what it asked for without knowing. List parameters (`list[...]`) may repeat.
+    """
+    scalars = _scalar_query_names(request.scope.get("route"))
+    if not scalars:
+        return
+    params = request.query_params
+    for name in scalars:
+        if len(params.getlist(name)) > 1:
+            raise InvalidInput(
+                f"query parameter {name!r} may be given once",
+                field=f"query.{name}",
+                rule="single_value",
+            )
+
+
+_SCALARS: dict[int, frozenset[str]] = {}
+
+
+def _scalar_query_names(route: Any) -> frozenset[str]:
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return frozenset()
+    key = id(dependant)
+    names = _SCALARS.get(key)
+    if names is None:
+        fields, stack = [], [dependant]
+        while stack:  # the route's own parameters and its dependencies'
+            node = stack.pop()
+            fields.extend(node.query_params)
+            stack.extend(node.dependencies)
+        names = _SCALARS[key] = frozenset(
+            field.alias
+            for field in fields
+            if get_origin(field.field_info.annotation) not in _SEQUENCES
+            and not _optional_sequence(field.field_info.annotation)
+        )
+    return names
+
+
+_SEQUENCES = (list, set, tuple, frozenset)
+
+
+def _optional_sequence(annotation: Any) -> bool:
+    return any(get_origin(arg) in _SEQUENCES for arg in get_args(annotation))

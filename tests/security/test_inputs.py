@@ -382,3 +382,10 @@ def test_every_error_status_is_documented_as_problem_json(app: FastAPI) -> None:
                         status,
                     )
             assert "500" in operation["responses"], (method, path)
+
+
+def test_a_scalar_query_parameter_given_twice_is_a_422(client: TestClient, auth: Auth) -> None:
+    resp = client.get("/audit?actor=alice&actor=bob", headers=auth("admin"))
+    body = _problem(resp, 422)
+    assert body["field"] == "query.actor" and body["rule"] == "single_value"
+    assert client.get("/audit?actor=alice", headers=auth("admin")).status_code == 200
