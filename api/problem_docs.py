@@ -6,7 +6,8 @@ handlers never send. A client generator or a fuzzer reading the document then tr
 what the route can actually produce:
 
 - every route: 400 (malformed URL or body), 413 (body over its route's limit), 500;
-- a route with a security requirement: 401; one restricted to some roles: 403;
+- a route with a security requirement: 401, 429 (rate limits), 503 (database unavailable);
+  one restricted to some roles: 403;
 - a route with path parameters: 404 (nothing with that id); with any parameter or body: 422;
 - a route's own `responses=` (e.g. 409, 415, 503) keep their description, with problem content.
 
