@@ -89,7 +89,7 @@ def test_versions_are_numbered_listed_and_shown_with_their_lineage(
     assert first.headers["Location"] == "/models/ranker/versions/1"
     doc = first.json()
     assert doc["version"] == 1 and doc["created_by"] == "test-producer"
-    assert doc["contract_versions"] == {"impressions": ["1.1.0"]}
+    assert doc["contract_versions"] == {"impressions": ["1.2.0"]}
     assert doc["artifact_bytes"] == len(b"weights v1")
     second = client.post(
         "/models/ranker/versions",

@@ -69,7 +69,7 @@ def test_reevaluating_the_registered_version_reproduces_its_metrics_from_the_sam
         # Every batch it names exists, was accepted, and its rows were counted.
         refs = row.training_data
         assert {r["contract_id"] for r in refs} == {"impressions", "labels"}
-        assert row.contract_versions == {"impressions": ["1.1.0"], "labels": ["1.0.0"]}
+        assert row.contract_versions == {"impressions": ["1.2.0"], "labels": ["1.0.0"]}
         later = evaluate_window(
             session, payload, start=trained.end - timedelta(hours=20), end=trained.end
         )
