@@ -87,33 +87,42 @@ def submit_batch_file(
         return "\n".join(lines), b.status
 
 
+DEMO_COLUMNS = [
+    "event_id",
+    "event_time",
+    "user_id",
+    "item_id",
+    "position",
+    "surface",
+    "country",
+    "device",
+    "hour",
+    "score",
+    "dwell_ms",
+]
+DEMO_FEED_DAYS = 7  # `driftgate ranker train`'s default window: its feed's origin
+
+
 def demo_impressions(n: int, *, seed: int, now: datetime) -> pl.DataFrame:
-    """Plausible impression rows, generated column-wise (no per-row Python)."""
+    """`n` impressions of the three hours before `now`, drawn from the ranker's synthetic feed.
+
+    The demo's batches come from the same world, traffic and time of day as the feed that
+    `driftgate ranker train` posts for its default window (origin seven days before the current
+    hour), so the drift monitors judge them like any clean hour of that feed: rows of another
+    population (uniform countries, uniform positions) read as drift against the champion's
+    training data and paged the README's drift-free SLO on a clean demo. Event ids are the
+    demo's own, so they never collide with the feed's batches.
+    """
+    from ranker.feed import generate
+    from ranker.feed_config import FeedConfig
+
+    origin = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(days=DEMO_FEED_DAYS)
+    last = int((now - origin) // timedelta(hours=1))  # the hour `now` falls in, from the origin
+    rows = generate(FeedConfig(), origin, max(0, last - 3), max(1, last))
     rng = np.random.default_rng(seed)
-    users = rng.integers(0, 5_000, n)
-    items = rng.integers(0, 20_000, n)
-    offsets = rng.integers(0, 3_600_000_000, n)  # microseconds within the last hour
-    surface = rng.choice(["feed", "search", "profile"], n, p=[0.7, 0.2, 0.1])
-    position = np.where(surface == "search", rng.integers(0, 20, n), rng.integers(0, 50, n))
-    return pl.DataFrame(
-        {
-            "event_id": [f"evt_{v:016x}" for v in rng.integers(0, 2**63, n)],
-            "event_time": pl.Series(
-                np.datetime64(now.replace(tzinfo=None), "us") - offsets.astype("timedelta64[us]")
-            ),
-            "user_id": [f"u{u}" for u in users],
-            "item_id": [f"i{i}" for i in items],
-            "position": position,
-            "surface": surface,
-            "country": rng.choice(["US", "GB", "DE", "FR", "IN", "BR", "JP"], n),
-            "device": rng.choice(["ios", "android", "web"], n),
-            "hour": rng.integers(0, 24, n),
-            "score": rng.beta(2, 8, n),
-            "dwell_ms": np.where(rng.random(n) < 0.3, np.nan, rng.lognormal(8, 1, n)),
-        }
-    ).with_columns(
-        pl.col("event_time").dt.replace_time_zone("UTC"), pl.col("dwell_ms").fill_nan(None)
-    )
+    picked = rows.select(DEMO_COLUMNS).sample(min(n, rows.height), seed=seed)
+    ids = rng.integers(0, 2**63, picked.height)
+    return picked.with_columns(pl.Series("event_id", [f"evt_{v:016x}" for v in ids]))
 
 
 def run_demo(ctx: CliContext, echo: Callable[[str], None]) -> None:
