@@ -92,7 +92,13 @@ def apply_slos(
                         for k in SloCreate.model_fields
                         if k in doc and k not in ("id", "kind", "contract_id")
                     }
-                    slos.update_slo(session, ctx.operator, slo_id=body["id"], changes=changes)
+                    slos.update_slo(
+                        session,
+                        ctx.operator,
+                        slo_id=body["id"],
+                        changes=changes,
+                        settings=ctx.settings,
+                    )
                     typer.echo(f"updated {body['id']}")
     except ValidationError as exc:
         err = exc.errors()[0]

@@ -53,6 +53,26 @@ def reconcile(
     return changes
 
 
+def resolve_all(
+    session: Session, slo: Slo, *, reason: str, at: datetime, settings: Settings
+) -> list[tuple[Alert, str | None, str]]:
+    """Resolve every open alert of an SLO the runner will no longer evaluate (e.g. disabled).
+
+    Without this an alert of a disabled SLO would stay `firing` forever, since only enabled
+    SLOs are reconciled; an alert that fired gets its resolve notification like any other.
+    """
+    changes = []
+    for severity in SEVERITIES:
+        alert = repository.open_alert(session, slo.id, severity)  # locked, like reconcile's
+        if alert is None:
+            continue
+        changes.append(_transition(session, alert, "resolved", at, {"reason": reason}))
+        if alert.fired_at is not None:
+            enqueue(session, alert, slo, "resolved", at, settings)
+    session.flush()
+    return changes
+
+
 def _burning(
     session: Session,
     slo: Slo,

@@ -206,10 +206,14 @@ def create_slo(session: DbSession, actor: Admin, body: SloCreate) -> SloRead:
 
 
 @router.patch("/slos/{slo_id}", response_model=SloRead)
-def update_slo(session: DbSession, actor: Admin, slo_id: str, body: SloUpdate) -> SloRead:
-    """Change an SLO (objective, parameters, scale, guard, runbook, enabled)."""
+def update_slo(
+    session: DbSession, actor: Admin, settings: AppSettings, slo_id: str, body: SloUpdate
+) -> SloRead:
+    """Change an SLO (objective, parameters, ...); disabling it resolves its open alerts."""
     changes = body.model_dump(exclude_unset=True)
-    return SloRead.model_validate(slos.update_slo(session, actor, slo_id=slo_id, changes=changes))
+    return SloRead.model_validate(
+        slos.update_slo(session, actor, slo_id=slo_id, changes=changes, settings=settings)
+    )
 
 
 @router.get("/slos/{slo_id}", response_model=SloDetail)

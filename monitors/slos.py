@@ -22,6 +22,7 @@ from core import audit
 from core.auth import Principal
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
+from core.settings import Settings
 from monitors import repository
 from monitors.burn_rate import (
     SRE_RULES,
@@ -160,9 +161,18 @@ def create_slo(session: Session, actor: Principal, *, data: dict[str, Any]) -> S
     return slo
 
 
-def update_slo(session: Session, actor: Principal, *, slo_id: str, changes: dict[str, Any]) -> Slo:
+def update_slo(
+    session: Session,
+    actor: Principal,
+    *,
+    slo_id: str,
+    changes: dict[str, Any],
+    settings: Settings,
+) -> Slo:
+    """Apply changes; disabling resolves the SLO's open alerts, as the runner will skip it."""
     slo = get_slo(session, slo_id, for_update=True)
     before = slo_document(slo)
+    was_enabled = slo.enabled
     if "params" in changes:
         slo.params = validate_params(session, slo.kind, slo.contract_id, changes.pop("params"))
     if "period" in changes:
@@ -171,6 +181,17 @@ def update_slo(session: Session, actor: Principal, *, slo_id: str, changes: dict
         setattr(slo, key, value)
     slo.updated_at = utcnow()
     session.flush()
+    if was_enabled and not slo.enabled:
+        # imported here: alerts imports this module for SloEvaluation
+        from monitors.alerts import resolve_all
+
+        resolve_all(
+            session,
+            slo,
+            reason=f"SLO disabled by {actor.name}",
+            at=slo.updated_at,
+            settings=settings,
+        )
     audit.record(
         session,
         actor=actor.name,

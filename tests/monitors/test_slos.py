@@ -410,3 +410,54 @@ def test_alerts_api_lists_alerts_with_history(
 
 def _at(dt: datetime) -> str:
     return dt.isoformat()
+
+
+@pytest.mark.usefixtures("events_contract_registered")
+def test_disabling_an_slo_resolves_its_open_alerts_and_notifies_the_fired_ones(
+    client: TestClient, auth: Auth, db: Session, settings: Settings
+) -> None:
+    create_sink(
+        db,
+        CLI_OPERATOR,
+        data={
+            "name": "hook",
+            "kind": "webhook",
+            "target": "http://127.0.0.1:9/x",
+            "secret": "s" * 16,
+            "severities": ["page", "ticket"],
+            "enabled": True,
+        },
+    )
+    with simulated() as clock:
+        create_slo(db, CLI_OPERATOR, data=slo_data())
+        traffic(db, clock, 60, bad_every=2)
+        evaluate(db, settings)
+        firing = db.scalars(select(Alert).where(Alert.state == "firing")).all()
+        assert {a.severity for a in firing} == {"page", "ticket"}
+        clock.advance(timedelta(minutes=1))
+        # a change that keeps the SLO enabled leaves its alerts alone
+        kept = client.patch(
+            "/slos/events-pass-rate", json={"name": "renamed"}, headers=auth("admin")
+        )
+        assert kept.status_code == 200, kept.text
+        assert db.scalar(select(Alert.state).where(Alert.severity == "page")) == "firing"
+        off = client.patch("/slos/events-pass-rate", json={"enabled": False}, headers=auth("admin"))
+        assert off.status_code == 200, off.text
+        disabled_at = clock.now()
+        again = client.patch(
+            "/slos/events-pass-rate", json={"enabled": False}, headers=auth("admin")
+        )
+        assert again.status_code == 200
+    for alert in firing:
+        db.refresh(alert)
+        assert alert.state == "resolved" and alert.resolved_at == disabled_at
+        last = db.scalars(
+            select(AlertEvent).where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.id)
+        ).all()
+        assert [e.to_state for e in last] == ["pending", "firing", "resolved"]
+        assert last[-1].details["reason"] == "SLO disabled by test-admin"
+    sent = db.scalars(select(Notification).where(Notification.event == "resolved")).all()
+    assert sorted(n.payload["severity"] for n in sent) == ["page", "ticket"]
+    assert all(n.payload["state"] == "resolved" for n in sent)
+    detail = client.get("/slos/events-pass-rate", headers=auth("viewer")).json()
+    assert detail["open_alerts"] == []
