@@ -32,24 +32,7 @@ def run(
     pause = interval or ctx.settings.monitor_interval_seconds
     while True:
         report = run_once(ctx.sessions, settings=ctx.settings)
-        delivery = report.delivery
-        typer.echo(
-            json.dumps(
-                {
-                    "ran": report.ran,
-                    "contracts": report.contracts,
-                    "windows": report.windows,
-                    "sliding_windows": report.sliding_windows,
-                    "slos": report.slos,
-                    "quality_windows": report.quality_windows,
-                    "transitions": report.transitions,
-                    "errors": report.errors,
-                    "delivered": delivery.delivered if delivery else 0,
-                    "failed": delivery.failed if delivery else 0,
-                    "dead": delivery.dead if delivery else 0,
-                }
-            )
-        )
+        typer.echo(json.dumps(report.to_json()))
         if not loop:
             if report.errors:
                 raise typer.Exit(1)

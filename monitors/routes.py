@@ -318,18 +318,4 @@ def run_monitors(request: Request, _: Admin, settings: AppSettings) -> RunRead:
     from monitors.runner import run_once
 
     report = run_once(request.app.state.session_factory, settings=settings)
-    delivery = report.delivery
-    return RunRead(
-        ran=report.ran,
-        contracts=report.contracts,
-        windows=report.windows,
-        slos=report.slos,
-        quality_windows=report.quality_windows,
-        rollups_built=report.rollups_built,
-        rollups_left=report.rollups_left,
-        transitions=report.transitions,
-        errors=report.errors,
-        delivered=delivery.delivered if delivery else 0,
-        failed=delivery.failed if delivery else 0,
-        dead=delivery.dead if delivery else 0,
-    )
+    return RunRead.model_validate(report.to_json())

@@ -57,6 +57,25 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     delivery: DeliveryReport | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The one shape both `POST /monitors/run` and `driftgate monitors run` print."""
+        delivery = self.delivery
+        return {
+            "ran": self.ran,
+            "contracts": self.contracts,
+            "windows": self.windows,
+            "sliding_windows": self.sliding_windows,
+            "slos": self.slos,
+            "quality_windows": self.quality_windows,
+            "rollups_built": self.rollups_built,
+            "rollups_left": self.rollups_left,
+            "transitions": self.transitions,
+            "errors": self.errors,
+            "delivered": delivery.delivered if delivery else 0,
+            "failed": delivery.failed if delivery else 0,
+            "dead": delivery.dead if delivery else 0,
+        }
+
 
 def run_once(sessions: sessionmaker[Session], *, settings: Settings) -> RunReport:
     """Evaluate everything once (or skip if another runner holds the lock), then deliver."""

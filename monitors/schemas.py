@@ -314,6 +314,9 @@ class RunRead(ResponseModel):
     ran: bool = Field(description="False if another runner held the lock.")
     contracts: int = Field(description="Contracts evaluated for drift.")
     windows: int = Field(description="Drift windows (re)computed.")
+    sliding_windows: int = Field(
+        description="Sliding drift windows ending now, stored for the drift-free SLO."
+    )
     slos: int = Field(description="SLOs evaluated.")
     quality_windows: int = Field(description="Model-quality windows (re)computed.")
     rollups_built: int = Field(description="Profile rollup buckets (re)built.")
