@@ -202,16 +202,26 @@ def judge_incidents(open_incidents: list[dict[str, Any]], upstream: list[str]) -
     )
 
 
-def judge_error_budgets(budgets: list[dict[str, Any]]) -> GateResult:
-    """Freeze while any SLO's budget is spent; an SLO without events cannot vouch for anything."""
+def judge_error_budgets(
+    budgets: list[dict[str, Any]], *, disabled: list[str] | None = None
+) -> GateResult:
+    """Freeze while any SLO's budget is spent; an SLO without events cannot vouch for anything.
+
+    `disabled` names the SLOs that exist but are switched off, so "none enabled" is not
+    reported as "none defined".
+    """
+    disabled = disabled or []
     exhausted = [
         b for b in budgets if b.get("budget_remaining") is not None and b["budget_remaining"] <= 0
     ]
     judged = [b for b in budgets if b.get("budget_remaining") is not None]
-    details = {"slos": budgets}
+    details: dict[str, Any] = {"slos": budgets, "disabled_slos": disabled}
     if exhausted:
         ids = ", ".join(b["slo_id"] for b in exhausted)
         return GateResult("error_budget", FAILED, f"error budget exhausted: {ids}", details)
+    if not budgets and disabled:
+        summary = f"{len(disabled)} SLO(s) defined, none enabled: {', '.join(disabled)}"
+        return GateResult("error_budget", NOT_EVALUATED, summary, details)
     if not budgets:
         return GateResult("error_budget", NOT_EVALUATED, "no SLOs are defined", details)
     if not judged:

@@ -352,15 +352,12 @@ def _error_budget_gate(session: Session, policy: PolicyDocument) -> GateResult:
     from monitors.slos import evaluate_slo
 
     wanted = set(policy.gates.error_budget.slos)
-    slos = [
-        s
-        for s in monitor_repo.list_slos(session, enabled_only=True)
-        if not wanted or s.id in wanted
-    ]
-    missing = sorted(wanted - {s.id for s in slos})
+    defined = [s for s in monitor_repo.list_slos(session) if not wanted or s.id in wanted]
+    slos = [s for s in defined if s.enabled]
+    disabled = sorted(s.id for s in defined if not s.enabled)
+    missing = sorted(wanted - {s.id for s in defined})
     budgets: list[dict[str, Any]] = [
-        {"slo_id": m, "budget_remaining": None, "error": "no enabled SLO with this id"}
-        for m in missing
+        {"slo_id": m, "budget_remaining": None, "error": "no SLO with this id"} for m in missing
     ]
     now = utcnow()
     for slo in slos:
@@ -379,8 +376,12 @@ def _error_budget_gate(session: Session, policy: PolicyDocument) -> GateResult:
             )
         except Exception as exc:  # an SLO that cannot be evaluated vouches for nothing
             budgets.append({"slo_id": slo.id, "budget_remaining": None, "error": str(exc)[:300]})
-    result = judge_error_budgets(budgets)
+    result = judge_error_budgets(budgets, disabled=disabled)
     if missing and result.status == PASSED:
         result.status = NOT_EVALUATED
         result.summary = f"policy names SLOs that do not exist: {', '.join(missing)}"
+    elif wanted and disabled and result.status == PASSED:
+        # a policy that names an SLO expects it to vouch; switched off, it vouches for nothing
+        result.status = NOT_EVALUATED
+        result.summary = f"policy names SLOs that are disabled: {', '.join(disabled)}"
     return result

@@ -315,6 +315,31 @@ def test_an_exhausted_error_budget_freezes_promotion(gov: Gov) -> None:
     assert g["details"]["slos"][0]["budget_remaining"] < 0
 
 
+def test_error_budget_gate_says_an_slo_is_disabled_rather_than_undefined(gov: Gov) -> None:
+    create_slo(
+        gov.db,
+        CLI_OPERATOR,
+        data={
+            "id": "impressions-pass",
+            "name": "impressions pass",
+            "kind": "batch_pass_rate",
+            "contract_id": "impressions",
+            "objective": 0.99,
+            "params": {},
+            "period": "P28D",
+            "time_scale": 1.0,
+            "min_events": 1,
+            "pending_seconds": 0.0,
+            "enabled": False,
+        },
+    )
+    gov.db.commit()
+    g = gates_of(gov.open(gov.register()))["error_budget"]
+    assert g["status"] == "not_evaluated" and not g["blocking"], g
+    assert g["summary"] == "1 SLO(s) defined, none enabled: impressions-pass"
+    assert g["details"]["disabled_slos"] == ["impressions-pass"]
+
+
 def test_gate_rules_judge_margins_directions_and_thin_segments() -> None:
     comparison = {
         "window": ["a", "b"],
@@ -351,6 +376,12 @@ def test_gate_rules_judge_margins_directions_and_thin_segments() -> None:
     thin = judge_slices(comparison, metrics=["auc"], margin=0.05, min_rows=1000, min_positives=5)
     assert thin.status == "not_evaluated"
     assert judge_error_budgets([]).status == "not_evaluated"
+    assert judge_error_budgets([]).summary == "no SLOs are defined"
+    off = judge_error_budgets([], disabled=["a", "b"])
+    assert off.status == "not_evaluated" and off.summary == "2 SLO(s) defined, none enabled: a, b"
+    # a disabled SLO never hides a spent budget of an enabled one
+    spent = judge_error_budgets([{"slo_id": "c", "budget_remaining": -0.5}], disabled=["a"])
+    assert spent.status == "failed"
     assert (
         judge_error_budgets([{"slo_id": "a", "budget_remaining": None}]).status == "not_evaluated"
     )
