@@ -533,9 +533,9 @@ def test_a_new_contract_version_voids_approvals(gov: Gov) -> None:
     assert gov.get(req["id"])["state"] == "approved"
 
     spec = gov.client.get(
-        "/contracts/impressions/versions/1.1.0?format=yaml", headers=gov.as_("test-viewer")
+        "/contracts/impressions/versions/1.2.0?format=yaml", headers=gov.as_("test-viewer")
     ).json()["spec"]
-    spec["version"] = "1.2.0"
+    spec["version"] = "1.3.0"
     spec["fields"].append({"name": "experiment", "type": "string"})
     added = gov.client.post(
         "/contracts/impressions/versions", json=spec, headers=gov.as_("test-admin")
