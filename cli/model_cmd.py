@@ -87,11 +87,15 @@ def _print_request(doc: dict[str, Any]) -> None:
         f"expires {doc['expires_at']:%Y-%m-%d %H:%M} UTC)"
     )
     for g in doc["gates"]:
-        mark = "BLOCKS " if g["blocking"] else ""
+        mark = "BLOCKS " if g["blocking"] else "OVERRIDDEN " if g.get("overridden") else ""
         typer.echo(f"  {mark}{g['name']:<14} {g['status']:<14} {g['summary']}")
     if doc.get("override"):
         o = doc["override"]
-        typer.echo(f"  override by {o['by']} of {', '.join(o['gates'])}: {o['reason']}")
+        pending = "" if o.get("confirmed", True) else " (awaiting a second admin)"
+        confirmed = f", confirmed by {o['confirmed_by']}" if o.get("confirmed_by") else ""
+        typer.echo(
+            f"  override by {o['by']}{confirmed} of {', '.join(o['gates'])}{pending}: {o['reason']}"
+        )
     for a in doc["approvals"]:
         void = f"  (void: {a['void_reason']})" if a["voided_at"] else ""
         typer.echo(f"  {a['decision']:<8} {a['reviewer']}: {a['comment']}{void}")

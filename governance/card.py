@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from governance import gates, repository, service
+from governance import gate_rules, gates, repository, service
 from governance import promotion_repository as repo
 from governance.promotion_models import PromotionRequest
 
@@ -126,8 +126,8 @@ def _gates(req: PromotionRequest | None) -> list[str]:
         *_table(
             ["gate", "status", "blocking", "summary"],
             [
-                [g["name"], g["status"], "yes" if g["blocking"] else "no", g["summary"]]
-                for g in req.gates
+                [g["name"], g["status"], _blocks(g), g["summary"]]
+                for g in gate_rules.as_shown(req.gates, req.override)
             ],
         ),
     ]
@@ -135,6 +135,12 @@ def _gates(req: PromotionRequest | None) -> list[str]:
         o = req.override
         lines += ["", f"Override by {o['by']} of {', '.join(o['gates'])}: {o['reason']}"]
     return lines
+
+
+def _blocks(gate: dict[str, Any]) -> str:
+    if gate["overridden"]:
+        return f"overridden by {gate['overridden']['by']}"
+    return "yes" if gate["blocking"] else "no"
 
 
 def _approvals(session: Session, req: PromotionRequest | None) -> list[str]:

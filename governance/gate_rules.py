@@ -233,5 +233,37 @@ def judge_error_budgets(
     )
 
 
+def as_shown(gates: list[dict[str, Any]], override: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Gates as a reader sees them: one an override in force names no longer blocks.
+
+    The stored verdicts keep `blocking` (the override is checked against them); only what is
+    shown changes, with who lifted the gate and why. A pending (unconfirmed) override lifts
+    nothing.
+    """
+    in_force = bool(override) and bool((override or {}).get("confirmed", True))
+    named = set((override or {}).get("gates", [])) if in_force else set()
+    shown = []
+    for gate in gates:
+        lifted = bool(gate.get("blocking")) and gate["name"] in named
+        shown.append(
+            {
+                **gate,
+                "blocking": bool(gate.get("blocking")) and not lifted,
+                "overridden": _override_note(override) if lifted else None,
+            }
+        )
+    return shown
+
+
+def _override_note(override: dict[str, Any] | None) -> dict[str, Any]:
+    o = override or {}
+    return {
+        "by": o.get("by"),
+        "at": o.get("at"),
+        "reason": o.get("reason"),
+        "confirmed_by": o.get("confirmed_by"),
+    }
+
+
 def blocking(results: list[GateResult]) -> list[str]:
     return [r.name for r in results if r.blocking]

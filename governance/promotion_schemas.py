@@ -62,7 +62,12 @@ class GateRead(ResponseModel):
     status: str = Field(description="passed, failed, not_evaluated or disabled.")
     summary: str = Field(description="One line on what was found.")
     details: dict[str, Any] = Field(description="The facts behind the verdict.")
-    blocking: bool = Field(description="Whether it blocks approval (unless overridden).")
+    blocking: bool = Field(description="Whether it blocks approval (false once overridden).")
+    overridden: dict[str, Any] | None = Field(
+        default=None,
+        description="The admin override in force that lifted this gate: by, at, reason, "
+        "confirmed_by (null if not overridden).",
+    )
 
 
 class BindingRead(ResponseModel):
@@ -101,7 +106,9 @@ class PromotionRequestRead(ResponseModel):
     auto_promote: bool = Field(description="Promoted as soon as approved.")
     expires_at: datetime = Field(description="When an undecided request expires.")
     gates: list[GateRead] = Field(description="Gate results.")
-    blocking_gates: list[str] = Field(description="Gates that block approval.")
+    blocking_gates: list[str] = Field(
+        description="Gates that block approval (an override in force lifts the ones it names)."
+    )
     gates_evaluated_at: datetime = Field(description="When the gates last ran.")
     evaluation: dict[str, Any] | None = Field(
         default=None, description="Candidate vs champion on the same evaluation rows."

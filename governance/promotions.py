@@ -23,7 +23,7 @@ from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import DriftgateError, Forbidden
 from core.settings import Settings
-from governance import gates, repository, service
+from governance import gate_rules, gates, repository, service
 from governance import promotion_repository as repo
 from governance.champion import move_champion, rollback_target
 from governance.models import ModelVersion
@@ -559,6 +559,8 @@ def describe(session: Session, req: PromotionRequest) -> dict[str, Any]:
     decisions = repo.approvals(session, req.id)
     doc = {c.name: getattr(req, c.name) for c in PromotionRequest.__table__.columns}
     doc["binding"] = asdict(binding_of(req))
+    doc["gates"] = gate_rules.as_shown(req.gates, req.override)
+    doc["blocking_gates"] = [g["name"] for g in doc["gates"] if g["blocking"]]
     doc["approvals_live"] = sum(
         1 for a in decisions if a.decision == "approve" and a.voided_at is None
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.auth import CLI_OPERATOR
-from governance.gate_rules import judge_error_budgets, judge_metrics, judge_slices
+from governance.gate_rules import as_shown, judge_error_budgets, judge_metrics, judge_slices
 from governance.policy import DEFAULT_POLICY_YAML, parse_policy
 from governance.promotion_errors import InvalidPolicy, UnreadablePolicy
 from incidents.models import Incident
@@ -213,6 +213,16 @@ def test_a_tampered_artifact_fails_its_gate_and_blocks_approval_until_an_admin_o
     ok = gov.client.post(url, json=body, headers=gov.as_("test-admin"))
     assert ok.status_code == 200 and ok.json()["override"]["by"] == "test-admin"
     assert gov.decide(doc["id"], "rev-ann").status_code == 201
+    # read back, the overridden gate no longer shows as blocking, and says who lifted it and why
+    shown = gov.get(doc["id"])
+    art = gates_of(shown)["artifact"]
+    assert art["status"] == "failed" and art["blocking"] is False
+    assert art["overridden"]["by"] == "test-admin" and art["overridden"]["reason"] == body["reason"]
+    assert shown["blocking_gates"] == []
+    assert all(g["overridden"] is None for g in shown["gates"] if g["name"] != "artifact")
+    card = gov.client.get(f"/models/ranker/versions/{v}/card", headers=gov.as_("test-viewer"))
+    assert card.status_code == 200, card.text
+    assert "| artifact | failed | overridden by test-admin |" in card.text
     events = gov.audit("promotion.gates.override")
     assert events[-1]["payload"]["after"]["reason"] == body["reason"]
 
@@ -338,6 +348,23 @@ def test_error_budget_gate_says_an_slo_is_disabled_rather_than_undefined(gov: Go
     assert g["status"] == "not_evaluated" and not g["blocking"], g
     assert g["summary"] == "1 SLO(s) defined, none enabled: impressions-pass"
     assert g["details"]["disabled_slos"] == ["impressions-pass"]
+
+
+def test_only_an_override_in_force_lifts_only_the_gates_it_names() -> None:
+    gates = [
+        {"name": "artifact", "status": "failed", "blocking": True},
+        {"name": "incidents", "status": "failed", "blocking": True},
+        {"name": "metrics", "status": "passed", "blocking": False},
+    ]
+    override = {"by": "ann", "at": "t", "reason": "checked by hand", "gates": ["artifact"]}
+    shown = {g["name"]: g for g in as_shown(gates, override)}
+    assert shown["artifact"]["blocking"] is False and shown["artifact"]["overridden"]["by"] == "ann"
+    assert shown["incidents"]["blocking"] is True and shown["incidents"]["overridden"] is None
+    assert shown["metrics"]["overridden"] is None
+    pending = as_shown(gates, {**override, "confirmed": False})
+    assert [g["blocking"] for g in pending] == [True, True, False]
+    assert [g["blocking"] for g in as_shown(gates, None)] == [True, True, False]
+    assert gates[0]["blocking"] is True  # the stored verdicts are left alone
 
 
 def test_gate_rules_judge_margins_directions_and_thin_segments() -> None:
