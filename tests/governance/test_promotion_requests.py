@@ -14,7 +14,7 @@ from governance.policy import DEFAULT_POLICY_YAML, parse_policy
 from governance.promotion_errors import InvalidPolicy, UnreadablePolicy
 from incidents.models import Incident
 from monitors.slos import create_slo
-from tests.governance.conftest import Gov, impressions_frame, post_batch
+from tests.governance.conftest import FAST_POLICY, Gov, impressions_frame, post_batch
 
 
 def gates_of(doc: dict) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -348,6 +348,36 @@ def test_error_budget_gate_says_an_slo_is_disabled_rather_than_undefined(gov: Go
     assert g["status"] == "not_evaluated" and not g["blocking"], g
     assert g["summary"] == "1 SLO(s) defined, none enabled: impressions-pass"
     assert g["details"]["disabled_slos"] == ["impressions-pass"]
+
+
+def test_a_policy_naming_a_disabled_slo_does_not_pass_on_the_others(gov: Gov) -> None:
+    gov.policy(
+        FAST_POLICY.replace("gates:\n", "gates:\n  error_budget: {slos: [slo-on, slo-off]}\n")
+    )
+    for slo_id, enabled in (("slo-on", True), ("slo-off", False)):
+        create_slo(
+            gov.db,
+            CLI_OPERATOR,
+            data={
+                "id": slo_id,
+                "name": slo_id,
+                "kind": "batch_pass_rate",
+                "contract_id": "impressions",
+                "objective": 0.5,
+                "params": {},
+                "period": "P28D",
+                "time_scale": 1.0,
+                "min_events": 1,
+                "pending_seconds": 0.0,
+                "enabled": enabled,
+            },
+        )
+    gov.db.commit()
+    g = gates_of(gov.open(gov.register()))["error_budget"]
+    assert [b["slo_id"] for b in g["details"]["slos"]] == ["slo-on"], g
+    assert g["details"]["slos"][0]["budget_remaining"] > 0
+    assert g["status"] == "not_evaluated"
+    assert g["summary"] == "policy names SLOs that are disabled: slo-off"
 
 
 def test_only_an_override_in_force_lifts_only_the_gates_it_names() -> None:
