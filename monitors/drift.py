@@ -37,6 +37,9 @@ MIN_EFFECT = {
     "chi2": (0.04, 0.08),
 }
 NULL_CHANGE = (0.01, 0.02)  # (warn, alert) absolute change of a field's null rate
+# (warn, alert) share of a window's values in categories the reference never saw, above what
+# its tail predicts: a new country code on 0.5% of rows is a data bug worth a page
+NEW_CATEGORY_CHANGE = (0.0025, 0.005)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class DriftPolicy:
     design_effect: float = 1.0
     null_rate: bool = True
     null_change: tuple[float, float] = NULL_CHANGE
+    new_category_change: tuple[float, float] = NEW_CATEGORY_CHANGE
     prediction_fields: tuple[str, ...] = ("score", "prediction")
 
 
@@ -88,6 +92,7 @@ class FieldDrift:
     design_effect: float = 1.0
     distribution: Severity = "no_data"
     null: NullDrift | None = None
+    new: NewCategoryDrift | None = None
     prediction: bool = False
     details: dict[str, Any] = dataclass_field(default_factory=dict)
 
@@ -122,6 +127,7 @@ class FieldDrift:
             "warn_alpha": self.warn_alpha,
             "design_effect": self.design_effect,
             **(self.null.to_json() if self.null else {"null_severity": "no_data"}),
+            **(self.new.to_json() if self.new else {"new_category_severity": "no_data"}),
             "prediction": self.prediction,
             **self.details,
         }
@@ -148,6 +154,30 @@ class NullDrift:
             "null_p_value": self.p_value,
             "null_adjusted_p_value": self.adjusted_p_value,
             "null_severity": self.severity,
+        }
+
+
+@dataclass
+class NewCategoryDrift:
+    """The new-categories part of a categorical field's result (exact references only)."""
+
+    share: float  # of the window's values, in categories the reference never saw
+    expected_share: float  # what the reference's tail predicts (Good-Turing)
+    p_value: float | None
+    adjusted_p_value: float | None = None
+    severity: Severity = "ok"
+
+    @property
+    def excess(self) -> float:
+        return max(self.share - self.expected_share, 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "new_category_share": self.share,
+            "expected_new_category_share": self.expected_share,
+            "new_category_p_value": self.p_value,
+            "new_category_adjusted_p_value": self.adjusted_p_value,
+            "new_category_severity": self.severity,
         }
 
 
@@ -276,7 +306,22 @@ def _measure(
     out.effect = significance.debiased_effect(effect.method, effect.statistic, cells, n, m)
     out.details.update(_public_details(effect.details))
     out.distribution = "ok"
+    if f.type in CATEGORICAL:
+        out.new = _new_categories(ref, cur, out.design_effect)
     return out
+
+
+def _new_categories(
+    ref: FieldProfile, cur: FieldProfile, design_effect: float
+) -> NewCategoryDrift | None:
+    """Values of categories an exact reference never saw, against what its tail predicts."""
+    r, c = ref.categories, cur.categories
+    if r is None or c is None or not r.exact or r.other or not c.total:
+        return None  # an approximate reference cannot tell a new category from its tail
+    unseen = sum(v for k, v in c.counts.items() if k not in r.counts)
+    singletons = sum(1 for v in r.counts.values() if v == 1)
+    expected, p = significance.new_categories(unseen, c.total, singletons, r.total, design_effect)
+    return NewCategoryDrift(unseen / c.total, expected, p)
 
 
 def _null_rate(ref: FieldProfile, cur: FieldProfile, design_effect: float) -> NullDrift:
@@ -331,18 +376,23 @@ def _public_details(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def _correct(results: list[FieldDrift]) -> None:
-    """Holm over every test of the window: distributions and null rates together."""
-    slots: list[tuple[FieldDrift, bool, float]] = []
+    """Holm over every test of the window: distributions, null rates and new categories."""
+    slots: list[tuple[FieldDrift, str, float]] = []
     for r in results:
         if r.distribution != "no_data" and r.p_value is not None:
-            slots.append((r, False, r.p_value))
+            slots.append((r, "distribution", r.p_value))
         if r.null is not None and r.null.p_value is not None:
-            slots.append((r, True, r.null.p_value))
+            slots.append((r, "null", r.null.p_value))
+        if r.new is not None and r.new.p_value is not None:
+            slots.append((r, "new", r.new.p_value))
     adjusted = significance.holm([p for _, _, p in slots])
-    for (r, is_null, _), p in zip(slots, adjusted, strict=True):
-        if is_null:
+    for (r, part, _), p in zip(slots, adjusted, strict=True):
+        if part == "null":
             assert r.null is not None
             r.null.adjusted_p_value = p
+        elif part == "new":
+            assert r.new is not None
+            r.new.adjusted_p_value = p
         else:
             r.adjusted_p_value = p
 
@@ -362,8 +412,17 @@ def _judge(r: FieldDrift, policy: DriftPolicy) -> None:
             (r.alpha, r.warn_alpha),
             (alert_change, warn_change),
         )
+    if r.new is not None:
+        warn_share, alert_share = policy.new_category_change
+        r.new.severity = _level(
+            r.new.adjusted_p_value,
+            r.new.excess,
+            (r.alpha, r.warn_alpha),
+            (alert_share, warn_share),
+        )
     null = r.null.severity if r.null is not None else "no_data"
-    worst = max(r.distribution, null, key=SEVERITY_ORDER.__getitem__)
+    new = r.new.severity if r.new is not None else "no_data"
+    worst = max(r.distribution, null, new, key=SEVERITY_ORDER.__getitem__)
     # a null rate that is fine says nothing about a distribution that could not be judged
     r.severity = "no_data" if r.distribution == "no_data" and worst == "ok" else worst
     if r.severity == "ok" and r.adjusted_p_value is not None and r.effect is not None:

@@ -122,6 +122,25 @@ class FieldDriftRead(ResponseModel):
         default=None, description="Its Holm-adjusted p-value."
     )
     null_severity: str | None = Field(default=None, description="Severity of the null rate.")
+    new_category_share: float | None = Field(
+        default=None,
+        description="Share of the window's values in categories the reference never saw.",
+    )
+    expected_new_category_share: float | None = Field(
+        default=None,
+        description="What the reference's tail predicts (Good-Turing: singletons / size).",
+    )
+    new_category_p_value: float | None = Field(
+        default=None,
+        description="One-sided binomial test of the unseen share (null: nothing unseen).",
+    )
+    new_category_adjusted_p_value: float | None = Field(
+        default=None, description="Its Holm-adjusted p-value."
+    )
+    new_category_severity: str | None = Field(
+        default=None,
+        description="Severity of new categories (no_data: not categorical or not exact).",
+    )
     prediction: bool = Field(default=False, description="The field holds served model scores.")
 
 

@@ -126,3 +126,25 @@ def chi2_homogeneity(table: np.ndarray, design_effect: float = 1.0) -> tuple[flo
     expected = np.outer(rows, cols) / total
     statistic = float(np.sum((table - expected) ** 2 / expected))
     return statistic, float(chdtrc(table.shape[1] - 1, statistic / design_effect))
+
+
+def new_categories(
+    unseen: float, n: float, singletons: float, m: float, design_effect: float = 1.0
+) -> tuple[float, float | None]:
+    """(expected share, one-sided p) of a window holding `unseen` values of categories an
+    exact reference of `m` values never saw.
+
+    Clean data shows unseen categories too when the reference has a tail: Good and Turing's
+    estimate of the mass a sample missed is its singletons over its size, so the test asks
+    whether the window's unseen count exceeds Binomial(n, max(singletons, 1) / m) — at least
+    one in m, since a finite reference cannot rule out rarer categories. None when nothing is
+    unseen (nothing to reject). Counts are divided by the design effect first.
+    """
+    expected = max(singletons, 1.0) / max(m, 1.0)
+    if unseen <= 0 or n <= 0:
+        return expected, None
+    from scipy.stats import binom
+
+    trials = max(round(n / design_effect), 1)
+    hits = min(max(math.ceil(unseen / design_effect), 1), trials)
+    return expected, float(binom.sf(hits - 1, trials, min(expected, 1.0)))
