@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 FUZZ_EXAMPLES ?= 200
 
-.PHONY: run test fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-audit clean
+.PHONY: run test fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-bench: bench-checks bench-api bench-lineage bench-rank bench-drift bench-audit
+bench: bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit
 
 bench-checks: install-dev
 	$(BIN)/python bench/bench_checks.py --rows 100000 1000000
@@ -61,6 +61,9 @@ bench-rank: install-dev
 
 bench-drift: install-dev
 	$(BIN)/python bench/bench_drift.py --rows 100000 1000000
+
+bench-detection: install-dev
+	$(BIN)/python bench/bench_detection.py
 
 bench-audit: install-dev
 	$(BIN)/python bench/bench_audit.py --events 1000000
