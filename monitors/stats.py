@@ -84,14 +84,15 @@ def psi(reference: Sketch, current: Sketch, bins: int = 10) -> Comparison:
 
 
 def ks(reference: Sketch, current: Sketch) -> Comparison:
-    """Two-sample KS statistic from the sketches' CDFs, with scipy's asymptotic p-value."""
-    from scipy.stats import kstwo
+    """Two-sample KS statistic from the sketches' CDFs, with its asymptotic p-value
+    (`significance.ks_sf`: scipy's `kstwo` at small sizes, Stephens' form past them)."""
+    from monitors.significance import ks_sf
 
     n, m = reference.total, current.total
     points = np.union1d(bucket_value(reference.keys), bucket_value(current.keys))
     d = float(np.max(np.abs(_cdf(reference, points) - _cdf(current, points))))
     en = round(n * m / (n + m))
-    return Comparison("ks", d, float(kstwo.sf(d, max(en, 1))), n, m, {})
+    return Comparison("ks", d, ks_sf(d, max(en, 1)), n, m, {})
 
 
 def ks_exact(reference: np.ndarray, current: np.ndarray) -> Comparison:
