@@ -27,42 +27,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scratch import scratch_database
 from core.audit import GENESIS_HASH, canonical_json, event_hash
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ACTIONS = ("batch.submit", "contract.register", "token.create", "promotion.request.approved")
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from core.migrate import upgrade
-
-    server = (
-        os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    libpq = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"driftgate_bench_audit_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server).set(database=name, drivername="postgresql+psycopg")
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        upgrade(rendered)
-        yield rendered
-    finally:
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def payload_of(i: int) -> dict[str, Any]:
@@ -296,7 +272,7 @@ def main() -> None:
 
     print(f"python {platform.python_version()}, load {os.getloadavg()}")
     results: list[dict[str, Any]] = []
-    with scratch_database() as url:
+    with scratch_database("driftgate_bench_audit") as url:
         t = time.perf_counter()
         seed(url, args.events)
         print(f"seeded {args.events:,} events in {time.perf_counter() - t:.1f} s")
@@ -312,7 +288,7 @@ def main() -> None:
             results += incremental_rows(url, factory, args.events, args.tail, args.repeat)
         engine.dispose()
     if args.legacy:
-        with scratch_database() as url:
+        with scratch_database("driftgate_bench_audit") as url:
             seed(url, args.legacy, legacy=True)
             engine = create_engine(url)
             factory = sessionmaker(bind=engine)

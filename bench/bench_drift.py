@@ -33,8 +33,7 @@ import platform
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scratch import scratch_database
 from checks.profile import profile_frame
 from contracts.spec import ContractSpec
 from monitors.drift import DriftPolicy, compare_window, monitored_fields
@@ -171,30 +171,6 @@ def _evidently_drifted(metric: dict[str, Any]) -> bool:
 
 
 # --- part 2 and 3: PostgreSQL ---------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from core.migrate import upgrade
-
-    server = (
-        os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    libpq = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"driftgate_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server).set(database=name, drivername="postgresql+psycopg")
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        upgrade(rendered)
-        yield rendered
-    finally:
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed_profiles(session: Any, hours: int, rows_per_batch: int) -> datetime:
