@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.ratelimit import route_path
 from checks.models import Batch
+from core.asgi import StatusWatch
 from core.audit import AuditEvent
 from core.auth import authenticate
 from core.clock import utcnow
@@ -76,19 +77,13 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = [500]
-
-        async def watch(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = int(message["status"])
-            await send(message)
-
+        watch = StatusWatch(send)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, watch)
         finally:
             route = route_label(scope)
-            self.metrics.requests.labels(scope["method"], route, str(status[0])).inc()
+            self.metrics.requests.labels(scope["method"], route, str(watch.status)).inc()
             self.metrics.latency.labels(scope["method"], route).observe(
                 time.perf_counter() - started
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.asgi import StatusWatch
 from core.clock import utcnow
 
 
@@ -68,13 +69,7 @@ class ServingProbe:
             return
         serving = getattr(scope["app"].state, "ranker", None)
         current = serving.holder.current if serving is not None else None
-        status = [500]
-
-        async def watch(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = int(message["status"])
-            await send(message)
-
+        watch = StatusWatch(send)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, watch)
@@ -84,6 +79,6 @@ class ServingProbe:
                     utcnow().timestamp(),
                     current.ref.model_name,
                     current.ref.version,
-                    status[0],
+                    watch.status,
                     (time.perf_counter() - started) * 1000.0,
                 )
