@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import select, text
 
-from api.deps import Admin, DbSession, Viewer
 from core import audit, audit_trail
 from core.auth import (
     Role,
@@ -21,6 +20,7 @@ from core.auth import (
     revoke_token,
 )
 from core.bounds import INT64_MAX
+from core.http import Admin, DbSession, Viewer
 from core.schemas import RequestModel, ResponseModel
 
 router = APIRouter()

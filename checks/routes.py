@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppSettings, DbSession, Producer, Viewer
-from api.uploads import spool_batch_body
 from checks import repository, service
 from checks.schemas import (
     BatchDetail,
@@ -19,8 +17,10 @@ from checks.schemas import (
     QuarantinePage,
     RuleResultRead,
 )
+from checks.uploads import spool_batch_body
 from core.bounds import INT64_MAX, IsoDateTime
 from core.errors import InvalidInput
+from core.http import AppSettings, DbSession, Producer, Viewer
 
 router = APIRouter(tags=["batches"])
 

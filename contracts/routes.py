@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
-from api.deps import Admin, DbSession, Viewer
 from contracts import service
 from contracts.loader import load_contract_document, parse_document
 from contracts.models import ContractVersion
@@ -20,6 +19,7 @@ from contracts.schemas import (
 )
 from contracts.spec import ContractSpec
 from core.bounds import INT64_MAX
+from core.http import Admin, DbSession, Viewer
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 

@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.deps import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
 from api.problems import problem_response
 from core.auth import Principal, Role
 from core.bounds import INT32_MAX, INT64_MAX
 from core.errors import DriftgateError
+from core.http import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
 from governance import approvals, bake, card, history, overrides, policies, promotions
 from governance.promotion_schemas import (
     ApprovalCreate,

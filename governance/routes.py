@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import Admin, AppSettings, DbSession, Producer, Viewer
 from core.bounds import INT32_MAX, INT64_MAX
+from core.http import Admin, AppSettings, DbSession, Producer, Viewer
 from governance import repository, service
 from governance.break_glass import Proposal
 from governance.schemas import (

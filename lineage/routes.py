@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, statu
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DbSession, Viewer, require
 from contracts.loader import load_contract_document, parse_document
 from core.auth import Principal, Role, authenticate
 from core.errors import DriftgateError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from core.http import DbSession, Viewer, require
 from lineage import contract_impact, emit, graph, service
 from lineage.schemas import ContractImpactRead, Graph, ImpactRead, ProvenanceRead, RunRead
 from lineage.validate import parse_body, warm_up

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import HTMLResponse
 
-from api.deps import Admin, AppSettings, DbSession, Viewer
 from core.bounds import INT64_MAX, IsoDateTime
 from core.clock import utcnow
+from core.http import Admin, AppSettings, DbSession, Viewer
 from monitors import notify, repository, service, slos
 from monitors.errors import AlertNotFound
 from monitors.models import Alert, MonitorReference

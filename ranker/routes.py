@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DbSession, Producer, Viewer
 from core.auth import Principal
 from core.clock import utcnow
 from core.errors import Unauthorized
+from core.http import DbSession, Producer, Viewer
 from ranker import ranking, repository
 from ranker.callers import CallerCache
 from ranker.errors import NoChampionServed, PredictionNotFound

@@ -129,7 +129,7 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings, database_url: str, db: Session):  # type: ignore[no-untyped-def]
     """The real app, with each request's transaction nested in the test's transaction."""
     from api.app import create_app
-    from api.deps import _session
+    from core.http import _session
 
     application = create_app(settings, database_url=database_url)
 

@@ -445,7 +445,7 @@ def trail_client(db: Session, database_url: str, trail: Settings):  # type: igno
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.deps import _session
+    from core.http import _session
 
     app = create_app(trail, database_url=database_url)
 

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the transaction, the caller's principal, role checks."""
+"""Request-scoped dependencies for every domain's routes: the transaction, the caller, roles.
+
+A low layer (core knows nothing of the domains), so routes never import `api/`, which sits
+on top: app factory, router assembly, problem mapping, middleware.
+"""
 
 from __future__ import annotations
 
