@@ -17,7 +17,7 @@ from contracts import compat
 from contracts import service as contracts
 from contracts.repository import list_versions
 from contracts.spec import ContractSpec
-from lineage import queries
+from lineage import repository
 from lineage.errors import LineageNodeNotFound
 from lineage.graph import MODEL_LINKS, WINDOW_LINKS, version_data
 from lineage.nodes import dataset_id_str
@@ -86,7 +86,7 @@ def _impact(
     per_field: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
     for name in fields:
         for dataset_id in start:
-            for row in queries.walk_columns(
+            for row in repository.walk_columns(
                 session, dataset_id=dataset_id, field=name, depth=depth, downstream=True
             ):
                 if row.depth == 0:
@@ -95,9 +95,9 @@ def _impact(
                 key = (row.dataset_id, row.field)
                 reached[key] = min(reached.get(key, row.depth), row.depth)
     reached_datasets = {d for d, _ in reached}
-    names = {d.id: d for d in queries.datasets_by_id(session, reached_datasets | set(start))}
+    names = {d.id: d for d in repository.datasets_by_id(session, reached_datasets | set(start))}
     maybe = _without_column_lineage(session, start, depth, names) if fields else []
-    linked = queries.versions_with_links(session, reached_datasets, MODEL_LINKS + WINDOW_LINKS)
+    linked = repository.versions_with_links(session, reached_datasets, MODEL_LINKS + WINDOW_LINKS)
     return {
         "contract_id": contract_id,
         "version": target.version,
@@ -136,9 +136,9 @@ def _impact(
 
 def _contract_datasets(session: Session, contract_id: str, spec: ContractSpec) -> list[int]:
     """Datasets whose versions are linked to the contract, plus its declared dataset."""
-    version_ids = queries.versions_linked(session, {"contract_id": contract_id})
-    ids = {v.dataset_id for v in queries.versions_by_id(session, version_ids)}
-    declared = queries.find_dataset(session, [(spec.dataset.namespace, spec.dataset.name)])
+    version_ids = repository.versions_linked(session, {"contract_id": contract_id})
+    ids = {v.dataset_id for v in repository.versions_by_id(session, version_ids)}
+    declared = repository.find_dataset(session, [(spec.dataset.namespace, spec.dataset.name)])
     if declared is not None:
         ids.add(declared.id)
     if not ids:
@@ -156,11 +156,11 @@ def _without_column_lineage(
     """Downstream datasets with no column lineage: they read the data, maybe the fields."""
     downstream: set[int] = set()
     for dataset_id in start:
-        for row in queries.walk_job_graph(
+        for row in repository.walk_job_graph(
             session, kind="dataset", node_id=dataset_id, depth=depth, downstream=True
         ):
             if row.kind == "dataset" and row.id not in start:
                 downstream.add(row.id)
-    unknown = downstream - queries.datasets_with_column_lineage(session, downstream)
-    rows = queries.datasets_by_id(session, unknown)
+    unknown = downstream - repository.datasets_with_column_lineage(session, downstream)
+    rows = repository.datasets_by_id(session, unknown)
     return [dataset_id_str(d.namespace, d.name) for d in rows]

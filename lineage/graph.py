@@ -1,6 +1,6 @@
 """Graph answers: the Marquez-shaped lineage graph, impact, provenance, columns, runs.
 
-Each function resolves a node id, runs one bounded recursive walk (queries.py), then fetches
+Each function resolves a node id, runs one bounded recursive walk (repository.py), then fetches
 details for just the nodes found and shapes them. Nothing walks the graph in Python.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from lineage import queries
+from lineage import repository
 from lineage.errors import InvalidNodeId, LineageNodeNotFound
 from lineage.models import LineageDataset, LineageDatasetVersion, LineageJob, LineageRun
 from lineage.nodes import (
@@ -36,10 +36,10 @@ WINDOW_LINKS = ("prediction_window",)
 
 def resolve_dataset(session: Session, ref: NodeRef) -> tuple[LineageDataset, str | None]:
     """The dataset (and requested version string) a `dataset:` or `datasetField:` id names."""
-    found = queries.find_dataset(session, ref.candidates)
+    found = repository.find_dataset(session, ref.candidates)
     version = ref.version
     if found is None and version is not None:  # a '#' inside a name, not a version
-        found = queries.find_dataset(session, splits(ref.raw.partition(":")[2]))
+        found = repository.find_dataset(session, splits(ref.raw.partition(":")[2]))
         version = None
     if found is None:
         raise LineageNodeNotFound(f"no dataset {ref.raw!r} in the lineage graph", field="node")
@@ -50,9 +50,9 @@ def resolve_version(
     session: Session, dataset: LineageDataset, version: str | None
 ) -> LineageDatasetVersion:
     row = (
-        queries.find_version(session, dataset.id, version)
+        repository.find_version(session, dataset.id, version)
         if version is not None
-        else queries.latest_version(session, dataset.id)
+        else repository.latest_version(session, dataset.id)
     )
     if row is None:
         what = f"version {version!r}" if version is not None else "any version"
@@ -63,14 +63,14 @@ def resolve_version(
 
 
 def resolve_job(session: Session, ref: NodeRef) -> LineageJob:
-    found = queries.find_job(session, ref.candidates)
+    found = repository.find_job(session, ref.candidates)
     if found is None:
         raise LineageNodeNotFound(f"no job {ref.raw!r} in the lineage graph", field="node")
     return found
 
 
 def resolve_run(session: Session, run_uuid: uuid.UUID) -> LineageRun:
-    found = queries.find_run(session, run_uuid)
+    found = repository.find_run(session, run_uuid)
     if found is None:
         raise LineageNodeNotFound(f"no run {run_uuid} in the lineage graph", field="node")
     return found
@@ -94,7 +94,7 @@ def lineage_graph(
         start_kind, start_id = "job", resolve_job(session, ref).id
     found: dict[tuple[str, int], int] = {(start_kind, start_id): 0}
     for downstream in _directions(direction):
-        for row in queries.walk_job_graph(
+        for row in repository.walk_job_graph(
             session, kind=start_kind, node_id=start_id, depth=depth, downstream=downstream
         ):
             key = (row.kind, row.id)
@@ -111,14 +111,14 @@ def _directions(direction: Direction) -> list[bool]:
 def _job_graph_nodes(
     session: Session, dataset_ids: list[int], job_ids: list[int]
 ) -> list[dict[str, Any]]:
-    datasets = {r.id: r for r in queries.datasets_by_id(session, dataset_ids)}
-    jobs = {r.id: r for r in queries.jobs_by_id(session, job_ids)}
-    ds_facets = queries.current_facets(session, "dataset", dataset_ids)
-    job_facets = queries.current_facets(session, "job", job_ids)
+    datasets = {r.id: r for r in repository.datasets_by_id(session, dataset_ids)}
+    jobs = {r.id: r for r in repository.jobs_by_id(session, job_ids)}
+    ds_facets = repository.current_facets(session, "dataset", dataset_ids)
+    job_facets = repository.current_facets(session, "job", job_ids)
     ins: dict[str, list[dict[str, str]]] = defaultdict(list)
     outs: dict[str, list[dict[str, str]]] = defaultdict(list)
     job_io: dict[int, dict[str, list[dict[str, str]]]] = defaultdict(lambda: {"in": [], "out": []})
-    for e in queries.job_edges(session, job_ids, dataset_ids):
+    for e in repository.job_edges(session, job_ids, dataset_ids):
         d, j = datasets[e.dataset_id], jobs[e.job_id]
         d_id, j_id = dataset_id_str(d.namespace, d.name), job_id_str(j.namespace, j.name)
         origin, dest = (d_id, j_id) if e.direction == "in" else (j_id, d_id)
@@ -219,16 +219,16 @@ def _run_graph(session: Session, ref: NodeRef, depth: int, direction: Direction)
     runs: set[int] = set(root_runs)
     if direction in ("downstream", "both"):
         start = roots or _outputs_of(session, root_runs)
-        for row in queries.walk_impact(session, start, depth):
+        for row in repository.walk_impact(session, start, depth):
             versions.add(row.version_id)
             runs.update(row.runs)
         versions.update(start)
     if direction in ("upstream", "both"):
-        for row in queries.walk_provenance(session, roots, root_runs, depth):
+        for row in repository.walk_provenance(session, roots, root_runs, depth):
             if row.version_id is not None:
                 versions.add(row.version_id)
             runs.update(row.runs)
-        runs.update(queries.runs_writing(session, roots))
+        runs.update(repository.runs_writing(session, roots))
     return {"graph": _run_graph_nodes(session, versions, runs)}
 
 
@@ -243,7 +243,7 @@ def _version_roots(session: Session, ref: NodeRef) -> tuple[list[int], list[int]
 def _outputs_of(session: Session, run_ids: list[int]) -> list[int]:
     return [
         r.version_id
-        for r in queries.run_io(session, run_ids)
+        for r in repository.run_io(session, run_ids)
         if r.direction == "out" and r.version_id
     ]
 
@@ -251,12 +251,12 @@ def _outputs_of(session: Session, run_ids: list[int]) -> list[int]:
 def _run_graph_nodes(
     session: Session, version_ids: set[int], run_ids: set[int]
 ) -> list[dict[str, Any]]:
-    versions = {v.id: v for v in queries.versions_by_id(session, version_ids)}
-    runs = {r.id: r for r in queries.runs_by_id(session, run_ids)}
+    versions = {v.id: v for v in repository.versions_by_id(session, version_ids)}
+    runs = {r.id: r for r in repository.runs_by_id(session, run_ids)}
     ins: dict[str, list[dict[str, str]]] = defaultdict(list)
     outs: dict[str, list[dict[str, str]]] = defaultdict(list)
     io_by_run: dict[int, list[Any]] = defaultdict(list)
-    for e in queries.run_io(session, run_ids):
+    for e in repository.run_io(session, run_ids):
         io_by_run[e.run_id].append(e)
         if e.version_id not in versions:
             continue
@@ -332,11 +332,11 @@ def impact(
     roots, root_label = _impact_roots(
         session, dataset=dataset, version=version, batch=batch, run=run
     )
-    walked = queries.walk_impact(session, roots, depth)
+    walked = repository.walk_impact(session, roots, depth)
     depth_of = {r.version_id: r.depth for r in walked}
     run_ids = {rid for r in walked for rid in r.runs}
-    versions = [v for v in queries.versions_by_id(session, depth_of) if depth_of[v.id] > 0]
-    runs = queries.runs_by_id(session, run_ids)
+    versions = [v for v in repository.versions_by_id(session, depth_of) if depth_of[v.id] > 0]
+    runs = repository.runs_by_id(session, run_ids)
     return {
         "root": root_label,
         "depth": depth,
@@ -380,19 +380,19 @@ def _impact_roots(
             rule="one_root",
         )
     if batch is not None:
-        roots = queries.versions_linked(session, {"batch_id": str(batch)})
+        roots = repository.versions_linked(session, {"batch_id": str(batch)})
         if not roots:
             raise LineageNodeNotFound(f"batch {batch} has no lineage", field="batch")
         return roots, {
             "batch": str(batch),
-            "versions": [version_data(v) for v in queries.versions_by_id(session, roots)],
+            "versions": [version_data(v) for v in repository.versions_by_id(session, roots)],
         }
     if run is not None:
         r = resolve_run(session, run)
         roots = _outputs_of(session, [r.id])
         return roots, {
             "run": str(run),
-            "versions": [version_data(v) for v in queries.versions_by_id(session, roots)],
+            "versions": [version_data(v) for v in repository.versions_by_id(session, roots)],
         }
     assert dataset is not None
     ref = parse_node_id(
@@ -414,20 +414,20 @@ def provenance(session: Session, *, node: str, depth: int = 10) -> dict[str, Any
             rule="node_kind",
         )
     roots, root_runs = _version_roots(session, ref)
-    walked = queries.walk_provenance(session, roots, root_runs, depth)
+    walked = repository.walk_provenance(session, roots, root_runs, depth)
     version_depth = {r.version_id: r.depth for r in walked if r.version_id is not None}
-    run_ids = set(root_runs) | set(queries.runs_writing(session, version_depth))
+    run_ids = set(root_runs) | set(repository.runs_writing(session, version_depth))
     run_ids |= {rid for r in walked for rid in r.runs}
-    versions = queries.versions_by_id(session, version_depth)
+    versions = repository.versions_by_id(session, version_depth)
     unresolved = [r.dataset_id for r in walked if r.version_id is None]
-    runs = queries.runs_by_id(session, run_ids)
+    runs = repository.runs_by_id(session, run_ids)
     return {
         "root": node,
         "depth": depth,
         "datasets": [{**version_data(v), "depth": version_depth[v.id]} for v in versions],
         "unversioned_inputs": [
             {"namespace": d.namespace, "name": d.name}
-            for d in queries.datasets_by_id(session, unresolved)
+            for d in repository.datasets_by_id(session, unresolved)
         ],
         "runs": [run_data(r) for r in runs],
         "jobs": sorted({f"{r.job_namespace}:{r.job_name}" for r in runs}),
@@ -459,8 +459,8 @@ def _contract_versions(versions: list[Any]) -> list[dict[str, str]]:
 def _check_results(session: Session, runs: list[Any]) -> list[dict[str, Any]]:
     """dataQualityAssertions on the inputs of these runs (where checks report results)."""
     by_id = {r.id: r for r in runs}
-    rows = queries.assertion_results(session, by_id)
-    datasets = {d.id: d for d in queries.datasets_by_id(session, {r.dataset_id for r in rows})}
+    rows = repository.assertion_results(session, by_id)
+    datasets = {d.id: d for d in repository.datasets_by_id(session, {r.dataset_id for r in rows})}
     results = []
     for row in rows:
         r, d = by_id[row.run_id], datasets[row.dataset_id]
@@ -496,7 +496,7 @@ def column_graph(
     assert ref.field is not None
     fields: dict[tuple[int, str], int] = {(ds.id, ref.field): 0}
     for downstream in _directions(direction):
-        for row in queries.walk_columns(
+        for row in repository.walk_columns(
             session, dataset_id=ds.id, field=ref.field, depth=depth, downstream=downstream
         ):
             fields[(row.dataset_id, row.field)] = min(
@@ -507,10 +507,10 @@ def column_graph(
 
 def column_nodes(session: Session, fields: dict[tuple[int, str], int]) -> list[dict[str, Any]]:
     dataset_ids = {d for d, _ in fields}
-    names = {d.id: d for d in queries.datasets_by_id(session, dataset_ids)}
+    names = {d.id: d for d in repository.datasets_by_id(session, dataset_ids)}
     schema = {
         owner: {f["name"]: f.get("type") for f in schema_fields(facets)}
-        for owner, facets in queries.current_facets(session, "dataset", dataset_ids).items()
+        for owner, facets in repository.current_facets(session, "dataset", dataset_ids).items()
     }
 
     def fid(dataset_id: int, field: str) -> str:
@@ -524,7 +524,7 @@ def column_nodes(session: Session, fields: dict[tuple[int, str], int]) -> list[d
     ins: dict[str, list[dict[str, str]]] = defaultdict(list)
     outs: dict[str, list[dict[str, str]]] = defaultdict(list)
     inputs_of: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-    for e in queries.column_edges_between(session, dataset_ids):
+    for e in repository.column_edges_between(session, dataset_ids):
         if (e.out_dataset_id, e.out_field) not in fields or (
             e.in_dataset_id,
             e.in_field,
@@ -559,14 +559,14 @@ def column_nodes(session: Session, fields: dict[tuple[int, str], int]) -> list[d
 
 def run_detail(session: Session, run_uuid: uuid.UUID) -> dict[str, Any]:
     run = resolve_run(session, run_uuid)
-    row = queries.runs_by_id(session, [run.id])[0]
-    facets = queries.current_facets(session, "run", [run.id]).get(run.id, {})
+    row = repository.runs_by_id(session, [run.id])[0]
+    facets = repository.current_facets(session, "run", [run.id]).get(run.id, {})
     return {
-        **run_data(row, queries.run_io(session, [run.id])),
+        **run_data(row, repository.run_io(session, [run.id])),
         "facets": facets,
-        "childRunIds": [str(c) for c in queries.child_runs(session, run_uuid)],
+        "childRunIds": [str(c) for c in repository.child_runs(session, run_uuid)],
         "history": [
             {"eventType": e.event_type, "eventTime": e.event_time, "receivedAt": e.received_at}
-            for e in queries.run_events(session, run_uuid)
+            for e in repository.run_events(session, run_uuid)
         ],
     }

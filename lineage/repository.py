@@ -1,461 +1,497 @@
-"""Writes of the lineage store: a group of events becomes one SQL statement.
+"""Every read of the lineage store: node lookup, recursive walks, node details.
 
-The statement is a chain of data-modifying CTEs. The raw events are inserted first, and every
-other insert reads only the rows of the events that were new, so a redelivered event (same
-hash, `ON CONFLICT DO NOTHING`) writes nothing at all. Every upsert is commutative (least/greatest
-of event times, the max of run states, facets keyed by content), which is what makes delivery
-order irrelevant. Rows of several events that name the same thing (two runs reading one
-dataset) are merged with the same rules before the upsert, because one INSERT may touch a row
-only once; the result equals writing the events one by one. Each table is written in key order,
-so concurrent statements lock rows in the same order and cannot deadlock each other.
-
-One statement per group, not per event: PostgreSQL starts one executor and parses one JSON
-parameter for the whole group. Each event's part of that parameter is built when the event is
-prepared (`event_json`), reusing the canonical JSON already computed for the hashes. Reads live
-in `queries.py`.
+Walks are recursive CTEs over indexed edge tables, bounded by depth; nothing here loads the
+graph into Python. Unversioned inputs read "the version current when the run saw the dataset",
+resolved inside the walk with an index on (dataset_id, produced_at). The one write path,
+ingesting events, is `ingest_repository.py`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
+import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import psycopg
-from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+from sqlalchemy import Row, text, tuple_
 from sqlalchemy.orm import Session
 
-from lineage.extract import EventRows
+from lineage.models import LineageDataset, LineageDatasetVersion, LineageJob, LineageRun
 
-_INGEST = text(
+# --- lookups -------------------------------------------------------------------------------
+
+
+def find_dataset(session: Session, candidates: Sequence[tuple[str, str]]) -> LineageDataset | None:
+    """The dataset among (namespace, name) splits of an id; the longest namespace wins ties."""
+    if not candidates:
+        return None
+    rows = session.query(LineageDataset).filter(
+        tuple_(LineageDataset.namespace, LineageDataset.name).in_(list(candidates))
+    )
+    found = sorted(rows, key=lambda d: -len(d.namespace))
+    return found[0] if found else None
+
+
+def find_job(session: Session, candidates: Sequence[tuple[str, str]]) -> LineageJob | None:
+    if not candidates:
+        return None
+    rows = session.query(LineageJob).filter(
+        tuple_(LineageJob.namespace, LineageJob.name).in_(list(candidates))
+    )
+    found = sorted(rows, key=lambda j: -len(j.namespace))
+    return found[0] if found else None
+
+
+def find_run(session: Session, run_uuid: uuid.UUID) -> LineageRun | None:
+    return session.query(LineageRun).filter(LineageRun.run_uuid == run_uuid).one_or_none()
+
+
+def find_version(session: Session, dataset_id: int, version: str) -> LineageDatasetVersion | None:
+    return (
+        session.query(LineageDatasetVersion)
+        .filter(
+            LineageDatasetVersion.dataset_id == dataset_id,
+            LineageDatasetVersion.version == version,
+        )
+        .one_or_none()
+    )
+
+
+def latest_version(session: Session, dataset_id: int) -> LineageDatasetVersion | None:
+    """The newest produced version, else the newest one seen."""
+    return (
+        session.query(LineageDatasetVersion)
+        .filter(LineageDatasetVersion.dataset_id == dataset_id)
+        .order_by(
+            LineageDatasetVersion.produced_at.desc().nulls_last(),
+            LineageDatasetVersion.first_seen.desc(),
+            LineageDatasetVersion.version.desc(),
+        )
+        .first()
+    )
+
+
+def versions_linked(session: Session, links: dict[str, str], limit: int = 1000) -> list[int]:
+    """Versions whose driftgate links contain all of `links` (GIN index on links)."""
+    rows = session.execute(
+        text(
+            "SELECT id FROM lineage_dataset_versions WHERE links @> CAST(:l AS jsonb) "
+            "ORDER BY id LIMIT :limit"
+        ),
+        {"l": _json(links), "limit": limit},
+    )
+    return [r.id for r in rows]
+
+
+# --- the job/dataset graph (Marquez's shape) ----------------------------------------------
+
+_JOB_GRAPH_WALK = text(
     """
-WITH input AS MATERIALIZED (
-    SELECT x.e, x.item->'ev' AS ev, coalesce(x.item->>'by', p.name) AS received_by
-    FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS x(item, e)
-    LEFT JOIN api_tokens AS t
-           ON t.token_hash = x.item->>'tok' AND t.revoked_at IS NULL
-          AND t.role = ANY(CAST(:roles AS text[]))
-    LEFT JOIN principals AS p ON p.id = t.principal_id  -- the actor is the token's principal
-),
-ev AS (
-    INSERT INTO lineage_events (event_hash, kind, event_type, event_time, run_uuid, producer,
-                                payload, received_at, received_by)
-    SELECT i.ev->>'hash', i.ev->>'kind', i.ev->>'event_type', (i.ev->>'t')::timestamptz,
-           (i.ev->>'run_uuid')::uuid, i.ev->>'producer', i.ev->'payload', :received_at,
-           i.received_by
-    FROM input AS i
-    WHERE i.received_by IS NOT NULL
-    ORDER BY i.ev->>'hash', i.e
-    ON CONFLICT (event_hash) DO NOTHING
-    RETURNING id, event_hash
-),
-new AS MATERIALIZED (  -- the new events; a repeat within the group is a duplicate
-    SELECT DISTINCT ON (ev.event_hash) i.e, i.ev, ev.id, (i.ev->>'t')::timestamptz AS t
-    FROM input AS i JOIN ev ON ev.event_hash = i.ev->>'hash'
-    WHERE i.received_by IS NOT NULL
-    ORDER BY ev.event_hash, i.e
-),
-job AS (
-    INSERT INTO lineage_jobs AS j (namespace, name, first_seen, last_seen)
-    SELECT n.ev->>'job_ns', n.ev->>'job_name', min(n.t), max(n.t)
-    FROM new AS n
-    WHERE n.ev->>'job_ns' IS NOT NULL
-    GROUP BY 1, 2
-    ORDER BY 1, 2
-    ON CONFLICT (namespace, name) DO UPDATE
-        SET first_seen = least(j.first_seen, excluded.first_seen),
-            last_seen = greatest(j.last_seen, excluded.last_seen)
-    RETURNING id, namespace, name
-),
-run_rows AS MATERIALIZED (
-    SELECT n.e, n.t, n.ev->>'job_ns' AS job_ns, n.ev->>'job_name' AS job_name, x.*
-    FROM new AS n,
-         jsonb_to_recordset(n.ev->'runs')
-         AS x(run_uuid uuid, parent_run_uuid uuid, state text, state_rank smallint,
-              started_at timestamptz, ended_at timestamptz, links jsonb)
-),
-run_links AS (
-    SELECT x.run_uuid, jsonb_object_agg(l.key, l.value ORDER BY x.e) AS links
-    FROM run_rows AS x, jsonb_each(x.links) AS l
-    GROUP BY 1
-),
-run_merged AS (
-    SELECT x.run_uuid,
-           (array_agg(x.job_ns ORDER BY x.e))[1] AS job_ns,
-           (array_agg(x.job_name ORDER BY x.e))[1] AS job_name,
-           min(x.parent_run_uuid::text)::uuid AS parent_run_uuid,
-           (array_agg(x.state ORDER BY x.state_rank DESC,
-                      coalesce(x.ended_at, '-infinity') DESC, x.state DESC))[1] AS state,
-           max(x.state_rank) AS state_rank,
-           min(x.started_at) AS started_at,
-           (array_agg(x.ended_at ORDER BY x.state_rank DESC,
-                      coalesce(x.ended_at, '-infinity') DESC, x.state DESC))[1] AS ended_at,
-           min(x.t) AS first_seen,
-           max(x.t) AS last_seen
-    FROM run_rows AS x
-    GROUP BY 1
-),
-run AS (
-    INSERT INTO lineage_runs AS r (run_uuid, job_id, parent_run_uuid, state, state_rank,
-                                   started_at, ended_at, first_seen, last_seen, links)
-    SELECT m.run_uuid, job.id, m.parent_run_uuid, m.state, m.state_rank, m.started_at,
-           m.ended_at, m.first_seen, m.last_seen, coalesce(l.links, '{}')
-    FROM run_merged AS m
-    JOIN job ON job.namespace = m.job_ns AND job.name = m.job_name
-    LEFT JOIN run_links AS l ON l.run_uuid = m.run_uuid
-    ORDER BY m.run_uuid
-    ON CONFLICT (run_uuid) DO UPDATE SET
-        state = CASE WHEN (excluded.state_rank, coalesce(excluded.ended_at, '-infinity'),
-                           excluded.state)
-                        > (r.state_rank, coalesce(r.ended_at, '-infinity'), r.state)
-                     THEN excluded.state ELSE r.state END,
-        ended_at = CASE WHEN (excluded.state_rank, coalesce(excluded.ended_at, '-infinity'),
-                              excluded.state)
-                           > (r.state_rank, coalesce(r.ended_at, '-infinity'), r.state)
-                        THEN excluded.ended_at ELSE r.ended_at END,
-        state_rank = greatest(r.state_rank, excluded.state_rank),
-        started_at = least(r.started_at, excluded.started_at),
-        parent_run_uuid = least(r.parent_run_uuid, excluded.parent_run_uuid),
-        first_seen = least(r.first_seen, excluded.first_seen),
-        last_seen = greatest(r.last_seen, excluded.last_seen),
-        links = r.links || excluded.links
-    RETURNING id, run_uuid, job_id
-),
-ds AS (
-    INSERT INTO lineage_datasets AS d (namespace, name, first_seen, last_seen)
-    SELECT x.namespace, x.name, min(n.t), max(n.t)
-    FROM new AS n, jsonb_to_recordset(n.ev->'datasets') AS x(namespace text, name text)
-    GROUP BY 1, 2
-    ORDER BY 1, 2
-    ON CONFLICT (namespace, name) DO UPDATE
-        SET first_seen = least(d.first_seen, excluded.first_seen),
-            last_seen = greatest(d.last_seen, excluded.last_seen)
-    RETURNING id, namespace, name
-),
-ver_rows AS MATERIALIZED (
-    SELECT n.e, n.t, x.*
-    FROM new AS n,
-         jsonb_to_recordset(n.ev->'versions')
-         AS x(namespace text, name text, version text, producer_run_uuid uuid,
-              produced_at timestamptz, links jsonb)
-),
-ver_links AS (
-    SELECT x.namespace, x.name, x.version, jsonb_object_agg(l.key, l.value ORDER BY x.e) AS links
-    FROM ver_rows AS x, jsonb_each(x.links) AS l
-    GROUP BY 1, 2, 3
-),
-ver AS (
-    INSERT INTO lineage_dataset_versions AS v (dataset_id, version, producer_run_uuid,
-                                               produced_at, first_seen, links)
-    SELECT ds.id, m.version, m.producer_run_uuid, m.produced_at, m.first_seen,
-           coalesce(l.links, '{}')
-    FROM (
-        SELECT x.namespace, x.name, x.version,
-               min(x.producer_run_uuid::text)::uuid AS producer_run_uuid,
-               min(x.produced_at) AS produced_at, min(x.t) AS first_seen
-        FROM ver_rows AS x
-        GROUP BY 1, 2, 3
-    ) AS m
-    JOIN ds ON ds.namespace = m.namespace AND ds.name = m.name
-    LEFT JOIN ver_links AS l
-           ON l.namespace = m.namespace AND l.name = m.name AND l.version = m.version
-    ORDER BY ds.id, m.version
-    ON CONFLICT (dataset_id, version) DO UPDATE SET
-        producer_run_uuid = least(v.producer_run_uuid, excluded.producer_run_uuid),
-        produced_at = least(v.produced_at, excluded.produced_at),
-        first_seen = least(v.first_seen, excluded.first_seen),
-        links = v.links || excluded.links
-    RETURNING id, dataset_id, version
-),
-io AS (
-    INSERT INTO lineage_run_io AS e (run_id, dataset_id, version_id, direction, seen_at)
-    SELECT run.id, ds.id, ver.id, m.direction, m.seen_at
-    FROM (
-        SELECT x.run_uuid, x.namespace, x.name, x.version, x.direction, min(n.t) AS seen_at
-        FROM new AS n,
-             jsonb_to_recordset(n.ev->'io')
-             AS x(run_uuid uuid, namespace text, name text, version text, direction text)
-        GROUP BY 1, 2, 3, 4, 5
-    ) AS m
-    JOIN run ON run.run_uuid = m.run_uuid
-    JOIN ds ON ds.namespace = m.namespace AND ds.name = m.name
-    LEFT JOIN ver ON ver.dataset_id = ds.id AND ver.version = m.version
-    ORDER BY run.id, m.direction, ds.id, ver.id
-    ON CONFLICT (run_id, direction, dataset_id, version_id) DO UPDATE
-        SET seen_at = least(e.seen_at, excluded.seen_at)
-    RETURNING id, run_id, dataset_id, version_id, direction
-),
-jio AS (
-    INSERT INTO lineage_job_io (job_id, direction, dataset_id)
-    SELECT DISTINCT job.id, x.direction, ds.id
-    FROM new AS n
-    CROSS JOIN jsonb_to_recordset(n.ev->'job_io') AS x(namespace text, name text, direction text)
-    JOIN job ON job.namespace = n.ev->>'job_ns' AND job.name = n.ev->>'job_name'
-    JOIN ds ON ds.namespace = x.namespace AND ds.name = x.name
-    ORDER BY 1, 2, 3
-    ON CONFLICT DO NOTHING
-),
-fac_rows AS MATERIALIZED (
-    SELECT n.t, f.meta->>0 AS kind, f.meta->>1 AS ns, f.meta->>2 AS nm, f.meta->>3 AS ver,
-           f.meta->>4 AS dir, (f.meta->>5)::uuid AS run, f.meta->>6 AS fname,
-           f.meta->>7 AS hash, f.facet
-    FROM new AS n,
-         ROWS FROM (jsonb_array_elements(n.ev->'facet_meta'),
-                    jsonb_array_elements(n.ev->'facets')) AS f(meta, facet)
-),
-fac_owned AS (
-    SELECT f.kind, job.id AS owner_id, f.fname, f.hash, f.facet, f.t
-    FROM fac_rows AS f JOIN job ON job.namespace = f.ns AND job.name = f.nm
-    WHERE f.kind = 'job'
-    UNION ALL
-    SELECT f.kind, run.id, f.fname, f.hash, f.facet, f.t
-    FROM fac_rows AS f JOIN run ON run.run_uuid = f.run
-    WHERE f.kind = 'run'
-    UNION ALL
-    SELECT f.kind, ds.id, f.fname, f.hash, f.facet, f.t
-    FROM fac_rows AS f JOIN ds ON ds.namespace = f.ns AND ds.name = f.nm
-    WHERE f.kind = 'dataset'
-    UNION ALL
-    SELECT f.kind, ver.id, f.fname, f.hash, f.facet, f.t
-    FROM fac_rows AS f
-    JOIN ds ON ds.namespace = f.ns AND ds.name = f.nm
-    JOIN ver ON ver.dataset_id = ds.id AND ver.version = f.ver
-    WHERE f.kind = 'version'
-    UNION ALL
-    SELECT f.kind, io.id, f.fname, f.hash, f.facet, f.t
-    FROM fac_rows AS f
-    JOIN run ON run.run_uuid = f.run
-    JOIN ds ON ds.namespace = f.ns AND ds.name = f.nm
-    JOIN io ON io.run_id = run.id AND io.dataset_id = ds.id AND io.direction = f.dir
-    LEFT JOIN ver ON ver.id = io.version_id
-    WHERE f.kind IN ('input', 'output') AND ver.version IS NOT DISTINCT FROM f.ver
-),
-fac AS (
-    INSERT INTO lineage_facets AS f (owner_kind, owner_id, name, content_hash, facet,
-                                     first_seen, last_seen)
-    SELECT o.kind, o.owner_id, o.fname, o.hash, (array_agg(o.facet))[1], min(o.t), max(o.t)
-    FROM fac_owned AS o
-    GROUP BY 1, 2, 3, 4
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT (owner_kind, owner_id, name, content_hash) DO UPDATE
-        SET first_seen = least(f.first_seen, excluded.first_seen),
-            last_seen = greatest(f.last_seen, excluded.last_seen)
-        WHERE f.first_seen > excluded.first_seen OR f.last_seen < excluded.last_seen
-),
-col AS (
-    INSERT INTO lineage_column_edges AS c (out_dataset_id, out_field, in_dataset_id, in_field,
-                                           detail, detail_hash, first_seen)
-    SELECT o.id, m.out_field, i.id, m.in_field, m.detail, m.detail_hash, m.first_seen
-    FROM (
-        SELECT x.out_namespace, x.out_name, x.out_field, x.in_namespace, x.in_name,
-               x.in_field, x.detail_hash, (array_agg(x.detail))[1] AS detail,
-               min(n.t) AS first_seen
-        FROM new AS n,
-             jsonb_to_recordset(n.ev->'edges')
-             AS x(out_namespace text, out_name text, out_field text, in_namespace text,
-                  in_name text, in_field text, detail jsonb, detail_hash text)
-        GROUP BY 1, 2, 3, 4, 5, 6, 7
-    ) AS m
-    JOIN ds AS o ON o.namespace = m.out_namespace AND o.name = m.out_name
-    JOIN ds AS i ON i.namespace = m.in_namespace AND i.name = m.in_name
-    ORDER BY 1, 2, 3, 4, 6
-    ON CONFLICT ON CONSTRAINT uq_lineage_column_edges_edge DO UPDATE
-        SET first_seen = least(c.first_seen, excluded.first_seen)
-        WHERE c.first_seen > excluded.first_seen
+WITH RECURSIVE walk(kind, id, depth) AS (
+    SELECT CAST(:kind AS text), CAST(:id AS bigint), 0
+  UNION
+    SELECT n.kind, n.id, w.depth + 1
+    FROM walk w
+    CROSS JOIN LATERAL (
+        SELECT 'job' AS kind, e.job_id AS id FROM lineage_job_io e
+        WHERE w.kind = 'dataset' AND e.dataset_id = w.id AND e.direction = :from_dataset
+        UNION ALL
+        SELECT 'dataset', e.dataset_id FROM lineage_job_io e
+        WHERE w.kind = 'job' AND e.job_id = w.id AND e.direction = :from_job
+    ) AS n
+    WHERE w.depth < :hops
 )
-SELECT i.received_by, n.id AS event_id, job.id AS job_id, run.job_id AS run_job_id
-FROM input AS i
-LEFT JOIN new AS n ON n.e = i.e
-LEFT JOIN job ON n.e IS NOT NULL
-              AND job.namespace = i.ev->>'job_ns' AND job.name = i.ev->>'job_name'
-LEFT JOIN run ON n.e IS NOT NULL AND run.run_uuid = (i.ev->>'run_uuid')::uuid
-ORDER BY i.e
+SELECT kind, id, min(depth) AS depth FROM walk GROUP BY kind, id
 """
 )
 
 
-# The planner cannot see how few rows the JSON parameter holds. Its guesses would make it
-# JIT-compile the statement (seconds) and nest loops over the CTEs (quadratic in the group).
-# A connection that only writes lineage (the group-commit writer's) switches both off once
-# (`configure_writer_connection`); on any other, they are switched off around the statement
-# and put back right after it, in the same round trip.
-_PLANNER_KEY = "driftgate.lineage_planner"
-_PLANNER_SAVE = (
-    "SELECT set_config('driftgate.jit', current_setting('jit'), true), "
-    "set_config('driftgate.nestloop', current_setting('enable_nestloop'), true)"
-)
-_PLANNER_OFF = "SELECT set_config('jit', 'off', true), set_config('enable_nestloop', 'off', true)"
-_PLANNER_RESTORE = (
-    "SELECT set_config('jit', current_setting('driftgate.jit'), true), "
-    "set_config('enable_nestloop', current_setting('driftgate.nestloop'), true)"
-)
-
-
-def configure_writer_connection(connection: Connection) -> None:
-    """Planner settings for good, for a connection that writes lineage and nothing else.
-
-    Such a connection must not go back to the pool (close it with `invalidate()`).
-    """
-    connection.exec_driver_sql("SET jit = off")
-    connection.exec_driver_sql("SET enable_nestloop = off")
-    connection.commit()
-    connection.info[_PLANNER_KEY] = True
-
-
-@dataclass(frozen=True)
-class Stored:
-    actor: str | None  # who it was received from; None: the token was refused, nothing written
-    event_id: int | None  # None: a duplicate (or refused)
-    job_id: int | None
-    run_job_id: int | None
-
-    @property
-    def duplicate(self) -> bool:
-        return self.event_id is None
-
-
-def event_json(rows: EventRows) -> str:
-    """One event's part of the statement's parameter (pure; built before the event is queued).
-
-    The payload and the facets are spliced in as the canonical JSON text computed for their
-    hashes, so nothing large is serialized twice.
-    """
-    head = json.dumps(
-        {
-            "hash": rows.event_hash,
-            "kind": rows.kind,
-            "event_type": rows.event_type,
-            "t": rows.event_time.isoformat(),
-            "run_uuid": rows.run_uuid,
-            "producer": rows.producer,
-            "job_ns": rows.job[0] if rows.job else None,
-            "job_name": rows.job[1] if rows.job else None,
-            "runs": [rows.run] if rows.run else [],
-            "datasets": rows.datasets,
-            "versions": rows.versions,
-            "io": rows.io,
-            "job_io": rows.job_io,
-            "edges": rows.column_edges,
-            "facet_meta": rows.facets,
-        },
-        ensure_ascii=False,
+def walk_job_graph(
+    session: Session, *, kind: str, node_id: int, depth: int, downstream: bool
+) -> list[Row[Any]]:
+    """Jobs and datasets reachable in one direction; `depth` counts jobs, so 2 hops each."""
+    return list(
+        session.execute(
+            _JOB_GRAPH_WALK,
+            {
+                "kind": kind,
+                "id": node_id,
+                "hops": 2 * depth,
+                "from_dataset": "in" if downstream else "out",
+                "from_job": "out" if downstream else "in",
+            },
+        )
     )
-    facets = ",".join(rows.facet_json)
-    return f'{head[:-1]}, "payload": {rows.canonical}, "facets": [{facets}]}}'
 
 
-@dataclass(frozen=True)
-class Received:
-    """One event to store: its part of the statement's parameter, and who sent it: a known
-    principal's name, or the SHA-256 of a bearer token that the statement itself checks."""
-
-    event_json: str
-    received_by: str | None = None
-    token_hash: str | None = None
-
-
-@cache
-def _ingest_sql() -> tuple[bytes, tuple[str, ...]]:
-    """The statement with `$n` placeholders, rendered once: psycopg does not cache its own
-    conversion of statements this long. psycopg prepares it after a few executions."""
-    compiled = _INGEST.compile(dialect=pg_psycopg.dialect(paramstyle="numeric_dollar"))
-    assert compiled.positiontup is not None
-    return str(compiled).encode(), tuple(compiled.positiontup)
-
-
-def store_events(
-    session: Session,
-    events: Sequence[Received],
-    *,
-    received_at: datetime,
-    roles: Sequence[str] = (),
-) -> list[Stored]:
-    """Write events in one statement, in the session's transaction; one result per event.
-
-    An event whose hash is known (stored before, or earlier in `events`) writes nothing and
-    comes back as a duplicate. An event sent with a token that is unknown, revoked or has none
-    of `roles` writes nothing and comes back with no actor. A failing statement aborts the
-    transaction (the caller rolls back); nothing is left half-applied. The statement (and the
-    planner settings around it) go out in one pipeline: one round trip.
-    """
-    with pipeline(session):
-        pending = queue_store_events(session, events, received_at=received_at, roles=roles)
-    return pending.rows()
-
-
-def pipeline(session: Session) -> AbstractContextManager[Any]:
-    """psycopg's pipeline on the session's connection: statements sent inside it go out
-    together, and their results come back in one round trip when it ends."""
-    return _driver(session).pipeline()
-
-
-@contextmanager
-def committing_pipeline(session: Session) -> Iterator[None]:
-    """On the writer's own connection (`configure_writer_connection`): pipeline what is sent
-    inside, and send COMMIT after it, so the last writes and the commit share one round trip;
-    the caller then calls `session.commit()` as usual, which finds nothing left to commit. An
-    error in any of them (the commit included) is raised when the block ends, with the
-    transaction not committed. On any other connection (a caller's session, savepoints in
-    tests) this does nothing: the caller's commit works as it always does.
-    """
-    if not session.connection().info.get(_PLANNER_KEY):
-        yield
-        return
-    raw = _driver(session)
-    with raw.pipeline():
-        yield
-        raw.execute("COMMIT")
-
-
-class PendingStore:
-    """The result of a queued `store_events` statement (see `queue_store_events`)."""
-
-    def __init__(self, cursor: psycopg.RawCursor[Any] | None) -> None:
-        self._cursor = cursor
-
-    def rows(self) -> list[Stored]:
-        """One result per event, in order (waits for the statement if it is still pending)."""
-        if self._cursor is None:
-            return []
-        return [Stored(*row) for row in self._cursor.fetchall()]
-
-
-def queue_store_events(
-    session: Session,
-    events: Sequence[Received],
-    *,
-    received_at: datetime,
-    roles: Sequence[str] = (),
-) -> PendingStore:
-    """`store_events`, sent but not waited for when called inside `pipeline(session)`, so the
-    caller can send more statements in the same round trip (ingest: the audit chain's lock)."""
-    if not events:
-        return PendingStore(None)
-    items = ",".join(
-        f'{{"by":{json.dumps(e.received_by, ensure_ascii=False)},'
-        f'"tok":{json.dumps(e.token_hash)},"ev":{e.event_json}}}'
-        for e in events
+def job_edges(
+    session: Session, job_ids: Iterable[int], dataset_ids: Iterable[int]
+) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            text(
+                "SELECT job_id, dataset_id, direction FROM lineage_job_io "
+                "WHERE job_id = ANY(:jobs) AND dataset_id = ANY(:datasets)"
+            ),
+            {"jobs": list(job_ids), "datasets": list(dataset_ids)},
+        )
     )
-    sql, names = _ingest_sql()
-    values = {"events": f"[{items}]", "received_at": received_at, "roles": list(roles)}
-    around = not session.connection().info.get(_PLANNER_KEY)
-    raw = _driver(session)
-    cursor = psycopg.RawCursor(raw)
-    if around:
-        raw.execute(_PLANNER_SAVE)
-        raw.execute(_PLANNER_OFF)
-    cursor.execute(sql, [values[n] for n in names])
-    if around:
-        raw.execute(_PLANNER_RESTORE)
-    return PendingStore(cursor)
 
 
-def _driver(session: Session) -> psycopg.Connection[Any]:
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
-    return raw
+def datasets_by_id(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            text(
+                """
+SELECT d.id, d.namespace, d.name, d.first_seen, d.last_seen, v.version AS current_version
+FROM lineage_datasets d
+LEFT JOIN LATERAL (
+    SELECT version FROM lineage_dataset_versions
+    WHERE dataset_id = d.id
+    ORDER BY produced_at DESC NULLS LAST, first_seen DESC, version DESC LIMIT 1
+) v ON true
+WHERE d.id = ANY(:ids)
+ORDER BY d.namespace, d.name
+"""
+            ),
+            {"ids": list(ids)},
+        )
+    )
+
+
+def jobs_by_id(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            text(
+                """
+SELECT j.id, j.namespace, j.name, j.first_seen, j.last_seen,
+       r.run_uuid, r.state, r.started_at, r.ended_at
+FROM lineage_jobs j
+LEFT JOIN LATERAL (
+    SELECT run_uuid, state, started_at, ended_at FROM lineage_runs
+    WHERE job_id = j.id
+    ORDER BY coalesce(ended_at, started_at, last_seen) DESC, run_uuid DESC LIMIT 1
+) r ON true
+WHERE j.id = ANY(:ids)
+ORDER BY j.namespace, j.name
+"""
+            ),
+            {"ids": list(ids)},
+        )
+    )
+
+
+def current_facets(
+    session: Session, owner_kind: str, ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
+    """The latest facet of each name per owner (ties broken by content, so deterministic)."""
+    rows = session.execute(
+        text(
+            """
+SELECT DISTINCT ON (owner_id, name) owner_id, name, facet
+FROM lineage_facets
+WHERE owner_kind = :kind AND owner_id = ANY(:ids)
+ORDER BY owner_id, name, last_seen DESC, content_hash DESC
+"""
+        ),
+        {"kind": owner_kind, "ids": list(ids)},
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        out.setdefault(r.owner_id, {})[r.name] = r.facet
+    return out
+
+
+# --- version-level walks: impact (downstream) and provenance (upstream) --------------------
+
+_IMPACT_WALK = text(
+    """
+WITH RECURSIVE walk(version_id, run_id, depth) AS (
+    SELECT id, CAST(NULL AS bigint), 0 FROM lineage_dataset_versions WHERE id = ANY(:roots)
+  UNION
+    SELECT o.version_id, r.run_id, w.depth + 1
+    FROM walk w
+    JOIN lineage_dataset_versions v ON v.id = w.version_id
+    CROSS JOIN LATERAL (
+        SELECT i.run_id FROM lineage_run_io i
+        WHERE i.version_id = v.id AND i.direction = 'in'
+        UNION ALL
+        SELECT i.run_id FROM lineage_run_io i
+        WHERE v.produced_at IS NOT NULL
+          AND i.dataset_id = v.dataset_id AND i.direction = 'in' AND i.version_id IS NULL
+          AND i.seen_at > v.produced_at
+          AND NOT EXISTS (
+              SELECT 1 FROM lineage_dataset_versions n
+              WHERE n.dataset_id = v.dataset_id
+                AND n.produced_at > v.produced_at AND n.produced_at < i.seen_at)
+    ) AS r
+    JOIN lineage_run_io o ON o.run_id = r.run_id AND o.direction = 'out'
+    WHERE w.depth < :depth AND o.version_id IS NOT NULL
+)
+SELECT version_id, min(depth) AS depth, array_remove(array_agg(DISTINCT run_id), NULL) AS runs
+FROM walk GROUP BY version_id
+"""
+)
+
+
+def walk_impact(session: Session, roots: Sequence[int], depth: int) -> list[Row[Any]]:
+    """Every version derived from the root versions, with the runs that derived it."""
+    return list(session.execute(_IMPACT_WALK, {"roots": list(roots), "depth": depth}))
+
+
+_PROVENANCE_WALK = text(
+    """
+WITH RECURSIVE walk(dataset_id, version_id, via_run_id, depth) AS (
+    SELECT v.dataset_id, v.id, CAST(NULL AS bigint), 0
+    FROM lineage_dataset_versions v WHERE v.id = ANY(:roots)
+  UNION
+    SELECT i.dataset_id, src.version_id, i.run_id, 1
+    FROM lineage_run_io i
+    CROSS JOIN LATERAL (
+        SELECT coalesce(i.version_id, (
+            SELECT p.id FROM lineage_dataset_versions p
+            WHERE p.dataset_id = i.dataset_id AND p.produced_at < i.seen_at
+            ORDER BY p.produced_at DESC LIMIT 1)) AS version_id
+    ) AS src
+    WHERE i.run_id = ANY(:root_runs) AND i.direction = 'in'
+  UNION
+    SELECT i.dataset_id, src.version_id, i.run_id, w.depth + 1
+    FROM walk w
+    JOIN lineage_dataset_versions v ON v.id = w.version_id
+    JOIN lineage_runs pr ON pr.run_uuid = v.producer_run_uuid
+    JOIN lineage_run_io i ON i.run_id = pr.id AND i.direction = 'in'
+    CROSS JOIN LATERAL (
+        SELECT coalesce(i.version_id, (
+            SELECT p.id FROM lineage_dataset_versions p
+            WHERE p.dataset_id = i.dataset_id AND p.produced_at < i.seen_at
+            ORDER BY p.produced_at DESC LIMIT 1)) AS version_id
+    ) AS src
+    WHERE w.depth < :depth
+)
+SELECT dataset_id, version_id, min(depth) AS depth,
+       array_remove(array_agg(DISTINCT via_run_id), NULL) AS runs
+FROM walk GROUP BY dataset_id, version_id
+"""
+)
+
+
+def walk_provenance(
+    session: Session, roots: Sequence[int], root_runs: Sequence[int], depth: int
+) -> list[Row[Any]]:
+    """Every version (or, when unresolvable, dataset) upstream of the roots, with readers."""
+    return list(
+        session.execute(
+            _PROVENANCE_WALK,
+            {"roots": list(roots), "root_runs": list(root_runs), "depth": depth},
+        )
+    )
+
+
+def versions_by_id(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            text(
+                """
+SELECT v.id, v.dataset_id, d.namespace, d.name, v.version, v.producer_run_uuid,
+       v.produced_at, v.links
+FROM lineage_dataset_versions v JOIN lineage_datasets d ON d.id = v.dataset_id
+WHERE v.id = ANY(:ids)
+ORDER BY d.namespace, d.name, v.produced_at NULLS LAST, v.version
+"""
+            ),
+            {"ids": list(ids)},
+        )
+    )
+
+
+def runs_by_id(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            text(
+                """
+SELECT r.id, r.run_uuid, r.state, r.started_at, r.ended_at, r.parent_run_uuid, r.links,
+       j.namespace AS job_namespace, j.name AS job_name
+FROM lineage_runs r JOIN lineage_jobs j ON j.id = r.job_id
+WHERE r.id = ANY(:ids)
+ORDER BY coalesce(r.ended_at, r.started_at, r.last_seen), r.run_uuid
+"""
+            ),
+            {"ids": list(ids)},
+        )
+    )
+
+
+def run_io(session: Session, run_ids: Iterable[int]) -> list[Row[Any]]:
+    """Inputs and outputs of runs, with the version each unversioned input resolved to."""
+    return list(
+        session.execute(
+            text(
+                """
+SELECT i.id, i.run_id, i.direction, d.id AS dataset_id, d.namespace, d.name,
+       coalesce(v.version, rv.version) AS version, coalesce(v.id, rv.id) AS version_id,
+       i.version_id IS NULL AS resolved_by_time
+FROM lineage_run_io i
+JOIN lineage_datasets d ON d.id = i.dataset_id
+LEFT JOIN lineage_dataset_versions v ON v.id = i.version_id
+LEFT JOIN LATERAL (
+    SELECT p.id, p.version FROM lineage_dataset_versions p
+    WHERE i.version_id IS NULL AND p.dataset_id = i.dataset_id AND p.produced_at < i.seen_at
+    ORDER BY p.produced_at DESC LIMIT 1
+) rv ON true
+WHERE i.run_id = ANY(:ids)
+ORDER BY i.run_id, i.direction, d.namespace, d.name
+"""
+            ),
+            {"ids": list(run_ids)},
+        )
+    )
+
+
+def runs_writing(session: Session, version_ids: Iterable[int]) -> list[int]:
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT run_id FROM lineage_run_io "
+            "WHERE version_id = ANY(:ids) AND direction = 'out'"
+        ),
+        {"ids": list(version_ids)},
+    )
+    return [r.run_id for r in rows]
+
+
+def run_events(session: Session, run_uuid: uuid.UUID) -> list[Row[Any]]:
+    """The state history: every accepted event of a run, in event-time order."""
+    return list(
+        session.execute(
+            text(
+                "SELECT event_type, event_time, received_at, producer FROM lineage_events "
+                "WHERE run_uuid = :r ORDER BY event_time, event_type"
+            ),
+            {"r": run_uuid},
+        )
+    )
+
+
+def child_runs(session: Session, run_uuid: uuid.UUID) -> list[uuid.UUID]:
+    rows = session.execute(
+        text("SELECT run_uuid FROM lineage_runs WHERE parent_run_uuid = :r ORDER BY run_uuid"),
+        {"r": run_uuid},
+    )
+    return [r.run_uuid for r in rows]
+
+
+# --- column lineage ---------------------------------------------------------------------
+
+_COLUMN_WALK = text(
+    """
+WITH RECURSIVE walk(dataset_id, field, depth) AS (
+    SELECT CAST(:dataset AS bigint), CAST(:field AS text), 0
+  UNION
+    SELECT n.dataset_id, n.field, w.depth + 1
+    FROM walk w
+    CROSS JOIN LATERAL (
+        SELECT c.out_dataset_id AS dataset_id, c.out_field AS field FROM lineage_column_edges c
+        WHERE :downstream AND c.in_dataset_id = w.dataset_id AND c.in_field = w.field
+        UNION ALL
+        SELECT c.in_dataset_id, c.in_field FROM lineage_column_edges c
+        WHERE NOT :downstream AND c.out_dataset_id = w.dataset_id AND c.out_field = w.field
+    ) AS n
+    WHERE w.depth < :depth AND w.field <> ''
+)
+SELECT dataset_id, field, min(depth) AS depth FROM walk GROUP BY dataset_id, field
+"""
+)
+
+
+def walk_columns(
+    session: Session, *, dataset_id: int, field: str, depth: int, downstream: bool
+) -> list[Row[Any]]:
+    """Fields reachable through column lineage; '' stands for "the whole dataset"."""
+    return list(
+        session.execute(
+            _COLUMN_WALK,
+            {"dataset": dataset_id, "field": field, "depth": depth, "downstream": downstream},
+        )
+    )
+
+
+def column_edges_between(session: Session, dataset_ids: Iterable[int]) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            text(
+                """
+SELECT c.out_dataset_id, c.out_field, c.in_dataset_id, c.in_field, c.detail
+FROM lineage_column_edges c
+WHERE c.out_dataset_id = ANY(:ids) AND c.in_dataset_id = ANY(:ids)
+ORDER BY 1, 2, 3, 4
+"""
+            ),
+            {"ids": list(dataset_ids)},
+        )
+    )
+
+
+def datasets_with_column_lineage(session: Session, ids: Iterable[int]) -> set[int]:
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT out_dataset_id FROM lineage_column_edges "
+            "WHERE out_dataset_id = ANY(:ids)"
+        ),
+        {"ids": list(ids)},
+    )
+    return {r.out_dataset_id for r in rows}
+
+
+def versions_with_links(
+    session: Session, dataset_ids: Iterable[int], keys: Sequence[str], limit: int = 500
+) -> list[Row[Any]]:
+    """Versions of these datasets that carry any of the link keys (model versions, windows)."""
+    return list(
+        session.execute(
+            text(
+                """
+SELECT v.id, v.dataset_id, d.namespace, d.name, v.version, v.producer_run_uuid,
+       v.produced_at, v.links
+FROM lineage_dataset_versions v JOIN lineage_datasets d ON d.id = v.dataset_id
+WHERE v.dataset_id = ANY(:ids) AND v.links ?| CAST(:keys AS text[])
+ORDER BY d.namespace, d.name, v.produced_at DESC NULLS LAST LIMIT :limit
+"""
+            ),
+            {"ids": list(dataset_ids), "keys": list(keys), "limit": limit},
+        )
+    )
+
+
+def assertion_results(session: Session, run_ids: Iterable[int]) -> list[Row[Any]]:
+    """Per input edge of these runs, its current `dataQualityAssertions`, counted in SQL."""
+    return list(
+        session.execute(
+            text(
+                """
+SELECT c.run_id, c.dataset_id,
+       (SELECT count(*) FROM jsonb_array_elements(c.facet->'assertions') a
+        WHERE a->'success' = 'true') AS passed,
+       (SELECT count(*) FROM jsonb_array_elements(c.facet->'assertions') a
+        WHERE a->'success' = 'false') AS failed,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('assertion', a->'assertion',
+                                                     'column', a->'column')), '[]')
+        FROM jsonb_array_elements(c.facet->'assertions') a
+        WHERE a->'success' = 'false') AS failed_assertions
+FROM (
+    SELECT DISTINCT ON (i.id) i.run_id, i.dataset_id, f.facet
+    FROM lineage_run_io i
+    JOIN lineage_facets f ON f.owner_kind = 'input' AND f.owner_id = i.id
+                         AND f.name = 'dataQualityAssertions'
+    WHERE i.run_id = ANY(:ids) AND i.direction = 'in'
+    ORDER BY i.id, f.last_seen DESC, f.content_hash DESC
+) AS c
+WHERE jsonb_typeof(c.facet->'assertions') = 'array'
+"""
+            ),
+            {"ids": list(run_ids)},
+        )
+    )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)

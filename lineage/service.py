@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth import Principal, Role, hash_token
 from core.clock import utcnow
-from lineage import repository
+from lineage import ingest_repository
 from lineage.errors import InvalidLineageEvent, ReservedNamespace
 from lineage.extract import EventRows, extract
 from lineage.validate import validate_event
@@ -39,7 +39,7 @@ class PreparedEvent:
 
     kind: str
     rows: EventRows
-    event_json: str  # its part of the store's statement (`repository.event_json`)
+    event_json: str  # its part of the store's statement (`ingest_repository.event_json`)
 
 
 def prepare_event(
@@ -54,7 +54,7 @@ def prepare_event(
     rows = extract(document, kind)
     if reserved_namespace is not None:
         refuse_reserved(rows, reserved_namespace)
-    return PreparedEvent(kind, rows, repository.event_json(rows))
+    return PreparedEvent(kind, rows, ingest_repository.event_json(rows))
 
 
 def refuse_reserved(rows: EventRows, namespace: str) -> None:
@@ -92,7 +92,7 @@ def store_events(
     chain's lock is asked for right after the statement and the audit events are written
     last, so the lock is held for the audit rows and the commit, never during the statement.
     """
-    received = [repository.Received(e.event_json, received_by=a.name) for a, e in events]
+    received = [ingest_repository.Received(e.event_json, received_by=a.name) for a, e in events]
     results = _store(session, received, [e for _, e in events], roles=())
     return [r for r in results if r is not None]
 
@@ -104,14 +104,15 @@ def store_events_for_tokens(
     that writes them: an event whose token is unknown, revoked or has none of `roles` writes
     nothing and comes back as None (ask `core.auth` why)."""
     received = [
-        repository.Received(e.event_json, token_hash=hash_token(token)) for token, e in events
+        ingest_repository.Received(e.event_json, token_hash=hash_token(token))
+        for token, e in events
     ]
     return _store(session, received, [e for _, e in events], roles=[r.value for r in roles])
 
 
 def _store(
     session: Session,
-    received: list[repository.Received],
+    received: list[ingest_repository.Received],
     events: list[PreparedEvent],
     *,
     roles: Sequence[str],
@@ -120,8 +121,8 @@ def _store(
         return []
     # One round trip: the statement, then the audit chain's lock and the read of its head. The
     # lock waits behind the statement, so it is held only from here to the commit.
-    with repository.pipeline(session):
-        pending = repository.queue_store_events(
+    with ingest_repository.pipeline(session):
+        pending = ingest_repository.queue_store_events(
             session, received, received_at=utcnow(), roles=roles
         )
         chain = audit.lock_chain(session)

@@ -6,7 +6,7 @@ flush per event across all requests. Instead, request handlers validate their ev
 input never reaches the queue) and hand it to one writer thread. The writer takes whatever is
 queued, up to `max_group` events, and in one transaction:
 
-1. writes the events in arrival order with one statement (`repository.store_events`), which
+1. writes the events in arrival order with one statement (`ingest_repository.store_events`), which
    also checks each event's bearer token, so a revoked token writes nothing;
 2. appends one audit event per new event under a single acquisition of the chain lock;
 3. commits (one WAL flush), and only then answers each waiting request.
@@ -32,7 +32,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import Principal, Role
-from lineage import repository, service
+from lineage import ingest_repository, service
 from lineage.service import Ingested, PreparedEvent
 
 log = logging.getLogger("driftgate.lineage")
@@ -53,7 +53,7 @@ class _Pending:
 class DedicatedConnection:
     """Sessions on one connection that the writer keeps, instead of a pool checkout (and a
     pre-ping round trip) per group. Its planner settings are made for lineage writes once
-    (`repository.configure_writer_connection`), so it never goes back to the pool: a
+    (`ingest_repository.configure_writer_connection`), so it never goes back to the pool: a
     connection that failed is discarded and replaced on the next use."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
@@ -65,7 +65,7 @@ class DedicatedConnection:
         if connection is None or connection.closed or connection.invalidated:
             self.close()
             connection = self._factory.kw["bind"].connect()
-            repository.configure_writer_connection(connection)
+            ingest_repository.configure_writer_connection(connection)
             self._connection = connection
         return self._factory(bind=connection)
 
@@ -190,7 +190,7 @@ class GroupCommitWriter:
         session = self._sessions()
         try:
             # On the writer's connection, the audit rows and COMMIT go out together.
-            with repository.committing_pipeline(session):
+            with ingest_repository.committing_pipeline(session):
                 stored = service.store_events_for_tokens(session, writes, roles=self._roles)
             session.commit()
             results = iter(stored)
