@@ -32,7 +32,7 @@ def parse_moment(text: str, option: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         _fail(f"{option}: {text!r} is not an ISO 8601 date or time", 2)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def window(start: str | None, end: str | None, days: float) -> tuple[datetime, datetime]:

@@ -58,6 +58,16 @@ class FeedBatch:
     frame: pl.DataFrame
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The same instant with `datetime.UTC` as its zone (naive times are taken as UTC).
+
+    polars refuses to compare datetimes of different zone names, even `Etc/UTC` (how
+    PostgreSQL's `timestamptz` reads back) with `UTC`, so every moment entering the feed's
+    frames goes through here.
+    """
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def hour_floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -211,6 +221,7 @@ def generate(config: FeedConfig, origin: datetime, start_hour: int, end_hour: in
             f"hours {start_hour}..{end_hour} fall outside the feed's horizon "
             f"0..{int(config.horizon_days * 24)}"
         )
+    origin = as_utc(origin)
     world = build_world(config)
     parts = [_hour(world, origin, h) for h in range(start_hour, end_hour)]
     parts = [p for p in parts if p]
@@ -241,7 +252,7 @@ _EMPTY_KEYS = [
 
 def _frame(world: World, origin: datetime, c: dict[str, np.ndarray]) -> pl.DataFrame:
     cfg, users, items = world.config, world.users, world.items
-    origin_us = np.datetime64(origin.astimezone(UTC).replace(tzinfo=None), "us")
+    origin_us = np.datetime64(origin.replace(tzinfo=None), "us")
     h = c["h"].astype(np.int64)
     event_us = h * US_PER_HOUR + c["t_us"].astype(np.int64)
     event_time = origin_us + event_us.astype("timedelta64[us]")
@@ -302,6 +313,7 @@ def deliver(
     clicks arrive in the batch of the hour they happen, so older impressions (up to the delay
     cap) are regenerated to find the clicks that land in the window.
     """
+    origin = as_utc(origin)
     lookback = int(np.ceil(config.label_delay_cap_hours))
     truth = generate(config, origin, max(0, start_hour - lookback), end_hour)
     start = origin + timedelta(hours=start_hour)
