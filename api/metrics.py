@@ -39,7 +39,8 @@ from core.audit import AuditEvent
 from core.auth import authenticate
 from core.clock import utcnow
 from core.errors import Unauthorized
-from monitors.models import Alert, DriftWindow
+from monitors.drift.models import DriftWindow
+from monitors.slos.models import Alert
 
 UNMATCHED = "<unmatched>"
 # Served ahead of the router (api.lineage_ingest), so no route is set in the scope for it.

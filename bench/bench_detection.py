@@ -6,8 +6,8 @@ and current batches that are clean or carry one corruption in one field. Every d
 exactly the same rows:
 
 - driftgate: each batch profiled by `checks.profile.profile_frame`, compared with the merged
-  reference profile by `monitors.drift.compare_window` with the contract's default monitoring;
-  a batch is *flagged* when the dataset verdict is `alert`.
+  reference profile by `monitors.drift.compare.compare_window` with the contract's default
+  monitoring; a batch is *flagged* when the dataset verdict is `alert`.
 - scipy on raw rows: `ks_2samp` per numeric field (non-null values), `chi2_contingency` per
   categorical field, Bonferroni across the fields at a family-wise `--alpha` (default 0.01,
   the clean-data target); flagged when any field is significant.
@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checks.profile import profile_frame
 from contracts.spec import ContractSpec
-from monitors.drift import DriftPolicy, WindowDrift, compare_window, monitored_fields
-from monitors.profiles import FieldProfile, merge_window
+from monitors.drift.compare import DriftPolicy, WindowDrift, compare_window, monitored_fields
+from monitors.drift.profiles import FieldProfile, merge_window
 
 NUMERIC = ("normal", "lognormal", "exponential", "uniform", "poisson")
 CATEGORICAL = {"cat10": 10, "cat50": 50, "cat5000": 5000}

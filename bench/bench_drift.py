@@ -6,16 +6,16 @@ against a reference of the same size, drifted in 6 fields. Contenders on the sam
 - scipy: `ks_2samp` per numeric column plus `chi2_contingency` per categorical;
 - driftgate: profile the window (`checks.profile.profile_frame`: moments, log-bucket
   sketches, top-k) and compare it with the stored reference profile
-  (`monitors.drift.compare_window`: PSI on reference-quantile bins, KS, BH correction).
+  (`monitors.drift.compare.compare_window`: PSI on reference-quantile bins, KS, BH correction).
 Part 2, from stored profiles: windows of 1 h, 1 day, 7 and 30 days (and 7 and 30 days starting
 and ending at :20) of hourly batches whose profiles sit in PostgreSQL, evaluated by
-`monitors.service.drift_series` (query, merge, compare), from the batches' own profiles and
+`monitors.drift.service.drift_series` (query, merge, compare), from the batches' own profiles and
 through the rollups the runner keeps (built first as the runner does, a bounded run at a time).
 Part 2b (`minute`), the same for one batch a minute (31 days, 44,640 batches of 1,000 rows):
 aligned windows of 10 minutes to 30 days, and unaligned ones whose edges are parts of hours and
 of minutes (from and to :20 and :20:30; 45 and 59 minutes within hours).
 Part 3, SLOs: 30 days of minute-level data (43,200 batches, drift windows and quality
-windows) and the four SLO kinds evaluated by `monitors.slos.evaluate_slo`.
+windows) and the four SLO kinds evaluated by `monitors.slos.service.evaluate_slo`.
 Part 4, the label-free estimate's error against realized AUC, without and with concept drift.
 
     .venv/bin/python bench/bench_drift.py --rows 100000 1000000 [--repeat 3] [--json out.json]
@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.scratch import scratch_database
 from checks.profile import profile_frame
 from contracts.spec import ContractSpec
-from monitors.drift import DriftPolicy, compare_window, monitored_fields
-from monitors.profiles import merge_window
+from monitors.drift.compare import DriftPolicy, compare_window, monitored_fields
+from monitors.drift.profiles import merge_window
 
 N_FLOAT, N_INT = 10, 10
 CATEGORIES = {
@@ -323,7 +323,7 @@ def minute_windows(end: datetime) -> list[tuple[str, datetime, datetime]]:
 def build_rollups(sessions: Any, settings: Any, contract_id: str = "bench") -> dict[str, Any]:
     """The runner's bounded rollup refresh, one transaction per run, until nothing is left."""
     from core.db import unit_of_work
-    from monitors.service import refresh_rollups
+    from monitors.drift.service import refresh_rollups
 
     runs = []
     while True:
@@ -346,8 +346,8 @@ def stored_profiles(
     from core.clock import SimulatedClock, set_clock
     from core.db import make_session_factory, unit_of_work
     from core.settings import Settings
-    from monitors.references import build_reference
-    from monitors.service import refresh_rollups
+    from monitors.drift.references import build_reference
+    from monitors.drift.service import refresh_rollups
 
     engine = create_engine(url)
     sessions = make_session_factory(engine)
@@ -385,8 +385,8 @@ def minute_profiles(
     from core.clock import SimulatedClock, set_clock
     from core.db import make_session_factory, unit_of_work
     from core.settings import Settings
-    from monitors.references import build_reference
-    from monitors.service import refresh_rollups
+    from monitors.drift.references import build_reference
+    from monitors.drift.service import refresh_rollups
 
     engine = create_engine(url)
     sessions = make_session_factory(engine)
@@ -425,7 +425,7 @@ def minute_profiles(
 def _time_window(
     sessions: Any, dataset: str, start: datetime, stop: datetime, settings: Any, repeat: int
 ) -> dict[str, Any]:
-    from monitors.service import drift_series
+    from monitors.drift.service import drift_series
 
     with sessions() as s:
         t, series = best_of(
@@ -458,8 +458,9 @@ def slo_timing(url: str, repeat: int) -> dict[str, Any]:
     from core.auth import CLI_OPERATOR
     from core.clock import SimulatedClock, set_clock
     from core.db import make_session_factory, unit_of_work
-    from monitors.models import DriftWindow, ModelQualityWindow
-    from monitors.slos import create_slo, evaluate_slo, get_slo
+    from monitors.drift.models import DriftWindow
+    from monitors.quality.models import ModelQualityWindow
+    from monitors.slos.service import create_slo, evaluate_slo, get_slo
 
     engine = create_engine(url)
     sessions = make_session_factory(engine)
@@ -566,7 +567,7 @@ def slo_timing(url: str, repeat: int) -> dict[str, Any]:
 
 def estimate_error(windows: int = 48, requests: int = 500) -> dict[str, Any]:
     """Mean |expected AUC - realized AUC| over hourly windows, without and with concept drift."""
-    from monitors.quality import estimated, roc_auc
+    from monitors.quality.metrics import estimated, roc_auc
 
     out = {}
     for label, drift in (

@@ -226,7 +226,7 @@ def evaluate_windows(
     from core.clock import SimulatedClock, get_clock, set_clock
     from core.db import unit_of_work
     from core.settings import Settings
-    from monitors.quality_service import quality_series
+    from monitors.quality.service import quality_series
 
     engine = create_engine(url)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
@@ -280,7 +280,7 @@ def reference_heldout(
     mapped by an isotonic fit on the other half of the period's requests. This is the error
     while P(click | score) holds, apart from any drift after the reference."""
     from contracts.durations import parse_duration
-    from monitors import calibration, quality
+    from monitors.quality import calibration, metrics
 
     with psycopg.connect(_libpq(url)) as conn:
         rows = conn.execute(
@@ -300,14 +300,14 @@ def reference_heldout(
     out = []
     for i in np.unique(index):
         m = index == i
-        auc = quality.roc_auc(scores[m], labels[m])
+        auc = metrics.roc_auc(scores[m], labels[m])
         if auc is None:
             continue
         out.append(
             {
                 "auc": auc,
                 "ctr": float(labels[m].mean()),
-                "auc_cal": quality.expected_auc(p[m]),
+                "auc_cal": metrics.expected_auc(p[m]),
                 "ctr_cal": float(p[m].mean()),
             }
         )

@@ -53,8 +53,9 @@ def apply_slos(
     from cli.context import context
     from core.db import unit_of_work
     from core.errors import DriftgateError
-    from monitors import repository, slos
     from monitors.schemas import SloCreate
+    from monitors.slos import repository
+    from monitors.slos import service as slos
 
     docs: Any = yaml.safe_load(file.read_text())
     if isinstance(docs, dict):
@@ -100,7 +101,7 @@ def drift(
     from cli.context import context
     from core.db import unit_of_work
     from core.errors import DriftgateError
-    from monitors.service import drift_series
+    from monitors.drift.service import drift_series
 
     ctx = context()
     try:
@@ -144,7 +145,7 @@ def alerts(
     """List alerts, newest first."""
     from cli.context import context
     from core.db import unit_of_work
-    from monitors import repository
+    from monitors.slos import repository
 
     ctx = context()
     with unit_of_work(ctx.sessions) as session:

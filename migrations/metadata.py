@@ -8,7 +8,10 @@ from governance import models as governance_models  # noqa: F401
 from governance import promotion_models  # noqa: F401
 from incidents import models as incidents_models  # noqa: F401
 from lineage import models as lineage_models  # noqa: F401
-from monitors import models as monitors_models  # noqa: F401
+from monitors.drift import models as drift_models  # noqa: F401
+from monitors.notify import models as notify_models  # noqa: F401
+from monitors.quality import models as quality_models  # noqa: F401
+from monitors.slos import models as slos_models  # noqa: F401
 from ranker import models as ranker_models  # noqa: F401
 
 target_metadata = Base.metadata

@@ -12,10 +12,13 @@ from fastapi.responses import HTMLResponse
 from core.bounds import INT64_MAX, IsoDateTime
 from core.clock import utcnow
 from core.http import Admin, AppSettings, DbSession, Viewer
-from monitors import notify, repository, service, slos
+from monitors.drift import repository as drift_repository
+from monitors.drift import service as drift
+from monitors.drift.models import MonitorReference
+from monitors.drift.references import build_reference, current_spec, minimum_of, pending_reason
 from monitors.errors import AlertNotFound
-from monitors.models import Alert, MonitorReference
-from monitors.references import build_reference, current_spec, minimum_of, pending_reason
+from monitors.notify import repository as notify_repository
+from monitors.notify import service as notify
 from monitors.schemas import (
     AlertDetail,
     AlertEventRead,
@@ -33,6 +36,9 @@ from monitors.schemas import (
     SloRead,
     SloUpdate,
 )
+from monitors.slos import repository as slo_repository
+from monitors.slos import service as slos
+from monitors.slos.models import Alert
 
 router = APIRouter(tags=["monitors"])
 
@@ -62,7 +68,7 @@ def get_drift(
     ] = 24,
 ) -> dict[str, Any]:
     """Drift per field and per window (or batch) against the reference, from stored profiles."""
-    return service.drift_series(
+    return drift.drift_series(
         session,
         dataset=dataset,
         window=window,
@@ -87,7 +93,7 @@ def get_quality(
     count: Annotated[int, Query(ge=1, le=2000, description="Windows when no start.")] = 24,
 ) -> dict[str, Any]:
     """Realized quality (AUC, log loss, calibration, NDCG@10) next to the label-free estimate."""
-    from monitors.quality_service import quality_series
+    from monitors.quality.service import quality_series
 
     return quality_series(
         session,
@@ -112,9 +118,9 @@ def get_drift_report(
     ] = 100_000,
 ) -> HTMLResponse:
     """An Evidently DataDriftPreset HTML report of a window against the reference (raw rows)."""
-    from monitors.report import drift_report_html
+    from monitors.drift.report import drift_report_html
 
-    contract_id = service.resolve_contract_id(session, dataset)
+    contract_id = drift.resolve_contract_id(session, dataset)
     end = end or utcnow()
     html = drift_report_html(
         session,
@@ -129,10 +135,10 @@ def get_drift_report(
 @router.get("/monitors/references", response_model=list[ReferenceRead])
 def list_references(session: DbSession, _: Viewer, dataset: Dataset) -> list[ReferenceRead]:
     """Every version of a dataset's reference profile and what it covers, newest first."""
-    contract_id = service.resolve_contract_id(session, dataset)
-    versions = repository.reference_versions(session, contract_id)
-    active = repository.active_reference(session, contract_id)
-    slices = repository.reference_slices(session, [r.id for r in versions])
+    contract_id = drift.resolve_contract_id(session, dataset)
+    versions = drift_repository.reference_versions(session, contract_id)
+    active = drift_repository.active_reference(session, contract_id)
+    slices = drift_repository.reference_slices(session, [r.id for r in versions])
     return [_reference(r, active, slices.get(r.id)) for r in versions]
 
 
@@ -141,12 +147,12 @@ def active_reference(
     session: DbSession, _: Viewer, settings: AppSettings, dataset: Dataset
 ) -> dict[str, Any]:
     """The reference drift is judged against now, or what is missing before there is one."""
-    contract_id = service.resolve_contract_id(session, dataset)
-    active = repository.active_reference(session, contract_id)
+    contract_id = drift.resolve_contract_id(session, dataset)
+    active = drift_repository.active_reference(session, contract_id)
     if active is None:
         pending = pending_reason(session, contract_id, settings=settings)
         return {"contract_id": contract_id, "reference": None, "pending": pending}
-    slices = repository.reference_slices(session, [active.id])
+    slices = drift_repository.reference_slices(session, [active.id])
     return {
         "contract_id": contract_id,
         "reference": _reference(active, active, slices.get(active.id)),
@@ -166,7 +172,7 @@ def recompute_reference(
     ] = False,
 ) -> ReferenceRead:
     """Recompute a dataset's reference now (a new version only if the profile changed)."""
-    contract_id = service.resolve_contract_id(session, dataset)
+    contract_id = drift.resolve_contract_id(session, dataset)
     minimum = None if force else minimum_of(current_spec(session, contract_id), settings)
     ref = build_reference(
         session,
@@ -176,7 +182,7 @@ def recompute_reference(
         reason="requested via API" + (" (forced below the minimum)" if force else ""),
         minimum=minimum,
     )
-    slices = repository.reference_slices(session, [ref.id])
+    slices = drift_repository.reference_slices(session, [ref.id])
     return _reference(ref, ref, slices.get(ref.id))
 
 
@@ -196,7 +202,7 @@ def _reference(
 @router.get("/slos", response_model=list[SloRead])
 def list_slos(session: DbSession, _: Viewer) -> list[SloRead]:
     """Every SLO with the runner's last evaluation."""
-    return [SloRead.model_validate(s) for s in repository.list_slos(session)]
+    return [SloRead.model_validate(s) for s in slo_repository.list_slos(session)]
 
 
 @router.post("/slos", response_model=SloRead, status_code=status.HTTP_201_CREATED)
@@ -226,7 +232,7 @@ def get_slo(session: DbSession, _: Viewer, slo_id: str) -> SloDetail:
             **SloRead.model_validate(slo).model_dump(),
             "status": evaluation.to_json(),
             "open_alerts": [
-                AlertRead.model_validate(a) for a in repository.open_alerts_of(session, slo_id)
+                AlertRead.model_validate(a) for a in slo_repository.open_alerts_of(session, slo_id)
             ],
         }
     )
@@ -243,7 +249,7 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[AlertRead]:
     """Alerts, newest first."""
-    rows = repository.list_alerts(
+    rows = slo_repository.list_alerts(
         session, state=state, slo_id=slo, severity=severity, limit=limit, offset=offset
     )
     return [AlertRead.model_validate(a) for a in rows]
@@ -255,7 +261,7 @@ def get_alert(session: DbSession, _: Viewer, alert_id: uuid.UUID) -> AlertDetail
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise AlertNotFound(f"no alert {alert_id}", field="alert_id", rule="exists")
-    history = repository.alert_history(session, [alert_id])
+    history = slo_repository.alert_history(session, [alert_id])
     return AlertDetail.model_validate(
         {
             **AlertRead.model_validate(alert).model_dump(),
@@ -273,7 +279,7 @@ def create_sink(session: DbSession, actor: Admin, body: SinkCreate) -> SinkRead:
 @router.get("/monitors/sinks", response_model=list[SinkRead])
 def list_sinks(session: DbSession, _: Admin) -> list[SinkRead]:
     """Notification sinks (secrets are never shown)."""
-    return [SinkRead.model_validate(s) for s in repository.list_sinks(session)]
+    return [SinkRead.model_validate(s) for s in notify_repository.list_sinks(session)]
 
 
 @router.patch("/monitors/sinks/{name}", response_model=SinkRead)
@@ -295,7 +301,7 @@ def list_notifications(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[NotificationRead]:
     """The notification outbox, newest first, with attempts and the last error."""
-    rows = repository.list_notifications(
+    rows = notify_repository.list_notifications(
         session, status=status_, alert_id=alert, limit=limit, offset=offset
     )
     return [NotificationRead.model_validate(n) for n in rows]

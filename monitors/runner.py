@@ -30,13 +30,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.auth import Principal, Role
 from core.db import unit_of_work
 from core.settings import Settings
-from monitors import repository
-from monitors.alerts import reconcile
-from monitors.notify import DeliveryReport, deliver_due
-from monitors.quality_service import record_recent
-from monitors.references import ensure_reference, pending_reason
-from monitors.service import record_recent_windows, record_sliding_windows, refresh_rollups
-from monitors.slos import evaluate_slo
+from monitors.drift import repository as drift_repository
+from monitors.drift.references import ensure_reference, pending_reason
+from monitors.drift.service import record_recent_windows, record_sliding_windows, refresh_rollups
+from monitors.notify.service import DeliveryReport, deliver_due
+from monitors.quality.service import record_recent
+from monitors.slos import repository as slo_repository
+from monitors.slos.alerts import reconcile
+from monitors.slos.service import evaluate_slo
 
 log = logging.getLogger("driftgate.monitors")
 RUNNER = Principal(name="monitor-runner", role=Role.admin)
@@ -93,7 +94,7 @@ def run_once(sessions: sessionmaker[Session], *, settings: Settings) -> RunRepor
 
 def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> None:
     """Drift for every monitored contract, then every enabled SLO; one failure is isolated."""
-    for contract_id in repository.monitored_contract_ids(session):
+    for contract_id in drift_repository.monitored_contract_ids(session):
         try:
             with session.begin_nested():
                 reference = ensure_reference(
@@ -131,7 +132,7 @@ def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> 
     except Exception as exc:
         log.exception("model quality evaluation failed")
         report.errors.append(f"quality: {exc}")
-    for slo in repository.list_slos(session, enabled_only=True):
+    for slo in slo_repository.list_slos(session, enabled_only=True):
         try:
             with session.begin_nested():
                 evaluation = evaluate_slo(session, slo)
@@ -201,4 +202,4 @@ class MonitorRunner:
 
     def _marker(self) -> tuple[Any, ...]:
         with unit_of_work(self._sessions) as session:
-            return repository.ingest_marker(session)
+            return drift_repository.ingest_marker(session)

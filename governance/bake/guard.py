@@ -119,7 +119,7 @@ _LIVE_SCORES = text(
 
 
 def score_shift_signal(session: Session, req: PromotionRequest, bake: Bake) -> Signal:
-    from monitors.stats import psi_from_counts
+    from monitors.drift.stats import psi_from_counts
 
     reference = (req.evaluation or {}).get("score_reference") or {}
     if not reference.get("count"):
@@ -411,8 +411,8 @@ def notify(
     sessions: sessionmaker[Session], incident_id: uuid.UUID, settings: Settings
 ) -> list[dict[str, Any]]:
     """Send the incident to every enabled `page` sink once; record each outcome (audited)."""
-    from monitors import repository as monitor_repo
-    from monitors.sinks import DeliveryFailed, send
+    from monitors.notify import repository as monitor_repo
+    from monitors.notify.sinks import DeliveryFailed, send
 
     with unit_of_work(sessions) as session:
         incident = session.get(Incident, incident_id)

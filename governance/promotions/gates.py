@@ -348,8 +348,8 @@ def _artifact_gate(ctx: Context) -> GateResult:
 
 
 def _error_budget_gate(session: Session, policy: PolicyDocument) -> GateResult:
-    from monitors import repository as monitor_repo
-    from monitors.slos import evaluate_slo
+    from monitors.slos import repository as monitor_repo
+    from monitors.slos.service import evaluate_slo
 
     wanted = set(policy.gates.error_budget.slos)
     defined = [s for s in monitor_repo.list_slos(session) if not wanted or s.id in wanted]

@@ -1,7 +1,7 @@
 """Profile rollups: 6-hour and week levels, and one compact sketch column.
 
 `sketch_keys` / `sketch_counts` (two int64 arrays, 16 bytes per bucket) become one `sketch`
-in `monitors.sketch_codec`'s layout (int32 keys and counts, 8 bytes per bucket), and rows may
+in `monitors.drift.sketch_codec`'s layout (int32 keys and counts, 8 bytes per bucket), and rows may
 now span 6 hours or a week as well as an hour or a day, so a 30-day window reads 4-32 rows per
 field instead of 30-75. Rollups are a cache the monitor runner rebuilds (a bounded number of
 batches per run, newest first), so the old rows are deleted rather than converted; until they

@@ -1,6 +1,6 @@
 """Profile rollups: minute and 10-minute levels.
 
-A window's edges are now tiled down to whole minutes (`monitors.buckets`), so with minute-level
+A window's edges are now tiled down to whole minutes (`monitors.drift.buckets`), so with minute-level
 batches an unaligned window reads at most 2 x (9 + 5) sub-hour rollup rows per field at its
 edges instead of up to ~118 batches' JSON profiles. Existing rows stay valid (they still match
 their batches); the runner builds the new levels newest first, rebuilding each hour from its

@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 
 from contracts.spec import ContractSpec, FieldMonitor, NullRateMonitor
-from monitors import significance, stats
-from monitors.profiles import CATEGORICAL, NUMERIC, FieldProfile, is_monitorable
+from monitors.drift import significance, stats
+from monitors.drift.profiles import CATEGORICAL, NUMERIC, FieldProfile, is_monitorable
 
 Severity = Literal["ok", "warn", "alert", "no_data"]
 SEVERITY_ORDER = {"no_data": -1, "ok": 0, "warn": 1, "alert": 2}

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitors.models import MonitorReference
-from monitors.profiles import FieldProfile, merge_field_profiles, profiles_from_json
-from monitors.seasons import Minimum, choose
+from monitors.drift.models import MonitorReference
+from monitors.drift.profiles import FieldProfile, merge_field_profiles, profiles_from_json
+from monitors.drift.seasons import Minimum, choose
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,14 @@ from core import audit
 from core.auth import Principal
 from core.clock import utcnow
 from core.settings import Settings
-from monitors import repository
-from monitors.drift import monitored_fields
+from monitors.drift import repository
+from monitors.drift.compare import monitored_fields
+from monitors.drift.models import MonitorReference
+from monitors.drift.profiles import FieldProfile, fingerprint, merge_window, profiles_to_json
+from monitors.drift.reference_views import reference_profiles as reference_profiles
+from monitors.drift.reference_views import reference_view as reference_view
+from monitors.drift.seasons import Minimum, slice_keys
 from monitors.errors import ReferenceUnavailable
-from monitors.models import MonitorReference
-from monitors.profiles import FieldProfile, fingerprint, merge_window, profiles_to_json
-from monitors.reference_views import reference_profiles as reference_profiles
-from monitors.reference_views import reference_view as reference_view
-from monitors.seasons import Minimum, slice_keys
 
 DEFAULT_TRAILING = timedelta(days=7)
 
@@ -143,14 +143,16 @@ def champion_training_batches(
     session: Session, contract_id: str, *, settings: Settings
 ) -> ReferenceSource | None:
     """The batches of this contract upstream of the current champion, via lineage."""
-    from lineage import graph, naming, queries
+    from lineage import graph, naming
+    from lineage import repository as lineage_store
     from lineage.errors import LineageNodeNotFound
 
     ns = settings.lineage_namespace
-    dataset = queries.find_dataset(session, [(ns, naming.champion(settings.monitor_model_name))])
+    champion = naming.champion(settings.monitor_model_name)
+    dataset = lineage_store.find_dataset(session, [(ns, champion)])
     if dataset is None:
         return None
-    latest = queries.latest_version(session, dataset.id)
+    latest = lineage_store.latest_version(session, dataset.id)
     if latest is None:
         return None
     model_version = (latest.links or {}).get(naming.MODEL_VERSION) or latest.version

@@ -16,11 +16,11 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from checks.service import read_accepted
-from monitors import repository
-from monitors.drift import monitored_fields
+from monitors.drift import repository
+from monitors.drift.compare import monitored_fields
+from monitors.drift.profiles import CATEGORICAL, NUMERIC
+from monitors.drift.references import current_spec
 from monitors.errors import InvalidWindow, ReferenceUnavailable
-from monitors.profiles import CATEGORICAL, NUMERIC
-from monitors.references import current_spec
 
 SEED = 20261123
 

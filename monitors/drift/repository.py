@@ -15,17 +15,8 @@ from sqlalchemy.orm import Session
 
 from checks.models import Batch, ColumnProfile
 from contracts.models import Contract
-from monitors.buckets import EPOCH, LEVELS, NAMES, SUB_HOUR, Bucket
-from monitors.models import (
-    Alert,
-    AlertEvent,
-    DriftWindow,
-    MonitorReference,
-    Notification,
-    NotificationSink,
-    ProfileRollup,
-    Slo,
-)
+from monitors.drift.buckets import EPOCH, LEVELS, NAMES, SUB_HOUR, Bucket
+from monitors.drift.models import DriftWindow, MonitorReference, ProfileRollup
 
 USABLE = ("passed", "warned", "quarantined")  # batches whose accepted rows were stored
 _MIN_TIME, _MAX_TIME = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
@@ -582,107 +573,6 @@ def drift_verdicts(
         .order_by(DriftWindow.window_end)
     )
     return list(session.execute(stmt))
-
-
-# --- SLOs and alerts ------------------------------------------------------------------------
-
-
-def list_slos(session: Session, *, enabled_only: bool = False) -> list[Slo]:
-    stmt = select(Slo).order_by(Slo.id)
-    if enabled_only:
-        stmt = stmt.where(Slo.enabled.is_(True))
-    return list(session.scalars(stmt))
-
-
-def get_slo(session: Session, slo_id: str, *, for_update: bool = False) -> Slo | None:
-    stmt = select(Slo).where(Slo.id == slo_id)
-    return session.scalar(stmt.with_for_update() if for_update else stmt)
-
-
-def open_alert(session: Session, slo_id: str, severity: str) -> Alert | None:
-    stmt = select(Alert).where(
-        Alert.slo_id == slo_id, Alert.severity == severity, Alert.state != "resolved"
-    )
-    return session.scalar(stmt.with_for_update())
-
-
-def open_alerts_of(session: Session, slo_id: str) -> list[Alert]:
-    stmt = select(Alert).where(Alert.slo_id == slo_id, Alert.state != "resolved")
-    return list(session.scalars(stmt))
-
-
-def list_alerts(
-    session: Session,
-    *,
-    state: str | None,
-    slo_id: str | None,
-    severity: str | None,
-    limit: int,
-    offset: int,
-) -> list[Alert]:
-    stmt = select(Alert)
-    if state:
-        stmt = stmt.where(Alert.state == state)
-    if slo_id:
-        stmt = stmt.where(Alert.slo_id == slo_id)
-    if severity:
-        stmt = stmt.where(Alert.severity == severity)
-    stmt = stmt.order_by(Alert.opened_at.desc(), Alert.id).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
-
-
-def alert_history(session: Session, alert_ids: Sequence[uuid.UUID]) -> list[AlertEvent]:
-    if not alert_ids:
-        return []
-    stmt = (
-        select(AlertEvent)
-        .where(AlertEvent.alert_id.in_(alert_ids))
-        .order_by(AlertEvent.alert_id, AlertEvent.id)
-    )
-    return list(session.scalars(stmt))
-
-
-# --- sinks and the outbox -------------------------------------------------------------------
-
-
-def list_sinks(session: Session, *, enabled_only: bool = False) -> list[NotificationSink]:
-    stmt = select(NotificationSink).order_by(NotificationSink.name)
-    if enabled_only:
-        stmt = stmt.where(NotificationSink.enabled.is_(True))
-    return list(session.scalars(stmt))
-
-
-def sink_by_name(session: Session, name: str) -> NotificationSink | None:
-    return session.scalar(select(NotificationSink).where(NotificationSink.name == name))
-
-
-def due_notifications(session: Session, now: datetime, limit: int) -> list[Notification]:
-    """Due outbox rows, locked; another replica skips them instead of sending twice."""
-    stmt = (
-        select(Notification)
-        .where(Notification.status == "pending", Notification.next_attempt_at <= now)
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.scalars(stmt))
-
-
-def list_notifications(
-    session: Session, *, status: str | None, alert_id: uuid.UUID | None, limit: int, offset: int
-) -> list[Notification]:
-    stmt = select(Notification)
-    if status:
-        stmt = stmt.where(Notification.status == status)
-    if alert_id:
-        stmt = stmt.where(Notification.alert_id == alert_id)
-    stmt = stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
-
-
-def get_notification(session: Session, notification_id: int) -> Notification | None:
-    stmt = select(Notification).where(Notification.id == notification_id).with_for_update()
-    return session.scalar(stmt)
 
 
 def delete_sliding_windows_before(session: Session, contract_id: str, cutoff: datetime) -> None:

@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from monitors import repository
-from monitors.buckets import HOUR, MINUTE, NAMES, Bucket, align, end_of
-from monitors.profiles import FieldProfile
-from monitors.rollups import (
+from monitors.drift import repository
+from monitors.drift.buckets import HOUR, MINUTE, NAMES, Bucket, align, end_of
+from monitors.drift.profiles import FieldProfile
+from monitors.drift.rollups import (
     ABSENT,
     BucketIndex,
     Stat,
@@ -36,7 +36,7 @@ from monitors.rollups import (
     merge_parts,
     valid_rollups,
 )
-from monitors.sketch_codec import encode
+from monitors.drift.sketch_codec import encode
 
 # ~1.5 s a run for 10,000-row batches on the 2-core reference VM (docs/benchmarks.md)
 MAX_BATCHES_PER_REFRESH = 240

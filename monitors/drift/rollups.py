@@ -2,12 +2,12 @@
 and weeks.
 
 A window [start, end) is tiled by whole weeks, days, 6 hours, hours, 10 minutes and minutes
-(`monitors.buckets.tile`); the batches in the parts of minutes at its edges are read one by one.
+(`buckets.tile`); the batches in the parts of minutes at its edges are read one by one.
 Each bucket whose rollup is still valid (same batch count and newest arrival as the batches
 table says now, counted in PostgreSQL: `LiveStats`) contributes one pre-merged profile per
 field; a bucket without a valid rollup is replaced by its finer buckets (a week by its days, a
 day by its 6 hours, and so on down to minutes), and a minute without one by its batches' own
-stored profiles. Rollups are a cache the runner maintains (`monitors.rollup_refresh`): a window
+stored profiles. Rollups are a cache the runner maintains (`rollup_refresh`): a window
 evaluated without them gives the same result, only slower.
 """
 
@@ -22,15 +22,15 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from checks.heavy_hitters import CategoryCounts
-from monitors import repository
-from monitors.buckets import LENGTH, Bucket, align, coarser, end_of, finer
-from monitors.profiles import (
+from monitors.drift import repository
+from monitors.drift.buckets import LENGTH, Bucket, align, coarser, end_of, finer
+from monitors.drift.profiles import (
     FieldProfile,
     merge_batch_profiles,
     merge_field_profiles,
     sketch_from_text,
 )
-from monitors.sketch_codec import decode
+from monitors.drift.sketch_codec import decode
 
 ABSENT = "absent"  # the type of a rollup row for a field no batch of the bucket profiled
 Stat = tuple[int, datetime]  # (batch count, newest arrival) of a bucket

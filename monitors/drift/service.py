@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.settings import Settings
-from monitors import repository, rollups
-from monitors.buckets import WEEK, align, snap, tile
-from monitors.drift import (
+from monitors.drift import repository, rollups
+from monitors.drift.buckets import WEEK, align, snap, tile
+from monitors.drift.compare import (
     DriftPolicy,
     MonitoredField,
     WindowDrift,
@@ -25,13 +25,13 @@ from monitors.drift import (
     contract_policy,
     monitored_fields,
 )
+from monitors.drift.models import MonitorReference
+from monitors.drift.profiles import FieldProfile
+from monitors.drift.reference_views import reference_view
+from monitors.drift.references import coverage, current_spec, pending_reason, slice_minimum
+from monitors.drift.rollup_refresh import Refreshed, refresh
+from monitors.drift.seasons import Minimum
 from monitors.errors import DatasetNotMonitored, InvalidWindow
-from monitors.models import MonitorReference
-from monitors.profiles import FieldProfile
-from monitors.reference_views import reference_view
-from monitors.references import coverage, current_spec, pending_reason, slice_minimum
-from monitors.rollup_refresh import Refreshed, refresh
-from monitors.seasons import Minimum
 
 MAX_WINDOWS = 2000
 MAX_BATCH_IDS = 100  # batch ids listed per window, newest first; GET /batches lists them all

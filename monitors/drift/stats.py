@@ -86,7 +86,7 @@ def psi(reference: Sketch, current: Sketch, bins: int = 10) -> Comparison:
 def ks(reference: Sketch, current: Sketch) -> Comparison:
     """Two-sample KS statistic from the sketches' CDFs, with its asymptotic p-value
     (`significance.ks_sf`: scipy's `kstwo` at small sizes, Stephens' form past them)."""
-    from monitors.significance import ks_sf
+    from monitors.drift.significance import ks_sf
 
     n, m = reference.total, current.total
     points = np.union1d(bucket_value(reference.keys), bucket_value(current.keys))

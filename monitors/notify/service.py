@@ -23,10 +23,10 @@ from core.clock import utcnow
 from core.db import unit_of_work
 from core.errors import InvalidInput
 from core.settings import Settings
-from monitors import repository
 from monitors.errors import NotificationNotFound, SinkExists, SinkNotFound
-from monitors.models import Notification, NotificationSink
-from monitors.sinks import DeliveryFailed, send
+from monitors.notify import repository
+from monitors.notify.models import Notification, NotificationSink
+from monitors.notify.sinks import DeliveryFailed, send
 
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from core.settings import Settings
-from monitors.models import NotificationSink
+from monitors.notify.models import NotificationSink
 
 SIGNATURE_HEADER = "X-Driftgate-Signature"
 TIMESTAMP_HEADER = "X-Driftgate-Timestamp"

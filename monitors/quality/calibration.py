@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from monitors import quality
+from monitors.quality import metrics
 
 HELDOUT_SEED = 20261207
 
@@ -84,11 +84,11 @@ def fit_quality(scores: np.ndarray, labels: np.ndarray, calibration: Calibration
         "brier_raw": brier(raw, labels),
         "brier_calibrated": brier(calibrated, labels),
         "brier_heldout": brier(held, labels),
-        "log_loss_raw": quality.log_loss(raw, labels),
-        "log_loss_heldout": quality.log_loss(held, labels),
-        "ece_raw": quality.calibration_error(raw, labels),
-        "ece_calibrated": quality.calibration_error(calibrated, labels),
-        "ece_heldout": quality.calibration_error(held, labels),
+        "log_loss_raw": metrics.log_loss(raw, labels),
+        "log_loss_heldout": metrics.log_loss(held, labels),
+        "ece_raw": metrics.calibration_error(raw, labels),
+        "ece_calibrated": metrics.calibration_error(calibrated, labels),
+        "ece_heldout": metrics.calibration_error(held, labels),
     }
 
 

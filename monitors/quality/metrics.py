@@ -14,7 +14,7 @@ FPR = Σ(1-p) / Σ(1-p)_total over the predictions above it; its area is the exp
 estimate holds only while P(click | score) stays what it was: under concept drift it is blind,
 which is why realized AUC from delayed labels stays the ground truth. Served scores are rarely
 calibrated probabilities (the ranker scores every item at position 0), so the estimate maps them
-through the model version's calibration (`monitors.calibration`) first when it has one.
+through the model version's calibration (`monitors.quality.calibration`) first when it has one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 if TYPE_CHECKING:
-    from monitors.calibration import Calibration
+    from monitors.quality.calibration import Calibration
 
 EPS = 1e-7
 NDCG_K = 10

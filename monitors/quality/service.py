@@ -29,11 +29,12 @@ from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
-from monitors import calibration, quality, stats
+from monitors.drift import stats
+from monitors.drift.service import align, parse_window, window_bounds
 from monitors.errors import InvalidWindow
-from monitors.models import ModelCalibration, ModelQualityWindow
-from monitors.service import align, parse_window, window_bounds
-from monitors.slo_events import to_us
+from monitors.quality import calibration, metrics
+from monitors.quality.models import ModelCalibration, ModelQualityWindow
+from monitors.slos.events import to_us
 
 _SERVED = text(
     """
@@ -310,7 +311,7 @@ def _with_estimate(
     """Add the CBPE estimate: calibrated when every version in the window has a calibration
     (each row mapped by its own version's), else from raw scores with the reasons why."""
     scores, versions = rows[:, 2], rows[:, 3]
-    raw = quality.estimated(scores)
+    raw = metrics.estimated(scores)
     missing = [s.reason for s in states if s.calibration is None]
     est = raw
     if states and not missing:
@@ -319,10 +320,10 @@ def _with_estimate(
             mask = versions == state.version
             assert state.calibration is not None
             probabilities[mask] = state.calibration.apply(scores[mask])
-        est = quality.Estimated(
+        est = metrics.Estimated(
             raw.predictions,
             float(probabilities.mean()),
-            quality.expected_auc(probabilities),
+            metrics.expected_auc(probabilities),
             calibrated=True,
         )
     share = _reference_share(rows, states)
@@ -381,7 +382,7 @@ def _window(
     elif coverage is not None and coverage < settings.monitor_label_coverage:
         status = "insufficient_labels"
     else:
-        real = quality.realized(rows[labeled, 1], scores[labeled], labels[labeled] > 0)
+        real = metrics.realized(rows[labeled, 1], scores[labeled], labels[labeled] > 0)
         status = "mature" if now >= end + maturity else "provisional"
     return {
         "model_name": model,

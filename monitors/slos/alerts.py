@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
-from monitors import repository
-from monitors.models import Alert, AlertEvent, Notification, Slo
-from monitors.slo_events import evidence
-from monitors.slos import SloEvaluation, rule_json
+from monitors.notify import repository as notify_repository
+from monitors.notify.models import Notification
+from monitors.slos import repository
+from monitors.slos.events import evidence
+from monitors.slos.models import Alert, AlertEvent, Slo
+from monitors.slos.service import SloEvaluation, rule_json
 
 SEVERITIES = ("page", "ticket")
 DEFAULT_RUNBOOK = "docs/monitors.md#runbook-{kind}"
@@ -201,7 +203,7 @@ def enqueue(
             next_attempt_at=now,
             created_at=now,
         )
-        for sink in repository.list_sinks(session, enabled_only=True)
+        for sink in notify_repository.list_sinks(session, enabled_only=True)
         if alert.severity in sink.severities
     ]
     session.add_all(rows)

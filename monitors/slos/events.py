@@ -28,9 +28,11 @@ from sqlalchemy.orm import Session
 
 from checks.models import Batch
 from contracts.models import Contract
-from monitors import repository
-from monitors.models import DriftWindow, ModelQualityWindow, Slo
-from monitors.service import MAX_WINDOWS
+from monitors.drift import repository
+from monitors.drift.models import DriftWindow
+from monitors.drift.service import MAX_WINDOWS
+from monitors.quality.models import ModelQualityWindow
+from monitors.slos.models import Slo
 
 US = 1_000_000
 

@@ -23,8 +23,9 @@ from core.auth import Principal
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
-from monitors import repository
-from monitors.burn_rate import (
+from monitors.errors import InvalidSlo, SloExists, SloNotFound
+from monitors.slos import repository
+from monitors.slos.burn_rate import (
     SRE_RULES,
     BurnRateRule,
     RuleVerdict,
@@ -33,9 +34,8 @@ from monitors.burn_rate import (
     burn_rate,
     evaluate_rule,
 )
-from monitors.errors import InvalidSlo, SloExists, SloNotFound
-from monitors.models import Slo
-from monitors.slo_events import Events, load_events
+from monitors.slos.events import Events, load_events
+from monitors.slos.models import Slo
 
 KINDS = ("batch_pass_rate", "freshness", "drift_free", "realized_auc")
 CONTRACT_KINDS = ("batch_pass_rate", "freshness", "drift_free")
@@ -183,7 +183,7 @@ def update_slo(
     session.flush()
     if was_enabled and not slo.enabled:
         # imported here: alerts imports this module for SloEvaluation
-        from monitors.alerts import resolve_all
+        from monitors.slos.alerts import resolve_all
 
         resolve_all(
             session,

@@ -13,14 +13,14 @@ from checks.profile import profile_frame
 from cli.flows import DEMO_COLUMNS, DEMO_FEED_DAYS, demo_impressions
 from contracts.loader import load_contract_document, parse_document
 from core.clock import utcnow
-from monitors.drift import (
+from monitors.drift.compare import (
     DriftPolicy,
     WindowDrift,
     compare_window,
     contract_policy,
     monitored_fields,
 )
-from monitors.profiles import FieldProfile, merge_window
+from monitors.drift.profiles import FieldProfile, merge_window
 from ranker.feed import generate
 from ranker.feed_config import FeedConfig
 

@@ -17,11 +17,11 @@ from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.db import make_session_factory, unit_of_work
 from core.settings import Settings
-from monitors.models import Alert, Slo
 from monitors.runner import run_once
-from monitors.slos import create_slo
+from monitors.slos.models import Alert, Slo
+from monitors.slos.service import create_slo
+from tests.monitors.drift.test_drift import SHIFTED_MIX
 from tests.monitors.factory import events_contract, frame, post, register, simulated
-from tests.monitors.test_drift import SHIFTED_MIX
 
 OBJECTIVES = {"drift-95": 0.95, "drift-99": 0.99}
 
@@ -228,7 +228,7 @@ minute_ = timedelta(minutes=1)
 def _alerting_fields(db: Session, shift: datetime) -> dict[str, dict[str, int]]:
     """Before the shift: per contract, how often each field alerted in a sliding window or a
     batch (the false alarms of a clean week), each printed with its statistic and p-value."""
-    from monitors.models import DriftWindow
+    from monitors.drift.models import DriftWindow
 
     out: dict[str, dict[str, int]] = {}
     rows = db.scalars(

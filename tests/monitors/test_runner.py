@@ -20,14 +20,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.auth import CLI_OPERATOR
 from core.db import make_session_factory, unit_of_work
 from core.settings import Settings
-from monitors.models import Alert, DriftWindow, Notification
-from monitors.notify import create_sink
+from monitors.drift.models import DriftWindow
+from monitors.notify.models import Notification
+from monitors.notify.service import create_sink
 from monitors.runner import MONITOR_LOCK, run_once
 from monitors.schemas import RunRead
-from monitors.slos import create_slo
+from monitors.slos.models import Alert
+from monitors.slos.service import create_slo
+from tests.monitors.drift.test_drift import SHIFTED_MIX
 from tests.monitors.factory import events_contract, hourly, register, simulated
 from tests.monitors.sink_servers import http_sink
-from tests.monitors.test_drift import SHIFTED_MIX
 
 ROOT = Path(__file__).resolve().parents[2]
 Auth = Callable[[str], dict[str, str]]

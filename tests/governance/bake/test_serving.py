@@ -25,8 +25,8 @@ from core.auth import CLI_OPERATOR
 from governance import bake
 from governance.models import ModelVersion
 from incidents.models import Incident
-from lineage import queries
-from monitors.notify import create_sink
+from lineage import repository
+from monitors.notify.service import create_sink
 from tests.governance.conftest import Real
 from tests.monitors.sink_servers import http_sink
 
@@ -323,7 +323,7 @@ def test_a_bake_breach_rolls_back_opens_an_incident_and_notifies(real: Real) -> 
         text = "\n".join(e["summary"] for e in history)
         assert "by bake-guard (automatic)" in text and "incident opened" in text
         with real.sessions.begin() as s:
-            from monitors.models import NotificationSink
+            from monitors.notify.models import NotificationSink
 
             s.delete(
                 s.scalar(select(NotificationSink).where(NotificationSink.name == "oncall-hook"))

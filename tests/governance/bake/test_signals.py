@@ -14,7 +14,7 @@ from governance import bake
 from governance.comparison import score_reference
 from governance.promotion_models import PromotionRequest
 from governance.serving_probe import RankStats
-from monitors.models import ModelQualityWindow
+from monitors.quality.models import ModelQualityWindow
 from ranker.models import Prediction
 from tests.governance.conftest import FAST_POLICY, Gov
 

@@ -13,7 +13,7 @@ from governance.gate_rules import as_shown, judge_error_budgets, judge_metrics, 
 from governance.policy import DEFAULT_POLICY_YAML, parse_policy
 from governance.promotion_errors import InvalidPolicy, UnreadablePolicy
 from incidents.models import Incident
-from monitors.slos import create_slo
+from monitors.slos.service import create_slo
 from tests.governance.conftest import FAST_POLICY, Gov, impressions_frame, post_batch
 
 

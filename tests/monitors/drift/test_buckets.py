@@ -7,7 +7,17 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.buckets import EPOCH, LENGTH, LEVELS, MINUTE, WEEK, align, containing, snap, tile
+from monitors.drift.buckets import (
+    EPOCH,
+    LENGTH,
+    LEVELS,
+    MINUTE,
+    WEEK,
+    align,
+    containing,
+    snap,
+    tile,
+)
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday; epoch weeks start on Thursdays
 

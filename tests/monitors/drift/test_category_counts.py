@@ -25,14 +25,14 @@ from checks.service import IncomingBatch, submit_batch
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors import repository, rollups, stats
-from monitors.buckets import tile
-from monitors.profiles import FieldProfile
-from monitors.references import build_reference, reference_profiles
-from monitors.rollup_refresh import refresh
-from monitors.service import drift_series
+from monitors.drift import repository, rollups, stats
+from monitors.drift.buckets import tile
+from monitors.drift.profiles import FieldProfile
+from monitors.drift.references import build_reference, reference_profiles
+from monitors.drift.rollup_refresh import refresh
+from monitors.drift.service import drift_series
+from tests.monitors.drift.test_stats import _textbook_pooled
 from tests.monitors.factory import PRODUCER, START, register, simulated
-from tests.monitors.test_stats import _textbook_pooled
 
 CONTRACT = "levels"
 FIELDS = ["cat", "wide"]

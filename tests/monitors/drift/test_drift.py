@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from core.auth import CLI_OPERATOR
 from core.settings import Settings
-from monitors import repository
+from monitors.drift import repository
+from monitors.drift.references import build_reference, ensure_reference
+from monitors.drift.service import drift_series, record_recent_windows
 from monitors.errors import InvalidWindow, ReferenceUnavailable
-from monitors.references import build_reference, ensure_reference
-from monitors.service import drift_series, record_recent_windows
 from tests.monitors.factory import events_contract, hourly, register, simulated
 
 SHIFTED_MIX = np.array([0.05, 0.05, 0.1, 0.3, 0.5])

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from core.auth import CLI_OPERATOR
 from core.settings import Settings
 from lineage import emit, naming
-from monitors import repository
-from monitors.references import build_reference, ensure_reference
-from monitors.report import evidently_drift, read_rows
-from monitors.service import drift_series
+from monitors.drift import repository
+from monitors.drift.references import build_reference, ensure_reference
+from monitors.drift.report import evidently_drift, read_rows
+from monitors.drift.service import drift_series
+from tests.monitors.drift.test_drift import SHIFTED_MIX
 from tests.monitors.factory import events_contract, frame, hourly, post, register, simulated
-from tests.monitors.test_drift import SHIFTED_MIX
 
 Auth = Callable[[str], dict[str, str]]
 KS_TOLERANCE = 0.01  # sketch buckets are ~0.8% wide (tests/monitors/test_stats.py)

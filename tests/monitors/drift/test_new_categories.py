@@ -7,9 +7,9 @@ from collections import Counter
 import numpy as np
 
 from checks.heavy_hitters import CategoryCounts
-from monitors import significance
-from monitors.drift import DriftPolicy, MonitoredField, compare_window
-from monitors.profiles import FieldProfile
+from monitors.drift import significance
+from monitors.drift.compare import DriftPolicy, MonitoredField, compare_window
+from monitors.drift.profiles import FieldProfile
 
 FIELD = MonitoredField("country", "category", "chi2", 0.04, 0.08)
 

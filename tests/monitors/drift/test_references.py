@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors import repository
-from monitors.references import build_reference, ensure_reference
-from monitors.seasons import Minimum, choose, hours_covered
-from monitors.service import drift_series
+from monitors.drift import repository
+from monitors.drift.references import build_reference, ensure_reference
+from monitors.drift.seasons import Minimum, choose, hours_covered
+from monitors.drift.service import drift_series
+from tests.monitors.drift.test_drift_parity import _promote
 from tests.monitors.factory import events_contract, frame, hourly, post, register, simulated
-from tests.monitors.test_drift_parity import _promote
 
 Auth = Callable[[str], dict[str, str]]
 

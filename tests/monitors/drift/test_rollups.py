@@ -17,12 +17,13 @@ from contracts.spec import ContractSpec
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors import rollups
-from monitors.buckets import tile
-from monitors.models import ProfileRollup
-from monitors.references import build_reference
-from monitors.rollup_refresh import refresh
-from monitors.service import drift_series, refresh_rollups
+from monitors.drift import rollups
+from monitors.drift.buckets import tile
+from monitors.drift.models import ProfileRollup
+from monitors.drift.references import build_reference
+from monitors.drift.rollup_refresh import refresh
+from monitors.drift.service import drift_series, refresh_rollups
+from tests.monitors.drift.test_drift import SHIFTED_MIX
 from tests.monitors.factory import (
     START,
     batch_row,
@@ -33,7 +34,6 @@ from tests.monitors.factory import (
     register,
     simulated,
 )
-from tests.monitors.test_drift import SHIFTED_MIX
 
 FIELDS = ["x", "y", "n", "cat", "flag", "score"]
 

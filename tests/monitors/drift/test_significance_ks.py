@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import kstwo
 
-from monitors.significance import KS_EXACT_UP_TO, ks_p_value, ks_sf
+from monitors.drift.significance import KS_EXACT_UP_TO, ks_p_value, ks_sf
 
 
 @settings(max_examples=60, deadline=None)

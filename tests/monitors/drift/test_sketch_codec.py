@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from checks.sketch import Sketch, build, merge
-from monitors.sketch_codec import decode, encode
+from monitors.drift.sketch_codec import decode, encode
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 

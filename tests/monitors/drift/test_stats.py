@@ -10,7 +10,7 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from checks import sketch
 from checks.heavy_hitters import CategoryCounts
-from monitors import stats
+from monitors.drift import stats
 
 # Sketch buckets are ~0.8% wide, so statistics from sketches differ from raw-value ones only
 # by what moves across a bucket boundary; these are the documented tolerances.

@@ -18,8 +18,8 @@ from statsmodels.stats.multitest import multipletests
 
 from checks.sketch import build
 from contracts.spec import ContractSpec
-from monitors import significance
-from monitors.drift import (
+from monitors.drift import significance
+from monitors.drift.compare import (
     ALPHA,
     DriftPolicy,
     MonitoredField,
@@ -28,7 +28,7 @@ from monitors.drift import (
     contract_policy,
     monitored_fields,
 )
-from monitors.profiles import FieldProfile
+from monitors.drift.profiles import FieldProfile
 from tests.monitors.factory import events_contract
 
 CATS = np.array(["a", "b", "c", "d", "e"])
@@ -448,7 +448,7 @@ def _levels(rng: np.random.Generator, n: int, weights: np.ndarray) -> FieldProfi
 
 
 def test_psi_and_js_null_bias_matches_monte_carlo() -> None:
-    from monitors import stats
+    from monitors.drift import stats
 
     rng = np.random.default_rng(21)
     weights = np.full(40, 1 / 40)
@@ -502,8 +502,8 @@ def test_one_minimal_effect_means_the_same_at_5000_and_at_500000_rows() -> None:
 def test_the_verdicts_categorical_comparisons_equal_stats_categorical(levels: int) -> None:
     """drift aligns the two sides once for effect and test; stats.categorical (and scipy's
     chi2_contingency under it) is the reference."""
-    from monitors import stats
-    from monitors.drift import _categorical
+    from monitors.drift import stats
+    from monitors.drift.compare import _categorical
 
     rng = np.random.default_rng(levels)
     for size in (150, 3_000):

@@ -16,16 +16,16 @@ from sqlalchemy.orm import Session
 
 from core.auth import CLI_OPERATOR
 from core.settings import Settings
-from monitors import repository, rollups
-from monitors.buckets import tile
+from monitors.drift import repository, rollups
+from monitors.drift.buckets import tile
+from monitors.drift.references import build_reference
+from monitors.drift.service import MAX_BATCH_IDS, record_sliding_windows, refresh_rollups
 from monitors.errors import InvalidWindow
-from monitors.references import build_reference
-from monitors.service import MAX_BATCH_IDS, record_sliding_windows, refresh_rollups
-from monitors.slo_events import evidence, load_events
-from monitors.slos import create_slo
+from monitors.slos.events import evidence, load_events
+from monitors.slos.service import create_slo
+from tests.monitors.drift.test_drift import SHIFTED_MIX
+from tests.monitors.drift.test_rollups import FIELDS, _assert_same, _series, _series_without_rollups
 from tests.monitors.factory import START, batch_row, frame, hourly, post, register, simulated
-from tests.monitors.test_drift import SHIFTED_MIX
-from tests.monitors.test_rollups import FIELDS, _assert_same, _series, _series_without_rollups
 from tests.monitors.test_runner import drift_slo
 
 Auth = Callable[[str], dict[str, str]]

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import CLI_OPERATOR
 from core.settings import Settings
-from monitors.models import Notification
-from monitors.notify import create_sink, deliver_due
-from monitors.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from monitors.slos import create_slo
+from monitors.notify.models import Notification
+from monitors.notify.service import create_sink, deliver_due
+from monitors.notify.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from monitors.slos.service import create_slo
 from tests.monitors.factory import register, simulated
 from tests.monitors.sink_servers import HttpSink, SmtpSink, http_sink, smtp_sink
-from tests.monitors.test_slos import evaluate, slo_data, traffic
+from tests.monitors.slos.test_slos import evaluate, slo_data, traffic
 
 Auth = Callable[[str], dict[str, str]]
 SECRET = "a-long-enough-webhook-secret"

@@ -20,12 +20,12 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from monitors import calibration, quality
-from monitors.models import ModelCalibration
-from monitors.quality_service import quality_series, record_recent
+from monitors.quality import calibration, metrics
+from monitors.quality.models import ModelCalibration
+from monitors.quality.service import quality_series, record_recent
 from ranker.models import PredictionLabel
 from tests.monitors.factory import simulated
-from tests.monitors.test_quality import log_hour, traffic
+from tests.monitors.quality.test_quality import log_hour, traffic
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -64,8 +64,8 @@ def test_calibrated_estimate_is_within_target_where_raw_scores_are_not(seed: int
     fitted = calibration.fit_isotonic(ref_scores, ref_clicks)
     _, scores, clicks = traffic(2000, seed + 100, miscalibrated=True)
     auc, ctr = roc_auc_score(clicks, scores), clicks.mean()
-    raw = quality.estimated(scores)
-    calibrated = quality.estimated(scores, fitted)
+    raw = metrics.estimated(scores)
+    calibrated = metrics.estimated(scores, fitted)
     assert not raw.calibrated and calibrated.calibrated
     assert abs(raw.expected_auc - auc) > 0.05 and abs(raw.expected_ctr / ctr - 1) > 0.5
     assert abs(calibrated.expected_auc - auc) <= 0.02

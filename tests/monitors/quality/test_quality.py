@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors import quality
-from monitors.alerts import reconcile
-from monitors.models import Alert, ModelQualityWindow
-from monitors.quality_service import quality_series, record_recent
-from monitors.slos import create_slo, evaluate_slo, get_slo
+from monitors.quality import metrics
+from monitors.quality.models import ModelQualityWindow
+from monitors.quality.service import quality_series, record_recent
+from monitors.slos.alerts import reconcile
+from monitors.slos.models import Alert
+from monitors.slos.service import create_slo, evaluate_slo, get_slo
 from ranker.models import Prediction, PredictionLabel
 from tests.monitors.factory import simulated
 
@@ -57,7 +58,7 @@ def traffic(
 
 def test_realized_metrics_match_scikit_learn() -> None:
     codes, scores, clicks = traffic(400, seed=1)
-    r = quality.realized(codes, scores, clicks)
+    r = metrics.realized(codes, scores, clicks)
     assert r.auc == pytest.approx(roc_auc_score(clicks, scores))
     assert r.log_loss == pytest.approx(sk_log_loss(clicks, scores))
     assert (r.ctr_observed, r.ctr_predicted) == pytest.approx((clicks.mean(), scores.mean()))
@@ -73,23 +74,23 @@ def test_realized_metrics_match_scikit_learn() -> None:
 def test_calibration_error_is_zero_for_calibrated_bins_and_grows_with_bias() -> None:
     scores = np.array([0.05] * 20 + [0.55] * 20)
     labels = np.array([1] + [0] * 19 + [1] * 11 + [0] * 9, dtype=bool)
-    assert quality.calibration_error(scores, labels) == pytest.approx(0.0)
-    assert quality.calibration_error(scores + 0.2, labels) == pytest.approx(0.2)
+    assert metrics.calibration_error(scores, labels) == pytest.approx(0.0)
+    assert metrics.calibration_error(scores + 0.2, labels) == pytest.approx(0.2)
 
 
 def test_auc_needs_both_classes_and_ties_count_half() -> None:
-    assert quality.roc_auc(np.array([0.3, 0.4]), np.array([True, True])) is None
-    assert quality.roc_auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
+    assert metrics.roc_auc(np.array([0.3, 0.4]), np.array([True, True])) is None
+    assert metrics.roc_auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_cbpe_estimate_is_close_without_concept_drift_and_blind_with_it(seed: int) -> None:
     _, scores, clicks = traffic(2000, seed=seed)
-    est = quality.estimated(scores)
+    est = metrics.estimated(scores)
     assert est.expected_auc == pytest.approx(roc_auc_score(clicks, scores), abs=0.02)
     assert est.expected_ctr == pytest.approx(clicks.mean(), abs=0.01)
     _, drift_scores, drift_clicks = traffic(2000, seed=seed, concept_drift=0.8)
-    blind = quality.estimated(drift_scores)
+    blind = metrics.estimated(drift_scores)
     assert abs(blind.expected_auc - est.expected_auc) < 0.02  # same scores, same estimate
     assert blind.expected_auc - roc_auc_score(drift_clicks, drift_scores) > 0.1
 

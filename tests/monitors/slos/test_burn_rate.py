@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.burn_rate import (
+from monitors.slos.burn_rate import (
     SRE_RULES,
     WindowCounts,
     budget_remaining,

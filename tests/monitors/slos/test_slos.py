@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors.alerts import reconcile
-from monitors.models import Alert, AlertEvent, DriftWindow, Notification
-from monitors.notify import create_sink
-from monitors.slo_events import from_us
-from monitors.slos import create_slo, evaluate_slo, get_slo
+from monitors.drift.models import DriftWindow
+from monitors.notify.models import Notification
+from monitors.notify.service import create_sink
+from monitors.slos.alerts import reconcile
+from monitors.slos.events import from_us
+from monitors.slos.models import Alert, AlertEvent
+from monitors.slos.service import create_slo, evaluate_slo, get_slo
 from tests.monitors.factory import batch_row, register, simulated
 
 Auth = Callable[[str], dict[str, str]]
