@@ -19,8 +19,8 @@ from core.settings import Settings, get_settings
 if TYPE_CHECKING:
     from checks.leftovers import LeftoverSweeper
     from core.audit_trail import CheckpointScheduler
-    from governance.bake_runner import BakeGuard
-    from governance.serving import RankerServing
+    from governance.bake.runner import BakeGuard
+    from governance.registry.serving import RankerServing
     from monitors.runner import MonitorRunner
 
 
@@ -85,8 +85,9 @@ def _mount_routers(app: FastAPI) -> None:
     from api.system_routes import router as system
     from checks.routes import router as batches
     from contracts.routes import router as contracts
-    from governance.promotion_routes import router as promotions
-    from governance.routes import router as models
+    from governance.promotions.routes import router as promotions
+    from governance.registry.routes import router as models
+    from governance.reports.routes import router as model_reports
     from lineage.routes import router as lineage
     from monitors.routes import router as monitors
     from ranker.routes import router as ranking
@@ -102,6 +103,7 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(metrics.router)
 
 
+    app.include_router(model_reports)
 def _start_leftover_sweeper(app: FastAPI, settings: Settings) -> LeftoverSweeper:
     """Remove crash leftovers (dead spools, stale .tmp, uncommitted batch folders) now and on
     a schedule, before the app serves its first request."""
@@ -129,7 +131,7 @@ def _start_ranker_serving(app: FastAPI, settings: Settings) -> RankerServing | N
     """Champion watcher and prediction log writer (`DRIFTGATE_RANKER_SERVING=false`: none)."""
     if not settings.ranker_serving:
         return None
-    from governance.serving import start_ranker_serving
+    from governance.registry.serving import start_ranker_serving
 
     serving = start_ranker_serving(
         settings,
@@ -143,7 +145,7 @@ def _start_ranker_serving(app: FastAPI, settings: Settings) -> RankerServing | N
 
 def _install_serving_probe(app: FastAPI) -> None:
     """Count POST /rank outcomes per served version: the bake guard's live error rate/latency."""
-    from governance.serving_probe import RankStats, ServingProbe
+    from governance.bake.serving_probe import RankStats, ServingProbe
 
     app.state.serving_stats = RankStats()
     app.add_middleware(ServingProbe, stats=app.state.serving_stats)
@@ -153,7 +155,7 @@ def _start_bake_guard(app: FastAPI, settings: Settings) -> BakeGuard | None:
     """The bake guard thread (`DRIFTGATE_GOVERNANCE_BAKE_GUARD=false` leaves it to the CLI)."""
     if not settings.governance_bake_guard:
         return None
-    from governance.bake_runner import BakeGuard
+    from governance.bake.runner import BakeGuard
 
     guard = BakeGuard(app.state.session_factory, settings, app.state.serving_stats)
     guard.start()

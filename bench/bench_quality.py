@@ -71,7 +71,7 @@ def prepare_template(server: str, config: Any, data_dir: Path) -> str:
 
     from core.auth import CLI_OPERATOR
     from core.migrate import upgrade
-    from governance.training import train_and_register
+    from governance.flows import train_and_register
     from ranker.ingest import post_feed
 
     name = f"driftgate_bench_quality_{uuid.uuid4().hex[:8]}"

@@ -62,7 +62,7 @@ def _run(
     from core.auth import authenticate
     from core.db import unit_of_work
     from core.errors import DriftgateError
-    from governance.promotions import Refusal
+    from governance.promotions.requests import Refusal
 
     ctx = context()
     if token is None and need_token:
@@ -119,13 +119,13 @@ def request_promotion(
     token: TokenOpt = None,
 ) -> None:
     """Open a promotion request; the policy's gates run and are printed."""
-    from governance import promotions
+    from governance.promotions import requests
 
     settings = context().settings
     doc = _run(
-        lambda s, a: promotions.describe(
+        lambda s, a: requests.describe(
             s,
-            promotions.open_request(
+            requests.open_request(
                 s, a, name=name, version=version, justification=justification, settings=settings
             ),
         ),
@@ -136,7 +136,7 @@ def request_promotion(
 
 
 def _decide(request_id: str, decision: str, comment: str, token: str | None) -> None:
-    from governance import approvals, promotions
+    from governance.promotions import approvals, requests
 
     rid, settings = _request_id(request_id), context().settings
 
@@ -149,9 +149,9 @@ def _decide(request_id: str, decision: str, comment: str, token: str | None) -> 
             comment=comment,
             settings=settings,
         )
-        if isinstance(result, promotions.Refusal):
+        if isinstance(result, requests.Refusal):
             return result
-        return promotions.describe_by_id(session, rid)
+        return requests.describe_by_id(session, rid)
 
     _print_request(_run(work, token, REVIEWERS, need_token=True))
 
@@ -182,16 +182,16 @@ def promote(
     token: TokenOpt = None,
 ) -> None:
     """Move the champion to an approved request's version (serving swaps within seconds)."""
-    from governance import promotions
+    from governance.promotions import requests
 
     rid, settings = _request_id(request_id), context().settings
 
     def work(session: Any, actor: Any) -> Any:
-        result = promotions.promote(session, actor, request_id=rid, settings=settings)
+        result = requests.promote(session, actor, request_id=rid, settings=settings)
         return (
             result
-            if isinstance(result, promotions.Refusal)
-            else promotions.describe(session, result)
+            if isinstance(result, requests.Refusal)
+            else requests.describe(session, result)
         )
 
     _print_request(_run(work, token, PROMOTERS))
@@ -207,12 +207,12 @@ def rollback(
     token: TokenOpt = None,
 ) -> None:
     """Restore the previous champion now (reviewer or admin; no quorum)."""
-    from governance import promotions
+    from governance.promotions import requests
 
     if not reason.strip():
         _fail("--reason must not be empty", 2)
     done = _run(
-        lambda s, a: promotions.rollback(
+        lambda s, a: requests.rollback(
             s, a, name=name, reason=reason, expected_version=from_version
         ),
         token,
@@ -227,11 +227,11 @@ def rollback(
 @model_app.command("show")
 def show(request_id: Annotated[str, typer.Argument(help="Promotion request id.")]) -> None:
     """A request's gates, approvals and bake state."""
-    from governance import promotions
+    from governance.promotions import requests
 
     rid = _request_id(request_id)
     _print_request(
-        _run(lambda s, a: promotions.describe_by_id(s, rid), None, (*PROMOTERS, "viewer"))
+        _run(lambda s, a: requests.describe_by_id(s, rid), None, (*PROMOTERS, "viewer"))
     )
 
 
@@ -241,7 +241,7 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
 ) -> None:
     """The model's timeline from the audit trail."""
-    from governance.history import model_history
+    from governance.reports.history import model_history
 
     entries = _run(lambda s, a: model_history(s, name), None, ("admin",))
     for e in entries:
@@ -257,7 +257,7 @@ def model_card(
     version: Annotated[int, typer.Argument(min=1, help="Version.")],
 ) -> None:
     """Print a version's model card (Markdown)."""
-    from governance.card import model_card as render
+    from governance.reports.card import model_card as render
 
     settings = context().settings
     typer.echo(
@@ -274,7 +274,7 @@ def guard() -> None:
     Serving statistics (error rate, latency) live in the API process, so from the CLI those
     signals have no data and a bake can only hold, never confirm, on them.
     """
-    from governance.bake import run_guard
+    from governance.bake.guard import run_guard
 
     ctx = context()
     outcome = run_guard(ctx.sessions, ctx.settings, None)

@@ -109,7 +109,7 @@ def train(
     """Train on accepted feed data, evaluate against popularity and the oracle, register."""
     from core.errors import DriftgateError
     from core.migrate import upgrade
-    from governance.training import train_and_register
+    from governance.flows import train_and_register
     from ranker.evaluation import format_table
 
     t0, t1 = window(start, end, days)
@@ -154,7 +154,7 @@ def evaluate(
     """Re-evaluate a registered version on its test split, or on another window."""
     from core.db import unit_of_work
     from core.errors import DriftgateError
-    from governance import service
+    from governance.registry import service
     from ranker import artifact
     from ranker.evaluation import format_table
     from ranker.training import evaluate_window, reevaluate
@@ -239,7 +239,7 @@ def feed(
 def versions(model: ModelOpt = None) -> None:
     """List a model's versions with their offline AUCs; `*` marks the champion."""
     from core.db import unit_of_work
-    from governance import repository
+    from governance.registry import repository
 
     ctx = context()
     name = model or ctx.settings.ranker_model_name
@@ -268,16 +268,13 @@ def champion(
     """Point the champion alias at a version (audited); running servers swap to it live."""
     from core.db import unit_of_work
     from core.errors import DriftgateError
-    from governance import service
-    from governance.break_glass import Proposal
+    from governance.promotions.break_glass import Proposal, set_champion
 
     ctx = context()
     name = model or ctx.settings.ranker_model_name
     try:
         with unit_of_work(ctx.sessions) as session:
-            alias = service.set_champion(
-                session, ctx.operator, name=name, version=version, reason=reason
-            )
+            alias = set_champion(session, ctx.operator, name=name, version=version, reason=reason)
     except DriftgateError as exc:
         _fail(_describe(exc))
     if isinstance(alias, Proposal):  # the policy asks a second admin to repeat the move

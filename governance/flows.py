@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.auth import Principal
 from core.db import unit_of_work
 from core.jsonsafe import jsonsafe
-from governance import repository, service
-from governance.schemas import ModelVersionCreate
+from governance.promotions import break_glass
+from governance.registry import repository, service
+from governance.registry.schemas import ModelVersionCreate
 from ranker import artifact, dataset
 from ranker import repository as ranker_repo
 from ranker.feed_config import FeedConfig
@@ -131,8 +132,8 @@ def train_and_register(
         alias = repository.get_alias(session, model_name)
         if alias is None:
             # A model without a champion serves nothing, so the break-glass path lets its
-            # first version in without a second admin (`governance.break_glass`).
-            champion = service.set_champion(
+            # first version in without a second admin (`governance.promotions.break_glass`).
+            champion = break_glass.set_champion(
                 session,
                 actor,
                 name=model_name,

@@ -4,8 +4,8 @@ from checks import models as checks_models  # noqa: F401
 from contracts import models as contracts_models  # noqa: F401
 from core import audit, auth  # noqa: F401
 from core.models import Base
-from governance import models as governance_models  # noqa: F401
-from governance import promotion_models  # noqa: F401
+from governance.promotions import models as promotions_models  # noqa: F401
+from governance.registry import models as registry_models  # noqa: F401
 from incidents import models as incidents_models  # noqa: F401
 from lineage import models as lineage_models  # noqa: F401
 from monitors.drift import models as drift_models  # noqa: F401

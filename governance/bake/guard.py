@@ -33,14 +33,15 @@ from core.clock import utcnow
 from core.db import unit_of_work
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
-from governance import promotion_repository as repo
-from governance import repository
-from governance.policies import policy_at
-from governance.policy import Bake
-from governance.promotion_errors import ChampionMoved, NoPreviousChampion
-from governance.promotion_models import PromotionRequest
-from governance.promotions import record_event, rollback
-from governance.serving_probe import RankStats
+from governance.bake.serving_probe import RankStats
+from governance.promotions import repository as repo
+from governance.promotions.errors import ChampionMoved
+from governance.promotions.models import PromotionRequest
+from governance.promotions.policy_document import Bake
+from governance.promotions.policy_versions import policy_at
+from governance.promotions.requests import record_event, rollback
+from governance.registry import repository
+from governance.registry.errors import NoPreviousChampion
 from incidents.models import Incident
 
 log = logging.getLogger("driftgate.governance.bake")
@@ -249,7 +250,7 @@ def guard_once(
     session: Session, *, stats: RankStats | None, now: datetime | None = None
 ) -> GuardOutcome:
     """Expire overdue requests and act on every baking promotion, in the caller's transaction."""
-    from governance.promotions import expire_due
+    from governance.promotions.requests import expire_due
 
     now = now or utcnow()
     outcome = GuardOutcome(expired=expire_due(session, now=now))

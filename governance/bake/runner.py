@@ -11,8 +11,8 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
-from governance.bake import run_guard
-from governance.serving_probe import RankStats
+from governance.bake.guard import run_guard
+from governance.bake.serving_probe import RankStats
 
 log = logging.getLogger("driftgate.governance.bake")
 

@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session
 from core.auth import Principal, issuers
 from core.clock import utcnow
 from core.settings import Settings
-from governance import promotion_repository as repo
-from governance import service
-from governance.promotion_errors import AlreadyDecided, GatesFailed, SeparationOfDuties
-from governance.promotion_models import PromotionApproval, PromotionRequest
-from governance.promotions import (
+from governance.promotions import repository as repo
+from governance.promotions.errors import AlreadyDecided, GatesFailed, SeparationOfDuties
+from governance.promotions.models import PromotionApproval, PromotionRequest
+from governance.promotions.requests import (
     Refusal,
     binding_of,
     ensure_current,
@@ -39,6 +38,7 @@ from governance.promotions import (
     record_event,
     require_state,
 )
+from governance.registry import service
 
 Decision = Literal["approve", "reject"]
 

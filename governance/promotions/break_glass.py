@@ -17,14 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.auth import Principal
+from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import Forbidden, InvalidInput
-from governance import repository
-from governance.champion import move_champion
-from governance.models import ModelAlias
-from governance.policies import active_policy
-from governance.promotion_models import ChampionChange
+from governance.promotions.policy_versions import active_policy
+from governance.registry import repository, service
+from governance.registry.champion import move_champion
+from governance.registry.errors import ChampionNeedsAdmin
+from governance.registry.models import ModelAlias
 
 PROPOSED = "model.champion.proposed"
 PROPOSAL_TTL = timedelta(hours=1)
@@ -43,9 +43,19 @@ class Proposal:
 
 
 def set_champion(
-    session: Session, actor: Principal, *, name: str, version: int, reason: str
+    session: Session, actor: Principal, *, name: str, version: int, reason: str = ""
 ) -> ModelAlias | Proposal:
-    """Move the champion by an admin's word, as far as the policy allows (see the module)."""
+    """Point `champion` at a version (admins only); serving picks it up without a restart.
+
+    It bypasses promotion requests, gates and approvals (and says so in the audit trail), so
+    the policy controls it as far as the module says. Normal promotion goes through
+    `governance.promotions.requests`.
+    """
+    if actor.role != Role.admin:
+        raise ChampionNeedsAdmin(
+            "only an admin may set the champion", field="Authorization", rule="role"
+        )
+    service.get_model(session, name)
     alias = repository.lock_champion(session, name)
     if alias is not None and alias.version == version:
         return alias  # nothing moves
@@ -107,12 +117,7 @@ def pending_proposal(session: Session, name: str) -> Proposal | None:
     )
     if event is None or event.occurred_at + PROPOSAL_TTL <= utcnow():
         return None
-    moved = session.scalar(
-        select(ChampionChange.id)
-        .where(ChampionChange.model_name == name, ChampionChange.at >= event.occurred_at)
-        .limit(1)
-    )
-    if moved is not None:
+    if repository.champion_moved_since(session, name, event.occurred_at):
         return None
     return Proposal(
         name,

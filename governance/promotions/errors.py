@@ -65,10 +65,6 @@ class SeparationOfDuties(Forbidden):
     type_slug = "separation-of-duties"
 
 
-class NoPreviousChampion(Conflict):
-    type_slug = "no-previous-champion"
-
-
 class InvalidOverride(InvalidInput):
     type_slug = "invalid-override"
 

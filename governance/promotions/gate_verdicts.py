@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from governance.policy import LOWER_IS_BETTER, PolicyDocument
+from governance.promotions.policy_document import LOWER_IS_BETTER, PolicyDocument
 
 PASSED, FAILED, NOT_EVALUATED, DISABLED = "passed", "failed", "not_evaluated", "disabled"
 

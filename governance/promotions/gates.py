@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 from checks.models import Batch
 from core.clock import utcnow
 from core.errors import DriftgateError
-from governance import repository
-from governance.gate_rules import (
+from governance.promotions.gate_verdicts import (
     DISABLED,
     FAILED,
     NOT_EVALUATED,
@@ -35,8 +34,9 @@ from governance.gate_rules import (
     judge_slices,
     judge_training_batches,
 )
-from governance.models import ModelVersion
-from governance.policy import GATE_NAMES, PolicyDocument
+from governance.promotions.policy_document import GATE_NAMES, PolicyDocument
+from governance.registry import repository
+from governance.registry.models import ModelVersion
 from incidents.models import Incident
 from lineage import naming
 from ranker import artifact
@@ -101,7 +101,7 @@ def _comparison(session: Session, ctx: Context, policy: PolicyDocument) -> dict[
         return "metrics and slices gates are switched off"
     if ctx.champion is None:
         return "the model has no champion to compare with"
-    from governance.comparison import compare
+    from governance.promotions.comparison import compare
 
     try:
         candidate = _payload(ctx.candidate, ctx.data_dir)

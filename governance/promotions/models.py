@@ -1,5 +1,4 @@
-"""Promotion governance tables: versioned policies, promotion requests, approvals, and the
-history of every champion move (which rollback walks back through)."""
+"""Promotion governance tables: versioned policies, promotion requests and approvals."""
 
 from __future__ import annotations
 
@@ -156,23 +155,3 @@ class PromotionApproval(Base):
     decided_at: Mapped[datetime]
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(String(1000))
-
-
-class ChampionChange(Base):
-    """Every move of a model's champion alias, in order; rollback replays these as a stack."""
-
-    __tablename__ = "champion_changes"
-    __table_args__ = (
-        CheckConstraint("via IN ('set', 'promote', 'rollback', 'auto_rollback')", name="via_known"),
-        Index("ix_champion_changes_model_id", "model_name", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"))
-    version: Mapped[int] = mapped_column(Integer)
-    previous_version: Mapped[int | None] = mapped_column(Integer)
-    via: Mapped[str] = mapped_column(String(20))
-    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("promotion_requests.id"))
-    actor: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(String(4000))
-    at: Mapped[datetime]

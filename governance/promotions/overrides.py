@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from core.auth import Principal
 from core.clock import utcnow
 from core.errors import Forbidden
-from governance.policies import active_policy
-from governance.promotion_errors import InvalidOverride, SeparationOfDuties
-from governance.promotion_models import PromotionRequest
-from governance.promotions import (
+from governance.promotions.errors import InvalidOverride, SeparationOfDuties
+from governance.promotions.models import PromotionRequest
+from governance.promotions.policy_versions import active_policy
+from governance.promotions.requests import (
     Refusal,
     binding_of,
     expire_if_due,

@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from contracts.durations import parse_duration
 from core.safe_parse import load_yaml
-from governance.promotion_errors import InvalidPolicy, UnreadablePolicy
+from governance.promotions.errors import InvalidPolicy, UnreadablePolicy
 
 GATE_NAMES = ("metrics", "training_data", "incidents", "slices", "artifact", "error_budget")
 BAKE_SIGNALS = ("error_rate", "latency", "score_shift", "quality")

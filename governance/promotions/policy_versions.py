@@ -13,16 +13,16 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth import Principal
 from core.clock import utcnow
-from governance import promotion_repository as repo
-from governance.policy import (
+from governance.promotions import repository as repo
+from governance.promotions.errors import PolicyVersionNotFound
+from governance.promotions.models import PromotionPolicy
+from governance.promotions.policy_document import (
     DEFAULT_POLICY_YAML,
     PolicyDocument,
     document_sha256,
     normalized,
     parse_policy,
 )
-from governance.promotion_errors import PolicyVersionNotFound
-from governance.promotion_models import PromotionPolicy
 
 # Serializes publishing, so two admins cannot both take the next version number.
 POLICY_LOCK = 0x706F6C6963790001

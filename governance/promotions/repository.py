@@ -9,9 +9,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.audit import AuditEvent
-from governance.promotion_models import (
+from governance.promotions.models import (
     ACTIVE_STATES,
-    ChampionChange,
     PromotionApproval,
     PromotionPolicy,
     PromotionRequest,
@@ -158,16 +157,6 @@ def latest_promotion_of(session: Session, name: str, version: int) -> PromotionR
         )
         .order_by(PromotionRequest.promoted_at.desc())
         .limit(1)
-    )
-
-
-def champion_changes(session: Session, name: str) -> list[ChampionChange]:
-    return list(
-        session.scalars(
-            select(ChampionChange)
-            .where(ChampionChange.model_name == name)
-            .order_by(ChampionChange.id)
-        )
     )
 
 

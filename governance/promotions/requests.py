@@ -23,13 +23,9 @@ from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import DriftgateError, Forbidden
 from core.settings import Settings
-from governance import gate_rules, gates, repository, service
-from governance import promotion_repository as repo
-from governance.champion import move_champion, rollback_target
-from governance.models import ModelVersion
-from governance.policies import active_policy, policy_at
-from governance.policy import canonical_sha256
-from governance.promotion_errors import (
+from governance.promotions import gate_verdicts, gates
+from governance.promotions import repository as repo
+from governance.promotions.errors import (
     AlreadyChampion,
     BindingChanged,
     ChampionMoved,
@@ -40,7 +36,12 @@ from governance.promotion_errors import (
     RequestExpired,
     SeparationOfDuties,
 )
-from governance.promotion_models import ACTIVE_STATES, PromotionRequest
+from governance.promotions.models import ACTIVE_STATES, PromotionRequest
+from governance.promotions.policy_document import canonical_sha256
+from governance.promotions.policy_versions import active_policy, policy_at
+from governance.registry import repository, service
+from governance.registry.champion import move_champion, rollback_target
+from governance.registry.models import ModelVersion
 from ranker import artifact
 
 TERMINAL_STATES = ("rejected", "expired", "withdrawn", "promoted")
@@ -559,7 +560,7 @@ def describe(session: Session, req: PromotionRequest) -> dict[str, Any]:
     decisions = repo.approvals(session, req.id)
     doc = {c.name: getattr(req, c.name) for c in PromotionRequest.__table__.columns}
     doc["binding"] = asdict(binding_of(req))
-    doc["gates"] = gate_rules.as_shown(req.gates, req.override)
+    doc["gates"] = gate_verdicts.as_shown(req.gates, req.override)
     doc["blocking_gates"] = [g["name"] for g in doc["gates"] if g["blocking"]]
     doc["approvals_live"] = sum(
         1 for a in decisions if a.decision == "approve" and a.voided_at is None

@@ -1,5 +1,5 @@
-"""HTTP routes of promotion governance: policy, requests, approvals, promotion, rollback,
-bake status, history and model cards."""
+"""HTTP routes of promotion governance: policy, requests, approvals, promotion, rollback and
+bake status."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 
 from api.problems import problem_response
 from core.auth import Principal, Role
 from core.bounds import INT32_MAX, INT64_MAX
 from core.errors import DriftgateError
 from core.http import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
-from governance import approvals, bake, card, history, overrides, policies, promotions
-from governance.promotion_schemas import (
+from governance.bake import guard
+from governance.promotions import approvals, overrides, policy_versions, requests
+from governance.promotions.requests import Refusal
+from governance.promotions.schemas import (
     ApprovalCreate,
     BakeRead,
-    HistoryEntry,
     OverrideCreate,
     PolicyRead,
     PromotionRequestCreate,
@@ -27,8 +28,7 @@ from governance.promotion_schemas import (
     RollbackRead,
     WithdrawCreate,
 )
-from governance.promotions import Refusal
-from governance.schemas import MODEL_NAME
+from governance.registry.schemas import MODEL_NAME
 
 router = APIRouter(tags=["promotions"])
 
@@ -67,7 +67,7 @@ def _request_doc(
 ) -> PromotionRequestRead | JSONResponse:
     if isinstance(result, Refusal):
         return refused(request, result.error)
-    doc = PromotionRequestRead.model_validate(promotions.describe(session, result))
+    doc = PromotionRequestRead.model_validate(requests.describe(session, result))
     if code != 200:
         return JSONResponse(doc.model_dump(mode="json"), status_code=code)
     return doc
@@ -79,7 +79,7 @@ def _request_doc(
 @router.get("/promotion-policy", response_model=PolicyRead, tags=["policy"])
 def get_policy(session: DbSession, _: Viewer) -> PolicyRead:
     """The promotion policy in force (version 0 is the built-in default)."""
-    return PolicyRead.model_validate(policies.active_policy(session).to_json())
+    return PolicyRead.model_validate(policy_versions.active_policy(session).to_json())
 
 
 @router.put(
@@ -94,14 +94,14 @@ async def publish_policy(
     """Publish a new policy version (admin); open requests re-gate at their next step."""
     body = await request.body()
     return PolicyRead.model_validate(
-        policies.publish_policy(session, actor, source=body, comment=comment).to_json()
+        policy_versions.publish_policy(session, actor, source=body, comment=comment).to_json()
     )
 
 
 @router.get("/promotion-policy/versions", response_model=list[PolicyRead], tags=["policy"])
 def list_policy_versions(session: DbSession, _: Viewer) -> list[PolicyRead]:
     """Every policy version, oldest first."""
-    return [PolicyRead.model_validate(p.to_json()) for p in policies.list_versions(session)]
+    return [PolicyRead.model_validate(p.to_json()) for p in policy_versions.list_versions(session)]
 
 
 @router.get("/promotion-policy/versions/{version}", response_model=PolicyRead, tags=["policy"])
@@ -109,7 +109,7 @@ def get_policy_version(
     version: Annotated[int, Path(ge=0, le=INT32_MAX)], session: DbSession, _: Viewer
 ) -> PolicyRead:
     """One policy version."""
-    return PolicyRead.model_validate(policies.policy_at(session, version).to_json())
+    return PolicyRead.model_validate(policy_versions.policy_at(session, version).to_json())
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def open_request(
     settings: AppSettings,
 ) -> PromotionRequestRead:
     """Request that a version become the champion; the policy's gates run now."""
-    req = promotions.open_request(
+    req = requests.open_request(
         session,
         actor,
         name=name,
@@ -139,7 +139,7 @@ def open_request(
         settings=settings,
     )
     response.headers["Location"] = f"/promotion-requests/{req.id}"
-    return PromotionRequestRead.model_validate(promotions.describe(session, req))
+    return PromotionRequestRead.model_validate(requests.describe(session, req))
 
 
 @router.get("/promotion-requests", response_model=list[PromotionRequestRead])
@@ -152,14 +152,14 @@ def list_requests(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[PromotionRequestRead]:
     """Promotion requests, newest first, by model and state."""
-    rows = promotions.list_requests(session, name=model, state=state, limit=limit, offset=offset)
+    rows = requests.list_requests(session, name=model, state=state, limit=limit, offset=offset)
     return [PromotionRequestRead.model_validate(r) for r in rows]
 
 
 @router.get("/promotion-requests/{request_id}", response_model=PromotionRequestRead)
 def get_request(request_id: RequestId, session: DbSession, _: Viewer) -> PromotionRequestRead:
     """One request with its gate results, binding and every decision."""
-    return PromotionRequestRead.model_validate(promotions.describe_by_id(session, request_id))
+    return PromotionRequestRead.model_validate(requests.describe_by_id(session, request_id))
 
 
 @router.post(
@@ -187,7 +187,7 @@ def decide(
     )
     if isinstance(result, Refusal):
         return refused(request, result.error)
-    return _request_doc(promotions.get_request(session, request_id), request, session, 201)
+    return _request_doc(requests.get_request(session, request_id), request, session, 201)
 
 
 @router.post("/promotion-requests/{request_id}/withdraw", response_model=PromotionRequestRead)
@@ -199,7 +199,7 @@ def withdraw(
     actor: Producer,
 ) -> Any:
     """Withdraw a request (its requester or an admin)."""
-    result = promotions.withdraw(session, actor, request_id=request_id, reason=body.reason)
+    result = requests.withdraw(session, actor, request_id=request_id, reason=body.reason)
     return _request_doc(result, request, session)
 
 
@@ -227,7 +227,7 @@ def rerun_gates(
     settings: AppSettings,
 ) -> Any:
     """Run the gates again; if results changed, earlier approvals are void."""
-    result = promotions.rerun_gates(session, actor, request_id=request_id, settings=settings)
+    result = requests.rerun_gates(session, actor, request_id=request_id, settings=settings)
     return _request_doc(result, request, session)
 
 
@@ -240,17 +240,17 @@ def promote(
     settings: AppSettings,
 ) -> Any:
     """Make an approved version the champion; serving swaps to it within seconds."""
-    result = promotions.promote(session, actor, request_id=request_id, settings=settings)
+    result = requests.promote(session, actor, request_id=request_id, settings=settings)
     return _request_doc(result, request, session)
 
 
 @router.get("/promotion-requests/{request_id}/bake", response_model=BakeRead)
 def bake_status(request_id: RequestId, request: Request, session: DbSession, _: Viewer) -> BakeRead:
     """The bake guard's verdict right now for a promoted request (reads only)."""
-    req = promotions.get_request(session, request_id)
-    promotions.require_state(req, "promoted")
+    req = requests.get_request(session, request_id)
+    requests.require_state(req, "promoted")
     stats = getattr(request.app.state, "serving_stats", None)
-    return BakeRead.model_validate(bake.evaluate(session, req, stats).to_json())
+    return BakeRead.model_validate(guard.evaluate(session, req, stats).to_json())
 
 
 @router.post("/promotion-requests/{request_id}/bake/confirm", response_model=PromotionRequestRead)
@@ -262,11 +262,11 @@ def confirm_bake(
     actor: Reviewer,
 ) -> Any:
     """End a bake period that holds for missing data (reviewer or admin, not the requester)."""
-    req = promotions.confirm_bake(session, actor, request_id=request_id, reason=body.reason)
+    req = requests.confirm_bake(session, actor, request_id=request_id, reason=body.reason)
     return _request_doc(req, request, session)
 
 
-# --- model-level: rollback, history, card ----------------------------------------------------
+# --- model-level: rollback ----------------------------------------------------------------------
 
 
 @router.post("/models/{name}/rollback", response_model=RollbackRead)
@@ -274,34 +274,7 @@ def rollback(
     name: ModelName, body: RollbackCreate, session: DbSession, actor: Reviewer
 ) -> RollbackRead:
     """Restore the previous champion now (reviewer or admin; no quorum; audited)."""
-    done = promotions.rollback(
+    done = requests.rollback(
         session, actor, name=name, reason=body.reason, expected_version=body.from_version
     )
     return RollbackRead.model_validate(done, from_attributes=True)
-
-
-@router.get("/models/{name}/history", response_model=list[HistoryEntry])
-def model_history(
-    name: ModelName,
-    session: DbSession,
-    _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[HistoryEntry]:
-    """The model's timeline from the audit trail: requests, gates, approvals, promotions,
-    rollbacks, bake verdicts, incidents."""
-    return [
-        HistoryEntry.model_validate(e) for e in history.model_history(session, name, limit=limit)
-    ]
-
-
-@router.get(
-    "/models/{name}/versions/{version}/card",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/markdown": {}}, "description": "The model card."}},
-)
-def model_card(
-    name: ModelName, version: VersionNumber, session: DbSession, _: Viewer, settings: AppSettings
-) -> PlainTextResponse:
-    """The version's model card in Markdown."""
-    text = card.model_card(session, name=name, version=version, settings=settings)
-    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

@@ -1,4 +1,4 @@
-"""API shapes of promotion governance: requests, approvals, overrides, rollback, policy, history.
+"""API shapes of promotion governance: requests, approvals, overrides, rollback, policy, bake.
 
 Request bodies are closed (`RequestModel`): a field the server sets (state, quorum, policy,
 requester, binding) cannot be sent, and an unknown field is refused with 422.
@@ -162,13 +162,3 @@ class BakeRead(ResponseModel):
     at: datetime = Field(description="When evaluated.")
     bake_until: datetime | None = Field(default=None, description="End of the bake period.")
     signals: list[SignalRead] = Field(description="Each live signal.")
-
-
-class HistoryEntry(ResponseModel):
-    seq: int = Field(description="Audit sequence number.")
-    at: datetime = Field(description="When.")
-    actor: str = Field(description="Who.")
-    action: str = Field(description="Audit action.")
-    object: str = Field(description="`type:id` of what it concerns.")
-    summary: str = Field(description="What happened, in words.")
-    details: dict[str, Any] = Field(description="The audit event's payload.")

@@ -7,17 +7,14 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Principal
 from core.clock import utcnow
-from governance import repository
-from governance.errors import ModelNotFound, ModelVersionNotFound
-from governance.models import ModelAlias, ModelVersion
-from governance.promotion_errors import NoPreviousChampion
-from governance.promotion_models import ChampionChange
+from governance.registry import repository
+from governance.registry.errors import ModelNotFound, ModelVersionNotFound, NoPreviousChampion
+from governance.registry.models import ChampionChange, ModelAlias, ModelVersion
 
 Via = Literal["set", "promote", "rollback", "auto_rollback"]
 ACTIONS: dict[str, str] = {
@@ -135,13 +132,9 @@ def champion_stack(session: Session, name: str) -> list[int]:
     the version it rolled away from. The last element is the champion; the one below it is
     where a rollback goes.
     """
-    rows = session.execute(
-        select(ChampionChange.version, ChampionChange.via)
-        .where(ChampionChange.model_name == name)
-        .order_by(ChampionChange.id)
-    ).all()
     stack: list[int] = []
-    for version, via in rows:
+    for change in repository.champion_changes(session, name):
+        version, via = change.version, change.via
         if via in ("rollback", "auto_rollback"):
             while stack and stack[-1] != version:
                 stack.pop()

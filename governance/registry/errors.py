@@ -31,3 +31,7 @@ class ArtifactAlreadyRegistered(Conflict):
 
 class ChampionNeedsAdmin(Forbidden):
     type_slug = "champion-needs-admin"
+
+
+class NoPreviousChampion(Conflict):
+    type_slug = "no-previous-champion"

@@ -1,4 +1,5 @@
-"""The model registry: registered models, their immutable versions, and aliases (`champion`)."""
+"""The model registry: registered models, their immutable versions, aliases (`champion`), and
+the history of every champion move (which rollback walks back through)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -73,3 +77,23 @@ class ModelAlias(Base):
     reason: Mapped[str] = mapped_column(String(2000), default="")
     set_at: Mapped[datetime]
     set_by: Mapped[str] = mapped_column(String(200))
+
+
+class ChampionChange(Base):
+    """Every move of a model's champion alias, in order; rollback replays these as a stack."""
+
+    __tablename__ = "champion_changes"
+    __table_args__ = (
+        CheckConstraint("via IN ('set', 'promote', 'rollback', 'auto_rollback')", name="via_known"),
+        Index("ix_champion_changes_model_id", "model_name", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"))
+    version: Mapped[int] = mapped_column(Integer)
+    previous_version: Mapped[int | None] = mapped_column(Integer)
+    via: Mapped[str] = mapped_column(String(20))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("promotion_requests.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(4000))
+    at: Mapped[datetime]

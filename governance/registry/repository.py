@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checks.models import Batch
-from governance.models import ModelAlias, ModelVersion, RegisteredModel
+from governance.registry.models import ChampionChange, ModelAlias, ModelVersion, RegisteredModel
 
 CHAMPION = "champion"
 
@@ -127,3 +128,24 @@ def champion_version(session: Session, name: str) -> ModelVersion | None:
         )
         .where(ModelAlias.model_name == name, ModelAlias.alias == CHAMPION)
     )
+
+
+def champion_changes(session: Session, name: str) -> list[ChampionChange]:
+    """Every move of the model's champion, oldest first."""
+    return list(
+        session.scalars(
+            select(ChampionChange)
+            .where(ChampionChange.model_name == name)
+            .order_by(ChampionChange.id)
+        )
+    )
+
+
+def champion_moved_since(session: Session, name: str, at: datetime) -> bool:
+    """Whether the model's champion moved at or after `at`."""
+    moved = session.scalar(
+        select(ChampionChange.id)
+        .where(ChampionChange.model_name == name, ChampionChange.at >= at)
+        .limit(1)
+    )
+    return moved is not None

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 
 from core.bounds import INT32_MAX, INT64_MAX
 from core.http import Admin, AppSettings, DbSession, Producer, Viewer
-from governance import repository, service
-from governance.break_glass import Proposal
-from governance.schemas import (
+from governance.promotions import break_glass
+from governance.promotions.break_glass import Proposal
+from governance.registry import repository, service
+from governance.registry.schemas import (
     MODEL_NAME,
     BreakGlassProposalRead,
     ChampionRead,
@@ -107,7 +108,7 @@ def set_champion(
     name: ModelName, body: ChampionSet, session: DbSession, actor: Admin
 ) -> ChampionRead | JSONResponse:
     """Break glass: point `champion` at a version without approvals (admin, reason, audited)."""
-    result = service.set_champion(
+    result = break_glass.set_champion(
         session, actor, name=name, version=body.version, reason=body.reason
     )
     if isinstance(result, Proposal):

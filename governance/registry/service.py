@@ -1,5 +1,5 @@
-"""Registry rules: versions are verified on the way in and never change; the champion alias
-moves only by an admin's audited call."""
+"""Registry rules: versions are verified on the way in and never change; reads of models,
+versions and the champion."""
 
 from __future__ import annotations
 
@@ -12,21 +12,19 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.auth import Principal, Role
+from core.auth import Principal
 from core.clock import utcnow
 from core.errors import InvalidInput
-from governance import break_glass, repository
-from governance.break_glass import Proposal
-from governance.errors import (
+from governance.registry import repository
+from governance.registry.errors import (
     ArtifactAlreadyRegistered,
     ArtifactMismatch,
-    ChampionNeedsAdmin,
     ModelNotFound,
     ModelVersionNotFound,
     TrainingDataMismatch,
 )
-from governance.models import ModelAlias, ModelVersion, RegisteredModel
-from governance.schemas import MODEL_NAME, ModelVersionCreate
+from governance.registry.models import ModelAlias, ModelVersion, RegisteredModel
+from governance.registry.schemas import MODEL_NAME, ModelVersionCreate
 from ranker import artifact
 
 
@@ -198,23 +196,6 @@ def _lineage(session: Session, actor: Principal, version: ModelVersion, *, batch
         },
         links=links,
     )
-
-
-def set_champion(
-    session: Session, actor: Principal, *, name: str, version: int, reason: str = ""
-) -> ModelAlias | Proposal:
-    """Point `champion` at a version (admins only); serving picks it up without a restart.
-
-    This is the break-glass path: it bypasses promotion requests, gates and approvals (and
-    says so in the audit trail), so the policy controls it (`governance.break_glass`). Normal
-    promotion goes through `governance.promotions`.
-    """
-    if actor.role != Role.admin:
-        raise ChampionNeedsAdmin(
-            "only an admin may set the champion", field="Authorization", rule="role"
-        )
-    get_model(session, name)
-    return break_glass.set_champion(session, actor, name=name, version=version, reason=reason)
 
 
 def get_model(session: Session, name: str) -> RegisteredModel:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import audit
 from core.db import unit_of_work
 from core.settings import Settings
-from governance.service import champion_ref
+from governance.registry.service import champion_ref
 from ranker.predlog import PredictionLogger
 from ranker.serving import ArtifactRef, ModelHolder
 

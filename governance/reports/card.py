@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from governance import gate_rules, gates, repository, service
-from governance import promotion_repository as repo
-from governance.promotion_models import PromotionRequest
+from governance.promotions import gate_verdicts, gates
+from governance.promotions import repository as repo
+from governance.promotions.models import PromotionRequest
+from governance.registry import repository, service
 
 INTENDED_USE = (
     "Ranks candidate feed items for one user by the predicted probability of a click "
@@ -127,7 +128,7 @@ def _gates(req: PromotionRequest | None) -> list[str]:
             ["gate", "status", "blocking", "summary"],
             [
                 [g["name"], g["status"], _blocks(g), g["summary"]]
-                for g in gate_rules.as_shown(req.gates, req.override)
+                for g in gate_verdicts.as_shown(req.gates, req.override)
             ],
         ),
     ]

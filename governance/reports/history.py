@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.audit import AuditEvent
-from governance import promotion_repository as repo
-from governance import service
+from governance.promotions import repository as repo
+from governance.registry import service
 
 
 def _v(doc: Any, key: str = "version") -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cli.model_cmd import _print_request
-from governance.gate_rules import as_shown
+from governance.promotions.gate_verdicts import as_shown
 
 GATES = [
     {"name": "artifact", "status": "passed", "summary": "sha256 matches", "blocking": False},

@@ -31,8 +31,8 @@ from core.settings import Settings
 from ranker.feed import deliver
 from ranker.feed_config import FeedConfig
 from ranker.ingest import ensure_contracts
-from tests.conftest import create_database, drop_database
-from tests.ranker.conftest import ORIGIN, small_config
+from tests.support.databases import create_database, drop_database
+from tests.support.trained import ORIGIN, small_config
 
 FAST_POLICY = """\
 quorum: 2
@@ -134,7 +134,7 @@ class Gov:
         return resp.json()["version"]  # type: ignore[no-any-return]
 
     def artifact_path(self, version: int) -> Path:
-        from governance import service
+        from governance.registry import service
 
         row = service.get_version(self.db, "ranker", version)
         return Path(row.artifact_uri.removeprefix("file://"))
@@ -201,7 +201,7 @@ def impressions_frame(hour: int = 0) -> Any:
 @pytest.fixture(scope="session")
 def loadable_artifact(real: Real) -> LoadableArtifact:
     """The trained champion's payload, for loadable stand-in artifacts."""
-    from governance import service
+    from governance.registry import service
     from ranker import artifact
 
     with real.sessions() as s:
@@ -267,8 +267,8 @@ def _derived(real: Real, payload: dict[str, Any], note: str, change: Callable[[A
     """Register a version whose weights are the champion's, changed by `change`."""
     import copy
 
-    from governance import service
-    from governance.schemas import ModelVersionCreate
+    from governance.registry import service
+    from governance.registry.schemas import ModelVersionCreate
     from ranker import artifact
 
     derived = copy.deepcopy(payload)
@@ -303,8 +303,8 @@ def _principal(name: str) -> Any:
 def real(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Real]:
     import torch
 
-    from governance import service
-    from governance.training import train_and_register
+    from governance.flows import train_and_register
+    from governance.registry import service
     from ranker import artifact
     from ranker.ingest import post_feed
     from ranker.nn import TrainConfig

@@ -21,8 +21,8 @@ from api.app import create_app
 from core.auth import CLI_OPERATOR
 from core.errors import InvalidInput
 from core.settings import Settings
-from governance import service as registry
-from governance.training import train_and_register
+from governance.flows import train_and_register
+from governance.registry import service as registry
 from lineage import emit, naming
 from ranker.lineage_runs import feature_build_id, serve_run_id
 from ranker.prediction_rows import ServedRequest, to_frame

@@ -21,8 +21,9 @@ from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from core.auth import CLI_OPERATOR
-from governance import service as registry
-from governance.schemas import ModelVersionCreate
+from governance.promotions import break_glass
+from governance.registry import service as registry
+from governance.registry.schemas import ModelVersionCreate
 from ranker import artifact
 from ranker.prediction_rows import ServedRequest, unpack
 from ranker.predlog import PredictionLogger, new_request_id
@@ -89,7 +90,7 @@ def register_copy(trained: Trained, note: str) -> tuple[int, Path]:
 
 def set_champion(trained: Trained, version: int) -> None:
     with trained.sessions.begin() as s:
-        registry.set_champion(s, CLI_OPERATOR, name="ranker", version=version, reason="test")
+        break_glass.set_champion(s, CLI_OPERATOR, name="ranker", version=version, reason="test")
 
 
 def rank(client: Any, trained: Trained, **body: Any) -> Any:

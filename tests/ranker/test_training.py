@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from checks.models import Batch
 from core.auth import CLI_OPERATOR
-from governance import service as registry
-from governance.training import train_and_register
+from governance.flows import train_and_register
+from governance.registry import service as registry
 from ranker import artifact, dataset
 from ranker.feed_config import UnitChange
 from ranker.ingest import post_feed

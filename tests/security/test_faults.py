@@ -24,8 +24,9 @@ from api.app import create_app
 from core.auth import CLI_OPERATOR, Role, create_token
 from core.settings import Settings
 from tests.builders import contract, orders, parquet_bytes
-from tests.governance.conftest import Real, real  # noqa: F401 (the trained-ranker fixture)
-from tests.security.harness import TcpProxy, serve
+from tests.security.harness import TcpProxy
+from tests.support.servers import serve
+from tests.support.trained import Real
 
 NO_DATABASE = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -240,8 +241,8 @@ def test_every_replica_serves_a_new_champion_within_poll_plus_load_time(
     real: Real,  # noqa: F811 (the fixture imported above)
 ) -> None:
     from core.db import unit_of_work
-    from governance import service as registry
-    from governance.champion import move_champion
+    from governance.registry import service as registry
+    from governance.registry.champion import move_champion
 
     poll = 1.0  # the production default of ranker_poll_seconds
     settings = real.settings(ranker_poll_seconds=poll, governance_bake_guard=False)

@@ -589,8 +589,8 @@ def test_unreadable_champion_and_candidate_never_answer_500(gov: Gov) -> None:
 def test_the_default_policy_blocks_not_evaluated_artifact_and_training_data_gates(
     gov: Gov,
 ) -> None:
-    from governance.gate_rules import NOT_EVALUATED, GateResult, finalize
-    from governance.policy import DEFAULT_POLICY_YAML, parse_policy
+    from governance.promotions.gate_verdicts import NOT_EVALUATED, GateResult, finalize
+    from governance.promotions.policy_document import DEFAULT_POLICY_YAML, parse_policy
 
     default = gov.client.get("/promotion-policy/versions/0", headers=gov.as_("test-viewer"))
     gates = default.json()["document"]["gates"]

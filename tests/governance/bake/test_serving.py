@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from api.app import create_app
 from core.auth import CLI_OPERATOR
-from governance import bake
-from governance.models import ModelVersion
+from governance.bake import guard
+from governance.registry.models import ModelVersion
 from incidents.models import Incident
 from lineage import repository
 from monitors.notify.service import create_sink
@@ -111,7 +111,7 @@ def rank_some(client: TestClient, real: Real, n: int) -> list[dict[str, Any]]:
 
 def restore_v1(client: TestClient, real: Real) -> None:
     with real.sessions.begin() as s:
-        from governance.service import set_champion
+        from governance.promotions.break_glass import set_champion
 
         set_champion(s, CLI_OPERATOR, name="ranker", version=real.champion, reason="test reset")
 
@@ -263,9 +263,9 @@ def test_request_gate_approve_promote_serve_roll_back_and_read_the_story(real: R
         # (what monitors read to find the champion's training data), with the promotion and
         # the rollback as runs of governance.promote.
         with real.sessions() as s:
-            champ = queries.find_dataset(s, [("driftgate", "champion/ranker")])
+            champ = repository.find_dataset(s, [("driftgate", "champion/ranker")])
             assert champ is not None
-            latest = queries.latest_version(s, champ.id)
+            latest = repository.latest_version(s, champ.id)
             assert latest is not None and latest.links["model_version"] == str(real.champion)
         lineage = client.get(
             f"/lineage/provenance?node=dataset:driftgate:champion/ranker%23{latest.version}",
@@ -302,7 +302,7 @@ def test_a_bake_breach_rolls_back_opens_an_incident_and_notifies(real: Real) -> 
             f"/promotion-requests/{promoted['id']}/bake", headers=real.as_("someone")
         )
         assert report.json()["verdict"] == "breach"
-        outcome = bake.run_guard(real.sessions, real.settings(), stats)
+        outcome = guard.run_guard(real.sessions, real.settings(), stats)
         assert outcome.rolled_back and outcome.rolled_back[0]["to"] == real.champion
         assert served(client, real, real.champion).ref.version == real.champion
         doc = client.get(
@@ -339,14 +339,14 @@ def test_missing_data_holds_the_bake_and_evidence_confirms_it(real: Real) -> Non
         stats = client.app.state.serving_stats  # type: ignore[attr-defined]
         rid = promoted["id"]
         with real.sessions() as s:
-            from governance.promotions import get_request
+            from governance.promotions.requests import get_request
 
             until = get_request(s, uuid.UUID(rid)).bake_until
         assert until is not None
         after = until + timedelta(minutes=1)
         for _ in range(2):  # no traffic: the period is over, but nothing vouches for the model
             with real.sessions.begin() as s:
-                outcome = bake.guard_once(s, stats=stats, now=after)
+                outcome = guard.guard_once(s, stats=stats, now=after)
             assert outcome.holding == [rid] and not outcome.confirmed and not outcome.rolled_back
         doc = client.get(f"/promotion-requests/{rid}", headers=real.as_("someone")).json()
         assert doc["bake_state"] == "baking" and doc["bake_result"]["verdict"] == "hold"
@@ -357,10 +357,10 @@ def test_missing_data_holds_the_bake_and_evidence_confirms_it(real: Real) -> Non
         assert len(holding) == 1  # recorded once, not on every pass
         rank_some(client, real, 6)
         with real.sessions.begin() as s:
-            early = bake.guard_once(s, stats=stats, now=until - timedelta(minutes=1))
+            early = guard.guard_once(s, stats=stats, now=until - timedelta(minutes=1))
         assert not early.confirmed  # within the period nothing confirms
         with real.sessions.begin() as s:
-            outcome = bake.guard_once(s, stats=stats, now=after)
+            outcome = guard.guard_once(s, stats=stats, now=after)
         assert outcome.confirmed == [rid]
         doc = client.get(f"/promotion-requests/{rid}", headers=real.as_("someone")).json()
         assert doc["bake_state"] == "confirmed"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from core.clock import SimulatedClock, SystemClock, set_clock
-from governance.promotions import expire_due
+from governance.promotions.requests import expire_due
 from tests.governance.conftest import FAST_POLICY, Gov
 
 
@@ -307,7 +307,7 @@ def test_withdrawal_is_for_the_requester_or_an_admin(gov: Gov) -> None:
 def test_a_bake_that_holds_can_be_confirmed_by_a_person_and_a_newer_champion_supersedes_it(
     gov: Gov,
 ) -> None:
-    from governance import bake
+    from governance.bake import guard
 
     gov.policy(FAST_POLICY.replace("bake: {enabled: false}", "bake: {duration: 1h}"))
     v1, v2, v3 = gov.register(), gov.register(), gov.register()
@@ -329,7 +329,7 @@ def test_a_bake_that_holds_can_be_confirmed_by_a_person_and_a_newer_champion_sup
             assert status.status_code == 200 and status.json()["verdict"] == "baking"
             signals = {s["name"]: s["status"] for s in status.json()["signals"]}
             assert set(signals.values()) == {"no_data"}, signals  # nothing vouches yet
-    outcome = bake.guard_once(gov.db, stats=None)
+    outcome = guard.guard_once(gov.db, stats=None)
     gov.db.commit()
     assert gov.get(rids[0])["bake_state"] == "superseded" and outcome.holding == []
     url = f"/promotion-requests/{rids[1]}/bake/confirm"

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.auth import CLI_OPERATOR
 from core.settings import get_settings
-from governance.policies import publish_policy
+from governance.promotions.policy_versions import publish_policy
 from tests.governance.conftest import Real
 
 pytestmark = pytest.mark.slow
@@ -143,7 +143,7 @@ def test_break_glass_from_the_terminal_waits_for_a_second_admin(cli: CliRunner, 
     again = run(cli, "ranker", "champion", target, "--reason", "me again", code=1)
     assert "second_principal" in again
     with real.sessions() as s:
-        from governance import repository
+        from governance.registry import repository
 
         assert repository.get_alias(s, "ranker").version != int(target)  # type: ignore[union-attr]
     assert "waits for a second admin" in run(cli, "model", "history", "ranker")

@@ -19,9 +19,9 @@ from core import audit
 from core.auth import CLI_OPERATOR, Principal, Role, create_token
 from core.errors import DriftgateError
 from core.settings import Settings
-from governance.approvals import decide
-from governance.promotion_models import PromotionApproval, PromotionRequest
-from governance.promotions import Refusal
+from governance.promotions.approvals import decide
+from governance.promotions.models import PromotionApproval, PromotionRequest
+from governance.promotions.requests import Refusal
 from ranker.ingest import ensure_contracts
 from tests.governance.conftest import (
     FAST_POLICY,

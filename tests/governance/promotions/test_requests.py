@@ -9,9 +9,14 @@ from datetime import UTC, datetime
 import pytest
 
 from core.auth import CLI_OPERATOR
-from governance.gate_rules import as_shown, judge_error_budgets, judge_metrics, judge_slices
-from governance.policy import DEFAULT_POLICY_YAML, parse_policy
-from governance.promotion_errors import InvalidPolicy, UnreadablePolicy
+from governance.promotions.errors import InvalidPolicy, UnreadablePolicy
+from governance.promotions.gate_verdicts import (
+    as_shown,
+    judge_error_budgets,
+    judge_metrics,
+    judge_slices,
+)
+from governance.promotions.policy_document import DEFAULT_POLICY_YAML, parse_policy
 from incidents.models import Incident
 from monitors.slos.service import create_slo
 from tests.governance.conftest import FAST_POLICY, Gov, impressions_frame, post_batch

@@ -18,7 +18,7 @@ from core.auth import CLI_OPERATOR
 from core.settings import Settings
 from ranker.feed import deliver
 from ranker.ingest import ensure_contracts
-from tests.ranker.conftest import ORIGIN, small_config
+from tests.support.trained import ORIGIN, small_config
 
 SIGNATURE = {
     "inputs": [
