@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 
-from api import metrics, problem_docs, problems
+from api import api_docs, metrics, problem_docs, problems
 from api.limits import BodyLimits, single_valued_query
 from api.lineage_ingest import LineageIngest
 from api.middleware import RequestGuard
@@ -66,11 +66,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         description="Drift-aware data quality and governance for a served ML model.",
         lifespan=lifespan,
         dependencies=[Depends(single_valued_query)],
+        docs_url=None,  # api_docs serves /docs and /redoc from local assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     problems.install(app)
     metrics.install(app)
     problem_docs.install(app)
+    api_docs.install(app)
     _mount_routers(app)
     app.add_middleware(LineageIngest)  # inside RequestGuard: its guards apply to ingest too
     app.add_middleware(RequestGuard, limits=BodyLimits.from_settings(settings))
