@@ -94,6 +94,18 @@ class TokenRead(ResponseModel):
     revoked_at: datetime | None = Field(default=None, description="Revoked at, if revoked.")
 
 
+class MeRead(ResponseModel):
+    name: str = Field(description="The principal the token belongs to (the audit trail's actor).")
+    role: Role = Field(description="The token's role: viewer, producer, reviewer or admin.")
+    token_name: str | None = Field(default=None, description="Name of the token used.")
+
+
+@router.get("/me", response_model=MeRead, tags=["tokens"])
+def me(principal: Viewer) -> MeRead:
+    """Who the bearer token belongs to and its role, so a client can show what it may do."""
+    return MeRead(name=principal.name, role=principal.role, token_name=principal.token_name)
+
+
 @router.post(
     "/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated, tags=["tokens"]
 )

@@ -1,0 +1,94 @@
+"""The dashboard's entry point (`streamlit run dashboard/app.py`): sign-in, then navigation.
+
+Nothing but the sign-in page exists until the API accepts a token; each page module then reads
+the API as the signed-in person.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from dashboard import state
+from dashboard.client import ApiError
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+# Sections of the sidebar; the incidents issue adds its pages under "Incidents".
+SECTIONS: dict[str, list[tuple[str, str, str]]] = {
+    "Now": [("overview.py", "Overview", ":material/monitor_heart:")],
+    "Data": [
+        ("contracts.py", "Contracts", ":material/description:"),
+        ("batches.py", "Batches & quarantine", ":material/inventory_2:"),
+        ("drift.py", "Drift", ":material/stacked_line_chart:"),
+    ],
+    "Models": [
+        ("quality.py", "Model quality", ":material/insights:"),
+        ("models.py", "Models & approvals", ":material/verified:"),
+    ],
+    "Trace": [
+        ("lineage.py", "Lineage", ":material/account_tree:"),
+        ("audit.py", "Audit", ":material/receipt_long:"),
+    ],
+    "Incidents": [],
+}
+
+
+def sign_in_page() -> None:
+    st.title("driftgate")
+    st.write("Sign in with **your own** API token: every action is recorded under your name.")
+    with st.form("sign_in"):
+        token = st.text_input("API token", type="password", placeholder="dg_…")
+        submitted = st.form_submit_button("Sign in")
+    if submitted and token.strip():
+        try:
+            me = state.sign_in(token.strip())
+        except ApiError as exc:
+            st.error(exc.problem.message, icon="⛔")
+        else:
+            st.success(f"Signed in as {me.name} ({me.role})")
+            st.rerun()
+    st.caption(
+        "No token yet? An admin issues one: `driftgate token create --role reviewer --name you`."
+    )
+
+
+def sidebar(session: state.Session) -> None:
+    with st.sidebar:
+        mode = " · read-only kiosk" if session.kiosk else ""
+        st.markdown(f"**{session.me.name}** · `{session.me.role}`{mode}")
+        st.caption(session.api_url)
+        if st.button("Sign out", key="sign_out"):
+            state.sign_out()
+            st.rerun()
+
+
+def navigation() -> StreamlitPage:
+    pages = {
+        section: [
+            st.Page(str(PAGES / file), title=title, icon=icon, default=file == "overview.py")
+            for file, title, icon in entries
+        ]
+        for section, entries in SECTIONS.items()
+        if entries
+    }
+    return st.navigation(pages)
+
+
+def main() -> None:
+    st.set_page_config(page_title="driftgate", page_icon=":material/shield:", layout="wide")
+    try:
+        session = state.current()
+    except ApiError as exc:  # a kiosk token the API refuses
+        st.error(exc.problem.message, icon="⛔")
+        session = None
+    if session is None:
+        st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")]).run()
+        return
+    sidebar(session)
+    navigation().run()
+
+
+main()

@@ -1,0 +1,104 @@
+"""Altair (Vega-Lite) charts built from the API's JSON: pure functions, no requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+SEVERITY_COLOURS = alt.Scale(
+    domain=["ok", "warn", "alert", "no_data"], range=["#2e7d32", "#f9a825", "#c62828", "#9e9e9e"]
+)
+
+
+def drift_frame(fields: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
+    """One row per field and window: statistic, method and severity."""
+    rows = [
+        {
+            "field": name,
+            "end": pd.Timestamp(p["end"]),
+            "statistic": p.get("statistic"),
+            "method": p.get("method"),
+            "severity": p.get("severity") or "no_data",
+        }
+        for name, points in fields.items()
+        for p in points
+    ]
+    return pd.DataFrame(rows, columns=["field", "end", "statistic", "method", "severity"])
+
+
+def drift_series(frame: pd.DataFrame, warn: float | None, alert: float | None) -> alt.LayerChart:
+    """A field's statistic over windows, points coloured by severity, thresholds as rules."""
+    base = alt.Chart(frame).encode(x=alt.X("end:T", title="window end"))
+    line = base.mark_line(color="#607d8b").encode(y=alt.Y("statistic:Q", title="statistic"))
+    points = base.mark_circle(size=70).encode(
+        y="statistic:Q",
+        color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
+        tooltip=["end:T", "method:N", "statistic:Q", "severity:N"],
+    )
+    layers: list[alt.Chart] = [line, points]
+    for value, colour in ((warn, "#f9a825"), (alert, "#c62828")):
+        if value is not None:
+            rule = alt.Chart(pd.DataFrame({"y": [value]})).mark_rule(
+                color=colour, strokeDash=[4, 4]
+            )
+            layers.append(rule.encode(y="y:Q"))
+    return alt.LayerChart(layer=layers).properties(height=220)
+
+
+def drift_heatmap(frame: pd.DataFrame) -> alt.Chart:
+    """Fields by windows, each cell the window's severity for that field."""
+    return (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X("end:T", title="window end"),
+            y=alt.Y("field:N", title=None),
+            color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
+            tooltip=["field:N", "end:T", "method:N", "statistic:Q", "severity:N"],
+        )
+        .properties(height=max(120, 28 * frame["field"].nunique()))
+    )
+
+
+def top_values(values: list[Any], counts: list[int]) -> alt.Chart:
+    frame = pd.DataFrame({"value": [str(v) for v in values], "rows": counts})
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(x="rows:Q", y=alt.Y("value:N", sort="-x", title=None), tooltip=["value", "rows"])
+        .properties(height=max(80, 22 * len(frame)))
+    )
+
+
+def quality_frame(windows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Realized and estimated metrics per window, long format for a layered line chart."""
+    rows = []
+    for w in windows:
+        realized = (w.get("metrics") or {}).get("realized") or {}
+        end = pd.Timestamp(w["window_end"])
+        for metric, value in (
+            ("realized AUC", w.get("auc")),
+            ("estimated AUC", w.get("estimated_auc")),
+            ("log loss", realized.get("log_loss")),
+            ("NDCG@10", realized.get("ndcg_at_10")),
+            ("label coverage", w.get("coverage")),
+        ):
+            if value is not None:
+                rows.append({"end": end, "metric": metric, "value": float(value)})
+    return pd.DataFrame(rows, columns=["end", "metric", "value"])
+
+
+def quality_lines(frame: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("end:T", title="window end"),
+            y=alt.Y("value:Q", title=None),
+            color="metric:N",
+            tooltip=["end:T", "metric:N", "value:Q"],
+        )
+        .properties(height=260)
+    )
