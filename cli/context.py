@@ -5,7 +5,9 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
+import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +22,10 @@ class CliContext:
 
     @cached_property
     def database_url(self) -> str:
-        return resolve_database_url(self.settings)
+        url = resolve_database_url(self.settings)
+        if not self.settings.database_url:
+            announce_embedded_start(self.settings.embedded_pg_dir)
+        return url
 
     @cached_property
     def engine(self) -> Engine:
@@ -34,6 +39,18 @@ class CliContext:
     def operator(self) -> Principal:
         """A local operator with database access acts as an admin, named in the audit trail."""
         return Principal(name=f"cli:{getpass.getuser()}", role=Role.admin)
+
+
+def announce_embedded_start(pg_dir: Path) -> None:
+    """Say, once per start, that the embedded server outlives the command and how to stop it."""
+    from core.embedded import started_by_this_process
+
+    if started_by_this_process(pg_dir):
+        typer.echo(
+            f"started the embedded PostgreSQL in {pg_dir}; it keeps running for the API and "
+            "later commands (`driftgate db stop` stops it)",
+            err=True,
+        )
 
 
 def context() -> CliContext:
