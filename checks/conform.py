@@ -10,17 +10,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from contracts.polars_types import POLARS_TYPES
 from contracts.spec import ContractSpec, FieldSpec, FieldType
-
-POLARS_TYPES: dict[FieldType, pl.DataType] = {
-    FieldType.string: pl.String(),
-    FieldType.category: pl.String(),
-    FieldType.integer: pl.Int64(),
-    FieldType.float: pl.Float64(),
-    FieldType.boolean: pl.Boolean(),
-    FieldType.timestamp: pl.Datetime("us", "UTC"),
-    FieldType.date: pl.Date(),
-}
 
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]

@@ -1,9 +1,9 @@
-"""The lineage of one batch check: posted batch → check run → accepted and quarantined rows.
+"""A batch check as an OpenLineage run: posted batch → check run → accepted and quarantined rows.
 
 Facets: the contract's schema on every dataset, `dataQualityAssertions` (one per rule result) on
 the posted batch as the spec places them (an input facet), `dataQualityMetrics` from the batch
 profile and an IDENTITY `columnLineage` on the accepted rows, `outputStatistics` on both outputs.
-Typed by duck typing (batch, rule outcomes) so lineage never imports checks.
+Checks owns how its work becomes runs; `lineage` only stores and emits them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from openlineage.client.generated import (
     column_lineage_dataset,
@@ -24,6 +24,8 @@ from openlineage.client.generated import (
 )
 from sqlalchemy.orm import Session
 
+from checks.engine import RuleOutcome
+from checks.models import Batch
 from contracts.spec import ContractSpec
 from core.auth import Principal
 from lineage import naming
@@ -32,34 +34,13 @@ from lineage.emit import DatasetRef, facet, record_run
 BATCH_FACET_SCHEMA = "urn:driftgate:lineage:facets:BatchCheckRunFacet:1-0-0"
 
 
-class CheckedBatch(Protocol):
-    id: uuid.UUID
-    contract_id: str
-    contract_version: str
-    status: str
-    rows_received: int
-    rows_accepted: int
-    rows_quarantined: int
-    body_bytes: int
-    body_sha256: str
-    received_at: datetime
-
-
-class RuleResult(Protocol):
-    rule_id: str
-    kind: str
-    field: str | None
-    passed: bool
-    failing_rows: int
-
-
 def record_batch_check(
     session: Session,
     actor: Principal,
     *,
-    batch: CheckedBatch,
+    batch: Batch,
     spec: ContractSpec,
-    outcomes: Sequence[RuleResult],
+    outcomes: Sequence[RuleOutcome],
     profile: Mapping[str, Mapping[str, Any]],
     ended_at: datetime,
 ) -> uuid.UUID:
@@ -140,7 +121,7 @@ def schema_facet(spec: ContractSpec) -> schema_dataset.SchemaDatasetFacet:
 
 
 def assertions_facet(
-    outcomes: Sequence[RuleResult],
+    outcomes: Sequence[RuleOutcome],
 ) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
     return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
         assertions=[

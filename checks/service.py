@@ -13,25 +13,22 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from checks import repository
+from checks import idempotency, repository
 from checks.engine import REASONS, ROW_NUMBER, RULE_IDS, RuleOutcome, Validation, complete, evaluate
-from checks.errors import (
-    BatchNotFound,
-    IdempotencyKeyInProgress,
-    IdempotencyKeyReused,
-)
-from checks.models import Batch, ColumnProfile, IdempotencyKey, RuleResult
+from checks.errors import BatchNotFound
+from checks.idempotency import KeyedRequest
+from checks.lineage_runs import record_batch_check
+from checks.models import Batch, ColumnProfile, RuleResult
 from checks.profile import CATEGORY_CAP
 from checks.readers import read_batch
 from checks.storage import read_verified, remove_tree, write_parquet
 from contracts import service as contracts
-from contracts.spec import Action
+from contracts.spec import Action, ContractSpec
 from core import audit
 from core.auth import Principal
 from core.clock import utcnow
 from core.errors import InvalidInput
 from core.jsonsafe import jsonsafe
-from lineage.batch_lineage import record_batch_check
 
 
 @dataclass(frozen=True)
@@ -63,11 +60,40 @@ def submit_batch(
     category_cap: int = CATEGORY_CAP,
 ) -> Submission:
     """Validate and store a batch; with an idempotency key, retries return the first result."""
+    keyed = None
     if idempotency_key is not None:
-        replay = _replay(session, actor, idempotency_key, contract_id, version, body)
-        if replay is not None:
-            return replay
+        keyed = KeyedRequest(
+            actor.name, idempotency_key, contract_id, version, body.sha256, body.format
+        )
+        first = idempotency.first_batch(session, keyed)
+        if first is not None:
+            return Submission(get_batch(session, first), replayed=True)
+    checked = _check(session, contract_id, version, body, example_values)
+    batch = _store_checked(
+        session, actor, checked, body, data_dir, keyed=keyed, category_cap=category_cap
+    )
+    return Submission(batch, replayed=False)
 
+
+@dataclass(frozen=True)
+class _Checked:
+    """A batch validated against its contract version, not yet profiled or stored."""
+
+    contract_id: str
+    version: str
+    spec: ContractSpec
+    result: Validation
+    received_at: datetime
+    started: float  # perf_counter when validation began, for validation_ms
+
+
+def _check(
+    session: Session,
+    contract_id: str,
+    version: str | None,
+    body: IncomingBatch,
+    example_values: int,
+) -> _Checked:
     contract_version = contracts.resolve_version(session, contract_id, version)
     spec = contracts.spec_of(contract_version)
     raw = read_batch(body.path, body.format)
@@ -79,129 +105,79 @@ def submit_batch(
         result.outcomes.append(_deprecated_outcome(contract_version.version))
         if result.status.value == "passed":
             result.status = type(result.status)("warned")
+    return _Checked(contract_id, contract_version.version, spec, result, received_at, started)
 
+
+def _store_checked(
+    session: Session,
+    actor: Principal,
+    checked: _Checked,
+    body: IncomingBatch,
+    data_dir: Path,
+    *,
+    keyed: KeyedRequest | None,
+    category_cap: int,
+) -> Batch:
+    """Profile, write the files, then the rows, key, lineage run and audit event; all or none."""
+    result = checked.result
     batch_id = uuid.uuid4()
-    batch_dir = data_dir / "batches" / contract_id / str(batch_id)
+    batch_dir = data_dir / "batches" / checked.contract_id / str(batch_id)
     try:
         # Writing and fsyncing the Parquet files waits mostly on the disk: profile meanwhile
         # (which also fills in the min/max rules' observed extremes from the profile).
         with ThreadPoolExecutor(max_workers=1) as pool:
             written = pool.submit(_write_files, batch_dir, result)
-            complete(result, spec, category_cap=category_cap)
+            complete(result, checked.spec, category_cap=category_cap)
             files = written.result()
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        elapsed_ms = int((time.perf_counter() - checked.started) * 1000)
         batch = _store(
             session,
             actor,
             batch_id,
             files,
-            contract_id,
-            contract_version.version,
+            checked.contract_id,
+            checked.version,
             result,
             body,
-            received_at,
+            checked.received_at,
             elapsed_ms,
         )
-        if idempotency_key is not None:
-            session.add(
-                IdempotencyKey(
-                    principal=actor.name,
-                    key=idempotency_key,
-                    body_sha256=body.sha256,
-                    contract_id=contract_id,
-                    requested_version=version,
-                    body_format=body.format,
-                    batch_id=batch_id,
-                    created_at=received_at,
-                )
-            )
+        if keyed is not None:
+            idempotency.remember(session, keyed, batch_id=batch_id, created_at=checked.received_at)
         record_batch_check(
             session,
             actor,
             batch=batch,
-            spec=spec,
+            spec=checked.spec,
             outcomes=result.outcomes,
             profile=result.profile,
             ended_at=utcnow(),
         )
-        audit.record(
-            session,
-            actor=actor.name,
-            action="batch.submit",
-            object_type="batch",
-            object_id=str(batch_id),
-            after={
-                "contract": contract_id,
-                "version": contract_version.version,
-                "status": batch.status,
-                "rows_received": batch.rows_received,
-                "rows_accepted": batch.rows_accepted,
-                "rows_quarantined": batch.rows_quarantined,
-                "body_sha256": body.sha256,
-            },
-        )
+        _audit_submission(session, actor, batch)
         session.flush()
     except BaseException:
         remove_tree(batch_dir)  # files without a committed row are never visible; tidy anyway
         raise
-    return Submission(batch, replayed=False)
+    return batch
 
 
-def _replay(
-    session: Session,
-    actor: Principal,
-    key: str,
-    contract_id: str,
-    version: str | None,
-    body: IncomingBatch,
-) -> Submission | None:
-    """The stored result of a finished key, or None when this request is the first with it.
-
-    A finished key is looked up before any lock, so replays of it never wait on each other or
-    get a 409; only a key whose first request is still running is refused as in progress
-    (draft-ietf-httpapi-idempotency-key-header: 409 while in progress, 422 when reused for
-    another request). The second look-up under the lock catches a first request that finished
-    between the two.
-    """
-    previous = repository.find_idempotency_key(session, actor.name, key)
-    if previous is None:
-        if not repository.try_lock_idempotency_key(session, actor.name, key):
-            raise IdempotencyKeyInProgress(
-                "a request with this Idempotency-Key is still being processed; retry later",
-                field="Idempotency-Key",
-                rule="one_request_at_a_time",
-            )
-        previous = repository.find_idempotency_key(session, actor.name, key)
-        if previous is None:
-            return None
-    mismatch = key_mismatch(previous, contract_id, version, body)
-    if mismatch is not None:
-        parameter, rule = mismatch
-        raise IdempotencyKeyReused(
-            f"this Idempotency-Key was first used with another {parameter}; "
-            "a key covers the whole request, so use a new key for a different one",
-            field="Idempotency-Key",
-            rule=rule,
-            extra={"parameter": parameter},
-        )
-    return Submission(get_batch(session, previous.batch_id), replayed=True)
-
-
-def key_mismatch(
-    previous: IdempotencyKey, contract_id: str, version: str | None, body: IncomingBatch
-) -> tuple[str, str] | None:
-    """The first request parameter that differs from the key's first request, and its rule."""
-    if previous.body_sha256 != body.sha256:
-        return "body", "same_key_same_body"
-    if previous.contract_id != contract_id:
-        return "contract", "same_key_same_contract"
-    if previous.body_format is None:  # stored before version and format were recorded
-        return None
-    if previous.requested_version != version:
-        return "version", "same_key_same_version"
-    if previous.body_format != body.format:
-        return "Content-Type", "same_key_same_format"
-    return None
+def _audit_submission(session: Session, actor: Principal, batch: Batch) -> None:
+    audit.record(
+        session,
+        actor=actor.name,
+        action="batch.submit",
+        object_type="batch",
+        object_id=str(batch.id),
+        after={
+            "contract": batch.contract_id,
+            "version": batch.contract_version,
+            "status": batch.status,
+            "rows_received": batch.rows_received,
+            "rows_accepted": batch.rows_accepted,
+            "rows_quarantined": batch.rows_quarantined,
+            "body_sha256": batch.body_sha256,
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ predictions read the fields a contract version drops or changes.
 The changes come from `contracts.compat.diff`; the reach comes from column lineage
 (`columnLineage` facets) starting at every dataset linked to the contract. Downstream datasets
 that have no column lineage cannot be ruled out, so they are listed apart as "may be affected".
+Contracts owns this question and reads the lineage store through `lineage.repository`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from contracts import compat
-from contracts import service as contracts
+from contracts import compat, service
 from contracts.repository import list_versions
 from contracts.spec import ContractSpec
 from lineage import repository
@@ -44,10 +44,10 @@ def contract_version_impact(
     depth: int = 10,
 ) -> dict[str, Any]:
     """Impact of a registered version, compared with `against` (default: the one before it)."""
-    target = contracts.spec_of(contracts.get_version(session, contract_id, version))
+    target = service.spec_of(service.get_version(session, contract_id, version))
     base_version = against or _previous_version(session, contract_id, version)
     base = (
-        contracts.spec_of(contracts.get_version(session, contract_id, base_version))
+        service.spec_of(service.get_version(session, contract_id, base_version))
         if base_version
         else None
     )
@@ -63,9 +63,9 @@ def proposed_impact(
     depth: int = 10,
 ) -> dict[str, Any]:
     """Impact of a proposed (unregistered) document against a registered version."""
-    contract = contracts.get_contract(session, contract_id)
-    base = contracts.spec_of(
-        contracts.get_version(session, contract_id, against or contract.latest_version)
+    contract = service.get_contract(session, contract_id)
+    base = service.spec_of(
+        service.get_version(session, contract_id, against or contract.latest_version)
     )
     return _impact(session, contract_id, base, spec, depth)
 

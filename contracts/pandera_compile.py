@@ -288,7 +288,7 @@ class _PandasChecks(_Checks):
 
 class _PolarsChecks(_Checks):
     def dtype(self, t: FieldType) -> Any:
-        from checks.conform import POLARS_TYPES
+        from contracts.polars_types import POLARS_TYPES
 
         return POLARS_TYPES[t]
 

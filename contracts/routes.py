@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
 
-from contracts import service
+from contracts import impact, service
 from contracts.loader import load_contract_document, parse_document
 from contracts.models import ContractVersion
 from contracts.schemas import (
     ChangeRead,
+    ContractImpactRead,
     ContractRead,
     ContractVersionCreated,
     ContractVersionRead,
@@ -33,6 +35,8 @@ _DOCUMENT_BODY: dict[str, Any] = {
         },
     }
 }
+
+ImpactDepth = Annotated[int, Query(ge=0, le=100, description="How many runs (jobs) to walk.")]
 
 Format = Annotated[
     Literal["auto", "driftgate", "odcs"],
@@ -172,3 +176,58 @@ def gx_expectations(
 
     row = service.resolve_version(session, contract_id, version)
     return to_gx_suite_json(service.spec_of(row))
+
+
+# Impact walks the lineage store, so its routes are listed under lineage too.
+@router.get("/{contract_id}/impact", response_model=ContractImpactRead, tags=["lineage"])
+def get_contract_impact(
+    contract_id: str,
+    session: DbSession,
+    _: Viewer,
+    version: Annotated[str, Query(max_length=100, description="The new version.")],
+    against: Annotated[
+        str | None, Query(max_length=100, description="Compare with; default the previous.")
+    ] = None,
+    depth: ImpactDepth = 10,
+) -> dict[str, Any]:
+    """What a contract version's dropped or changed fields reach downstream."""
+    return impact.contract_version_impact(
+        session, contract_id=contract_id, version=version, against=against, depth=depth
+    )
+
+
+@router.post(
+    "/{contract_id}/impact",
+    response_model=ContractImpactRead,
+    tags=["lineage"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A proposed contract document (YAML or JSON, driftgate or ODCS v3).",
+            "content": {
+                "application/yaml": {"schema": {"type": "object"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def post_contract_impact(
+    contract_id: str,
+    request: Request,
+    session: DbSession,
+    _: Viewer,
+    against: Annotated[
+        str | None, Query(max_length=100, description="Compare with; default the latest.")
+    ] = None,
+    depth: ImpactDepth = 10,
+) -> dict[str, Any]:
+    """What a proposed (unregistered) contract version would reach downstream; stores nothing."""
+    spec, _source, _report = await _read_spec(request, "auto")
+    return await run_in_threadpool(
+        impact.proposed_impact,
+        session,
+        contract_id=contract_id,
+        spec=spec,
+        against=against,
+        depth=depth,
+    )

@@ -491,6 +491,38 @@ WHERE jsonb_typeof(c.facet->'assertions') = 'array'
     )
 
 
+def producing_runs(
+    session: Session,
+    namespace: str,
+    *,
+    dataset_names: Sequence[str],
+    versions: Sequence[str],
+    job_names: Sequence[str],
+) -> dict[str, uuid.UUID]:
+    """Version -> run uuid of the runs of these jobs that produced these versions of these
+    datasets, all in one namespace (e.g. driftgate's own check runs of some batches)."""
+    rows = session.execute(
+        text(
+            """
+SELECT v.version, r.run_uuid
+FROM lineage_datasets d
+JOIN lineage_dataset_versions v ON v.dataset_id = d.id
+JOIN lineage_runs r ON r.run_uuid = v.producer_run_uuid
+JOIN lineage_jobs j ON j.id = r.job_id
+WHERE d.namespace = :ns AND d.name = ANY(:names) AND v.version = ANY(:versions)
+  AND j.namespace = :ns AND j.name = ANY(:jobs)
+"""
+        ),
+        {
+            "ns": namespace,
+            "names": list(dataset_names),
+            "versions": list(versions),
+            "jobs": list(job_names),
+        },
+    )
+    return {row.version: row.run_uuid for row in rows}
+
+
 def _json(value: Any) -> str:
     import json
 

@@ -12,12 +12,11 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, statu
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from contracts.loader import load_contract_document, parse_document
 from core.auth import Principal, Role, authenticate
 from core.errors import DriftgateError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from core.http import DbSession, Viewer, require
-from lineage import contract_impact, emit, graph, service
-from lineage.schemas import ContractImpactRead, Graph, ImpactRead, ProvenanceRead, RunRead
+from lineage import emit, graph, service
+from lineage.schemas import Graph, ImpactRead, ProvenanceRead, RunRead
 from lineage.validate import parse_body, warm_up
 from lineage.writer import DedicatedConnection, GroupCommitWriter
 
@@ -272,59 +271,3 @@ def get_provenance(
 def get_run(run_id: uuid.UUID, session: DbSession, _: Viewer) -> dict[str, Any]:
     """A run: state, state history, parent and children, inputs, outputs, facets."""
     return graph.run_detail(session, run_id)
-
-
-@router.get(
-    "/contracts/{contract_id}/impact", response_model=ContractImpactRead, tags=["contracts"]
-)
-def get_contract_impact(
-    contract_id: str,
-    session: DbSession,
-    _: Viewer,
-    version: Annotated[str, Query(max_length=100, description="The new version.")],
-    against: Annotated[
-        str | None, Query(max_length=100, description="Compare with; default the previous.")
-    ] = None,
-    depth: Depth = 10,
-) -> dict[str, Any]:
-    """What a contract version's dropped or changed fields reach downstream."""
-    return contract_impact.contract_version_impact(
-        session, contract_id=contract_id, version=version, against=against, depth=depth
-    )
-
-
-@router.post(
-    "/contracts/{contract_id}/impact",
-    response_model=ContractImpactRead,
-    tags=["contracts"],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": "A proposed contract document (YAML or JSON, driftgate or ODCS v3).",
-            "content": {
-                "application/yaml": {"schema": {"type": "object"}},
-                "application/json": {"schema": {"type": "object"}},
-            },
-        }
-    },
-)
-async def post_contract_impact(
-    contract_id: str,
-    request: Request,
-    session: DbSession,
-    _: Viewer,
-    against: Annotated[
-        str | None, Query(max_length=100, description="Compare with; default the latest.")
-    ] = None,
-    depth: Depth = 10,
-) -> dict[str, Any]:
-    """What a proposed (unregistered) contract version would reach downstream; stores nothing."""
-    spec, _source, _report = load_contract_document(parse_document(await request.body()), "auto")
-    return await run_in_threadpool(
-        contract_impact.proposed_impact,
-        session,
-        contract_id=contract_id,
-        spec=spec,
-        against=against,
-        depth=depth,
-    )

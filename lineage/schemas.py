@@ -72,24 +72,3 @@ class RunRead(ResponseModel):
     outputs: list[dict[str, Any]] = Field(description="Dataset versions written.")
     facets: dict[str, Any] = Field(description="Current run facets, verbatim.")
     history: list[dict[str, Any]] = Field(description="Every accepted event, by event time.")
-
-
-class ContractImpactRead(ResponseModel):
-    contract_id: str = Field(description="Contract id.")
-    version: str = Field(description="The new or proposed version.")
-    against: str | None = Field(default=None, description="The version it is compared with.")
-    changes: list[dict[str, Any]] = Field(description="Field changes that drop or change a field.")
-    fields: list[dict[str, Any]] = Field(
-        description="Per affected field, the downstream columns that derive from it."
-    )
-    lineage_datasets: list[str] = Field(description="Datasets linked to the contract.")
-    datasets: list[str] = Field(description="Downstream datasets that read an affected field.")
-    may_be_affected: list[str] = Field(
-        description="Downstream datasets without column lineage (cannot be ruled out)."
-    )
-    model_versions: list[dict[str, Any]] = Field(
-        description="Model versions built from an affected field."
-    )
-    prediction_windows: list[dict[str, Any]] = Field(
-        description="Served prediction windows built from an affected field."
-    )

@@ -1,24 +1,19 @@
-"""Batch checks emit lineage; the emit API forwards to an external server after commit."""
+"""A batch check is recorded as a lineage run, so its rows can be followed downstream."""
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.auth import Principal, Role
-from core.settings import Settings
-from lineage import emit, naming
+from lineage import naming
 from lineage.validate import validate_event
 from tests.builders import contract, orders, parquet_bytes
-from tests.lineage.events import column_lineage, dataset, facet, run_event
+from tests.lineage.events import dataset, run_event
+from tests.lineage.writer_fixture import app  # noqa: F401 (lineage ingest in the test's session)
 
 PARQUET = {"Content-Type": "application/vnd.apache.parquet"}
 
@@ -98,160 +93,3 @@ def test_impact_of_a_bad_batch_names_what_it_touched(client, auth, bad_batch) ->
     assert "etl:ranker.features" in body["jobs"]
     unknown = client.get(f"/lineage/impact?batch={uuid.uuid4()}", headers=auth("viewer"))
     assert unknown.status_code == 404
-
-
-def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth, bad_batch) -> None:
-    batch_id = bad_batch["id"]
-    accepted = ("driftgate", "contracts/orders/accepted")
-    features = dataset("features/orders_daily", namespace="driftgate")
-    features["facets"]["columnLineage"] = column_lineage(
-        total=[(*accepted, "amount")], n=[(*accepted, "quantity")]
-    )
-    model = dataset("models/ranker", namespace="driftgate", version="3")
-    model["facets"]["driftgate"] = facet(model_name="ranker", model_version="3")
-    model["facets"]["columnLineage"] = column_lineage(
-        weights=[("driftgate", "features/orders_daily", "total")]
-    )
-    events = [
-        run_event(
-            "features",
-            namespace="etl",
-            minutes=1,
-            inputs=[dataset(accepted[1], namespace="driftgate", version=batch_id)],
-            outputs=[features],
-        ),
-        run_event(
-            "train",
-            namespace="etl",
-            minutes=2,
-            inputs=[dataset("features/orders_daily", namespace="driftgate")],
-            outputs=[model],
-        ),
-        run_event(
-            "dashboard",
-            namespace="bi",
-            minutes=3,
-            inputs=[dataset(accepted[1], namespace="driftgate")],
-            outputs=[dataset("orders_board", "bi")],
-        ),
-    ]
-    for e in events:
-        assert client.post("/api/v1/lineage", json=e, headers=auth("producer")).status_code == 201
-    v2 = contract(version="2.0.0")
-    v2["fields"] = [f for f in v2["fields"] if f["name"] != "amount"]
-    resp = client.post("/contracts/orders/versions", json=v2, headers=auth("admin"))
-    assert resp.status_code == 201, resp.text
-
-    body = client.get("/contracts/orders/impact?version=2.0.0", headers=auth("viewer")).json()
-    assert body["against"] == "1.0.0"
-    [amount] = body["fields"]
-    assert amount["field"] == "amount" and amount["changes"] == ["field_removed"]
-    reached = {(d["dataset"], d["field"]) for d in amount["downstream"]}
-    assert {
-        ("dataset:driftgate:contracts/orders/accepted", "amount"),
-        ("dataset:driftgate:features/orders_daily", "total"),
-        ("dataset:driftgate:models/ranker", "weights"),
-    } <= reached
-    assert ("dataset:driftgate:features/orders_daily", "n") not in reached
-    assert [m["version"] for m in body["model_versions"]] == ["3"]
-    assert body["may_be_affected"] == ["dataset:bi:orders_board"]
-
-    proposed = contract(version="3.0.0")
-    proposed["fields"] = [f for f in proposed["fields"] if f["name"] != "quantity"]
-    resp = client.post(
-        "/contracts/orders/impact?against=1.0.0", json=proposed, headers=auth("viewer")
-    )
-    assert resp.status_code == 200, resp.text
-    [quantity] = resp.json()["fields"]
-    assert ("dataset:driftgate:features/orders_daily", "n") in {
-        (d["dataset"], d["field"]) for d in quantity["downstream"]
-    }
-    assert resp.json()["model_versions"] == []
-
-
-def test_contract_impact_without_lineage_is_a_404_naming_why(client, auth) -> None:
-    assert client.post("/contracts", json=contract(), headers=auth("admin")).status_code == 201
-    resp = client.get("/contracts/orders/impact?version=1.0.0", headers=auth("viewer"))
-    assert resp.status_code == 404 and resp.json()["rule"] == "has_lineage"
-    missing = client.get("/contracts/orders/impact?version=9.9.9", headers=auth("viewer"))
-    assert missing.status_code == 404
-
-
-# --- the external transport, against a local HTTP sink -------------------------------------
-
-
-class Sink(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Sink.received.append((self.path, dict(self.headers), json.loads(body)))
-        self.send_response(201)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def sink() -> Iterator[str]:
-    Sink.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_emitted_runs_go_to_the_external_server_after_commit_only(db: Session, sink: str) -> None:
-    settings = Settings(openlineage_url=sink, openlineage_api_key="marquez-key")
-    forwarder = emit.http_forwarder(settings)
-    assert forwarder is not None
-    emit.configure_sessions(db.info, settings, forwarder)
-    actor = Principal("ranker", Role.producer)
-    model = emit.DatasetRef(
-        None,
-        naming.model("ranker"),
-        version="9",
-        links={naming.MODEL_NAME: "ranker", naming.MODEL_VERSION: "9"},
-    )
-    run_id = emit.record_run(
-        db,
-        actor,
-        job=naming.TRAIN_JOB,
-        inputs=[emit.DatasetRef(None, naming.feature_set("feed"), version="b1")],
-        outputs=[model],
-        run_facets={"training": emit.facet("urn:example:training", auc=0.71)},
-    )
-    assert forwarder.flush(5) and Sink.received == []  # nothing leaves before commit
-    db.commit()
-    assert forwarder.flush(5)
-    assert [r[2]["eventType"] for r in Sink.received] == ["START", "COMPLETE"]
-    path, headers, event = Sink.received[-1]
-    assert path == "/api/v1/lineage" and headers["Authorization"] == "Bearer marquez-key"
-    assert event["run"]["runId"] == str(run_id)
-    assert event["outputs"][0]["facets"]["version"]["datasetVersion"] == "9"
-    assert event["run"]["facets"]["training"]["auc"] == 0.71
-
-    emit.record_run(db, actor, job=naming.TRAIN_JOB, outputs=[model])
-    db.rollback()
-    assert forwarder.flush(5) and len(Sink.received) == 2  # a rolled-back run is never sent
-    stored = db.execute(
-        text("SELECT state FROM lineage_runs WHERE run_uuid = :r"), {"r": run_id}
-    ).scalar()
-    assert stored == "COMPLETED"
-
-
-def test_a_failed_step_is_recorded_as_failed_with_its_error(db: Session) -> None:
-    emit.configure_sessions(db.info, Settings(), None)
-    run_id = emit.record_run(
-        db, Principal("ranker", Role.producer), job=naming.TRAIN_JOB, outcome="FAIL", error="OOM"
-    )
-    row = db.execute(
-        text("SELECT state FROM lineage_runs WHERE run_uuid = :r"), {"r": run_id}
-    ).one()
-    assert row.state == "FAILED"
-    error = db.execute(
-        text("SELECT facet FROM lineage_facets WHERE name = 'errorMessage'")
-    ).scalar_one()
-    assert error["message"] == "OOM"
