@@ -13,6 +13,7 @@ import io
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,6 +96,40 @@ def running_api(database_url: str, data_dir: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _libpq(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database(server_url: str) -> str:
+    """A new, empty database on the server, migrated from scratch; returns its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from core.migrate import upgrade
+
+    name = f"driftgate_dashboard_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = (
+        make_url(server_url)
+        .set(database=name, drivername="postgresql+psycopg")
+        .render_as_string(hide_password=False)
+    )
+    upgrade(url)
+    return url
+
+
+def drop_database(server_url: str, url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def first_admin_token(database_url: str) -> str:
