@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from sqlalchemy import select, text
 
 from core import audit, audit_trail
 from core.auth import (
@@ -20,6 +19,7 @@ from core.auth import (
     revoke_token,
 )
 from core.bounds import INT64_MAX
+from core.db import check_schema
 from core.http import Admin, DbSession, Viewer
 from core.schemas import RequestModel, ResponseModel
 
@@ -37,8 +37,7 @@ async def health() -> dict[str, str]:
 def ready(request: Request) -> JSONResponse:
     """Readiness: the database answers and the schema is migrated."""
     try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1 FROM alembic_version"))
+        check_schema(request.app.state.engine)
     except Exception as exc:
         retry_after = str(request.app.state.settings.db_retry_after_seconds)
         return JSONResponse(
@@ -234,22 +233,9 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventRead]:
     """List audit events in chain order, filtered by object, action or actor."""
-    stmt = select(audit.AuditEvent).where(audit.AuditEvent.seq > after_seq)
-    if object_:
-        kind, sep, ident = object_.partition(":")
-        if sep:
-            stmt = stmt.where(
-                audit.AuditEvent.object_type == kind, audit.AuditEvent.object_id == ident
-            )
-        else:
-            stmt = stmt.where(
-                (audit.AuditEvent.object_id == object_) | (audit.AuditEvent.object_type == object_)
-            )
-    if action:
-        stmt = stmt.where(audit.AuditEvent.action == action)
-    if actor:
-        stmt = stmt.where(audit.AuditEvent.actor == actor)
-    rows = session.scalars(stmt.order_by(audit.AuditEvent.seq).limit(limit))
+    rows = audit.list_events(
+        session, after_seq=after_seq, object_ref=object_, action=action, actor=actor, limit=limit
+    )
     return [AuditEventRead.model_validate(r) for r in rows]
 
 

@@ -401,3 +401,29 @@ FROM audit_events WHERE seq = ANY(:seqs) ORDER BY seq
 
 def count_events(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def list_events(
+    session: Session,
+    *,
+    after_seq: int = 0,
+    object_ref: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """Events after `after_seq` in chain order; `object_ref` is `type:id`, or an id or type."""
+    stmt = select(AuditEvent).where(AuditEvent.seq > after_seq)
+    if object_ref:
+        kind, sep, ident = object_ref.partition(":")
+        if sep:
+            stmt = stmt.where(AuditEvent.object_type == kind, AuditEvent.object_id == ident)
+        else:
+            stmt = stmt.where(
+                (AuditEvent.object_id == object_ref) | (AuditEvent.object_type == object_ref)
+            )
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if actor:
+        stmt = stmt.where(AuditEvent.actor == actor)
+    return list(session.scalars(stmt.order_by(AuditEvent.seq).limit(limit)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +34,12 @@ def server_connect_args(settings: Settings) -> dict[str, object]:
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, pool_pre_ping=True, future=True, **kwargs)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise unless the database answers and its schema is migrated (readiness)."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1 FROM alembic_version"))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
