@@ -15,10 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from checks.models import Batch
+from checks import repository
 from checks.storage import Swept, remove_tree, sweep_spools, sweep_tmp_files, tree_bytes
 from core.settings import Settings
 
@@ -54,7 +53,7 @@ def sweep_uncommitted_batches(
     unknown: list[uuid.UUID] = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        known = set(session.scalars(select(Batch.id).where(Batch.id.in_(chunk))))
+        known = repository.existing_batch_ids(session, chunk)
         unknown += [batch_id for batch_id in chunk if batch_id not in known]
     if len(unknown) > MAX_ORPHANS and len(unknown) > ids_share(len(ids)):
         log.error(

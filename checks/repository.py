@@ -65,6 +65,11 @@ def find_idempotency_key(session: Session, principal: str, key: str) -> Idempote
     return session.get(IdempotencyKey, (principal, key))
 
 
+def existing_batch_ids(session: Session, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` that name a committed batch."""
+    return set(session.scalars(select(Batch.id).where(Batch.id.in_(ids))))
+
+
 def freshness_facts(
     session: Session, contract_id: str
 ) -> tuple[datetime | None, datetime | None, int]:
