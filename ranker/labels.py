@@ -12,52 +12,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Principal
 from core.clock import utcnow
+from ranker import repository
 from ranker.errors import LabelInFuture
 from ranker.schemas import LabelIn
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-
-_JOIN_SQL = text(
-    """
-    WITH incoming AS (
-        SELECT * FROM unnest(
-            CAST(:idx AS int[]), CAST(:pid AS uuid[]), CAST(:lo AS uuid[]), CAST(:hi AS uuid[]),
-            CAST(:item AS text[]), CAST(:clicked AS bool[]), CAST(:dwell AS float8[]),
-            CAST(:label_time AS timestamptz[])
-        ) AS t(idx, prediction_id, lo, hi, item_id, clicked, dwell_ms, label_time)
-    ), resolved AS (
-        SELECT i.*, COALESCE(by_id.prediction_id, by_item.prediction_id) AS pid
-        FROM incoming i
-        LEFT JOIN predictions by_id ON by_id.prediction_id = i.prediction_id
-        LEFT JOIN predictions by_item
-            ON i.prediction_id IS NULL
-           AND by_item.prediction_id BETWEEN i.lo AND i.hi
-           AND by_item.item_id = i.item_id
-    ), written AS (
-        INSERT INTO prediction_labels
-            (prediction_id, clicked, dwell_ms, label_time, received_at, received_by)
-        SELECT DISTINCT ON (pid) pid, clicked, dwell_ms, label_time, :now, :actor
-        FROM resolved WHERE pid IS NOT NULL
-        ORDER BY pid, label_time DESC, idx DESC
-        ON CONFLICT (prediction_id) DO UPDATE
-            SET clicked = EXCLUDED.clicked, dwell_ms = EXCLUDED.dwell_ms,
-                label_time = EXCLUDED.label_time, received_at = EXCLUDED.received_at,
-                received_by = EXCLUDED.received_by
-            WHERE prediction_labels.label_time <= EXCLUDED.label_time
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM written) AS written,
-           (SELECT count(*) FROM resolved WHERE pid IS NOT NULL) AS joined,
-           (SELECT count(DISTINCT pid) FROM resolved WHERE pid IS NOT NULL) AS distinct_joined,
-           ARRAY(SELECT idx FROM resolved WHERE pid IS NULL ORDER BY idx) AS unknown
-    """
-)
 
 
 @dataclass
@@ -86,22 +50,17 @@ def record_labels(session: Session, actor: Principal, *, labels: list[LabelIn]) 
                 field=f"labels[{i}].label_time",
                 rule="not_in_future",
             )
-    bounds = [_bounds(label) for label in labels]
-    row = session.execute(
-        _JOIN_SQL,
-        {
-            "idx": list(range(len(labels))),
-            "pid": [label.prediction_id for label in labels],
-            "lo": [b[0] for b in bounds],
-            "hi": [b[1] for b in bounds],
-            "item": [label.item_id for label in labels],
-            "clicked": [label.clicked for label in labels],
-            "dwell": [label.dwell_ms for label in labels],
-            "label_time": [label.label_time for label in labels],
-            "now": now,
-            "actor": actor.name,
-        },
-    ).one()
+    row = repository.store_labels(
+        session,
+        prediction_ids=[label.prediction_id for label in labels],
+        request_ranges=[_bounds(label) for label in labels],
+        item_ids=[label.item_id for label in labels],
+        clicked=[label.clicked for label in labels],
+        dwell_ms=[label.dwell_ms for label in labels],
+        label_times=[label.label_time for label in labels],
+        received_at=now,
+        received_by=actor.name,
+    )
     unknown = [
         {
             "index": i,

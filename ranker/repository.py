@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from checks.models import Batch
@@ -68,3 +69,76 @@ def prediction_counts(session: Session, model_name: str) -> tuple[int, int]:
 
 def latest_feed_run(session: Session) -> FeedRun | None:
     return session.scalar(select(FeedRun).order_by(FeedRun.window_end.desc()).limit(1))
+
+
+# Labels name a prediction by id or by (request, item); a request's predictions share the
+# request id's upper 116 bits, so "by request" is an id range [lo, hi] plus the item.
+_STORE_LABELS = text(
+    """
+    WITH incoming AS (
+        SELECT * FROM unnest(
+            CAST(:idx AS int[]), CAST(:pid AS uuid[]), CAST(:lo AS uuid[]), CAST(:hi AS uuid[]),
+            CAST(:item AS text[]), CAST(:clicked AS bool[]), CAST(:dwell AS float8[]),
+            CAST(:label_time AS timestamptz[])
+        ) AS t(idx, prediction_id, lo, hi, item_id, clicked, dwell_ms, label_time)
+    ), resolved AS (
+        SELECT i.*, COALESCE(by_id.prediction_id, by_item.prediction_id) AS pid
+        FROM incoming i
+        LEFT JOIN predictions by_id ON by_id.prediction_id = i.prediction_id
+        LEFT JOIN predictions by_item
+            ON i.prediction_id IS NULL
+           AND by_item.prediction_id BETWEEN i.lo AND i.hi
+           AND by_item.item_id = i.item_id
+    ), written AS (
+        INSERT INTO prediction_labels
+            (prediction_id, clicked, dwell_ms, label_time, received_at, received_by)
+        SELECT DISTINCT ON (pid) pid, clicked, dwell_ms, label_time, :now, :actor
+        FROM resolved WHERE pid IS NOT NULL
+        ORDER BY pid, label_time DESC, idx DESC
+        ON CONFLICT (prediction_id) DO UPDATE
+            SET clicked = EXCLUDED.clicked, dwell_ms = EXCLUDED.dwell_ms,
+                label_time = EXCLUDED.label_time, received_at = EXCLUDED.received_at,
+                received_by = EXCLUDED.received_by
+            WHERE prediction_labels.label_time <= EXCLUDED.label_time
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM written) AS written,
+           (SELECT count(*) FROM resolved WHERE pid IS NOT NULL) AS joined,
+           (SELECT count(DISTINCT pid) FROM resolved WHERE pid IS NOT NULL) AS distinct_joined,
+           ARRAY(SELECT idx FROM resolved WHERE pid IS NULL ORDER BY idx) AS unknown
+    """
+)
+
+
+def store_labels(
+    session: Session,
+    *,
+    prediction_ids: Sequence[uuid.UUID | None],
+    request_ranges: Sequence[tuple[uuid.UUID | None, uuid.UUID | None]],
+    item_ids: Sequence[str | None],
+    clicked: Sequence[bool],
+    dwell_ms: Sequence[float | None],
+    label_times: Sequence[datetime],
+    received_at: datetime,
+    received_by: str,
+) -> Row[Any]:
+    """Join labels to logged predictions and upsert the newest per prediction, one statement.
+
+    A label older than the one stored for its prediction does not overwrite it. The row holds
+    `written`, `joined`, `distinct_joined` and `unknown` (positions that matched nothing).
+    """
+    return session.execute(
+        _STORE_LABELS,
+        {
+            "idx": list(range(len(label_times))),
+            "pid": list(prediction_ids),
+            "lo": [r[0] for r in request_ranges],
+            "hi": [r[1] for r in request_ranges],
+            "item": list(item_ids),
+            "clicked": list(clicked),
+            "dwell": list(dwell_ms),
+            "label_time": list(label_times),
+            "now": received_at,
+            "actor": received_by,
+        },
+    ).one()
