@@ -13,7 +13,8 @@ sends every request that arrives while an entry is being re-checked to the datab
 
 An entry is never older than the TTL, so a revoked token keeps ranking for at most that long;
 a re-check that refuses the token drops it, and the next request is refused by the database.
-A TTL of 0 checks the database on every request.
+A TTL of 0 checks the database on every request. Ages are measured on a monotonic clock
+that tests replace, so they can step past a TTL instead of sleeping through it.
 """
 
 from __future__ import annotations
@@ -39,9 +40,16 @@ class _Entry:
 
 
 class CallerCache:
-    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        max_entries: int = 10_000,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
+        self._monotonic = monotonic
         self._entries: dict[str, _Entry] = {}
         self._lock = Lock()
         self._inflight: dict[str, asyncio.Future[Principal]] = {}
@@ -53,7 +61,7 @@ class CallerCache:
         if self.ttl <= 0:
             return await run_in_threadpool(self._check, hash_token(raw_token), raw_token, sessions)
         key = hash_token(raw_token)
-        now = time.monotonic()
+        now = self._monotonic()
         hit = self._entries.get(key)
         if hit is not None and now < hit.expires_at:
             if now >= hit.refresh_at and key not in self._inflight:
@@ -75,7 +83,7 @@ class CallerCache:
 
     def _check(self, key: str, raw_token: str, sessions: Callable[[], Session]) -> Principal:
         """Ask the database (in a worker thread); remember a valid token, forget a refused one."""
-        checked_at = time.monotonic()
+        checked_at = self._monotonic()
         with self._lock:
             self.lookups += 1
         try:

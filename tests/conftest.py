@@ -1,81 +1,53 @@
-"""Test fixtures on a real PostgreSQL: a fresh database per session, migrated from scratch.
+"""Test fixtures on a real PostgreSQL: a fresh migrated database per worker and session.
 
-Server choice: `DRIFTGATE_TEST_DATABASE_URL`, else `DATABASE_URL`, else the local server on
-127.0.0.1:5432, else an embedded server (pgserver) under var/pg-test. Each test runs inside a
-transaction that is rolled back; tests that need real commits use `committed_db`.
+Migrations run once per test run, into a template database that every session database and
+`committed_db` is cloned from (see tests/support/templates.py); the server is chosen in
+tests/support/databases.py. Each test runs inside a transaction that is rolled back; tests
+that need real commits use `committed_db`.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from core.auth import CLI_OPERATOR, Role, create_token
+from core.errors import Refusal
 from core.migrate import upgrade
 from core.settings import Settings
+from tests.support import databases
+from tests.support.databases import drop_database
+from tests.support.templates import Template, build_once
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _server_url() -> str:
-    for var in ("DRIFTGATE_TEST_DATABASE_URL", "DATABASE_URL"):
-        if os.environ.get(var):
-            return os.environ[var]
-    local = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    try:
-        psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3
-        ).close()
-        return local
-    except psycopg.OperationalError:
-        from core.embedded import embedded_database_url
-
-        return embedded_database_url(ROOT / "var" / "pg-test")
+pytest_plugins = ["tests.support.shared_run", "tests.support.trained"]
 
 
-def _libpq(url: str) -> str:
-    u = make_url(url)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_database(server_url: str) -> str:
-    """Create an empty database on the server and return its SQLAlchemy URL."""
-    name = f"driftgate_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return (
-        make_url(server_url)
-        .set(database=name, drivername="postgresql+psycopg")
-        .render_as_string(hide_password=False)
-    )
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = make_url(url).database
-    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _migrate(url: str, data_dir: Path) -> dict[str, object]:
+    upgrade(url)
+    return {}
 
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
-    return _server_url()
+    return databases.server_url()
 
 
 @pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    url = create_database(server_url)
-    upgrade(url)
+def migrated_template(server_url: str, pytestconfig: pytest.Config) -> Template:
+    """An empty database migrated to head, once per run, to clone."""
+    return build_once(pytestconfig, "migrated", server_url, _migrate)
+
+
+@pytest.fixture(scope="session")
+def database_url(migrated_template: Template) -> Iterator[str]:
+    url = migrated_template.clone()
     yield url
-    drop_database(server_url, url)
+    drop_database(migrated_template.server_url, url)
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +76,11 @@ def db(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def committed_db(server_url: str) -> Iterator[str]:
+def committed_db(migrated_template: Template) -> Iterator[str]:
     """A fresh, migrated database for tests that need real commits (concurrency, crashes)."""
-    url = create_database(server_url)
-    upgrade(url)
+    url = migrated_template.clone()
     yield url
-    drop_database(server_url, url)
+    drop_database(migrated_template.server_url, url)
 
 
 @pytest.fixture
@@ -137,6 +108,9 @@ def app(settings: Settings, database_url: str, db: Session):  # type: ignore[no-
         try:
             yield db
             db.commit()
+        except Refusal:  # its record stands, as in core.http._session
+            db.commit()
+            raise
         except BaseException:
             db.rollback()
             raise

@@ -18,7 +18,8 @@ from api.app import create_app
 from core.auth import CLI_OPERATOR, Role, create_token
 from core.settings import Settings
 from tests.builders import contract, orders, parquet_bytes
-from tests.security.harness import TcpProxy, serve
+from tests.security.harness import TcpProxy
+from tests.support.servers import serve
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:

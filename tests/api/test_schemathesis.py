@@ -24,9 +24,9 @@ from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
 from core.auth import CLI_OPERATOR, Role, create_token
-from core.migrate import upgrade
 from core.settings import Settings
-from tests.conftest import create_database, drop_database
+from tests.support.databases import drop_database
+from tests.support.templates import Template
 
 UNSERVED = ("urn:driftgate:problem:no-champion-served", "urn:driftgate:problem:overloaded")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
@@ -54,12 +54,13 @@ schema.config.generation.update(allow_extra_parameters=False, with_security_para
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzApp]:
+def fuzz_app(
+    migrated_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FuzzApp]:
     """The real app on its own committed database; schemathesis runs its lifespan."""
     from schemathesis.python import asgi
 
-    url = create_database(server_url)
-    upgrade(url)
+    url = migrated_template.clone()
     engine = create_engine(url)
     with sessionmaker(bind=engine).begin() as s:
         admin = create_token(s, CLI_OPERATOR, name="fuzz-admin", role=Role.admin, prefix="dg_")
@@ -67,7 +68,7 @@ def fuzz_app(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     app = create_app(_settings(tmp_path_factory.mktemp("fuzz")), database_url=url)
     yield FuzzApp(app, {"Authorization": f"Bearer {admin}"})
     asgi.shutdown_lifespans()
-    drop_database(server_url, url)
+    drop_database(migrated_template.server_url, url)
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
@@ -18,12 +14,7 @@ from api.app import create_app
 from core.auth import CLI_OPERATOR, Role, create_token
 from core.settings import Settings
 from tests.builders import contract, orders, parquet_bytes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.servers import serve
 
 
 @pytest.fixture
@@ -34,23 +25,8 @@ def server(committed_db: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
         producer = create_token(s, CLI_OPERATOR, name="producer", role=Role.producer, prefix="dg_")
     engine.dispose()
     settings = Settings(data_dir=tmp_path / "data", max_body_bytes=4 * 1024 * 1024)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, database_url=committed_db),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", {"admin": admin, "producer": producer}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings, database_url=committed_db)) as base:
+        yield base, {"admin": admin, "producer": producer}
 
 
 def test_register_post_and_read_back_over_a_real_socket(server: tuple[str, dict[str, str]]) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from checks.storage import process_spool_dir
 from core.auth import CLI_OPERATOR, Role, create_token
 from tests.builders import contract, csv_bytes, orders, parquet_bytes
+from tests.support.servers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,16 +76,20 @@ def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env=env,
     )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         assert proc.poll() is None, "the server exited during start-up"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("the server did not start")
+            return False
+
+    try:
+        wait_until(healthy, timeout=90, interval=0.2, what="the server to start")
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
 
 
 def _aged(path: Path, seconds: float = 7200) -> Path:
@@ -112,15 +115,17 @@ def test_a_server_killed_mid_upload_leaves_nothing_counted_and_the_restart_clean
         DRIFTGATE_GOVERNANCE_BAKE_GUARD="false",
         DRIFTGATE_AUDIT_CHECKPOINTER="false",
     )
-    port = _free_port()
+    port = free_port()
     server = _start_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert httpx.post(f"{base}/contracts", json=contract(), headers=headers).status_code == 201
+        registered = httpx.post(f"{base}/contracts", json=contract(), headers=headers, timeout=60)
+        assert registered.status_code == 201
         kept = httpx.post(
             f"{base}/batches?contract=orders",
             content=parquet_bytes(orders(30)),
             headers={**headers, "Content-Type": "application/vnd.apache.parquet"},
+            timeout=60,
         )
         assert kept.status_code == 201, kept.text
         # A slow streamed upload; the server is killed while it spools the body.
@@ -144,7 +149,7 @@ def test_a_server_killed_mid_upload_leaves_nothing_counted_and_the_restart_clean
 
         uploader = threading.Thread(target=upload, daemon=True)
         uploader.start()
-        spooled = _wait_for(lambda: [p for p in data.glob("incoming/*/*.csv") if p.stat().st_size])
+        spooled = wait_until(lambda: [p for p in data.glob("incoming/*/*.csv") if p.stat().st_size])
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
     finally:
@@ -176,35 +181,19 @@ def test_a_server_killed_mid_upload_leaves_nothing_counted_and_the_restart_clean
         assert (young / "accepted.parquet.tmp").exists(), "a young .tmp may be in use"
         assert (committed_folder / "accepted.parquet").exists()
         assert (live_spool / "in-flight.csv").exists(), "a live process's spool is kept"
-        listed = httpx.get(f"{base}/batches", headers=headers).json()
+        listed = httpx.get(f"{base}/batches", headers=headers, timeout=60).json()
         assert [b["id"] for b in listed] == [kept.json()["id"]]
         # On a schedule too: a leftover appearing while the server runs goes within seconds.
         late = data / "incoming" / "ranker-feed.parquet"
         late.write_bytes(b"spooled by a process that died")
         _aged(late)
-        _wait_for(lambda: not late.exists(), timeout=15)
+        wait_until(lambda: not late.exists(), timeout=15)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM batches")).scalar_one() == 1
     engine.dispose()
-
-
-def _wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _folders(root: Path, n: int) -> list[Path]:

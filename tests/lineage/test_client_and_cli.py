@@ -4,10 +4,8 @@ and `driftgate lineage show` prints it as a tree."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from openlineage.client import OpenLineageClient
 from openlineage.client import event_v2 as ol
 from openlineage.client.generated import schema_dataset
@@ -26,14 +23,9 @@ from sqlalchemy.orm import sessionmaker
 from api.app import create_app
 from core.auth import CLI_OPERATOR, Role, create_token
 from core.settings import Settings
+from tests.support.servers import serve
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -46,24 +38,8 @@ def server(committed_db: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
         }
     engine.dispose()
     settings = Settings(data_dir=tmp_path / "data")
-    port = _free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, database_url=committed_db),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", tokens
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings, database_url=committed_db)) as base:
+        yield base, tokens
 
 
 def test_openlineage_python_http_client_delivers_events_into_the_graph(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import uuid
@@ -21,7 +20,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +33,7 @@ from lineage.routes import PRODUCER_ROLES, authorize_producer
 from lineage.service import Ingested, prepare_event
 from lineage.writer import DedicatedConnection, GroupCommitWriter
 from tests.lineage.events import dataset, run_event
+from tests.support.servers import serve
 
 
 @dataclass
@@ -97,6 +96,17 @@ class ChainLock:
         self._conn.close()
 
 
+async def writer_waits_for_the_chain_lock(store: Store, timeout: float = 30) -> None:
+    """Return once a transaction of this database waits for the audit chain's advisory lock."""
+    deadline = time.monotonic() + timeout
+    while not store.scalar(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event = 'advisory'"
+    ):
+        assert time.monotonic() < deadline, "the writer never reached the chain lock"
+        await asyncio.sleep(0.01)
+
+
 async def submit_grouped(
     store: Store, writer: GroupCommitWriter, items: list[tuple[str, dict[str, Any]]]
 ) -> list[Any]:
@@ -107,12 +117,12 @@ async def submit_grouped(
         first = asyncio.ensure_future(
             writer.submit(store.tokens["producer"], prepare_event(blocker))
         )
-        await asyncio.sleep(0.3)  # the writer has taken the blocker and waits for the lock
+        await writer_waits_for_the_chain_lock(store)  # with the blocker, alone
         tasks = [
             asyncio.ensure_future(writer.submit(token, prepare_event(event)))
             for token, event in items
         ]
-        await asyncio.sleep(0.3)  # all queued behind it
+        await asyncio.sleep(0)  # one loop turn: each task has queued its event
         groups_before = writer.groups
     assert isinstance(await first, Ingested)
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -141,7 +151,7 @@ def test_concurrent_events_are_written_in_groups_and_each_is_durable_when_answer
     async def main() -> list[bool]:
         with ChainLock(store):
             tasks = [asyncio.ensure_future(one(e)) for e in events]
-            await asyncio.sleep(0.3)
+            await writer_waits_for_the_chain_lock(store)
         return await asyncio.gather(*tasks)
 
     assert all(asyncio.run(main()))
@@ -293,31 +303,10 @@ def test_two_writers_sharing_datasets_commit_every_group(store: Store) -> None:
 # --- over HTTP, against a real uvicorn ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_concurrent_clients_over_http_get_201s_and_an_intact_audit_chain(
     store: Store, committed_db: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(Settings(data_dir=tmp_path / "data"), database_url=committed_db),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    base = f"http://127.0.0.1:{port}"
+    app = create_app(Settings(data_dir=tmp_path / "data"), database_url=committed_db)
     headers = {"Authorization": f"Bearer {store.tokens['producer']}"}
     events = [
         run_event(f"job{i}", inputs=[dataset(f"in{i % 7}")], outputs=[dataset(f"out{i}")])
@@ -325,23 +314,20 @@ def test_concurrent_clients_over_http_get_201s_and_an_intact_audit_chain(
     ]
     statuses: list[int] = []
 
-    def client(mine: list[dict[str, Any]]) -> None:
+    def client(base: str, mine: list[dict[str, Any]]) -> None:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             for event in mine:
                 statuses.append(http.post("/api/v1/lineage", json=event).status_code)
                 statuses.append(http.post("/api/v1/lineage", json=event).status_code)  # again
 
-    try:
-        clients = [threading.Thread(target=client, args=(events[i::8],)) for i in range(8)]
+    with serve(app) as base:
+        clients = [threading.Thread(target=client, args=(base, events[i::8])) for i in range(8)]
         for c in clients:
             c.start()
         for c in clients:
             c.join()
         with httpx.Client(base_url=base, headers=headers) as http:
             verify = http.get("/audit/verify").json()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert statuses == [201] * 240
     assert verify["intact"] is True
     assert store.scalar("SELECT count(*) FROM lineage_events") == 120

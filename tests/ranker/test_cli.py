@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.ranker.conftest import Trained
+from tests.support.trained import Trained
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [

@@ -25,7 +25,7 @@ from ranker.metrics import calibration, ndcg_at_k, roc_auc
 from ranker.online import COL, Context, OnlineFeatures
 from ranker.snapshot import build_snapshot
 from ranker.splits import plan_splits, split_column
-from tests.ranker.conftest import ORIGIN, small_config
+from tests.support.trained import ORIGIN, small_config
 
 H = timedelta(hours=1)
 PARAMS = FeatureParams()

@@ -19,7 +19,7 @@ from ranker.feed_config import (
     StaleFeed,
     UnitChange,
 )
-from tests.ranker.conftest import ORIGIN, small_config
+from tests.support.trained import ORIGIN, small_config
 
 H = timedelta(hours=1)
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.ranker.conftest import Trained, bearer
 from tests.ranker.test_serving import known_ids, rank, serving_client
+from tests.support.trained import Trained, bearer
 
 NOW = datetime.now(UTC)
 

@@ -27,8 +27,8 @@ from lineage import emit, naming
 from ranker.lineage_runs import feature_build_id, serve_run_id
 from ranker.prediction_rows import ServedRequest, to_frame
 from ranker.predlog import PredictionLogger, new_request_id, write_frame
-from tests.ranker.conftest import Trained, bearer
 from tests.ranker.test_serving import known_ids, rank, serving_client
+from tests.support.trained import Trained, bearer
 
 NS = "driftgate"
 

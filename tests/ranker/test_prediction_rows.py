@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ranker import prediction_rows as rows
 from ranker.predlog import PredictionLogger, new_request_id, prediction_id
-from tests.ranker.conftest import Trained
+from tests.support.trained import Trained
 
 SELECT = text(
     "SELECT prediction_id, request_id, served_at, model_name, model_version, user_id, item_id, "

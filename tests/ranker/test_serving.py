@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -15,7 +14,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -27,7 +25,8 @@ from governance.registry.schemas import ModelVersionCreate
 from ranker import artifact
 from ranker.prediction_rows import ServedRequest, unpack
 from ranker.predlog import PredictionLogger, new_request_id
-from tests.ranker.conftest import Trained, bearer
+from tests.support.servers import serve, wait_until
+from tests.support.trained import Trained, bearer
 
 
 @contextmanager
@@ -204,35 +203,6 @@ def test_without_a_champion_rank_answers_503_not_500(committed_db: str, tmp_path
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def real_server(trained: Trained) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(trained.settings(), database_url=trained.url),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 @pytest.mark.slow
 def test_a_new_champion_is_served_without_restart_and_no_request_in_flight_fails(
     trained: Trained,
@@ -243,7 +213,7 @@ def test_a_new_champion_is_served_without_restart_and_no_request_in_flight_fails
     failures: list[str] = []
     stop = threading.Event()
     try:
-        with real_server(trained) as base:
+        with serve(create_app(trained.settings(), database_url=trained.url)) as base:
             with httpx.Client(base_url=base) as http:
                 wait_for_version(http, bearer(trained, "viewer"), trained.version)
 
@@ -263,7 +233,7 @@ def test_a_new_champion_is_served_without_restart_and_no_request_in_flight_fails
             threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
             for t in threads:
                 t.start()
-            time.sleep(0.5)
+            wait_until(lambda: all(seen) or failures, what="every client to be served v1")
             with httpx.Client(base_url=base) as http:
                 resp = http.put(
                     "/models/ranker/champion",
@@ -272,7 +242,10 @@ def test_a_new_champion_is_served_without_restart_and_no_request_in_flight_fails
                 )
                 assert resp.status_code == 200, resp.text
                 wait_for_version(http, bearer(trained, "viewer"), v2)
-            time.sleep(0.5)
+            wait_until(
+                lambda: all(v2 in versions for versions in seen) or failures,
+                what="every client to be served the new champion",
+            )
             stop.set()
             for t in threads:
                 t.join()
@@ -404,8 +377,13 @@ def test_rank_remembers_a_token_only_briefly_so_revocation_takes_effect(trained:
         assert client.post("/rank", json=body, headers=headers).status_code == 200
         with trained.sessions.begin() as s:
             revoke_token(s, CLI_OPERATOR, name=name)
-        time.sleep(0.4)
-        refused = client.post("/rank", json=body, headers=headers)
-        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+        refused = wait_until(
+            lambda: (
+                (r := client.post("/rank", json=body, headers=headers)).status_code == 401 and r
+            ),
+            timeout=10,
+            what="the revoked token to be refused once the 0.3 s cache entry expires",
+        )
+        assert "revoked" in refused.json()["detail"]
         bogus = client.post("/rank", json=body, headers={"Authorization": "Bearer dg_nope"})
         assert bogus.status_code == 401

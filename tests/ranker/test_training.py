@@ -17,7 +17,7 @@ from ranker import artifact, dataset
 from ranker.feed_config import UnitChange
 from ranker.ingest import post_feed
 from ranker.training import evaluate_window, reevaluate
-from tests.ranker.conftest import ORIGIN, Trained, small_config
+from tests.support.trained import ORIGIN, Trained, small_config
 
 H = timedelta(hours=1)
 

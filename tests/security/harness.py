@@ -1,40 +1,12 @@
-"""Real servers for fault tests: uvicorn on a free port, and a TCP proxy that can be cut."""
+"""A TCP proxy for fault tests, between the API and PostgreSQL, that can be cut."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: Any, *, start_timeout: float = 60.0) -> Iterator[str]:
-    """Serve `app` with a real uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + start_timeout
-    while not srv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+from tests.support.servers import free_port
 
 
 class TcpProxy:

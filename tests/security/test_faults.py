@@ -238,7 +238,7 @@ def _served(http: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
 
 
 def test_every_replica_serves_a_new_champion_within_poll_plus_load_time(
-    real: Real,  # noqa: F811 (the fixture imported above)
+    real: Real,
 ) -> None:
     from core.db import unit_of_work
     from governance.registry import service as registry

@@ -39,8 +39,8 @@ from tests.governance.conftest import (  # noqa: F401 (fixtures)
     impressions_frame,
     loadable_artifact,
     post_batch,
-    real,
 )
+from tests.support.servers import serve
 
 LINEAGE = "/api/v1/lineage"
 
@@ -198,10 +198,6 @@ class Served:
 @pytest.fixture
 def served(committed_db: str, tmp_path: Path, loadable_artifact: Any) -> Iterator[Served]:
     """The real app under uvicorn on a committed database, with reviewers and a batch."""
-    import socket
-
-    import uvicorn
-
     from api.app import create_app
 
     settings = Settings.model_validate(
@@ -229,29 +225,8 @@ def served(committed_db: str, tmp_path: Path, loadable_artifact: Any) -> Iterato
         }
         s.flush()
     engine.dispose()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, database_url=committed_db),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield Served(f"http://127.0.0.1:{port}", settings, tokens)
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve(create_app(settings, database_url=committed_db)) as base:
+        yield Served(base, settings, tokens)
 
 
 def _approved_pair(served: Served, loadable_artifact: Any, *, crown: bool) -> list[str]:

@@ -1,0 +1,1 @@
+"""Shared test support: databases and templates, real servers, the trained ranker."""
