@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+DASHBOARD_PORT ?= 8501
 FUZZ_EXAMPLES ?= 200
 
 .PHONY: run test fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit clean
@@ -23,11 +24,12 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## Install, migrate, seed the demo and serve the API (embedded PostgreSQL unless DATABASE_URL is set).
+## Install, migrate, seed the demo, then serve the API and the dashboard together (Ctrl-C stops
+## both; embedded PostgreSQL unless DATABASE_URL is set).
 run: install
 	$(BIN)/driftgate migrate
 	$(BIN)/driftgate demo
-	$(BIN)/driftgate serve --host $(HOST) --port $(PORT)
+	$(BIN)/driftgate run --host $(HOST) --port $(PORT) --dashboard-port $(DASHBOARD_PORT)
 
 ## Install and run the test suite against a real PostgreSQL.
 test: install-dev

@@ -11,6 +11,7 @@ import typer
 
 from cli.audit_cmd import audit_app, register_db_commands
 from cli.context import context
+from cli.dashboard_cmd import register_dashboard_commands
 from cli.lineage_cmd import lineage_app
 from cli.model_cmd import model_app
 from cli.monitors_cmd import monitors_app
@@ -32,6 +33,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 register_db_commands(db_app)
+register_dashboard_commands(app)
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(monitors_app, name="monitors")
 app.add_typer(ranker_app, name="ranker")
