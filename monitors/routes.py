@@ -12,12 +12,8 @@ from fastapi.responses import HTMLResponse
 from core.bounds import INT64_MAX, IsoDateTime
 from core.clock import utcnow
 from core.http import Admin, AppSettings, DbSession, Viewer
-from monitors.drift import repository as drift_repository
+from monitors.drift import references
 from monitors.drift import service as drift
-from monitors.drift.models import MonitorReference
-from monitors.drift.references import build_reference, current_spec, minimum_of, pending_reason
-from monitors.errors import AlertNotFound
-from monitors.notify import repository as notify_repository
 from monitors.notify import service as notify
 from monitors.schemas import (
     AlertDetail,
@@ -36,9 +32,8 @@ from monitors.schemas import (
     SloRead,
     SloUpdate,
 )
-from monitors.slos import repository as slo_repository
+from monitors.slos import alerts
 from monitors.slos import service as slos
-from monitors.slos.models import Alert
 
 router = APIRouter(tags=["monitors"])
 
@@ -136,10 +131,9 @@ def get_drift_report(
 def list_references(session: DbSession, _: Viewer, dataset: Dataset) -> list[ReferenceRead]:
     """Every version of a dataset's reference profile and what it covers, newest first."""
     contract_id = drift.resolve_contract_id(session, dataset)
-    versions = drift_repository.reference_versions(session, contract_id)
-    active = drift_repository.active_reference(session, contract_id)
-    slices = drift_repository.reference_slices(session, [r.id for r in versions])
-    return [_reference(r, active, slices.get(r.id)) for r in versions]
+    return [
+        ReferenceRead.model_validate(r) for r in references.described_versions(session, contract_id)
+    ]
 
 
 @router.get("/monitors/references/active", response_model=ReferenceStatusRead)
@@ -148,16 +142,7 @@ def active_reference(
 ) -> dict[str, Any]:
     """The reference drift is judged against now, or what is missing before there is one."""
     contract_id = drift.resolve_contract_id(session, dataset)
-    active = drift_repository.active_reference(session, contract_id)
-    if active is None:
-        pending = pending_reason(session, contract_id, settings=settings)
-        return {"contract_id": contract_id, "reference": None, "pending": pending}
-    slices = drift_repository.reference_slices(session, [active.id])
-    return {
-        "contract_id": contract_id,
-        "reference": _reference(active, active, slices.get(active.id)),
-        "pending": None,
-    }
+    return references.active_status(session, contract_id, settings=settings)
 
 
 @router.post("/monitors/references", response_model=ReferenceRead)
@@ -173,36 +158,16 @@ def recompute_reference(
 ) -> ReferenceRead:
     """Recompute a dataset's reference now (a new version only if the profile changed)."""
     contract_id = drift.resolve_contract_id(session, dataset)
-    minimum = None if force else minimum_of(current_spec(session, contract_id), settings)
-    ref = build_reference(
-        session,
-        actor,
-        contract_id=contract_id,
-        settings=settings,
-        reason="requested via API" + (" (forced below the minimum)" if force else ""),
-        minimum=minimum,
+    ref = references.recompute(
+        session, actor, contract_id=contract_id, settings=settings, force=force
     )
-    slices = drift_repository.reference_slices(session, [ref.id])
-    return _reference(ref, ref, slices.get(ref.id))
-
-
-def _reference(
-    r: MonitorReference, active: MonitorReference | None, slices: dict[str, Any] | None
-) -> ReferenceRead:
-    return ReferenceRead.model_validate(
-        {
-            **r.__dict__,
-            "fields": sorted(r.profiles),
-            "slices": slices,
-            "active": active is not None and r.id == active.id,
-        }
-    )
+    return ReferenceRead.model_validate(ref)
 
 
 @router.get("/slos", response_model=list[SloRead])
 def list_slos(session: DbSession, _: Viewer) -> list[SloRead]:
     """Every SLO with the runner's last evaluation."""
-    return [SloRead.model_validate(s) for s in slo_repository.list_slos(session)]
+    return [SloRead.model_validate(s) for s in slos.list_slos(session)]
 
 
 @router.post("/slos", response_model=SloRead, status_code=status.HTTP_201_CREATED)
@@ -225,15 +190,12 @@ def update_slo(
 @router.get("/slos/{slo_id}", response_model=SloDetail)
 def get_slo(session: DbSession, _: Viewer, slo_id: str) -> SloDetail:
     """An SLO evaluated now: budget remaining and burn rate per alert window, open alerts."""
-    slo = slos.get_slo(session, slo_id)
-    evaluation = slos.evaluate_slo(session, slo)
+    slo, evaluation, open_alerts = slos.status_of(session, slo_id)
     return SloDetail.model_validate(
         {
             **SloRead.model_validate(slo).model_dump(),
             "status": evaluation.to_json(),
-            "open_alerts": [
-                AlertRead.model_validate(a) for a in slo_repository.open_alerts_of(session, slo_id)
-            ],
+            "open_alerts": [AlertRead.model_validate(a) for a in open_alerts],
         }
     )
 
@@ -249,7 +211,7 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[AlertRead]:
     """Alerts, newest first."""
-    rows = slo_repository.list_alerts(
+    rows = alerts.list_alerts(
         session, state=state, slo_id=slo, severity=severity, limit=limit, offset=offset
     )
     return [AlertRead.model_validate(a) for a in rows]
@@ -258,10 +220,7 @@ def list_alerts(
 @router.get("/alerts/{alert_id}", response_model=AlertDetail)
 def get_alert(session: DbSession, _: Viewer, alert_id: uuid.UUID) -> AlertDetail:
     """One alert with its history of state changes."""
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise AlertNotFound(f"no alert {alert_id}", field="alert_id", rule="exists")
-    history = slo_repository.alert_history(session, [alert_id])
+    alert, history = alerts.with_history(session, alert_id)
     return AlertDetail.model_validate(
         {
             **AlertRead.model_validate(alert).model_dump(),
@@ -279,7 +238,7 @@ def create_sink(session: DbSession, actor: Admin, body: SinkCreate) -> SinkRead:
 @router.get("/monitors/sinks", response_model=list[SinkRead])
 def list_sinks(session: DbSession, _: Admin) -> list[SinkRead]:
     """Notification sinks (secrets are never shown)."""
-    return [SinkRead.model_validate(s) for s in notify_repository.list_sinks(session)]
+    return [SinkRead.model_validate(s) for s in notify.list_sinks(session)]
 
 
 @router.patch("/monitors/sinks/{name}", response_model=SinkRead)
@@ -301,7 +260,7 @@ def list_notifications(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[NotificationRead]:
     """The notification outbox, newest first, with attempts and the last error."""
-    rows = notify_repository.list_notifications(
+    rows = notify.list_notifications(
         session, status=status_, alert_id=alert, limit=limit, offset=offset
     )
     return [NotificationRead.model_validate(n) for n in rows]

@@ -24,13 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from checks import repository as checks_repository
 from core.auth import Principal, Role
 from core.db import unit_of_work
 from core.settings import Settings
-from monitors.drift import repository as drift_repository
+from monitors import repository
 from monitors.drift.references import ensure_reference, pending_reason
 from monitors.drift.service import record_recent_windows, record_sliding_windows, refresh_rollups
 from monitors.notify.service import DeliveryReport, deliver_due
@@ -38,6 +38,7 @@ from monitors.quality.service import record_recent
 from monitors.slos import repository as slo_repository
 from monitors.slos.alerts import reconcile
 from monitors.slos.service import evaluate_slo
+from ranker import repository as ranker_repository
 
 log = logging.getLogger("driftgate.monitors")
 RUNNER = Principal(name="monitor-runner", role=Role.admin)
@@ -81,10 +82,7 @@ class RunReport:
 def run_once(sessions: sessionmaker[Session], *, settings: Settings) -> RunReport:
     """Evaluate everything once (or skip if another runner holds the lock), then deliver."""
     with unit_of_work(sessions) as session:
-        locked = session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": MONITOR_LOCK}
-        ).scalar_one()
-        if not locked:
+        if not repository.try_lock_evaluation(session, MONITOR_LOCK):
             return RunReport(ran=False)
         report = RunReport(ran=True)
         evaluate_all(session, settings=settings, report=report)
@@ -94,7 +92,7 @@ def run_once(sessions: sessionmaker[Session], *, settings: Settings) -> RunRepor
 
 def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> None:
     """Drift for every monitored contract, then every enabled SLO; one failure is isolated."""
-    for contract_id in drift_repository.monitored_contract_ids(session):
+    for contract_id in checks_repository.contracts_with_usable_batches(session):
         try:
             with session.begin_nested():
                 reference = ensure_reference(
@@ -163,6 +161,7 @@ class MonitorRunner:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_report: RunReport | None = None
+        self.reported = threading.Event()  # set once a run has reported (for waiting callers)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="monitor-runner", daemon=True)
@@ -196,10 +195,14 @@ class MonitorRunner:
                 marker = current
                 if woken or arrived or time.monotonic() >= next_run:
                     self.last_report = run_once(self._sessions, settings=self._settings)
+                    self.reported.set()
                     next_run = time.monotonic() + interval
             except Exception:
                 log.exception("monitor run failed; retrying at the next tick")
 
     def _marker(self) -> tuple[Any, ...]:
         with unit_of_work(self._sessions) as session:
-            return drift_repository.ingest_marker(session)
+            return (
+                *checks_repository.batch_arrivals(session),
+                *ranker_repository.label_arrivals(session),
+            )

@@ -142,3 +142,105 @@ def store_labels(
             "actor": received_by,
         },
     ).one()
+
+
+# --- reads for monitors: the prediction log joined to its delayed labels --------------------
+
+_SERVED = text(
+    """
+SELECT (floor(extract(epoch FROM p.served_at) * 1000000))::bigint AS served_us,
+       hashtextextended(p.request_id::text, 0) >> 12 AS request_code,  -- exact in a float64
+       p.score, p.model_version,
+       CASE WHEN l.clicked IS NULL THEN -1 WHEN l.clicked THEN 1 ELSE 0 END AS label
+FROM predictions p LEFT JOIN prediction_labels l ON l.prediction_id = p.prediction_id
+WHERE p.model_name = :model AND p.served_at >= :start AND p.served_at < :end
+"""
+)
+
+
+def served_predictions(
+    session: Session, model_name: str, start: datetime, end: datetime
+) -> list[Row[Any]]:
+    """Predictions served in [start, end) as (served µs, request code, score, model version,
+    label: -1 none yet, 0 no click, 1 click) rows of numbers."""
+    return list(session.execute(_SERVED, {"model": model_name, "start": start, "end": end}).all())
+
+
+def first_served_at(session: Session, model_name: str, version: int) -> datetime | None:
+    """When a model version served its first prediction."""
+    stmt = select(func.min(Prediction.served_at)).where(
+        Prediction.model_name == model_name, Prediction.model_version == version
+    )
+    return session.scalar(stmt)
+
+
+def models_served_since(session: Session, since: datetime) -> list[str]:
+    """Names of the models that served a prediction at or after `since`."""
+    stmt = select(Prediction.model_name).where(Prediction.served_at >= since).distinct()
+    return sorted(session.scalars(stmt))
+
+
+_LABEL_FACTS = text(
+    """
+SELECT count(*) AS predictions, count(l.prediction_id) AS labeled,
+       count(*) FILTER (WHERE l.clicked) AS positives, max(l.received_at) AS last_label_at
+FROM predictions p LEFT JOIN prediction_labels l ON l.prediction_id = p.prediction_id
+WHERE p.model_name = :model AND p.model_version = :v
+  AND p.served_at >= :start AND p.served_at < :end
+"""
+)
+
+
+def label_facts(
+    session: Session, model_name: str, version: int, start: datetime, end: datetime
+) -> Row[Any]:
+    """A version's predictions served in [start, end): how many, how many labelled, clicked,
+    and the newest label's arrival (`predictions`, `labeled`, `positives`, `last_label_at`)."""
+    params = {"model": model_name, "v": version, "start": start, "end": end}
+    return session.execute(_LABEL_FACTS, params).one()
+
+
+# A fixed hash of the prediction id keeps the sample the same on every call for one window.
+_LABELLED_SAMPLE = text(
+    """
+SELECT p.score, l.clicked::int
+FROM predictions p JOIN prediction_labels l ON l.prediction_id = p.prediction_id
+WHERE p.model_name = :model AND p.model_version = :v
+  AND p.served_at >= :start AND p.served_at < :end
+  AND (hashtextextended(p.prediction_id::text, 7) & 1023) < :keep
+"""
+)
+
+
+def labelled_scores_sample(
+    session: Session, model_name: str, version: int, start: datetime, end: datetime, keep: int
+) -> list[Row[Any]]:
+    """(score, clicked 0/1) of a version's labelled predictions served in [start, end), about
+    `keep` in 1024 of them, the same ones on every call."""
+    params = {"model": model_name, "v": version, "start": start, "end": end, "keep": keep}
+    return list(session.execute(_LABELLED_SAMPLE, params).all())
+
+
+def label_arrivals(session: Session) -> tuple[int, datetime | None]:
+    """How many labels there are and the newest arrival: changes whenever a label arrives."""
+    row = session.execute(
+        select(func.count(), func.max(PredictionLabel.received_at)).select_from(PredictionLabel)
+    ).one()
+    return int(row[0]), row[1]
+
+
+def scores_served_since(
+    session: Session, model_name: str, version: int, since: datetime, *, limit: int
+) -> list[float]:
+    """The first `limit` scores a model version served at or after `since`, in serving order."""
+    stmt = (
+        select(Prediction.score)
+        .where(
+            Prediction.model_name == model_name,
+            Prediction.model_version == version,
+            Prediction.served_at >= since,
+        )
+        .order_by(Prediction.served_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from checks.models import Batch
@@ -149,3 +149,21 @@ def champion_moved_since(session: Session, name: str, at: datetime) -> bool:
         .limit(1)
     )
     return moved is not None
+
+
+def training_batch_ids(session: Session, name: str, version: int) -> list[uuid.UUID]:
+    """Batch ids a model version lists as its training data (entries without one skipped)."""
+    rows = session.execute(
+        text(
+            "SELECT e->>'batch_id' FROM model_versions v, jsonb_array_elements(v.training_data) e "
+            "WHERE v.model_name = :m AND v.version = :v AND e ? 'batch_id'"
+        ),
+        {"m": name, "v": version},
+    )
+    out = []
+    for (raw,) in rows:
+        try:
+            out.append(uuid.UUID(raw))
+        except (TypeError, ValueError):
+            continue
+    return out

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repository
 from contracts import service as contracts
 from contracts.durations import parse_duration
 from contracts.spec import ContractSpec
@@ -163,13 +164,11 @@ def champion_training_batches(
         return None
     ids = [uuid.UUID(b["batch_id"]) for b in found["batches"]]
     if not ids:  # training not in lineage: the registry records the version's training data
-        ids = repository.registered_training_batches(
-            session, settings.monitor_model_name, str(model_version)
-        )
+        ids = _registered_training_batches(session, settings.monitor_model_name, model_version)
     mine = [
         SourceBatch(b.id, b.received_at, int(b.rows_accepted))
-        for b in repository.batches_by_id(session, ids)
-        if b.contract_id == contract_id and b.status in repository.USABLE and b.rows_accepted
+        for b in checks_repository.batches_by_id(session, ids)
+        if b.contract_id == contract_id and b.status in checks_repository.USABLE and b.rows_accepted
     ]
     if not mine:
         return None
@@ -178,6 +177,15 @@ def champion_training_batches(
         mine,
         model_name=settings.monitor_model_name,
         model_version=str(model_version),
+    )
+
+
+def _registered_training_batches(session: Session, model: str, version: Any) -> list[uuid.UUID]:
+    """The training batches the model registry records for a version (read-only)."""
+    from governance.registry import repository as registry
+
+    return (
+        registry.training_batch_ids(session, model, int(version)) if str(version).isdigit() else []
     )
 
 
@@ -191,7 +199,7 @@ def window_batches(
     else:
         length = parse_duration(ref.window) if ref.window else DEFAULT_TRAILING
         start, end, source = now - length, now, "trailing_window"
-    rows = repository.batches_between(session, contract_id, start, end)
+    rows = checks_repository.usable_batches_between(session, contract_id, start, end)
     batches = [SourceBatch(r.id, r.received_at, int(r.rows_accepted)) for r in rows]
     return ReferenceSource(source, batches, start, end)
 
@@ -298,7 +306,7 @@ def _merge(
     session: Session, batches: Sequence[SourceBatch], names: list[str], seasonality: str | None
 ) -> tuple[dict[str, FieldProfile], dict[str, Any] | None]:
     """The merged profiles of all the batches, and with seasonality of each hour's batches."""
-    rows = repository.profiles_of(session, [b.id for b in batches], names)
+    rows = checks_repository.column_profiles_of(session, [b.id for b in batches], names)
     merged = merge_window(((r.field, r.profile) for r in rows), names)
     if seasonality is None:
         return merged, None
@@ -441,3 +449,54 @@ def coverage(reference: MonitorReference) -> dict[str, Any]:
         "created_at": reference.created_at,
         "reason": reference.reason,
     }
+
+
+def described(
+    reference: MonitorReference, active: MonitorReference | None, slices: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A reference version as the API shows it: its columns, fields, slices, whether active."""
+    return {
+        **reference.__dict__,
+        "fields": sorted(reference.profiles),
+        "slices": slices,
+        "active": active is not None and reference.id == active.id,
+    }
+
+
+def described_versions(session: Session, contract_id: str) -> list[dict[str, Any]]:
+    """Every version of a contract's reference, newest first, each `described`."""
+    versions = repository.reference_versions(session, contract_id)
+    active = repository.active_reference(session, contract_id)
+    slices = repository.reference_slices(session, [r.id for r in versions])
+    return [described(r, active, slices.get(r.id)) for r in versions]
+
+
+def active_status(session: Session, contract_id: str, *, settings: Settings) -> dict[str, Any]:
+    """The reference drift is judged against now, or why there is none yet."""
+    active = repository.active_reference(session, contract_id)
+    if active is None:
+        pending = pending_reason(session, contract_id, settings=settings)
+        return {"contract_id": contract_id, "reference": None, "pending": pending}
+    slices = repository.reference_slices(session, [active.id])
+    return {
+        "contract_id": contract_id,
+        "reference": described(active, active, slices.get(active.id)),
+        "pending": None,
+    }
+
+
+def recompute(
+    session: Session, actor: Principal, *, contract_id: str, settings: Settings, force: bool
+) -> dict[str, Any]:
+    """Build the reference now on request (with `force`, even below the minimum), `described`."""
+    minimum = None if force else minimum_of(current_spec(session, contract_id), settings)
+    ref = build_reference(
+        session,
+        actor,
+        contract_id=contract_id,
+        settings=settings,
+        reason="requested via API" + (" (forced below the minimum)" if force else ""),
+        minimum=minimum,
+    )
+    slices = repository.reference_slices(session, [ref.id])
+    return described(ref, ref, slices.get(ref.id))

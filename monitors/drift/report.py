@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repository
 from checks.service import read_accepted
 from monitors.drift import repository
 from monitors.drift.compare import monitored_fields
@@ -30,7 +31,7 @@ def read_rows(
 ) -> pl.DataFrame:
     """The accepted rows of these batches (only `columns`), sampled down to `max_rows`."""
     frames = []
-    for batch in repository.batches_by_id(session, batch_ids):
+    for batch in checks_repository.batches_by_id(session, batch_ids):
         frame = read_accepted(batch)
         if frame.height:
             frames.append(frame.select([c for c in columns if c in frame.columns]))
@@ -89,7 +90,9 @@ def drift_report_html(
     numerical = [f.name for f in fields if f.type in NUMERIC]
     categorical = [f.name for f in fields if f.type in CATEGORICAL]
     columns = numerical + categorical
-    window = [b.id for b in repository.batches_between(session, contract_id, start, end)]
+    window = [
+        b.id for b in checks_repository.usable_batches_between(session, contract_id, start, end)
+    ]
     if not window:
         raise InvalidWindow(
             f"no accepted batches of {contract_id!r} between {start} and {end}",

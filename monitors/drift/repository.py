@@ -1,28 +1,26 @@
-"""Every query of the monitors domain."""
+"""Every query of drift's tables: references, profile rollups and judged drift windows.
+
+Batches and their column profiles are checks' tables, read through `checks.repository`.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import psycopg
-from psycopg.rows import namedtuple_row, tuple_row
-from sqlalchemy import Row, Table, delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Table, delete, func, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
-from checks.models import Batch, ColumnProfile
+from checks.repository import fetch_binary
 from contracts.models import Contract
-from monitors.drift.buckets import EPOCH, LEVELS, NAMES, SUB_HOUR, Bucket
+from monitors.drift.buckets import Bucket
 from monitors.drift.models import DriftWindow, MonitorReference, ProfileRollup
 
-USABLE = ("passed", "warned", "quarantined")  # batches whose accepted rows were stored
-_MIN_TIME, _MAX_TIME = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
-
-
-# --- contracts and batches ------------------------------------------------------------------
+# --- datasets -------------------------------------------------------------------------------
 
 
 def find_contract(session: Session, dataset: str) -> Contract | None:
@@ -39,74 +37,6 @@ def find_contract(session: Session, dataset: str) -> Contract | None:
         )
     )
     return rows[0] if len(rows) == 1 else None
-
-
-def monitored_contract_ids(session: Session) -> list[str]:
-    """Contracts that have received at least one usable batch."""
-    stmt = select(Batch.contract_id).where(Batch.status.in_(USABLE)).distinct()
-    return sorted(session.scalars(stmt))
-
-
-_BATCHES = """
-SELECT id, received_at, rows_accepted
-FROM batches
-WHERE contract_id = %(contract_id)s AND status = ANY(%(usable)s) AND rows_accepted > 0
-  AND received_at >= %(start)s AND received_at < %(end)s
-ORDER BY received_at, id
-"""
-
-
-def batches_between(
-    session: Session, contract_id: str, start: datetime | None, end: datetime | None
-) -> list[Any]:
-    """Usable batches received in [start, end), oldest first (by arrival, then id), as named
-    tuples (`id`, `received_at`, `rows_accepted`)."""
-    params = {
-        "contract_id": contract_id,
-        "usable": list(USABLE),
-        "start": start if start is not None else _MIN_TIME,
-        "end": end if end is not None else _MAX_TIME,
-    }
-    return _fetch(session, _BATCHES, params, named=True)
-
-
-def batches_by_id(session: Session, ids: Sequence[uuid.UUID]) -> list[Batch]:
-    if not ids:
-        return []
-    return list(session.scalars(select(Batch).where(Batch.id.in_(ids)).order_by(Batch.received_at)))
-
-
-def profiles_of(
-    session: Session, batch_ids: Sequence[uuid.UUID], fields: Sequence[str]
-) -> list[Row[Any]]:
-    """(batch_id, field, profile) of these batches and fields."""
-    if not batch_ids or not fields:
-        return []
-    stmt = select(ColumnProfile.batch_id, ColumnProfile.field, ColumnProfile.profile).where(
-        ColumnProfile.batch_id.in_(batch_ids), ColumnProfile.field.in_(fields)
-    )
-    return list(session.execute(stmt))
-
-
-_SPLIT_PROFILES = text(
-    """
-SELECT batch_id, field, profile - 'sketch' AS meta,
-       profile #>> '{sketch,keys}' AS sketch_keys,
-       profile #>> '{sketch,counts}' AS sketch_counts,
-       (profile #>> '{sketch,sub_bits}')::int AS sketch_sub_bits
-FROM column_profiles WHERE batch_id = ANY(:ids) AND field = ANY(:fields)
-"""
-)
-
-
-def split_profiles_of(
-    session: Session, batch_ids: Sequence[uuid.UUID], fields: Sequence[str]
-) -> list[Row[Any]]:
-    """Like `profiles_of`, but each sketch's keys and counts come back as JSON array text,
-    which numpy parses ~4x faster than Python builds int objects from JSON."""
-    if not batch_ids or not fields:
-        return []
-    return list(session.execute(_SPLIT_PROFILES, {"ids": list(batch_ids), "fields": list(fields)}))
 
 
 # --- profile rollups ------------------------------------------------------------------------
@@ -152,215 +82,50 @@ def rollup_rows(
         "newest": [b[2] for b in buckets],
         "fields": list(fields),
     }
-    return _fetch(session, _ROLLUP_ROWS, params)
+    return fetch_binary(session, _ROLLUP_ROWS, params)
 
 
-def _fetch(session: Session, sql: str, params: dict[str, Any], *, named: bool = False) -> list[Any]:
-    """Rows of a hot read in PostgreSQL's binary format, in the session's transaction.
-
-    SQLAlchemy has no switch for binary results; psycopg has one, and it skips formatting and
-    parsing every value as text (bytea as hex, timestamps) and building SQLAlchemy rows.
-    `named` rows have attributes (named tuples), the others are plain tuples.
-    """
-    conn = session.connection().connection.driver_connection
-    if not isinstance(conn, psycopg.Connection):  # another driver: the ordinary text protocol
-        return list(session.connection().exec_driver_sql(sql, params).all())
-    factory = namedtuple_row if named else tuple_row
-    with conn.cursor(binary=True, row_factory=factory) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-_USABLE_BATCH = (
-    "b.contract_id = %(contract_id)s AND b.status = ANY(%(usable)s) AND b.rows_accepted > 0"
-)
-_RANGES = (
-    "unnest(CAST(%(starts)s AS timestamptz[]), CAST(%(ends)s AS timestamptz[]))"
-    " WITH ORDINALITY AS w(s, e, i)"
-)
-_BUCKET_STATS = f"""
-SELECT s.batches, s.newest, s.first, s.rows
-FROM {_RANGES}
-CROSS JOIN LATERAL (
-  SELECT count(*) AS batches, max(b.received_at) AS newest, min(b.received_at) AS first,
-         coalesce(sum(b.rows_accepted), 0)::bigint AS rows
-  FROM batches b
-  WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
-) s
-ORDER BY w.i
-"""
-
-
-def range_stats(
-    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]]
-) -> list[Any]:
-    """Per range [start, end), in order: usable batches, newest and first arrival (None when
-    empty) and accepted rows, as named tuples (`batches`, `newest`, `first`, `rows`).
-
-    Counted in PostgreSQL, one index range scan per range: a window's batches are never sent
-    to Python to be counted (43,200 minute-level batches cost ~0.1 s that way).
-    """
-    if not ranges:
-        return []
-    return _fetch(session, _BUCKET_STATS, _range_params(contract_id, ranges), named=True)
-
-
-# `OFFSET 0` keeps each range's subquery an index range scan: flattened into a join, before
-# the batches table was analyzed, it became a scan of all the contract's batches (~20 ms at
-# 44,640), filtered against the ranges afterwards.
-_BATCHES_IN = f"""
-SELECT b.id, b.received_at, b.rows_accepted
-FROM {_RANGES}
-CROSS JOIN LATERAL (
-  SELECT b.id, b.received_at, b.rows_accepted FROM batches b
-  WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
-  OFFSET 0
-) b
-ORDER BY b.received_at, b.id
-"""
-
-
-def batches_in(
-    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]]
-) -> list[Any]:
-    """Usable batches received in any of these disjoint ranges, oldest first, as named tuples
-    (`id`, `received_at`, `rows_accepted`)."""
-    if not ranges:
-        return []
-    return _fetch(session, _BATCHES_IN, _range_params(contract_id, ranges), named=True)
-
-
-# The newest `limit` arrivals and any batch tied with the last of them, in index order (an
-# ORDER BY that also named `id` made PostgreSQL sort the whole range first when the table had
-# no statistics: ~12 ms for 43,200 batches); ties are then broken by id outside.
-_NEWEST_IDS = f"""
-SELECT (SELECT (array_agg(n.id ORDER BY n.received_at DESC, n.id))[1:%(limit)s] FROM (
-  SELECT b.id, b.received_at FROM batches b
-  WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
-  ORDER BY b.received_at DESC
-  FETCH FIRST %(limit)s ROWS WITH TIES
-) n) AS ids
-FROM {_RANGES}
-ORDER BY w.i
-"""
-
-
-def newest_batch_ids(
-    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]], limit: int
-) -> list[list[uuid.UUID]]:
-    """Per range, the ids of its newest `limit` usable batches, newest first (ties by id, as
-    `GET /batches` lists them): an index scan backwards that stops after `limit` rows."""
-    if not ranges:
-        return []
-    params = {**_range_params(contract_id, ranges), "limit": limit}
-    return [list(r[0] or []) for r in _fetch(session, _NEWEST_IDS, params)]
-
-
-# Each probe is the first row of an index range scan (ORDER BY … LIMIT 1) over at most a week:
-# written as min()/max(), or unbounded, the probe for the batch before a window became, on a
-# table without statistics, a scan of every earlier batch of the contract (~30 ms at 44,640).
-_EDGES = f"""
-SELECT
-  (SELECT b.received_at FROM batches b
-   WHERE {_USABLE_BATCH} AND b.received_at >= w.s - interval '7 days' AND b.received_at < w.s
-   ORDER BY b.received_at DESC LIMIT 1) AS before,
-  (SELECT b.received_at FROM batches b
-   WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
-   ORDER BY b.received_at LIMIT 1) AS first,
-  (SELECT b.received_at FROM batches b
-   WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
-   ORDER BY b.received_at DESC LIMIT 1) AS last,
-  (SELECT b.received_at FROM batches b
-   WHERE {_USABLE_BATCH} AND b.received_at >= w.e AND b.received_at < w.e + interval '7 days'
-   ORDER BY b.received_at LIMIT 1) AS after
-FROM {_RANGES}
-ORDER BY w.i
-"""
-
-
-def window_edges(
-    session: Session, contract_id: str, ranges: Sequence[tuple[datetime, datetime]]
-) -> list[Any]:
-    """Per range: the arrivals of the nearest usable batch in the week before it, its first and
-    last, and the nearest in the week after it (None when there is none), as named tuples
-    (`before`, `first`, `last`, `after`). Four index probes per range, each stopping at its
-    first match."""
-    if not ranges:
-        return []
-    return _fetch(session, _EDGES, _range_params(contract_id, ranges), named=True)
-
-
-def _range_params(contract_id: str, ranges: Sequence[tuple[datetime, datetime]]) -> dict[str, Any]:
-    return {
-        "contract_id": contract_id,
-        "usable": list(USABLE),
-        "starts": [r[0] for r in ranges],
-        "ends": [r[1] for r in ranges],
-    }
-
-
-def _stale_sql(levels: Sequence[str]) -> str:
-    """Whole buckets of these levels inside each range, with their batch count, newest arrival
-    and whether their rollups match for every field. Batches are grouped once at the finest
-    level; coarser levels add those groups up (a few hundred rows, not every batch again)."""
-    widths = {name: int(length.total_seconds()) for name, length in LEVELS}
-    values = ", ".join(f"('{n}', interval '{widths[n]} seconds')" for n in levels)
-    return f"""
-WITH finest AS (
-  SELECT w.s, w.e, date_bin(interval '{widths[levels[0]]} seconds', b.received_at, %(epoch)s)
-           AS bucket_start,
-         count(*) AS batches, max(b.received_at) AS newest
-  FROM {_RANGES}
-  CROSS JOIN LATERAL (
-    SELECT b.received_at FROM batches b
-    WHERE {_USABLE_BATCH} AND b.received_at >= w.s AND b.received_at < w.e
-    OFFSET 0
-  ) b
-  GROUP BY 1, 2, 3
-),
-levels(level, width) AS (VALUES {values}),
-buckets AS (
-  SELECT l.level, l.width, f.s, f.e, date_bin(l.width, f.bucket_start, %(epoch)s) AS bucket_start,
-         sum(f.batches)::int AS batches, max(f.newest) AS newest
-  FROM finest f CROSS JOIN levels l
-  GROUP BY 1, 2, 3, 4, 5
-)
-SELECT k.level, k.bucket_start, k.batches, k.newest,
-       (SELECT count(*) FROM profile_rollups r
-        WHERE r.contract_id = %(contract_id)s AND r.level = k.level
-          AND r.bucket_start = k.bucket_start AND r.field = ANY(%(fields)s)
-          AND r.batches = k.batches AND r.last_received_at = k.newest
+# Per bucket: are its rollups current for every field (same batch count and newest arrival as
+# its batches now), and, for an hour, was it merged from 10-minute rollups (older hours were
+# not)? One primary-key probe per bucket, as in `rollup_rows`.
+_CURRENT = """
+SELECT (SELECT count(*) FROM profile_rollups r
+        WHERE r.contract_id = %(contract_id)s AND r.level = w.level
+          AND r.bucket_start = w.bucket_start AND r.field = ANY(%(fields)s)
+          AND r.batches = w.batches AND r.last_received_at = w.newest
        ) = cardinality(%(fields)s::text[])
-       -- an hour is done once it was merged from its 10-minute rollups (older hours were not)
-       AND (k.level <> 'hour' OR EXISTS (
+       AND (w.level <> 'hour' OR EXISTS (
          SELECT 1 FROM profile_rollups r
          WHERE r.contract_id = %(contract_id)s AND r.level = '10m'
-           AND r.bucket_start >= k.bucket_start AND r.bucket_start < k.bucket_start + k.width
+           AND r.bucket_start >= w.bucket_start
+           AND r.bucket_start < w.bucket_start + interval '1 hour'
        )) AS current
-FROM buckets k
-WHERE k.bucket_start >= k.s AND k.bucket_start + k.width <= k.e
+FROM unnest(CAST(%(levels)s AS text[]), CAST(%(starts)s AS timestamptz[]),
+            CAST(%(batches)s AS int[]), CAST(%(newest)s AS timestamptz[]))
+     WITH ORDINALITY AS w(level, bucket_start, batches, newest, i)
+ORDER BY w.i
 """
 
 
-_COARSE = tuple(name for name in NAMES if name not in SUB_HOUR)
-_STALE_COARSE, _STALE_SUB_HOUR = _stale_sql(_COARSE), _stale_sql(SUB_HOUR)
-
-
-def rollup_buckets(
+def rollups_current(
     session: Session,
     contract_id: str,
+    buckets: Sequence[tuple[Bucket, int, datetime]],
     fields: Sequence[str],
-    ranges: Sequence[tuple[datetime, datetime]],
-    *,
-    sub_hour: bool = False,
-) -> list[Any]:
-    """Every whole bucket inside the ranges with usable batches, of the hour, 6-hour, day and
-    week levels (or, with `sub_hour`, of the minute and 10-minute levels): level, bucket start,
-    batch count, newest arrival, and whether its rollups are current for every field."""
-    if not ranges:
+) -> list[bool]:
+    """Per (bucket, batch count, newest arrival), in order: whether its rollups match that
+    count and arrival for every field (and an hour's were merged from its 10 minutes)."""
+    if not buckets:
         return []
-    params = {**_range_params(contract_id, ranges), "epoch": EPOCH, "fields": list(fields)}
-    return _fetch(session, _STALE_SUB_HOUR if sub_hour else _STALE_COARSE, params, named=True)
+    params = {
+        "contract_id": contract_id,
+        "levels": [b[0][0] for b in buckets],
+        "starts": [b[0][1] for b in buckets],
+        "batches": [b[1] for b in buckets],
+        "newest": [b[2] for b in buckets],
+        "fields": list(fields),
+    }
+    return [bool(r[0]) for r in fetch_binary(session, _CURRENT, params)]
 
 
 _ROLLUP_COLUMNS = {
@@ -415,34 +180,6 @@ def upsert_rollups(session: Session, rows: Sequence[dict[str, Any]]) -> None:
                 copy.write_row([r[c] for c in _ROLLUP_COLUMNS])
         cursor.execute(_UPSERT_ROLLUPS)
         cursor.execute("DELETE FROM rollup_upserts")
-
-
-def registered_training_batches(session: Session, model_name: str, version: str) -> list[uuid.UUID]:
-    """Batch ids a registered model version lists as its training data (read-only; the
-    registry is governance's table, read here by SQL so monitors do not import governance)."""
-    if not version.isdigit():
-        return []
-    rows = session.execute(
-        text(
-            "SELECT e->>'batch_id' FROM model_versions v, jsonb_array_elements(v.training_data) e "
-            "WHERE v.model_name = :m AND v.version = :v AND e ? 'batch_id'"
-        ),
-        {"m": model_name, "v": int(version)},
-    )
-    out = []
-    for (raw,) in rows:
-        try:
-            out.append(uuid.UUID(raw))
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-def ingest_marker(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a batch or a label arrives: the runner polls it to evaluate after ingest."""
-    batches = session.execute(select(func.count(), func.max(Batch.received_at))).one()
-    labels = session.execute(text("SELECT count(*), max(received_at) FROM prediction_labels")).one()
-    return (*batches, *labels)
 
 
 # --- references -----------------------------------------------------------------------------
@@ -504,6 +241,43 @@ def lock_contract_references(session: Session, contract_id: str) -> None:
 # --- drift windows --------------------------------------------------------------------------
 
 
+def drift_free_slots(
+    session: Session,
+    contract_id: str,
+    kinds: Sequence[str],
+    bad_verdicts: Sequence[str],
+    step_us: int,
+    start: datetime,
+    end: datetime,
+) -> tuple[Sequence[int] | None, Sequence[bool] | None]:
+    """Per `step_us` slot (epoch-aligned, by window end) with judged windows of these kinds
+    ending in (start, end]: the end of its newest window (µs, sorted) and whether none of its
+    windows had a bad verdict, as two Postgres arrays (None when there is none)."""
+    t = func.floor(func.extract("epoch", DriftWindow.window_end) * 1_000_000).cast(BigInteger)
+    slots = (
+        select(
+            func.max(t).label("t"),
+            func.bool_and(DriftWindow.verdict.not_in(bad_verdicts)).label("good"),
+        )
+        .where(
+            DriftWindow.contract_id == contract_id,
+            DriftWindow.kind.in_(kinds),
+            DriftWindow.verdict != "no_data",
+            DriftWindow.window_end > start,
+            DriftWindow.window_end <= end,
+        )
+        .group_by(t // step_us)
+        .subquery()
+    )
+    row = session.execute(
+        select(
+            func.array_agg(aggregate_order_by(slots.c.t, slots.c.t)),
+            func.array_agg(aggregate_order_by(slots.c.good, slots.c.t)),
+        )
+    ).one()
+    return row[0], row[1]
+
+
 def upsert_drift_window(session: Session, values: dict[str, Any]) -> None:
     stmt = insert(DriftWindow).values(**values)
     update = {k: stmt.excluded[k] for k in values if k not in ("contract_id", "kind")}
@@ -558,23 +332,6 @@ def bad_drift_windows(
     return list(session.scalars(stmt))
 
 
-def drift_verdicts(
-    session: Session, contract_id: str, kind: str, start: datetime, end: datetime
-) -> list[Row[Any]]:
-    """(window_end, verdict) of evaluated windows ending in (start, end]."""
-    stmt = (
-        select(DriftWindow.window_end, DriftWindow.verdict)
-        .where(
-            DriftWindow.contract_id == contract_id,
-            DriftWindow.kind == kind,
-            DriftWindow.window_end > start,
-            DriftWindow.window_end <= end,
-        )
-        .order_by(DriftWindow.window_end)
-    )
-    return list(session.execute(stmt))
-
-
 def delete_sliding_windows_before(session: Session, contract_id: str, cutoff: datetime) -> None:
     """Forget sliding-window verdicts that ended before `cutoff` (past every SLO's span)."""
     session.execute(
@@ -583,10 +340,4 @@ def delete_sliding_windows_before(session: Session, contract_id: str, cutoff: da
             DriftWindow.window_end < cutoff,
             DriftWindow.kind == "sliding",
         )
-    )
-
-
-def delete_drift_windows(session: Session, contract_id: str, kind: str) -> None:
-    session.execute(
-        delete(DriftWindow).where(DriftWindow.contract_id == contract_id, DriftWindow.kind == kind)
     )

@@ -1,10 +1,10 @@
 """Keeping the profile rollups current: bounded per run, newest first, coarse from fine.
 
-One query finds every whole hour, 6 hours, day and week of the range with its batch count,
-newest arrival and whether its rollups still match (`repository.rollup_buckets`); an hour
+Every whole hour, 6 hours, day and week of the range with its batch count and newest arrival
+(counted by checks' repository) is checked against its rollups (`bucket_states`); an hour
 counts as done only once it was merged from its 10-minute rollups. The newest stale hours whose
 batches add up to `max_batches` (at least one), and the hour still running, are looked at more
-closely: a second query lists their whole minutes and 10 minutes. Stale minutes are rebuilt
+closely: their whole minutes and 10 minutes are listed the same way. Stale minutes are rebuilt
 from their batches' stored profiles (the only place a batch's JSON profile is read), then stale
 10 minutes whose minutes are all current are merged from those rollups, hours from their 10
 minutes, 6 hours from their hours, days from their 6 hours and weeks from their days.
@@ -20,13 +20,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repository
 from core.clock import utcnow
 from monitors.drift import repository
-from monitors.drift.buckets import HOUR, MINUTE, NAMES, Bucket, align, end_of
+from monitors.drift.buckets import (
+    EPOCH,
+    HOUR,
+    LEVELS,
+    MINUTE,
+    NAMES,
+    SUB_HOUR,
+    Bucket,
+    align,
+    end_of,
+)
 from monitors.drift.profiles import FieldProfile
 from monitors.drift.rollups import (
     ABSENT,
@@ -62,7 +73,7 @@ def refresh(
     end = min(end, now)
     if not fields or start >= end:
         return Refreshed(0, 0)
-    rows = repository.rollup_buckets(session, contract_id, fields, [(start, end)])
+    rows = bucket_states(session, contract_id, fields, [(start, end)])
     hours = _newest_within(
         sorted(
             (r for r in rows if r.level == "hour" and not r.current), key=lambda r: r.bucket_start
@@ -71,7 +82,7 @@ def refresh(
     )
     running = max(start, align(end, HOUR))  # the hour still running: its minutes so far
     spans = [(h, h + HOUR) for h in hours] + ([(running, end)] if running < end else [])
-    rows += repository.rollup_buckets(session, contract_id, fields, spans, sub_hour=True)
+    rows += bucket_states(session, contract_id, fields, spans, sub_hour=True)
     index = BucketIndex.of_stats({(r.level, r.bucket_start): (r.batches, r.newest) for r in rows})
     done = {(r.level, r.bucket_start) for r in rows if r.current}
     stale = [k for k in index.stats if k not in done]
@@ -90,6 +101,40 @@ def refresh(
         done.update(made)
         built += len(made)
     return Refreshed(built, sum(1 for k in stale if k not in done))
+
+
+class BucketState(NamedTuple):
+    level: str
+    bucket_start: datetime
+    batches: int
+    newest: datetime  # the newest arrival of its batches
+    current: bool  # its rollups match its batches for every field
+
+
+_COARSE = tuple((n, int(length.total_seconds())) for n, length in LEVELS if n not in SUB_HOUR)
+_FINE = tuple((n, int(length.total_seconds())) for n, length in LEVELS if n in SUB_HOUR)
+
+
+def bucket_states(
+    session: Session,
+    contract_id: str,
+    fields: Sequence[str],
+    ranges: Sequence[tuple[datetime, datetime]],
+    *,
+    sub_hour: bool = False,
+) -> list[BucketState]:
+    """Every whole bucket inside the ranges with usable batches, of the hour, 6-hour, day and
+    week levels (or, with `sub_hour`, of the minute and 10-minute levels), and whether its
+    rollups are current for every field."""
+    bins = checks_repository.usable_batch_bins(
+        session, contract_id, ranges, _FINE if sub_hour else _COARSE, EPOCH
+    )
+    labels = [((b.name, b.bin_start), int(b.batches), b.newest) for b in bins]
+    current = repository.rollups_current(session, contract_id, labels, fields)
+    return [
+        BucketState(key[0], key[1], n, newest, ok)
+        for (key, n, newest), ok in zip(labels, current, strict=True)
+    ]
 
 
 def _newest_within(hours: list[Any], max_batches: int) -> list[datetime]:
@@ -115,7 +160,7 @@ def _build_minutes(
     if not minutes:
         return 0
     spans = [(k[1], end_of(k)) for k in sorted(minutes, key=lambda k: k[1])]
-    batches = repository.batches_in(session, contract_id, spans)
+    batches = checks_repository.usable_batches_in(session, contract_id, spans)
     members: dict[Bucket, list[Any]] = {}
     for b in batches:
         members.setdefault((NAMES[0], align(b.received_at, MINUTE)), []).append(b)

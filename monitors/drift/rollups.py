@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repository
 from checks.heavy_hitters import CategoryCounts
 from monitors.drift import repository
 from monitors.drift.buckets import LENGTH, Bucket, align, coarser, end_of, finer
@@ -51,7 +52,7 @@ class Buckets(Protocol):
 
 @dataclass
 class BucketIndex:
-    """Buckets from their stats (e.g. `repository.rollup_buckets`), each with its parts."""
+    """Buckets from their stats (e.g. `rollup_refresh.bucket_states`), each with its parts."""
 
     stats: dict[Bucket, Stat]
     parts: dict[Bucket, list[Bucket]] = field(default_factory=dict)
@@ -97,7 +98,9 @@ class LiveStats:
         missing = sorted({b for b in buckets if b not in self.ranges}, key=lambda b: b[1])
         spans = [(b[1], end_of(b)) for b in missing]
         for key, r in zip(
-            missing, repository.range_stats(self.session, self.contract_id, spans), strict=True
+            missing,
+            checks_repository.usable_range_stats(self.session, self.contract_id, spans),
+            strict=True,
         ):
             self.ranges[key] = RangeStat(int(r.batches), r.newest, r.first, int(r.rows))
 
@@ -198,7 +201,7 @@ def batch_profiles(
 ) -> dict[uuid.UUID, dict[str, FieldProfile]]:
     """Each batch's stored profile per field, with sketches parsed by numpy."""
     out: dict[uuid.UUID, dict[str, FieldProfile]] = {}
-    for r in repository.split_profiles_of(session, batch_ids, fields):
+    for r in checks_repository.split_column_profiles_of(session, batch_ids, fields):
         doc = dict(r.meta)
         if r.sketch_keys is not None:
             doc["sketch"] = sketch_from_text(r.sketch_keys, r.sketch_counts, r.sketch_sub_bits)

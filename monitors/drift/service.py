@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repository
 from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.settings import Settings
@@ -170,7 +171,9 @@ def _judge_batches(
     last: int | None,
 ) -> list[EvaluatedWindow]:
     """Each batch received in `bounds` (the newest `last`) on its own, from its profile."""
-    batches = repository.batches_between(session, contract_id, bounds[0][0], bounds[-1][1])
+    batches = checks_repository.usable_batches_between(
+        session, contract_id, bounds[0][0], bounds[-1][1]
+    )
     batches = batches[-last:] if last else batches
     names = [f.name for f in judge.fields]
     by_batch = rollups.batch_profiles(session, [b.id for b in batches], names)
@@ -196,7 +199,7 @@ def _judge_windows(
     """
     names = [f.name for f in judge.fields]
     stats = rollups.LiveStats(session, contract_id)
-    edges = repository.window_edges(session, contract_id, bounds)
+    edges = checks_repository.usable_window_edges(session, contract_id, bounds)
     # the same batches, in the window with the most aligned edges (no batch between the two)
     spans = [
         snap(s, e, before=x.before, first=x.first, last=x.last, after=x.after)
@@ -206,9 +209,9 @@ def _judge_windows(
     found = rollups.cover(session, contract_id, sorted({b for t in tiles for b in t}), stats, names)
     used = [rollups.used_buckets(t, found, stats) for t in tiles]
     holes = [g for (s, e), u in zip(spans, used, strict=True) for g in rollups.gaps(s, e, u)]
-    alone = repository.batches_in(session, contract_id, holes)
+    alone = checks_repository.usable_batches_in(session, contract_id, holes)
     by_batch = rollups.batch_profiles(session, [b.id for b in alone], names)
-    newest = repository.newest_batch_ids(session, contract_id, bounds, MAX_BATCH_IDS)
+    newest = checks_repository.newest_usable_batch_ids(session, contract_id, bounds, MAX_BATCH_IDS)
     arrivals = [b.received_at for b in alone]
     out = []
     for (start, end), u, ids in zip(bounds, used, newest, strict=True):
@@ -402,7 +405,7 @@ def record_sliding_windows(
 
     Unlike the aligned windows these are stored once and never re-evaluated: each row is what
     the monitor saw at that cycle, against the reference active then, which is what the
-    drift-free SLO counts (one event per time slot, see `slo_events`). A batch received at
+    drift-free SLO counts (one event per time slot, see `slos.events`). A batch received at
     this very instant counts. Rows older than `monitor_sliding_retention` are deleted.
     """
     now = utcnow()

@@ -18,6 +18,10 @@ def list_sinks(session: Session, *, enabled_only: bool = False) -> list[Notifica
     return list(session.scalars(stmt))
 
 
+def get_sink(session: Session, sink_id: uuid.UUID) -> NotificationSink | None:
+    return session.get(NotificationSink, sink_id)
+
+
 def sink_by_name(session: Session, name: str) -> NotificationSink | None:
     return session.scalar(select(NotificationSink).where(NotificationSink.name == name))
 

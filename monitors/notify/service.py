@@ -118,6 +118,19 @@ def requeue(session: Session, actor: Principal, *, notification_id: int) -> Noti
     return row
 
 
+def list_sinks(session: Session) -> list[NotificationSink]:
+    return repository.list_sinks(session)
+
+
+def list_notifications(
+    session: Session, *, status: str | None, alert_id: uuid.UUID | None, limit: int, offset: int
+) -> list[Notification]:
+    """The outbox, newest first, optionally of one status or alert."""
+    return repository.list_notifications(
+        session, status=status, alert_id=alert_id, limit=limit, offset=offset
+    )
+
+
 def backoff(attempts: int, settings: Settings) -> timedelta:
     """Exponential: base · 2^(attempts-1), capped, with up to 10% jitter against herds."""
     delay = min(
@@ -152,7 +165,7 @@ def deliver_due(
 def attempt(
     session: Session, row: Notification, *, settings: Settings, report: DeliveryReport
 ) -> None:
-    sink = session.get(NotificationSink, row.sink_id)
+    sink = repository.get_sink(session, row.sink_id)
     now = utcnow()
     row.attempts += 1
     try:

@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from checks.sketch import build
@@ -32,45 +30,16 @@ from core.settings import Settings
 from monitors.drift import stats
 from monitors.drift.service import align, parse_window, window_bounds
 from monitors.errors import InvalidWindow
-from monitors.quality import calibration, metrics
-from monitors.quality.models import ModelCalibration, ModelQualityWindow
-from monitors.slos.events import to_us
+from monitors.quality import calibration, metrics, repository
+from monitors.quality.models import ModelCalibration
+from ranker import repository as ranker_repository
 
-_SERVED = text(
-    """
-SELECT (floor(extract(epoch FROM p.served_at) * 1000000))::bigint AS served_us,
-       hashtextextended(p.request_id::text, 0) >> 12 AS request_code,  -- exact in a float64
-       p.score, p.model_version,
-       CASE WHEN l.clicked IS NULL THEN -1 WHEN l.clicked THEN 1 ELSE 0 END AS label
-FROM predictions p LEFT JOIN prediction_labels l ON l.prediction_id = p.prediction_id
-WHERE p.model_name = :model AND p.served_at >= :start AND p.served_at < :end
-"""
-)
-_FIRST_SERVED = text(
-    "SELECT min(served_at) FROM predictions WHERE model_name = :model AND model_version = :v"
-)
-
-
-_REFERENCE_FACTS = text(
-    """
-SELECT count(*) AS predictions, count(l.prediction_id) AS labeled,
-       count(*) FILTER (WHERE l.clicked) AS positives, max(l.received_at) AS last_label_at
-FROM predictions p LEFT JOIN prediction_labels l ON l.prediction_id = p.prediction_id
-WHERE p.model_name = :model AND p.model_version = :v
-  AND p.served_at >= :start AND p.served_at < :end
-"""
-)
-# A fixed hash of the prediction id keeps the sample the same on every refit of one window.
-_REFERENCE_LABELED = text(
-    """
-SELECT p.score, l.clicked::int
-FROM predictions p JOIN prediction_labels l ON l.prediction_id = p.prediction_id
-WHERE p.model_name = :model AND p.model_version = :v
-  AND p.served_at >= :start AND p.served_at < :end
-  AND (hashtextextended(p.prediction_id::text, 7) & 1023) < :keep
-"""
-)
 CALIBRATION_METHOD = "isotonic"
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch, the time unit of the served-prediction rows."""
+    return int(moment.timestamp() * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -118,12 +87,8 @@ def ensure_calibration(
     with `verify` (the runner) the window's label counts are compared with the fit's, so late
     labels in the reference refit it.
     """
-    stored = session.scalars(
-        select(ModelCalibration).where(
-            ModelCalibration.model_name == model, ModelCalibration.model_version == version
-        )
-    ).one_or_none()
-    first = session.scalar(_FIRST_SERVED, {"model": model, "v": version})
+    stored = repository.calibration_of(session, model, version)
+    first = ranker_repository.first_served_at(session, model, version)
     if first is None:
         return CalibrationState(version, None, None, f"version {version} has served nothing")
     start = first
@@ -140,17 +105,14 @@ def ensure_calibration(
     same_window = stored is not None and (stored.window_start, stored.window_end) == (start, end)
     if stored is not None and same_window and not verify:
         return _state(stored)
-    facts = session.execute(
-        _REFERENCE_FACTS, {"model": model, "v": version, "start": start, "end": end}
-    ).one()
+    facts = ranker_repository.label_facts(session, model, version, start, end)
     fingerprint = (facts.predictions, facts.labeled, facts.positives, facts.last_label_at)
     if stored is not None and same_window and fingerprint == _fingerprint(stored):
         return _state(stored)
     reason = _ineligible(facts, settings)
     if reason is not None:
         if stored is not None:  # its reference no longer holds: do not keep using it
-            session.delete(stored)
-            session.flush()
+            repository.delete_calibration(session, stored)
         return CalibrationState(version, None, None, f"version {version}: {reason}")
     row = _fit(
         session,
@@ -210,9 +172,7 @@ def _fit(
     """Fit the isotonic map on the (sampled) labelled predictions and upsert it."""
     cap = max_labels
     keep = 1024 if facts.labeled <= cap else max(1, math.floor(1024 * cap / facts.labeled))
-    rows = session.execute(
-        _REFERENCE_LABELED, {"model": model, "v": version, "start": start, "end": end, "keep": keep}
-    ).all()
+    rows = ranker_repository.labelled_scores_sample(session, model, version, start, end, keep)
     data = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
     scores, labels = data[:, 0], data[:, 1] > 0
     fitted = calibration.fit_isotonic(scores, labels)
@@ -232,38 +192,20 @@ def _fit(
         "revision": 1,
         "fitted_at": now,
     }
-    stmt = insert(ModelCalibration).values(**values)
-    update: dict[str, Any] = {
-        c: stmt.excluded[c] for c in values if c not in ("model_name", "model_version")
-    }
-    update["revision"] = ModelCalibration.revision + 1
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["model_name", "model_version"], set_=update
-    ).returning(ModelCalibration.id)
-    row_id = session.execute(upsert).scalar_one()
-    row = session.get(ModelCalibration, row_id, populate_existing=True)
-    assert row is not None
-    return row
+    return repository.upsert_calibration(session, values)
 
 
 def served(session: Session, model: str, start: datetime, end: datetime) -> np.ndarray:
     """(served µs, request code, score, model version, label -1/0/1) rows as one array."""
-    rows = session.execute(_SERVED, {"model": model, "start": start, "end": end}).all()
+    rows = ranker_repository.served_predictions(session, model, start, end)
     if not rows:
         return np.empty((0, 5), dtype=np.float64)
     return np.asarray(rows, dtype=np.float64)
 
 
-def model_names(session: Session, since: datetime) -> list[str]:
-    rows = session.execute(
-        text("SELECT DISTINCT model_name FROM predictions WHERE served_at >= :s"), {"s": since}
-    )
-    return sorted(r[0] for r in rows)
-
-
 def reference_scores(session: Session, model: str, version: int) -> np.ndarray:
     """Scores of the model version's first day of serving: the baseline of score shift."""
-    first = session.scalar(_FIRST_SERVED, {"model": model, "v": version})
+    first = ranker_repository.first_served_at(session, model, version)
     if first is None:
         return np.empty(0)
     data = served(session, model, first, first + timedelta(days=1))
@@ -436,18 +378,11 @@ def record_recent(session: Session, *, settings: Settings) -> int:
     n = settings.monitor_quality_backfill
     bounds = [(last_end - (i + 1) * length, last_end - i * length) for i in reversed(range(n))]
     stored = 0
-    for model in model_names(session, bounds[0][0]):
+    for model in ranker_repository.models_served_since(session, bounds[0][0]):
         docs = evaluate(
             session, model=model, bounds=bounds, settings=settings, now=now, verify=True
         )
         for doc in docs:
-            values = {**doc, "computed_at": now}
-            stmt = insert(ModelQualityWindow).values(**values)
-            update = {c: stmt.excluded[c] for c in values if c != "model_name"}
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["model_name", "window_start", "window_end"], set_=update
-                )
-            )
+            repository.upsert_quality_window(session, {**doc, "computed_at": now})
             stored += 1
     return stored

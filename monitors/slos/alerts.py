@@ -9,6 +9,7 @@ the same transaction, so none is lost if delivery fails or the process dies.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
+from monitors.errors import AlertNotFound
 from monitors.notify import repository as notify_repository
 from monitors.notify.models import Notification
 from monitors.slos import repository
-from monitors.slos.events import evidence
+from monitors.slos.evidence import evidence
 from monitors.slos.models import Alert, AlertEvent, Slo
 from monitors.slos.service import SloEvaluation, rule_json
 
@@ -208,3 +210,26 @@ def enqueue(
     ]
     session.add_all(rows)
     return rows
+
+
+def list_alerts(
+    session: Session,
+    *,
+    state: str | None,
+    slo_id: str | None,
+    severity: str | None,
+    limit: int,
+    offset: int,
+) -> list[Alert]:
+    """Alerts, newest first, optionally of one state, SLO or severity."""
+    return repository.list_alerts(
+        session, state=state, slo_id=slo_id, severity=severity, limit=limit, offset=offset
+    )
+
+
+def with_history(session: Session, alert_id: uuid.UUID) -> tuple[Alert, list[AlertEvent]]:
+    """An alert and its state changes, oldest first."""
+    alert = repository.get_alert(session, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"no alert {alert_id}", field="alert_id", rule="exists")
+    return alert, repository.alert_history(session, [alert_id])

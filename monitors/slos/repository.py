@@ -23,6 +23,10 @@ def get_slo(session: Session, slo_id: str, *, for_update: bool = False) -> Slo |
     return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
+def get_alert(session: Session, alert_id: uuid.UUID) -> Alert | None:
+    return session.get(Alert, alert_id)
+
+
 def open_alert(session: Session, slo_id: str, severity: str) -> Alert | None:
     stmt = select(Alert).where(
         Alert.slo_id == slo_id, Alert.severity == severity, Alert.state != "resolved"

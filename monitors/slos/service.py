@@ -35,7 +35,7 @@ from monitors.slos.burn_rate import (
     evaluate_rule,
 )
 from monitors.slos.events import Events, load_events
-from monitors.slos.models import Slo
+from monitors.slos.models import Alert, Slo
 
 KINDS = ("batch_pass_rate", "freshness", "drift_free", "realized_auc")
 CONTRACT_KINDS = ("batch_pass_rate", "freshness", "drift_free")
@@ -209,6 +209,16 @@ def get_slo(session: Session, slo_id: str, *, for_update: bool = False) -> Slo:
     if slo is None:
         raise SloNotFound(f"no SLO {slo_id!r}", field="slo_id", rule="exists")
     return slo
+
+
+def list_slos(session: Session) -> list[Slo]:
+    return repository.list_slos(session)
+
+
+def status_of(session: Session, slo_id: str) -> tuple[Slo, SloEvaluation, list[Alert]]:
+    """An SLO evaluated now, with its open alerts."""
+    slo = get_slo(session, slo_id)
+    return slo, evaluate_slo(session, slo), repository.open_alerts_of(session, slo_id)
 
 
 def slo_document(slo: Slo) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -152,9 +151,7 @@ def test_the_api_lifespan_runs_the_runner_on_its_schedule(
     app = create_app(fast, database_url=committed_db)
     with TestClient(app):
         runner = app.state.monitor_runner
-        deadline = time.monotonic() + 20
-        while runner.last_report is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert runner.reported.wait(timeout=20)
         assert runner.last_report is not None and runner.last_report.ran
     assert not runner._thread.is_alive()
     off = create_app(

@@ -20,12 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from checks import heavy_hitters as hh
+from checks import repository as checks_repository
 from checks.models import Batch
 from checks.service import IncomingBatch, submit_batch
 from core.auth import CLI_OPERATOR
 from core.clock import SimulatedClock
 from core.settings import Settings
-from monitors.drift import repository, rollups, stats
+from monitors.drift import rollups, stats
 from monitors.drift.buckets import tile
 from monitors.drift.profiles import FieldProfile
 from monitors.drift.references import build_reference, reference_profiles
@@ -110,7 +111,7 @@ def _window(db: Session, start: datetime, end: datetime) -> tuple[dict[str, Fiel
     tiles = tile(start, end)
     found = rollups.cover(db, CONTRACT, tiles, live, FIELDS)
     used = rollups.used_buckets(tiles, found, live)
-    alone = repository.batches_in(db, CONTRACT, rollups.gaps(start, end, used))
+    alone = checks_repository.usable_batches_in(db, CONTRACT, rollups.gaps(start, end, used))
     by_batch = rollups.batch_profiles(db, [b.id for b in alone], FIELDS)
     parts = [found[k] for k in used] + [by_batch[b.id] for b in alone]
     return rollups.merge_parts(parts), used

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repository
 from core.auth import CLI_OPERATOR
 from core.settings import Settings
 from monitors.drift import repository, rollups
@@ -21,7 +22,8 @@ from monitors.drift.buckets import tile
 from monitors.drift.references import build_reference
 from monitors.drift.service import MAX_BATCH_IDS, record_sliding_windows, refresh_rollups
 from monitors.errors import InvalidWindow
-from monitors.slos.events import evidence, load_events
+from monitors.slos.events import load_events
+from monitors.slos.evidence import evidence
 from monitors.slos.service import create_slo
 from tests.monitors.drift.test_drift import SHIFTED_MIX
 from tests.monitors.drift.test_rollups import FIELDS, _assert_same, _series, _series_without_rollups
@@ -105,7 +107,7 @@ def test_minute_batches_read_through_minute_and_10_minute_rollups_equal_their_pr
         done = refresh_rollups(db, contract_id="events", settings=settings)
         cached = [_series(db, settings, s, e) for s, e in windows]
         used = _used(db, windows[0])
-        loose = repository.batches_in(db, "events", rollups.gaps(*windows[0], used))
+        loose = checks_repository.usable_batches_in(db, "events", rollups.gaps(*windows[0], used))
         # a late batch lands in an already rolled-up minute: that minute is read alone again
         clock.set(START + timedelta(minutes=20, seconds=50))
         post(db, frame(120, seed=1, at=clock.now(), shift=3.0), tmp_path)
