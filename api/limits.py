@@ -60,8 +60,11 @@ class BodyLimits:
         return RouteLimit(self.json_bytes, "max_json_body_bytes", scan_json=True)
 
 
-def single_valued_query(request: Request) -> None:
+async def single_valued_query(request: Request) -> None:
     """A scalar query parameter given twice is a 422, not "the last one wins".
+
+    `async` on purpose: it runs on every request, and FastAPI runs a plain `def` dependency in
+    its thread pool, a hop to another thread and back on every POST /rank.
 
     FastAPI keeps the last value of `?actor=a&actor=b`; a client that meant both gets half of
     what it asked for without knowing. List parameters (`list[...]`) may repeat.

@@ -17,6 +17,7 @@ from cli.model_cmd import model_app
 from cli.monitors_cmd import monitors_app
 from cli.ranker_cmd import ranker_app
 from cli.simulate_cmd import simulate_app
+from cli.worker_cmd import worker
 
 app = typer.Typer(help="driftgate: drift-aware data quality and governance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -39,6 +40,7 @@ app.add_typer(monitors_app, name="monitors")
 app.add_typer(ranker_app, name="ranker")
 app.add_typer(model_app, name="model")
 app.add_typer(simulate_app, name="simulate")
+app.command("worker")(worker)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -71,26 +73,51 @@ def serve(
             "than one uses more cores; see docs/lineage.md.",
         ),
     ] = 1,
+    background: Annotated[
+        str,
+        typer.Option(
+            help="Where the monitor runner and the audit checkpointer run: `process` (one "
+            "supervised `driftgate worker` child, so their work stays off the serving loop) "
+            "or `thread` (inside every API process).",
+        ),
+    ] = "process",
 ) -> None:
-    """Serve the REST API with uvicorn."""
+    """Serve the REST API with uvicorn (and its background worker)."""
     import os
 
     import uvicorn
 
     from api.app import create_app
+    from cli.background import IN_PROCESS_OFF, WorkerProcess, stop_with_server
+    from cli.served_url import adopt_served_url
     from core.migrate import upgrade
 
+    if background not in ("process", "thread"):
+        _fail(f"--background must be `process` or `thread`, not {background!r}", 2)
     ctx = context()
     if migrate_first:
         upgrade(ctx.database_url)
+    settings, worker = adopt_served_url(ctx.settings, host, port), None
+    if background == "process" and (settings.monitor_runner or settings.audit_checkpointer):
+        worker = WorkerProcess(ctx.database_url)
+        worker.start()
+        stop_with_server(worker)
+        settings = settings.model_copy(
+            update={"monitor_runner": False, "audit_checkpointer": False}
+        )
+        os.environ.update(IN_PROCESS_OFF)  # for API worker processes built from the environment
     typer.echo(f"driftgate API on http://{host}:{port} (docs at /docs)")
-    if workers == 1:
-        uvicorn.run(create_app(ctx.settings, database_url=ctx.database_url), host=host, port=port)
-        return
-    # Worker processes build the app from the environment: hand them the resolved database
-    # (the embedded server's URL when DATABASE_URL is unset), so they all share one.
-    os.environ["DRIFTGATE_DATABASE_URL"] = ctx.database_url
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(settings, database_url=ctx.database_url), host=host, port=port)
+            return
+        # Worker processes build the app from the environment: hand them the resolved database
+        # (the embedded server's URL when DATABASE_URL is unset), so they all share one.
+        os.environ["DRIFTGATE_DATABASE_URL"] = ctx.database_url
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 @token_app.command("create")
