@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     )
     # --- monitors (drift, SLOs, alerts, notifications) ---
     monitor_runner: bool = Field(
-        default=True, description="Run the monitor runner inside the API process."
+        default=True,
+        description="Run the monitor runner (in `driftgate serve`'s background worker, or "
+        "the API process with `--background thread`).",
     )
     monitor_interval_seconds: float = Field(
         default=60.0, gt=0, description="Real seconds between scheduled monitor evaluations."
@@ -354,7 +356,9 @@ class Settings(BaseSettings):
         default="ed25519", description="Algorithm of a key created on first use."
     )
     audit_checkpointer: bool = Field(
-        default=True, description="Write audit checkpoints on a schedule in the API process."
+        default=True,
+        description="Write audit checkpoints on a schedule (in `driftgate serve`'s background "
+        "worker, or the API process with `--background thread`).",
     )
     audit_checkpoint_interval_seconds: float = Field(
         default=300.0, gt=0, description="Real seconds between scheduled audit checkpoints."
