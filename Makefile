@@ -6,8 +6,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DASHBOARD_PORT ?= 8501
 FUZZ_EXAMPLES ?= 200
+TEST_WORKERS ?= auto
 
-.PHONY: run test fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit clean
+.PHONY: run test test-fast fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +32,14 @@ run: install
 	$(BIN)/driftgate demo
 	$(BIN)/driftgate run --host $(HOST) --port $(PORT) --dashboard-port $(DASHBOARD_PORT)
 
-## Install and run the test suite against a real PostgreSQL.
+## Install and run the test suite against a real PostgreSQL, in parallel (pytest-xdist: one
+## database per worker; TEST_WORKERS=0 runs it in this process). Ends with its wall time.
 test: install-dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
+
+## The edit loop: everything but the tests marked slow (training, real servers, long properties).
+test-fast: install-dev
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 ## schemathesis over the whole OpenAPI document, many more examples per operation than the
 ## suite's bounded run (FUZZ_EXAMPLES=5): no 5xx, no undocumented status or content type.

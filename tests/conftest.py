@@ -32,6 +32,16 @@ def _migrate(url: str, data_dir: Path) -> dict[str, object]:
     return {}
 
 
+NEEDS_TRAINING = {"trained", "real", "trained_template"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the trained ranker are slow: the first one in a run waits for its training."""
+    for item in items:
+        if NEEDS_TRAINING & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def server_url() -> str:
     return databases.server_url()

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numba", "great_expectations", "evidently", "torch", "pandera")
 
+pytestmark = pytest.mark.slow  # a fresh interpreter per entry point
+
 
 @pytest.mark.parametrize("module", ["api.app", "cli.main"])
 def test_start_up_imports_no_heavy_library(module: str) -> None:

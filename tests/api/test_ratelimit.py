@@ -46,6 +46,7 @@ def gcra_grants(rate: float, capacity: float, times: list[float]) -> list[bool]:
     return out
 
 
+@pytest.mark.slow
 @hsettings(max_examples=300, deadline=None)
 @given(
     rate=st.sampled_from([0.5, 1.0, 2.0, 4.0, 8.0]),
@@ -240,6 +241,7 @@ def _burst(max_loop_lag_ms: float, calls: int = 30) -> tuple[list[int], float]:
     return asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_rank_is_shed_while_the_event_loop_lags_so_the_burst_ends_fast() -> None:
     unguarded, slow = _burst(0)
     assert unguarded == [200] * 30 and slow >= 0.85  # every call waits for all before it

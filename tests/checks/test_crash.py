@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +46,7 @@ CRASHER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process
 def test_killed_process_mid_batch_commits_nothing(committed_db: str, tmp_path: Path) -> None:
     doc, batch = tmp_path / "orders.yaml", tmp_path / "orders.parquet"
     doc.write_text(yaml.safe_dump(contract()))
@@ -98,6 +100,7 @@ def _aged(path: Path, seconds: float = 7200) -> Path:
     return path
 
 
+@pytest.mark.slow  # a child process
 def test_a_server_killed_mid_upload_leaves_nothing_counted_and_the_restart_cleans_up(
     committed_db: str, tmp_path: Path
 ) -> None:

@@ -42,6 +42,7 @@ def server(committed_db: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
         yield base, tokens
 
 
+@pytest.mark.slow
 def test_openlineage_python_http_client_delivers_events_into_the_graph(
     server: tuple[str, dict[str, str]], committed_db: str, tmp_path: Path
 ) -> None:

@@ -337,6 +337,7 @@ def _reference_depth(value: Any) -> int:
     return 0
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(_json_values, st.booleans())
 def test_json_depth_equals_the_parsed_documents_depth(value: Any, ascii_only: bool) -> None:
@@ -344,6 +345,7 @@ def test_json_depth_equals_the_parsed_documents_depth(value: Any, ascii_only: bo
     assert json_depth(text.encode()) == _reference_depth(value)
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=200, deadline=None)
 @given(_json_values)
 def test_load_yaml_agrees_with_safe_load_on_ordinary_documents(value: Any) -> None:
