@@ -112,7 +112,8 @@ def load_contract_document(
 ) -> tuple[ContractSpec, str, dict[str, Any] | None]:
     """A driftgate or ODCS v3 document → (spec, source format, import report for ODCS)."""
     if fmt == "odcs" or (fmt == "auto" and is_odcs(doc)):
-        from contracts.odcs import OdcsImportError, import_odcs
+        from contracts.odcs.importer import import_odcs
+        from contracts.odcs.report import OdcsImportError
 
         try:
             spec_doc, report = import_odcs(doc)

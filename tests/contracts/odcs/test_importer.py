@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from contracts.odcs import ImportReport, OdcsImportError, import_odcs
+from contracts.odcs.importer import import_odcs
+from contracts.odcs.report import ImportReport, OdcsImportError
 from contracts.spec import ContractSpec, NullFractionRule, RowCountRule, UniqueKeyRule
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "impressions.odcs.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "impressions.odcs.yaml"
 
 ORDERS_V30 = """
 apiVersion: v3.0.2
