@@ -26,12 +26,14 @@ def run(
 ) -> None:
     """Evaluate drift, SLOs and alerts once (or forever) and deliver due notifications."""
     from cli.context import context
+    from cli.progress import spinner
     from monitors.runner import run_once
 
     ctx = context()
     pause = interval or ctx.settings.monitor_interval_seconds
     while True:
-        report = run_once(ctx.sessions, settings=ctx.settings)
+        with spinner("monitors: rolling up profiles, judging drift, SLOs and alerts"):
+            report = run_once(ctx.sessions, settings=ctx.settings)
         typer.echo(json.dumps(report.to_json()))
         if not loop:
             if report.errors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,6 +83,70 @@ def _describe(exc: Any) -> str:
     return "\n".join(lines)
 
 
+def post_feed_with_progress(
+    ctx: Any, *, config: Any, origin: datetime, start: datetime, end: datetime
+) -> Any:
+    """`post_feed` with a bar over the window's hours (batches arrive in delivery order)."""
+    from cli.progress import progress_bar
+    from ranker.feed import hours_between
+    from ranker.ingest import post_feed
+
+    first, total = hours_between(origin, start), hours_between(start, end)
+    posted = 0
+
+    def on_batch(batch: Any, status: str) -> None:
+        nonlocal posted
+        posted += 1
+        advance(batch.hour + config.batch_hours - first, f"feed: {posted} batches posted")
+
+    with progress_bar("feed: generating", total=max(total, 1)) as advance:
+        return post_feed(
+            ctx.sessions,
+            ctx.operator,
+            config=config,
+            origin=origin,
+            start=start,
+            end=end,
+            data_dir=ctx.settings.data_dir,
+            example_values=ctx.settings.example_values,
+            progress=on_batch,
+        )
+
+
+def _echo_and(retitle: Callable[[str], None]) -> Callable[[str], None]:
+    """Echo a step's line, and name the step on the spinner."""
+
+    def echo(line: str) -> None:
+        typer.echo(line)
+        retitle(line.rstrip(" …"))
+
+    return echo
+
+
+def _feed_for_training(
+    ctx: Any, generate: bool | None, config: Any, start: datetime, end: datetime
+) -> str | None:
+    """Post the synthetic feed for the window when asked (or when it has too little data)."""
+    from core.db import unit_of_work
+    from governance.flows import needs_feed
+
+    with unit_of_work(ctx.sessions) as session:
+        wanted = generate if generate is not None else needs_feed(session, start=start, end=end)
+    if not wanted:
+        return None
+    typer.echo(
+        f"posting a synthetic feed (seed {config.seed}) for {start:%Y-%m-%d %H:%M} .. "
+        f"{end:%Y-%m-%d %H:%M} UTC through the contracts …"
+    )
+    posted = post_feed_with_progress(ctx, config=config, origin=start, start=start, end=end)
+    note = (
+        f"feed run {posted.run_id}: {len(posted.batch_ids)} batches {posted.statuses}, "
+        f"accepted rows {posted.rows}"
+    )
+    typer.echo(note)
+    return note
+
+
 @ranker_app.command("train")
 def train(
     start: FromOpt = None,
@@ -107,6 +172,7 @@ def train(
     ] = 6.0,
 ) -> None:
     """Train on accepted feed data, evaluate against popularity and the oracle, register."""
+    from cli.progress import spinner
     from core.errors import DriftgateError
     from core.migrate import upgrade
     from governance.flows import train_and_register
@@ -118,20 +184,24 @@ def train(
     upgrade(ctx.database_url)
     typer.echo(f"window {t0.isoformat()} .. {t1.isoformat()}")
     try:
-        outcome = train_and_register(
-            ctx.sessions,
-            ctx.operator,
-            model_name=model or ctx.settings.ranker_model_name,
-            start=t0,
-            end=t1,
-            data_dir=ctx.settings.data_dir,
-            generate=generate,
-            feed_config=knobs,
-            attribution=timedelta(hours=attribution_hours),
-            echo=typer.echo,
-        )
+        feed_note = _feed_for_training(ctx, generate, knobs, t0, t1)
+        with spinner("training") as retitle:
+            outcome = train_and_register(
+                ctx.sessions,
+                ctx.operator,
+                model_name=model or ctx.settings.ranker_model_name,
+                start=t0,
+                end=t1,
+                data_dir=ctx.settings.data_dir,
+                generate=False,  # posted above, with a progress bar
+                feed_config=knobs,
+                attribution=timedelta(hours=attribution_hours),
+                echo=_echo_and(retitle),
+            )
     except DriftgateError as exc:
         _fail(_describe(exc))
+    if feed_note:
+        outcome.notes.insert(0, feed_note)
     m = outcome.metrics
     typer.echo(f"\ntest split {m['test_window'][0]} .. {m['test_window'][1]}, rows {m['rows']}")
     typer.echo(format_table(m))
@@ -206,7 +276,6 @@ def feed(
     from core.errors import DriftgateError
     from core.migrate import upgrade
     from ranker import repository
-    from ranker.ingest import post_feed
 
     t0, t1 = window(start, end, days)
     cfg = feed_config(config, seed, set_ or [])
@@ -217,16 +286,7 @@ def feed(
         anchor = latest.origin if latest else t0
     t_origin = parse_moment(origin, "--origin") if origin else anchor
     try:
-        posted = post_feed(
-            ctx.sessions,
-            ctx.operator,
-            config=cfg,
-            origin=t_origin,
-            start=t0,
-            end=t1,
-            data_dir=ctx.settings.data_dir,
-            example_values=ctx.settings.example_values,
-        )
+        posted = post_feed_with_progress(ctx, config=cfg, origin=t_origin, start=t0, end=t1)
     except (DriftgateError, ValueError) as exc:
         _fail(_describe(exc) if isinstance(exc, DriftgateError) else str(exc))
     typer.echo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +32,7 @@ def traffic(
     from fastapi.testclient import TestClient
 
     from api.app import create_app
+    from cli.progress import progress_bar
     from cli.ranker_cmd import parse_moment
     from core.auth import Role, create_token, revoke_token
     from core.clock import SimulatedClock, get_clock, set_clock
@@ -61,8 +62,13 @@ def traffic(
     headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
     try:
-        with TestClient(app) as client:
+        with TestClient(app) as client, progress_bar("simulating", total=hours) as advance:
             _wait_until_serving(client, headers)
+
+            def on_hour(at: datetime, r: Any) -> None:
+                typer.echo(f"  {at:%Y-%m-%d %H:%M} requests={r.requests} labels={r.labels_posted}")
+                advance((at - t0) / timedelta(hours=1), f"simulated {at:%Y-%m-%d %H:%M}")
+
             sim = TrafficSimulator(
                 client,
                 headers,
@@ -72,9 +78,7 @@ def traffic(
                 candidates=candidates,
                 attribution=timedelta(hours=attribution_hours),
                 seed=seed,
-                progress=lambda at, r: typer.echo(
-                    f"  {at:%Y-%m-%d %H:%M} requests={r.requests} labels={r.labels_posted}"
-                ),
+                progress=on_hour,
             )
             typer.echo(f"simulating {hours} h at {rps} req/s from {t0.isoformat()} …")
             report = sim.run(t0, hours, rps)
