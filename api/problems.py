@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import DriftgateError
+from core.errors import DriftgateError, Refusal
 from core.jsonsafe import jsonsafe
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -57,6 +57,12 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         errors=exc.errors,
         **exc.extra,
     )
+
+
+def _refusal(request: Request, exc: Exception) -> JSONResponse:
+    """A refusal whose record the request's transaction committed: the error's problem."""
+    assert isinstance(exc, Refusal)
+    return _domain_error(request, exc.error)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -190,6 +196,8 @@ def problem_for(request: Request, exc: Exception) -> JSONResponse:
     """The problem document the app's handlers give `exc`, for code that runs outside them."""
     if isinstance(exc, DriftgateError):
         return _domain_error(request, exc)
+    if isinstance(exc, Refusal):
+        return _refusal(request, exc)
     if is_database_unavailable(exc):
         return _database_unavailable(request, exc)
     if isinstance(exc, StarletteHTTPException):
@@ -199,6 +207,7 @@ def problem_for(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DriftgateError, _domain_error)
+    app.add_exception_handler(Refusal, _refusal)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for unavailable in (*_UNAVAILABLE, sa_exc.DBAPIError):

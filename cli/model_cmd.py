@@ -61,22 +61,25 @@ def _run(
     """Resolve the actor, run `work(session, actor)` in one transaction, report refusals."""
     from core.auth import authenticate
     from core.db import unit_of_work
-    from core.errors import DriftgateError
-    from governance.promotions.requests import Refusal
+    from core.errors import DriftgateError, Refusal
 
     ctx = context()
     if token is None and need_token:
         _fail("this needs --as TOKEN (or DRIFTGATE_TOKEN): a reviewer decides as themselves", 2)
+    refusal: Refusal | None = None
     try:
         with unit_of_work(ctx.sessions) as session:
             actor = authenticate(session, token) if token else ctx.operator
             if actor.role.value not in roles:
                 _fail(f"role {actor.role.value!r} may not do this; needs one of {list(roles)}")
-            result = work(session, actor)
+            try:
+                result = work(session, actor)
+            except Refusal as exc:  # caught inside: its record commits, the step is refused
+                refusal = exc
     except DriftgateError as exc:
         _fail(_describe(exc))
-    if isinstance(result, Refusal):  # its record was committed; the step itself is refused
-        _fail(_describe(result.error))
+    if refusal is not None:
+        _fail(_describe(refusal.error))
     return result
 
 
@@ -141,7 +144,7 @@ def _decide(request_id: str, decision: str, comment: str, token: str | None) -> 
     rid, settings = _request_id(request_id), context().settings
 
     def work(session: Any, actor: Any) -> Any:
-        result = approvals.decide(
+        approvals.decide(
             session,
             actor,
             request_id=rid,
@@ -149,8 +152,6 @@ def _decide(request_id: str, decision: str, comment: str, token: str | None) -> 
             comment=comment,
             settings=settings,
         )
-        if isinstance(result, requests.Refusal):
-            return result
         return requests.describe_by_id(session, rid)
 
     _print_request(_run(work, token, REVIEWERS, need_token=True))
@@ -187,11 +188,8 @@ def promote(
     rid, settings = _request_id(request_id), context().settings
 
     def work(session: Any, actor: Any) -> Any:
-        result = requests.promote(session, actor, request_id=rid, settings=settings)
-        return (
-            result
-            if isinstance(result, requests.Refusal)
-            else requests.describe(session, result)
+        return requests.describe(
+            session, requests.promote(session, actor, request_id=rid, settings=settings)
         )
 
     _print_request(_run(work, token, PROMOTERS))
@@ -230,9 +228,7 @@ def show(request_id: Annotated[str, typer.Argument(help="Promotion request id.")
     from governance.promotions import requests
 
     rid = _request_id(request_id)
-    _print_request(
-        _run(lambda s, a: requests.describe_by_id(s, rid), None, (*PROMOTERS, "viewer"))
-    )
+    _print_request(_run(lambda s, a: requests.describe_by_id(s, rid), None, (*PROMOTERS, "viewer")))
 
 
 @model_app.command("history")
@@ -274,7 +270,7 @@ def guard() -> None:
     Serving statistics (error rate, latency) live in the API process, so from the CLI those
     signals have no data and a bake can only hold, never confirm, on them.
     """
-    from governance.bake.guard import run_guard
+    from governance.bake.runner import run_guard
 
     ctx = context()
     outcome = run_guard(ctx.sessions, ctx.settings, None)

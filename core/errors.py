@@ -63,3 +63,16 @@ class PayloadTooLarge(DriftgateError):
 
 class UnsupportedMediaType(DriftgateError):
     status, title, type_slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class Refusal(Exception):
+    """A refused step whose record must stand: the transaction's owner commits what the step
+    wrote so far (an audit event, a state change), then answers with `error`'s problem.
+
+    An error raised on its own rolls everything back; a refused approval or an expired request
+    must still leave its trace, so services raise this wrapper instead.
+    """
+
+    def __init__(self, error: DriftgateError) -> None:
+        super().__init__(error.detail)
+        self.error = error

@@ -14,18 +14,22 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from core.auth import Principal, Role, authenticate
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, Refusal, Unauthorized
 from core.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `driftgate token create`.")
 
 
 def _session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
+    """One transaction per request: committed when the route returns or refuses (`Refusal`),
+    rolled back on any other error."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
         session.commit()
+    except Refusal:
+        session.commit()  # the refusal's record stands; the problem mapping answers 4xx
+        raise
     except BaseException:
         session.rollback()
         raise

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from dataclasses import asdict
 from typing import Literal
 
@@ -23,20 +24,17 @@ from sqlalchemy.orm import Session
 
 from core.auth import Principal, issuers
 from core.clock import utcnow
+from core.errors import Refusal
 from core.settings import Settings
 from governance.promotions import repository as repo
 from governance.promotions.errors import AlreadyDecided, GatesFailed, SeparationOfDuties
 from governance.promotions.models import PromotionApproval, PromotionRequest
 from governance.promotions.requests import (
-    Refusal,
     binding_of,
     ensure_current,
-    expire_if_due,
-    expired_refusal,
-    get_request,
+    locked_request,
     promote_locked,
     record_event,
-    require_state,
 )
 from governance.registry import service
 
@@ -51,21 +49,16 @@ def decide(
     decision: Decision,
     comment: str,
     settings: Settings,
-) -> PromotionApproval | Refusal:
+) -> PromotionApproval:
     """Record one reviewer's decision and apply its consequence to the request."""
-    req = get_request(session, request_id, for_update=True)
-    if expire_if_due(session, req):
-        return expired_refusal(req)
-    require_state(req, "open")
-    refusal = _separation_of_duties(session, actor, req, decision)
-    if refusal is not None:
-        return refusal
+    req = locked_request(session, request_id, "open")
+    _enforce_separation_of_duties(session, actor, req, decision)
     version = service.get_version(session, req.model_name, req.version)
-    # A re-gate is committed even when this decision is then refused, so the refusal below
-    # is returned (not raised) and the new gate results and voided approvals are kept.
+    # A re-gate is committed even when this decision is then refused, so the refusals below
+    # are `Refusal`s: the new gate results and voided approvals are kept.
     ensure_current(session, actor, req, version, settings)
     if repo.live_decision(session, req.id, actor.name) is not None:
-        return Refusal(
+        raise Refusal(
             AlreadyDecided(
                 f"{actor.name} has already decided on this request",
                 field="Authorization",
@@ -73,7 +66,7 @@ def decide(
             )
         )
     if decision == "approve" and req.blocking_gates and not req.override_in_force:
-        return Refusal(
+        raise Refusal(
             GatesFailed(
                 f"blocking gates: {', '.join(req.blocking_gates)}; an admin override is needed",
                 field="gates",
@@ -94,9 +87,9 @@ def decide(
     return approval
 
 
-def _separation_of_duties(
+def _enforce_separation_of_duties(
     session: Session, actor: Principal, req: PromotionRequest, decision: str
-) -> Refusal | None:
+) -> None:
     """Names compared here are principals, so every token of one person is that person; and
     whoever issued the reviewer's token or created the reviewer's principal controls that
     identity, so on their own request counts as the reviewer too (an admin minting reviewers
@@ -110,7 +103,7 @@ def _separation_of_duties(
     elif req.requested_by in issued_by:
         rule, who = "issuer_cannot_approve", "an identity the requester issued"
     else:
-        return None
+        return
     record_event(
         session,
         actor,
@@ -118,7 +111,7 @@ def _separation_of_duties(
         req,
         after={"decision": decision, "rule": rule},
     )
-    return Refusal(
+    raise Refusal(
         SeparationOfDuties(
             f"{who} cannot decide on this request (separation of duties)",
             field="Authorization",
@@ -186,4 +179,7 @@ def _apply(
         quorum=req.quorum,
     )
     if req.auto_promote:
-        promote_locked(session, actor, req, settings=settings, auto=True)
+        # A binding that moved between the approval and the promotion puts the request back
+        # to `open` (the re-gate is recorded); the approval itself stands.
+        with suppress(Refusal):
+            promote_locked(session, actor, req, settings=settings, auto=True)

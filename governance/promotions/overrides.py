@@ -16,15 +16,7 @@ from core.errors import Forbidden
 from governance.promotions.errors import InvalidOverride, SeparationOfDuties
 from governance.promotions.models import PromotionRequest
 from governance.promotions.policy_versions import active_policy
-from governance.promotions.requests import (
-    Refusal,
-    binding_of,
-    expire_if_due,
-    expired_refusal,
-    get_request,
-    record_event,
-    require_state,
-)
+from governance.promotions.requests import binding_of, locked_request, record_event
 
 
 def override_gates(
@@ -34,16 +26,13 @@ def override_gates(
     request_id: uuid.UUID,
     gate_names: list[str],
     reason: str,
-) -> PromotionRequest | Refusal:
+) -> PromotionRequest:
     """An admin's explicit, audited decision to let failed gates not block approval.
 
     The policy's `override` section can switch the path off, or make it take two admins: the
     first override is then pending until another principal sends the same gates.
     """
-    req = get_request(session, request_id, for_update=True)
-    if expire_if_due(session, req):
-        return expired_refusal(req)
-    require_state(req, "open")
+    req = locked_request(session, request_id, "open")
     rules = active_policy(session).document.override
     if not rules.enabled:
         raise Forbidden(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth import Principal, Role
 from core.clock import utcnow
-from core.errors import DriftgateError, Forbidden
+from core.errors import DriftgateError, Forbidden, Refusal
 from core.settings import Settings
 from governance.promotions import gate_verdicts, gates
 from governance.promotions import repository as repo
@@ -58,17 +58,6 @@ class Binding:
     policy_version: int
     champion_version: int | None
     evidence_sha256: str
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A refused step whose record (audit event, state change) must still be committed.
-
-    Services return it instead of raising, so the request's transaction commits the record;
-    the route then answers with the error's problem document.
-    """
-
-    error: DriftgateError
 
 
 def binding_of(req: PromotionRequest) -> Binding:
@@ -271,15 +260,23 @@ def expire_due(session: Session, *, now: datetime | None = None) -> int:
     return sum(expire_if_due(session, req, now) for req in repo.due_for_expiry(session, now))
 
 
-def expired_refusal(req: PromotionRequest) -> Refusal:
-    return Refusal(
-        RequestExpired(
-            f"the request expired at {req.expires_at.isoformat()}",
-            field="request_id",
-            rule="not_expired",
-            extra={"state": "expired"},
+def locked_request(session: Session, request_id: uuid.UUID, *states: str) -> PromotionRequest:
+    """The request, locked for this transaction, provided it is in one of `states`.
+
+    An overdue request expires first: the expiry is committed and the step refused (409).
+    """
+    req = get_request(session, request_id, for_update=True)
+    if expire_if_due(session, req):
+        raise Refusal(
+            RequestExpired(
+                f"the request expired at {req.expires_at.isoformat()}",
+                field="request_id",
+                rule="not_expired",
+                extra={"state": "expired"},
+            )
         )
-    )
+    require_state(req, *states)
+    return req
 
 
 def require_state(req: PromotionRequest, *allowed: str) -> None:
@@ -360,11 +357,8 @@ def _why(before: Binding, after: Binding) -> str:
 
 def withdraw(
     session: Session, actor: Principal, *, request_id: uuid.UUID, reason: str
-) -> PromotionRequest | Refusal:
-    req = get_request(session, request_id, for_update=True)
-    if expire_if_due(session, req):
-        return expired_refusal(req)
-    require_state(req, *ACTIVE_STATES)
+) -> PromotionRequest:
+    req = locked_request(session, request_id, *ACTIVE_STATES)
     if actor.name != req.requested_by and actor.role != Role.admin:
         raise Forbidden(
             "only the requester or an admin may withdraw a request",
@@ -388,12 +382,9 @@ def withdraw(
 
 def rerun_gates(
     session: Session, actor: Principal, *, request_id: uuid.UUID, settings: Settings
-) -> PromotionRequest | Refusal:
+) -> PromotionRequest:
     """Run the gates again (e.g. after an incident is resolved); changed results void approvals."""
-    req = get_request(session, request_id, for_update=True)
-    if expire_if_due(session, req):
-        return expired_refusal(req)
-    require_state(req, *ACTIVE_STATES)
+    req = locked_request(session, request_id, *ACTIVE_STATES)
     version = service.get_version(session, req.model_name, req.version)
     ensure_current(session, actor, req, version, settings, force=True)
     return req
@@ -409,12 +400,9 @@ def promote(
     request_id: uuid.UUID,
     settings: Settings,
     auto: bool = False,
-) -> PromotionRequest | Refusal:
+) -> PromotionRequest:
     """Move the champion alias to the approved version (atomically, audited); start the bake."""
-    req = get_request(session, request_id, for_update=True)
-    if expire_if_due(session, req):
-        return expired_refusal(req)
-    require_state(req, "approved")
+    req = locked_request(session, request_id, "approved")
     return promote_locked(session, actor, req, settings=settings, auto=auto)
 
 
@@ -425,7 +413,7 @@ def promote_locked(
     *,
     settings: Settings,
     auto: bool = False,
-) -> PromotionRequest | Refusal:
+) -> PromotionRequest:
     """`promote` for a request row the caller already holds locked in state `approved`.
 
     The champion is locked before the binding is checked and stays locked until the move
@@ -435,7 +423,7 @@ def promote_locked(
     version = service.get_version(session, req.model_name, req.version)
     repository.lock_champion(session, req.model_name)
     if ensure_current(session, actor, req, version, settings):
-        return Refusal(
+        raise Refusal(
             BindingChanged(
                 "the artifact, metrics, policy, champion or gate evidence changed since "
                 "approval; the gates ran again and the approvals are void",

@@ -7,16 +7,14 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
-from api.problems import problem_response
 from core.auth import Principal, Role
 from core.bounds import INT32_MAX, INT64_MAX
-from core.errors import DriftgateError
 from core.http import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
-from governance.bake import guard
+from governance.bake import signals
 from governance.promotions import approvals, overrides, policy_versions, requests
-from governance.promotions.requests import Refusal
+from governance.promotions.models import PromotionRequest
 from governance.promotions.schemas import (
     ApprovalCreate,
     BakeRead,
@@ -47,30 +45,8 @@ _YAML_BODY: dict[str, Any] = {
 }
 
 
-def refused(request: Request, error: DriftgateError) -> JSONResponse:
-    """The problem document of a refusal whose record the transaction still commits."""
-    return problem_response(
-        error.status,
-        error.title,
-        error.detail,
-        slug=error.type_slug,
-        instance=request.url.path,
-        field=error.field,
-        rule=error.rule,
-        errors=error.errors,
-        **error.extra,
-    )
-
-
-def _request_doc(
-    result: Any, request: Request, session: Any, code: int = 200
-) -> PromotionRequestRead | JSONResponse:
-    if isinstance(result, Refusal):
-        return refused(request, result.error)
-    doc = PromotionRequestRead.model_validate(requests.describe(session, result))
-    if code != 200:
-        return JSONResponse(doc.model_dump(mode="json"), status_code=code)
-    return doc
+def _request_doc(session: Session, req: PromotionRequest) -> PromotionRequestRead:
+    return PromotionRequestRead.model_validate(requests.describe(session, req))
 
 
 # --- policy ----------------------------------------------------------------------------------
@@ -171,13 +147,12 @@ def get_request(request_id: RequestId, session: DbSession, _: Viewer) -> Promoti
 def decide(
     request_id: RequestId,
     body: ApprovalCreate,
-    request: Request,
     session: DbSession,
     actor: Reviewer,
     settings: AppSettings,
-) -> Any:
+) -> PromotionRequestRead:
     """Approve or reject (reviewer); the requester and the version's creator cannot."""
-    result = approvals.decide(
+    approvals.decide(
         session,
         actor,
         request_id=request_id,
@@ -185,63 +160,57 @@ def decide(
         comment=body.comment,
         settings=settings,
     )
-    if isinstance(result, Refusal):
-        return refused(request, result.error)
-    return _request_doc(requests.get_request(session, request_id), request, session, 201)
+    return _request_doc(session, requests.get_request(session, request_id))
 
 
 @router.post("/promotion-requests/{request_id}/withdraw", response_model=PromotionRequestRead)
 def withdraw(
     request_id: RequestId,
     body: WithdrawCreate,
-    request: Request,
     session: DbSession,
     actor: Producer,
-) -> Any:
+) -> PromotionRequestRead:
     """Withdraw a request (its requester or an admin)."""
     result = requests.withdraw(session, actor, request_id=request_id, reason=body.reason)
-    return _request_doc(result, request, session)
+    return _request_doc(session, result)
 
 
 @router.post("/promotion-requests/{request_id}/override", response_model=PromotionRequestRead)
 def override(
     request_id: RequestId,
     body: OverrideCreate,
-    request: Request,
     session: DbSession,
     actor: Admin,
-) -> Any:
+) -> PromotionRequestRead:
     """Let named failed gates not block approval (admin, with a reason; audited)."""
     result = overrides.override_gates(
         session, actor, request_id=request_id, gate_names=list(body.gates), reason=body.reason
     )
-    return _request_doc(result, request, session)
+    return _request_doc(session, result)
 
 
 @router.post("/promotion-requests/{request_id}/gates", response_model=PromotionRequestRead)
 def rerun_gates(
     request_id: RequestId,
-    request: Request,
     session: DbSession,
     actor: Producer,
     settings: AppSettings,
-) -> Any:
+) -> PromotionRequestRead:
     """Run the gates again; if results changed, earlier approvals are void."""
     result = requests.rerun_gates(session, actor, request_id=request_id, settings=settings)
-    return _request_doc(result, request, session)
+    return _request_doc(session, result)
 
 
 @router.post("/promotion-requests/{request_id}/promote", response_model=PromotionRequestRead)
 def promote(
     request_id: RequestId,
-    request: Request,
     session: DbSession,
     actor: Promoter,
     settings: AppSettings,
-) -> Any:
+) -> PromotionRequestRead:
     """Make an approved version the champion; serving swaps to it within seconds."""
     result = requests.promote(session, actor, request_id=request_id, settings=settings)
-    return _request_doc(result, request, session)
+    return _request_doc(session, result)
 
 
 @router.get("/promotion-requests/{request_id}/bake", response_model=BakeRead)
@@ -250,20 +219,19 @@ def bake_status(request_id: RequestId, request: Request, session: DbSession, _: 
     req = requests.get_request(session, request_id)
     requests.require_state(req, "promoted")
     stats = getattr(request.app.state, "serving_stats", None)
-    return BakeRead.model_validate(guard.evaluate(session, req, stats).to_json())
+    return BakeRead.model_validate(signals.evaluate(session, req, stats).to_json())
 
 
 @router.post("/promotion-requests/{request_id}/bake/confirm", response_model=PromotionRequestRead)
 def confirm_bake(
     request_id: RequestId,
     body: WithdrawCreate,
-    request: Request,
     session: DbSession,
     actor: Reviewer,
-) -> Any:
+) -> PromotionRequestRead:
     """End a bake period that holds for missing data (reviewer or admin, not the requester)."""
     req = requests.confirm_bake(session, actor, request_id=request_id, reason=body.reason)
-    return _request_doc(req, request, session)
+    return _request_doc(session, req)
 
 
 # --- model-level: rollback ----------------------------------------------------------------------

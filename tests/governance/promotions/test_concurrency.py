@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from core import audit
 from core.auth import CLI_OPERATOR, Principal, Role, create_token
-from core.errors import DriftgateError
+from core.errors import DriftgateError, Refusal
 from core.settings import Settings
 from governance.promotions.approvals import decide
 from governance.promotions.models import PromotionApproval, PromotionRequest
-from governance.promotions.requests import Refusal
 from ranker.ingest import ensure_contracts
 from tests.governance.conftest import (
     FAST_POLICY,
@@ -78,9 +77,12 @@ def _race(
         barrier.wait()
         with sessions() as session:
             try:
-                outcome = work(session, i)
+                work(session, i)
                 session.commit()
-                results[i] = type(outcome.error).__name__ if isinstance(outcome, Refusal) else "ok"
+                results[i] = "ok"
+            except Refusal as refusal:  # its record commits, as the request's session does
+                session.commit()
+                results[i] = type(refusal.error).__name__
             except DriftgateError as exc:
                 session.rollback()
                 results[i] = f"{type(exc).__name__}:{exc.rule}"
