@@ -1,6 +1,6 @@
-"""The bake guard's background thread in the API process: every
-`governance_bake_poll_seconds` it expires overdue promotion requests and judges every
-promotion still baking (rolling back on a breach). Requests are taken with
+"""Running the bake guard: one pass (`driftgate model guard`), or a background thread in the
+API process that every `governance_bake_poll_seconds` expires overdue promotion requests and
+judges every promotion still baking (rolling back on a breach). Requests are taken with
 `FOR UPDATE SKIP LOCKED`, so several replicas never act on one request twice."""
 
 from __future__ import annotations
@@ -10,11 +10,27 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import unit_of_work
 from core.settings import Settings
-from governance.bake.guard import run_guard
+from governance.bake.guard import GuardOutcome, guard_once
+from governance.bake.notify import notify
 from governance.bake.serving_probe import RankStats
 
 log = logging.getLogger("driftgate.governance.bake")
+
+
+def run_guard(
+    sessions: sessionmaker[Session], settings: Settings, stats: RankStats | None
+) -> GuardOutcome:
+    """One guard pass in its own transaction, then notifications for new incidents."""
+    with unit_of_work(sessions) as session:
+        outcome = guard_once(session, stats=stats)
+    for incident_id in outcome.incidents:
+        try:
+            notify(sessions, incident_id, settings)
+        except Exception:  # a notification failure must not stop the guard
+            log.exception("notifying incident %s failed", incident_id)
+    return outcome
 
 
 class BakeGuard:

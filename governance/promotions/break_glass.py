@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import Forbidden, InvalidInput
+from governance.promotions import repository as promotions_repo
 from governance.promotions.policy_versions import active_policy
 from governance.registry import repository, service
 from governance.registry.champion import move_champion
@@ -105,16 +105,7 @@ def _propose(
 def pending_proposal(session: Session, name: str) -> Proposal | None:
     """The latest proposal for the model, if it is younger than an hour and the champion has
     not moved since."""
-    event = session.scalar(
-        select(audit.AuditEvent)
-        .where(
-            audit.AuditEvent.action == PROPOSED,
-            audit.AuditEvent.object_type == "model",
-            audit.AuditEvent.object_id == name,
-        )
-        .order_by(audit.AuditEvent.seq.desc())
-        .limit(1)
-    )
+    event = promotions_repo.latest_model_event(session, name, PROPOSED)
     if event is None or event.occurred_at + PROPOSAL_TTL <= utcnow():
         return None
     if repository.champion_moved_since(session, name, event.occurred_at):

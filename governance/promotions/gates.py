@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, select, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from checks.models import Batch
 from core.clock import utcnow
 from core.errors import DriftgateError
+from governance.promotions import repository as repo
 from governance.promotions.gate_verdicts import (
     DISABLED,
     FAILED,
@@ -37,8 +36,8 @@ from governance.promotions.gate_verdicts import (
 from governance.promotions.policy_document import GATE_NAMES, PolicyDocument
 from governance.registry import repository
 from governance.registry.models import ModelVersion
-from incidents.models import Incident
 from lineage import naming
+from lineage import repository as lineage_repo
 from ranker import artifact
 
 log = logging.getLogger("driftgate.governance.gates")
@@ -174,20 +173,6 @@ def _slices_gate(comparison: dict[str, Any] | str, policy: PolicyDocument) -> Ga
 
 # --- training data, from driftgate's own batch records --------------------------------------
 
-# driftgate's own check run of a batch, for display: only runs of its own check job count, and
-# that namespace is written by driftgate alone (`lineage.service.refuse_reserved`).
-_CHECK_RUNS = text(
-    """
-SELECT v.version AS batch_id, r.run_uuid
-FROM lineage_datasets d
-JOIN lineage_dataset_versions v ON v.dataset_id = d.id
-JOIN lineage_runs r ON r.run_uuid = v.producer_run_uuid
-JOIN lineage_jobs j ON j.id = r.job_id
-WHERE d.namespace = :ns AND d.name = ANY(:names) AND v.version = ANY(:ids)
-  AND j.namespace = :ns AND j.name = ANY(:jobs)
-"""
-)
-
 
 def training_batches(session: Session, ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
     """Each training batch as driftgate's checks recorded it, and every upstream dataset id.
@@ -201,18 +186,16 @@ def training_batches(session: Session, ctx: Context) -> tuple[list[dict[str, Any
     refs = ctx.candidate.training_data
     records = {str(b.id): b for b in repository.batches(session, _batch_ids(refs))}
     contracts = sorted({r["contract_id"] for r in refs})
-    runs = {
-        row.batch_id: str(row.run_uuid)
-        for row in session.execute(
-            _CHECK_RUNS,
-            {
-                "ns": ctx.namespace,
-                "names": [naming.accepted_rows(c) for c in contracts],
-                "ids": list(records),
-                "jobs": [naming.check_job(c) for c in contracts],
-            },
-        )
-    }
+    # driftgate's own check run of each batch, for display: only runs of its own check job
+    # count, and that namespace is written by driftgate alone (`lineage.service.refuse_reserved`).
+    checked = lineage_repo.producing_runs(
+        session,
+        ctx.namespace,
+        dataset_names=[naming.accepted_rows(c) for c in contracts],
+        versions=list(records),
+        job_names=[naming.check_job(c) for c in contracts],
+    )
+    runs = {batch_id: str(run) for batch_id, run in checked.items()}
     batches = [_batch_facts(ref, records.get(str(ref["batch_id"])), runs) for ref in refs]
     upstream = set(contracts)
     upstream |= {f"{ctx.namespace}:{naming.accepted_rows(c)}" for c in contracts}
@@ -276,12 +259,7 @@ def evidence(session: Session, ctx: Context) -> dict[str, Any]:
     contracts = sorted(
         {b["contract_id"] for b in batches} | set(ctx.candidate.contract_versions or {})
     )
-    incidents = session.scalars(
-        select(Incident.id).where(
-            Incident.status == "open",
-            Incident.datasets.has_any(postgresql.array(upstream, type_=String)),
-        )
-    ).all()
+    incidents = repo.open_incident_ids(session, upstream)
     return {
         "contracts": repository.contract_versions(session, contracts),
         "batches": [
@@ -298,13 +276,7 @@ def evidence(session: Session, ctx: Context) -> dict[str, Any]:
 def _incidents_gate(
     session: Session, ctx: Context, policy: PolicyDocument, upstream: list[str]
 ) -> GateResult:
-    rows = session.scalars(
-        select(Incident).where(
-            Incident.status == "open",
-            Incident.severity.in_(policy.gates.incidents.severities),
-            Incident.datasets.has_any(postgresql.array(upstream, type_=String)),
-        )
-    ).all()
+    rows = repo.open_incidents(session, upstream, severities=policy.gates.incidents.severities)
     found = [
         {
             "id": str(i.id),

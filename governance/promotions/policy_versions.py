@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -24,8 +23,6 @@ from governance.promotions.policy_document import (
     parse_policy,
 )
 
-# Serializes publishing, so two admins cannot both take the next version number.
-POLICY_LOCK = 0x706F6C6963790001
 BUILTIN_ACTOR = "driftgate (built-in)"
 
 
@@ -100,7 +97,7 @@ def publish_policy(
     """Validate and store a new version (admins only, checked by the route); audited."""
     document = parse_policy(source)
     text_source = source.decode("utf-8") if isinstance(source, bytes) else source
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": POLICY_LOCK})
+    repo.lock_policy_publishing(session)
     latest = repo.latest_policy(session)
     row = PromotionPolicy(
         version=(latest.version if latest else 0) + 1,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.clock import utcnow
-from governance.bake import guard
+from governance.bake import guard, signals
 from governance.bake.serving_probe import RankStats
 from governance.promotions.comparison import score_reference
 from governance.promotions.models import PromotionRequest
@@ -91,7 +91,7 @@ def quality_window(gov: Gov, req: PromotionRequest, auc: float) -> None:
     gov.db.commit()
 
 
-def signals(report: guard.BakeReport) -> dict[str, guard.Signal]:
+def by_name(report: signals.BakeReport) -> dict[str, signals.Signal]:
     return {s.name: s for s in report.signals}
 
 
@@ -99,7 +99,7 @@ def test_scores_like_the_offline_ones_and_quality_near_offline_are_ok(gov: Gov) 
     req = promoted(gov)
     serve(gov, req, np.random.default_rng(2).beta(2, 30, 800))
     quality_window(gov, req, auc=0.72)
-    got = signals(guard.evaluate(gov.db, req, None))
+    got = by_name(signals.evaluate(gov.db, req, None))
     assert got["score_shift"].status == "ok" and got["score_shift"].value < 0.05
     assert got["quality"].status == "ok" and "realized AUC 0.7200" in got["quality"].detail
     assert got["error_rate"].status == "no_data"  # no serving statistics in this process
@@ -109,8 +109,8 @@ def test_shifted_scores_and_a_quality_drop_are_breaches_that_roll_back(gov: Gov)
     req = promoted(gov)
     serve(gov, req, np.random.default_rng(3).beta(2, 8, 800))  # scores far higher than offline
     quality_window(gov, req, auc=0.61)
-    report = guard.evaluate(gov.db, req, None)
-    got = signals(report)
+    report = signals.evaluate(gov.db, req, None)
+    got = by_name(report)
     assert report.verdict == "breach"
     assert got["score_shift"].status == "breach" and got["score_shift"].value > 0.2
     assert got["quality"].status == "breach"
@@ -125,7 +125,7 @@ def test_shifted_scores_and_a_quality_drop_are_breaches_that_roll_back(gov: Gov)
 def test_too_few_scores_is_no_data_not_ok(gov: Gov) -> None:
     req = promoted(gov)
     serve(gov, req, np.random.default_rng(4).beta(2, 30, 100))
-    got = signals(guard.evaluate(gov.db, req, None))
+    got = by_name(signals.evaluate(gov.db, req, None))
     assert got["score_shift"].status == "no_data" and "100 of 300" in got["score_shift"].detail
     assert got["quality"].status == "no_data"
 
