@@ -8,7 +8,6 @@ leaves version 1 as the champion.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +21,14 @@ from sqlalchemy import select
 
 from api.app import create_app
 from core.auth import CLI_OPERATOR
-from governance.bake import guard
+from governance.bake import guard, runner
 from governance.registry.models import ModelVersion
 from incidents.models import Incident
 from lineage import repository
 from monitors.notify.service import create_sink
 from tests.governance.conftest import Real
 from tests.monitors.sink_servers import http_sink
+from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -68,13 +68,13 @@ def publish(client: TestClient, real: Real, source: str) -> None:
 
 
 def served(client: TestClient, real: Real, version: int, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = client.app.state.ranker.holder.current  # type: ignore[attr-defined]
-        if current is not None and current.ref.version == version:
-            return current
-        time.sleep(0.05)
-    raise AssertionError(f"version {version} was not served within {timeout}s")
+    """The served model once the champion watcher has swapped to `version`."""
+
+    def current() -> Any:
+        model = client.app.state.ranker.holder.current  # type: ignore[attr-defined]
+        return model if model is not None and model.ref.version == version else None
+
+    return wait_until(current, timeout=timeout, what=f"version {version} to be served")
 
 
 def approve_and_promote(client: TestClient, real: Real, version: int) -> dict[str, Any]:
@@ -302,7 +302,7 @@ def test_a_bake_breach_rolls_back_opens_an_incident_and_notifies(real: Real) -> 
             f"/promotion-requests/{promoted['id']}/bake", headers=real.as_("someone")
         )
         assert report.json()["verdict"] == "breach"
-        outcome = guard.run_guard(real.sessions, real.settings(), stats)
+        outcome = runner.run_guard(real.sessions, real.settings(), stats)
         assert outcome.rolled_back and outcome.rolled_back[0]["to"] == real.champion
         assert served(client, real, real.champion).ref.version == real.champion
         doc = client.get(
