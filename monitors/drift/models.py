@@ -119,7 +119,7 @@ class ProfileRollup(Base):
     type: Mapped[str] = mapped_column(String(20))
     count: Mapped[int] = mapped_column(BigInteger)
     nulls: Mapped[int] = mapped_column(BigInteger)
-    # numeric fields: the sketch in monitors.sketch_codec's layout (int32 keys and counts)
+    # numeric fields: the sketch in drift.sketch_codec's layout (int32 keys and counts)
     sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
     categories: Mapped[dict[str, int] | None] = mapped_column(JSONB)
     batches: Mapped[int] = mapped_column(Integer)

@@ -71,6 +71,6 @@ class ModelCalibration(Base):
     sampled: Mapped[int] = mapped_column(BigInteger)  # labelled predictions the fit used
     # knots of the piecewise-linear map: {"scores": [...], "probabilities": [...]}
     knots: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    fit: Mapped[dict[str, Any]] = mapped_column(JSONB)  # monitors.calibration.fit_quality
+    fit: Mapped[dict[str, Any]] = mapped_column(JSONB)  # monitors.quality.calibration.fit_quality
     revision: Mapped[int] = mapped_column(Integer)
     fitted_at: Mapped[datetime]
