@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import run
 
 NOTICE = "`driftgate db stop` stops it"
 
 
+@pytest.mark.slow  # child processes
 def test_embedded_server_start_is_announced_once_and_no_xdg_warning_is_printed(
     tmp_path: Path,
 ) -> None:

@@ -59,6 +59,7 @@ def _run_in_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     return proc.wait(timeout=60), b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow  # child processes
 def test_feed_posting_shows_a_bar_at_a_terminal_and_plain_lines_when_piped(
     committed_db: str, tmp_path: Path
 ) -> None:

@@ -37,9 +37,6 @@ README_HOSTS = ("localhost:8000", "127.0.0.1:8000")
 PLACEHOLDERS = {"<batch id>": ("/batches", "id")}
 QUOTED_PAIR = re.compile(r'"(\w+)":\s*("[^"]*"|-?\d+(?:\.\d+)?|true|false|null)')
 
-pytestmark = pytest.mark.slow
-
-
 @dataclass
 class Step:
     """One command of the block, with the comment lines written above and after it."""
@@ -306,6 +303,7 @@ def _ready(base_url: str) -> bool:
         return False
 
 
+@pytest.mark.slow  # a real server and CLI subprocesses, about 3 minutes
 def test_quickstart_steps_work_in_order_on_a_fresh_database(
     served: tuple[str, Path, dict[str, str]],
 ) -> None:

@@ -47,6 +47,7 @@ def test_generated_times_are_utc_whatever_the_origins_zone() -> None:
     assert {frame[c].dtype.time_zone for c in ("event_time", "label_time")} == {"UTC"}  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # child processes
 def test_feed_without_origin_continues_the_latest_feed_run_read_back_from_postgres(
     committed_db: str, tmp_path: Path
 ) -> None:
