@@ -37,6 +37,7 @@ README_HOSTS = ("localhost:8000", "127.0.0.1:8000")
 PLACEHOLDERS = {"<batch id>": ("/batches", "id")}
 QUOTED_PAIR = re.compile(r'"(\w+)":\s*("[^"]*"|-?\d+(?:\.\d+)?|true|false|null)')
 
+
 @dataclass
 class Step:
     """One command of the block, with the comment lines written above and after it."""
