@@ -16,21 +16,22 @@ from dashboard.client import ApiError
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
-# Sections of the sidebar; the incidents issue adds its pages under "Incidents".
-SECTIONS: dict[str, list[tuple[str, str, str]]] = {
-    "Now": [("overview.py", "Overview", ":material/monitor_heart:")],
+# Sections of the sidebar; the incidents issue adds its pages under "Incidents". No page icons:
+# an icon becomes the favicon, and Material ones are fetched from a font CDN.
+SECTIONS: dict[str, list[tuple[str, str]]] = {
+    "Now": [("overview.py", "Overview")],
     "Data": [
-        ("contracts.py", "Contracts", ":material/description:"),
-        ("batches.py", "Batches & quarantine", ":material/inventory_2:"),
-        ("drift.py", "Drift", ":material/stacked_line_chart:"),
+        ("contracts.py", "Contracts"),
+        ("batches.py", "Batches & quarantine"),
+        ("drift.py", "Drift"),
     ],
     "Models": [
-        ("quality.py", "Model quality", ":material/insights:"),
-        ("models.py", "Models & approvals", ":material/verified:"),
+        ("quality.py", "Model quality"),
+        ("models.py", "Models & approvals"),
     ],
     "Trace": [
-        ("lineage.py", "Lineage", ":material/account_tree:"),
-        ("audit.py", "Audit", ":material/receipt_long:"),
+        ("lineage.py", "Lineage"),
+        ("audit.py", "Audit"),
     ],
     "Incidents": [],
 }
@@ -46,7 +47,7 @@ def sign_in_page() -> None:
         try:
             me = state.sign_in(token.strip())
         except ApiError as exc:
-            st.error(exc.problem.message, icon="⛔")
+            st.error(exc.problem.message)
         else:
             st.success(f"Signed in as {me.name} ({me.role})")
             st.rerun()
@@ -68,8 +69,8 @@ def sidebar(session: state.Session) -> None:
 def navigation() -> StreamlitPage:
     pages = {
         section: [
-            st.Page(str(PAGES / file), title=title, icon=icon, default=file == "overview.py")
-            for file, title, icon in entries
+            st.Page(str(PAGES / file), title=title, default=file == "overview.py")
+            for file, title in entries
         ]
         for section, entries in SECTIONS.items()
         if entries
@@ -78,14 +79,14 @@ def navigation() -> StreamlitPage:
 
 
 def main() -> None:
-    st.set_page_config(page_title="driftgate", page_icon=":material/shield:", layout="wide")
+    st.set_page_config(page_title="driftgate", layout="wide")
     try:
         session = state.current()
     except ApiError as exc:  # a kiosk token the API refuses
-        st.error(exc.problem.message, icon="⛔")
+        st.error(exc.problem.message)
         session = None
     if session is None:
-        st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")]).run()
+        st.navigation([st.Page(sign_in_page, title="Sign in")]).run()
         return
     sidebar(session)
     navigation().run()

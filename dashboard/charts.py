@@ -13,11 +13,13 @@ SEVERITY_COLOURS = alt.Scale(
 
 
 def drift_frame(fields: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
-    """One row per field and window: statistic, method and severity."""
+    """One row per field and window: statistic, method and severity. `window` labels the
+    window's end for ordinal axes: batches seconds apart would share one time tick."""
     rows = [
         {
             "field": name,
             "end": pd.Timestamp(p["end"]),
+            "window": pd.Timestamp(p["end"]).strftime("%m-%d %H:%M:%S"),
             "statistic": p.get("statistic"),
             "method": p.get("method"),
             "severity": p.get("severity") or "no_data",
@@ -25,17 +27,20 @@ def drift_frame(fields: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
         for name, points in fields.items()
         for p in points
     ]
-    return pd.DataFrame(rows, columns=["field", "end", "statistic", "method", "severity"])
+    return pd.DataFrame(rows, columns=["field", "end", "window", "statistic", "method", "severity"])
+
+
+WINDOW_AXIS = alt.X("window:O", title="window end (UTC)", sort=None)
 
 
 def drift_series(frame: pd.DataFrame, warn: float | None, alert: float | None) -> alt.LayerChart:
     """A field's statistic over windows, points coloured by severity, thresholds as rules."""
-    base = alt.Chart(frame).encode(x=alt.X("end:T", title="window end"))
+    base = alt.Chart(frame).encode(x=WINDOW_AXIS)
     line = base.mark_line(color="#607d8b").encode(y=alt.Y("statistic:Q", title="statistic"))
     points = base.mark_circle(size=70).encode(
         y="statistic:Q",
         color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
-        tooltip=["end:T", "method:N", "statistic:Q", "severity:N"],
+        tooltip=["window:O", "method:N", "statistic:Q", "severity:N"],
     )
     layers: list[alt.Chart] = [line, points]
     for value, colour in ((warn, "#f9a825"), (alert, "#c62828")):
@@ -53,10 +58,10 @@ def drift_heatmap(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_rect()
         .encode(
-            x=alt.X("end:T", title="window end"),
+            x=WINDOW_AXIS,
             y=alt.Y("field:N", title=None),
             color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
-            tooltip=["field:N", "end:T", "method:N", "statistic:Q", "severity:N"],
+            tooltip=["field:N", "window:O", "method:N", "statistic:Q", "severity:N"],
         )
         .properties(height=max(120, 28 * frame["field"].nunique()))
     )

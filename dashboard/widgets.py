@@ -12,6 +12,8 @@ from dashboard import state
 from dashboard.client import ApiError
 from dashboard.state import Session
 
+_FLASH = "dg_flash"
+
 
 def require_session() -> Session:
     """The signed-in session; app.py shows only the sign-in page without one."""
@@ -19,12 +21,15 @@ def require_session() -> Session:
     if session is None:
         st.info("Sign in with your API token first.")
         st.stop()
+    flash = st.session_state.pop(_FLASH, None)
+    if flash:
+        st.success(flash)
     return session
 
 
 def show_problem(exc: ApiError) -> None:
     """The API's problem document as a message, never a stack trace."""
-    st.error(exc.problem.message, icon="⛔")
+    st.error(exc.problem.message)
 
 
 def read(session: Session, path: str, *, quiet_404: bool = False, **params: Any) -> Any:
@@ -74,16 +79,18 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def write(action: Callable[[], Any], *, done: str) -> Any:
-    """Run a write as the signed-in person: show the API's answer, then drop cached reads."""
+def write(action: Callable[[], Any], *, done: str) -> None:
+    """Run a write as the signed-in person, drop cached reads and rerun the page showing
+    `done`; a refusal shows the API's problem instead."""
     try:
-        result = action()
+        action()
     except ApiError as exc:
         show_problem(exc)
-        return None
+        return
     state.invalidate()
-    st.success(done, icon="✅")
-    return result
+    # Rerun so the page reads the new state; the confirmation survives the rerun.
+    st.session_state[_FLASH] = done
+    st.rerun()
 
 
 def short(sha: str | None, n: int = 12) -> str:

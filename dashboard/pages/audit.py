@@ -18,12 +18,10 @@ def verification(session: Session) -> None:
         st.success(
             f"Chain intact: {verdict['events_checked']} events recomputed ({verdict['mode']}), "
             f"head #{verdict['head_seq']}, {verdict['checkpoints_trusted']} trusted checkpoints.",
-            icon="🔒",
         )
     else:
         st.error(
             f"Chain broken at #{verdict.get('first_broken_seq')}: {verdict.get('reason')}",
-            icon="🚨",
         )
         w.table(verdict["findings"], ["kind", "seq", "reason"], empty="")
 

@@ -89,12 +89,10 @@ def editor(session: Session, contracts: list[dict[str, Any]]) -> None:
         else:
             impact_summary(impact)
     if st.button("Register", type="primary", key="register", disabled=not text.strip()):
-        done = w.write(
+        w.write(
             lambda: session.client.register_contract(text, contract_id),
-            done="registered",
+            done=f"registered {contract_id or 'the contract'}",
         )
-        if done:
-            st.json(done, expanded=False)
 
 
 def impact_summary(impact: dict[str, Any]) -> None:

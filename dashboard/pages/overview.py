@@ -28,7 +28,7 @@ def health(session: Session) -> None:
     label = f"v{serving['served_version']}" if serving.get("served_version") else "not serving"
     served.metric("Served", label)
     if serving.get("last_error"):
-        served.caption(f"⚠ {serving['last_error']}")
+        served.caption(f"last error: {serving['last_error']}")
 
 
 def alerts(session: Session) -> None:
@@ -42,10 +42,10 @@ def alerts(session: Session) -> None:
         st.success("No firing or pending alerts.")
         return
     for a in rows:
-        icon = "🔥" if a["state"] == "firing" else "⏳"
+        badge = ":red[**FIRING**]" if a["state"] == "firing" else ":orange[**PENDING**]"
         runbook = f" · [runbook]({a['runbook_url']})" if a.get("runbook_url") else ""
         st.markdown(
-            f"{icon} **{a['severity']}** · `{a['slo_id']}` · {a['state']} since "
+            f"{badge} **{a['severity']}** · `{a['slo_id']}` · since "
             f"{w.when(a.get('fired_at') or a['opened_at'])}{runbook}  \n{a['summary']}"
         )
 

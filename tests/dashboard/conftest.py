@@ -77,3 +77,11 @@ def no_failure(at: AppTest) -> None:
     """The page ran to the end: no exception, no problem shown."""
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium for the browser test, installed with apt-get when missing."""
+    from tests.dashboard.browser import ensure_chromium
+
+    return ensure_chromium()
