@@ -352,7 +352,7 @@ def _categorical(
     ref: FieldProfile, cur: FieldProfile, method: str, design_effect: float
 ) -> tuple[stats.Comparison, stats.Comparison, int]:
     """`stats.categorical`'s effect and chi-square from one alignment of the two sides
-    (tests/monitors/test_verdict.py holds them equal)."""
+    (tests/monitors/drift/test_verdict.py holds them equal)."""
     cells = stats.category_cells(ref.categories, cur.categories)  # type: ignore[arg-type]
     r, c, details = cells.reference, cells.current, cells.details
     n, m = int(r.sum()), int(c.sum())

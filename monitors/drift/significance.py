@@ -54,7 +54,8 @@ def ks_sf(statistic: float, en: int) -> float:
     en of 10^4-10^5 and ~1 s at 10^6 — every numeric field of every window pays it, since each
     gets a KS test. Past `KS_EXACT_UP_TO` the limiting Kolmogorov distribution with Stephens'
     small-sample correction, Q(D (sqrt(en) + 0.12 + 0.11 / sqrt(en))), is within a few percent
-    of it (relative, down to p ~ 1e-200; tests/monitors/test_significance_ks.py) in microseconds.
+    of it (relative, down to p ~ 1e-200; tests/monitors/drift/test_significance_ks.py) in
+    microseconds.
     """
     from scipy.stats import kstwo, kstwobign
 

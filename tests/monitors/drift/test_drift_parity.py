@@ -25,7 +25,7 @@ from tests.monitors.drift.test_drift import SHIFTED_MIX
 from tests.monitors.factory import events_contract, frame, hourly, post, register, simulated
 
 Auth = Callable[[str], dict[str, str]]
-KS_TOLERANCE = 0.01  # sketch buckets are ~0.8% wide (tests/monitors/test_stats.py)
+KS_TOLERANCE = 0.01  # sketch buckets are ~0.8% wide (tests/monitors/drift/test_stats.py)
 
 
 @pytest.fixture
