@@ -12,6 +12,8 @@ import pytest
 
 from tests.builders import orders
 
+pytestmark = pytest.mark.slow  # every test runs the CLI in a child process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -94,7 +96,6 @@ def test_demo_seeds_a_contract_and_good_and_bad_batches(env: dict[str, str]) -> 
     assert "already registered" in again
 
 
-@pytest.mark.slow
 def test_cli_works_against_the_embedded_postgres(tmp_path: Path) -> None:
     pg_dir = tmp_path / "pg"
     env = {

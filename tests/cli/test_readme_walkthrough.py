@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+pytestmark = pytest.mark.slow  # child processes: the CLI and a served API
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DRIFTGATE = re.compile(r"^(\./)?(\.venv/bin/)?driftgate$")

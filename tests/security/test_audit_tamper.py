@@ -497,6 +497,7 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow  # child processes
 def test_the_cli_checkpoints_verifies_and_makes_a_role_that_cannot_tamper(
     committed_db: str, tmp_path: Path
 ) -> None:
