@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from checks import repository, service
+from checks import service
 from checks.schemas import (
     BatchDetail,
     BatchRead,
@@ -19,7 +19,6 @@ from checks.schemas import (
 )
 from checks.uploads import spool_batch_body
 from core.bounds import INT64_MAX, IsoDateTime
-from core.errors import InvalidInput
 from core.http import AppSettings, DbSession, Producer, Viewer
 
 router = APIRouter(tags=["batches"])
@@ -112,9 +111,7 @@ def list_batches(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[BatchRead]:
     """List batches, newest first."""
-    if since is not None and until is not None and until <= since:
-        raise InvalidInput("until must be after since", field="until", rule="after_since")
-    rows = repository.list_batches(
+    rows = service.list_batches(
         session,
         contract_id=contract,
         status=status_,
@@ -148,11 +145,8 @@ def get_quarantine(
 @router.get("/batches/{batch_id}/profile", response_model=ProfileRead)
 def get_profile(batch_id: uuid.UUID, session: DbSession, _: Viewer) -> ProfileRead:
     """Per-column profile of the accepted rows (counts, moments, sketch, top values)."""
-    service.get_batch(session, batch_id)
-    return ProfileRead(
-        batch_id=batch_id,
-        columns={p.field: p.profile for p in repository.profiles(session, batch_id)},
-    )
+    profiles = service.batch_profile(session, batch_id)
+    return ProfileRead(batch_id=batch_id, columns={p.field: p.profile for p in profiles})
 
 
 @router.get("/contracts/{contract_id}/freshness", response_model=FreshnessRead, tags=["contracts"])

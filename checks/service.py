@@ -287,6 +287,30 @@ def _deprecated_outcome(version: str) -> RuleOutcome:
     )
 
 
+def list_batches(
+    session: Session,
+    *,
+    contract_id: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[Batch]:
+    """Batches received in [since, until), newest first."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since", field="until", rule="after_since")
+    return repository.list_batches(
+        session,
+        contract_id=contract_id,
+        status=status,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+
+
 def get_batch(session: Session, batch_id: uuid.UUID) -> Batch:
     batch = repository.get_batch(session, batch_id)
     if batch is None:
@@ -297,6 +321,12 @@ def get_batch(session: Session, batch_id: uuid.UUID) -> Batch:
 def batch_details(session: Session, batch_id: uuid.UUID) -> tuple[Batch, list[RuleResult]]:
     batch = get_batch(session, batch_id)
     return batch, repository.rule_results(session, batch_id)
+
+
+def batch_profile(session: Session, batch_id: uuid.UUID) -> list[ColumnProfile]:
+    """The per-column profile of a batch's accepted rows (404 when the batch does not exist)."""
+    get_batch(session, batch_id)
+    return repository.profiles(session, batch_id)
 
 
 def quarantined_rows(

@@ -77,11 +77,9 @@ def list_contracts(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[ContractRead]:
     """List registered contracts."""
-    from contracts import repository
-
     return [
         ContractRead.model_validate(c)
-        for c in repository.list_contracts(session, limit=limit, offset=offset)
+        for c in service.list_contracts(session, limit=limit, offset=offset)
     ]
 
 
@@ -94,10 +92,7 @@ def get_contract(contract_id: str, session: DbSession, _: Viewer) -> ContractRea
 @router.get("/{contract_id}/versions", response_model=list[ContractVersionRead])
 def list_versions(contract_id: str, session: DbSession, _: Viewer) -> list[ContractVersionRead]:
     """List a contract's versions, oldest first."""
-    from contracts import repository
-
-    service.get_contract(session, contract_id)
-    return [_version_read(v) for v in repository.list_versions(session, contract_id)]
+    return [_version_read(v) for v in service.list_versions(session, contract_id)]
 
 
 @router.post(

@@ -176,6 +176,16 @@ def deprecate_version(
     return row
 
 
+def list_contracts(session: Session, *, limit: int, offset: int) -> list[Contract]:
+    return repository.list_contracts(session, limit=limit, offset=offset)
+
+
+def list_versions(session: Session, contract_id: str) -> list[ContractVersion]:
+    """A contract's versions, oldest first (404 when the contract does not exist)."""
+    get_contract(session, contract_id)
+    return repository.list_versions(session, contract_id)
+
+
 def get_contract(session: Session, contract_id: str) -> Contract:
     contract = repository.get_contract(session, contract_id)
     if contract is None:
