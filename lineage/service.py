@@ -53,26 +53,50 @@ def prepare_event(
     kind = validate_event(document, check_nul=check_nul)
     rows = extract(document, kind)
     if reserved_namespace is not None:
-        refuse_reserved(rows, reserved_namespace)
+        refuse_reserved(document, rows, reserved_namespace)
     return PreparedEvent(kind, rows, ingest_repository.event_json(rows))
 
 
-def refuse_reserved(rows: EventRows, namespace: str) -> None:
-    """Refuse an outside event for a job in driftgate's own namespace.
+def refuse_reserved(document: Any, rows: EventRows, namespace: str) -> None:
+    """Refuse an outside event that would write driftgate's own jobs, runs or datasets.
 
     driftgate's jobs and runs (batch checks, training, promotion) are evidence: a forged
     COMPLETE event with a rewritten `batchCheck` facet once made a 30%-quarantined batch look
-    clean. Only driftgate writes them, in-process (`store_events`); an outside event for one of
-    their run ids under another namespace is already refused (`run_belongs_to_one_job`).
-    Reading driftgate's datasets from outside jobs stays allowed.
+    clean. Its datasets are evidence too: monitors read which model version is champion from
+    the newest version of `models/<name>#champion`. Only driftgate writes them, in-process
+    (`store_events`); an outside event for one of their run ids under another namespace is
+    already refused (`run_belongs_to_one_job`). Outside jobs may still *read* driftgate's
+    datasets: an input named by namespace and name (run-specific `inputFacets` included).
     """
     if rows.job is not None and rows.job[0] == namespace:
-        raise ReservedNamespace(
+        _reserved(
             f"jobs in the namespace {namespace!r} are driftgate's own and are recorded only "
             "by driftgate; post your job under your own namespace",
-            field="$.job.namespace",
-            rule="reserved_namespace",
+            "$.job.namespace",
         )
+    if rows.kind == "DatasetEvent" and document["dataset"]["namespace"] == namespace:
+        _reserved(
+            f"datasets in the namespace {namespace!r} are described only by driftgate",
+            "$.dataset.namespace",
+        )
+    for i, output in enumerate(document.get("outputs") or []):
+        if output.get("namespace") == namespace:
+            _reserved(
+                f"outside jobs may read datasets in the namespace {namespace!r}, not write "
+                "them; name your output under your own namespace",
+                f"$.outputs[{i}].namespace",
+            )
+    for i, input_ in enumerate(document.get("inputs") or []):
+        if input_.get("namespace") == namespace and input_.get("facets"):
+            _reserved(
+                f"a dataset in the namespace {namespace!r} is described (schema, versions) only "
+                "by driftgate: reference it by namespace and name; per-run `inputFacets` are fine",
+                f"$.inputs[{i}].facets",
+            )
+
+
+def _reserved(detail: str, field: str) -> None:
+    raise ReservedNamespace(detail, field=field, rule="reserved_namespace")
 
 
 def ingest_event(
