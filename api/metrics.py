@@ -29,18 +29,17 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.ratelimit import route_path
-from checks.models import Batch
+from checks import repository as checks_repository
+from core import audit_repository
 from core.asgi import StatusWatch
-from core.audit import AuditEvent
 from core.auth import authenticate
 from core.clock import utcnow
 from core.errors import Unauthorized
-from monitors.drift.models import DriftWindow
-from monitors.slos.models import Alert
+from monitors.drift import repository as drift_repository
+from monitors.slos import repository as slos_repository
 
 UNMATCHED = "<unmatched>"
 # Served ahead of the router (api.lineage_ingest), so no route is set in the scope for it.
@@ -142,18 +141,7 @@ class DatabaseCollector(Collector):
 
 
 def _batch_metrics(session: Session) -> list[Metric]:
-    since = utcnow() - QUARANTINE_WINDOW
-    rows = session.execute(
-        select(
-            Batch.status,
-            func.count(),
-            func.coalesce(func.sum(Batch.rows_received), 0),
-            func.coalesce(func.sum(Batch.rows_accepted), 0),
-            func.coalesce(func.sum(Batch.rows_quarantined), 0),
-            func.coalesce(func.sum(Batch.rows_received).filter(Batch.received_at >= since), 0),
-            func.coalesce(func.sum(Batch.rows_quarantined).filter(Batch.received_at >= since), 0),
-        ).group_by(Batch.status)
-    ).all()
+    rows = checks_repository.batch_totals_by_status(session, utcnow() - QUARANTINE_WINDOW)
     batches = CounterMetricFamily(
         "driftgate_batches", "Batches stored, by result status.", labels=["status"]
     )
@@ -181,37 +169,25 @@ def _monitor_metrics(session: Session) -> list[Metric]:
     verdicts = CounterMetricFamily(
         "driftgate_drift_verdicts", "Drift verdicts stored, by verdict.", labels=["verdict"]
     )
-    for verdict, n in session.execute(
-        select(DriftWindow.verdict, func.count()).group_by(DriftWindow.verdict)
-    ):
+    for verdict, n in drift_repository.verdict_counts(session):
         verdicts.add_metric([verdict], n)
     latest = GaugeMetricFamily(
         "driftgate_drift_latest_verdict",
         "1 for the verdict of each contract's newest scheduled drift window.",
         labels=["contract", "verdict"],
     )
-    newest = (
-        select(DriftWindow.contract_id, DriftWindow.verdict)
-        .where(DriftWindow.kind == "window")  # the scheduled windows, not batches or sliding
-        .order_by(DriftWindow.contract_id, DriftWindow.window_end.desc())
-        .distinct(DriftWindow.contract_id)
-    )
-    for contract_id, verdict in session.execute(newest):
+    for contract_id, verdict in drift_repository.newest_window_verdicts(session):
         latest.add_metric([contract_id, verdict], 1)
     alerts = GaugeMetricFamily(
         "driftgate_alerts", "Alerts by state and severity.", labels=["state", "severity"]
     )
-    for state, severity, n in session.execute(
-        select(Alert.state, Alert.severity, func.count()).group_by(Alert.state, Alert.severity)
-    ):
+    for state, severity, n in slos_repository.alert_counts(session):
         alerts.add_metric([state, severity], n)
     return [verdicts, latest, alerts]
 
 
 def _audit_metrics(session: Session) -> list[Metric]:
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    head = audit_repository.chain_head(session)
     seq = GaugeMetricFamily(
         "driftgate_audit_chain_head_seq", "Sequence number of the newest audit event (0: none)."
     )

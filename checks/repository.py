@@ -443,3 +443,23 @@ def batches_not_in_statuses(
         .limit(limit)
     )
     return list(session.execute(stmt).all())
+
+
+def batch_totals_by_status(session: Session, since: datetime) -> list[Any]:
+    """Per status: (status, batches, rows received, accepted, quarantined, and rows received
+    and quarantined since `since`)."""
+    return list(
+        session.execute(
+            select(
+                Batch.status,
+                func.count(),
+                func.coalesce(func.sum(Batch.rows_received), 0),
+                func.coalesce(func.sum(Batch.rows_accepted), 0),
+                func.coalesce(func.sum(Batch.rows_quarantined), 0),
+                func.coalesce(func.sum(Batch.rows_received).filter(Batch.received_at >= since), 0),
+                func.coalesce(
+                    func.sum(Batch.rows_quarantined).filter(Batch.received_at >= since), 0
+                ),
+            ).group_by(Batch.status)
+        ).all()
+    )

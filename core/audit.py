@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import JSON, BigInteger, String, func, select, text
+from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core import audit_repository as repository
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
 from core.models import Base
@@ -111,15 +111,6 @@ class AuditEntry:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
-_HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-_INSERT_SQL = (
-    "INSERT INTO audit_events (seq, occurred_at, actor, action, object_type, object_id, "
-    "payload, prev_hash, hash) SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], "
-    "%b::text[], %b::text[], %b::text[], %b::text[], %b::json[], %b::text[], %b::text[])"
-)
-
-
 def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
     """Append several events, in order, under one acquisition of the chain lock.
 
@@ -132,7 +123,7 @@ def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
     """
     if not entries:
         return []
-    with _driver(session).pipeline():
+    with repository.pipeline(session):
         lock = lock_chain(session)
     return append_locked(session, lock, entries)
 
@@ -156,10 +147,7 @@ def lock_chain(session: Session) -> ChainLock:
     (lineage ingest sends its write, the lock and the read of the head in one round trip).
     The lock is held until the transaction ends, so take it as late as practical.
     """
-    raw = _driver(session)
-    raw.execute(_LOCK_SQL, (AUDIT_CHAIN_LOCK,))
-    # A statement of its own, so its snapshot is taken once the lock is held.
-    return ChainLock(raw.execute(_HEAD_SQL))
+    return ChainLock(repository.lock_and_read_head(session, AUDIT_CHAIN_LOCK))
 
 
 def append_locked(session: Session, lock: ChainLock, entries: Sequence[AuditEntry]) -> list[int]:
@@ -223,15 +211,8 @@ def _append(
     # recomputed in SQL from the row as it is (see `scan_chain`).
     columns = [list(column) for column in zip(*rows, strict=True)]
     columns[6] = [canonical_json(payload) for payload in columns[6]]
-    # Binary parameters: psycopg's text arrays escape every quote of the JSON with a regex.
-    _driver(session).execute(_INSERT_SQL, columns)
+    repository.insert_events(session, columns)
     return rows
-
-
-def _driver(session: Session) -> psycopg.Connection[Any]:
-    raw = session.connection().connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)  # the only driver driftgate uses
-    return raw
 
 
 @dataclass(frozen=True)
@@ -277,63 +258,29 @@ def scan_chain(
 ) -> ChainScan:
     """Recompute the chain after `after_seq`, whose hash is `prev_hash`, up to `upto` or the head.
 
-    Two passes in the server: sequence numbers and links in order (`_LINKS_SQL`, a window
-    over narrow columns), then every event's hash rebuilt from its row as stored
-    (`_SUSPECTS_SQL`, no order, so PostgreSQL may run it in parallel), returning only the
-    events it cannot vouch for. Those are judged again here with the exact rule
-    (`_first_exact_failure`): an event written before payloads were stored canonically fails the
-    SQL form but passes this one. A match in SQL is proof on its own: the hash covers the
-    exact text the SQL rebuilt.
+    Two passes in the server: sequence numbers and links in order
+    (`audit_repository.first_broken_link`, a window over narrow columns), then every event's
+    hash rebuilt from its row as stored (`audit_repository.hash_suspects`, no order, so
+    PostgreSQL may run it in parallel), returning only the events it cannot vouch for. Those
+    are judged again here with the exact rule (`_first_exact_failure`): an event written before
+    payloads were stored canonically fails the SQL form but passes this one. A match in SQL is
+    proof on its own: the hash covers the exact text the SQL rebuilt.
     """
     # The head first: events appended while the scan runs are left to the next one.
-    head = session.execute(
-        text(
-            "SELECT seq, hash FROM audit_events WHERE seq > :s AND seq <= :upto "
-            "ORDER BY seq DESC LIMIT 1"
-        ),
-        {"s": after_seq, "upto": upto if upto is not None else 2**63 - 1},
-    ).first()
+    head = repository.head_between(session, after_seq, upto if upto is not None else 2**63 - 1)
     if head is None:
         return ChainScan(after_seq, 0, None, None, after_seq, prev_hash)
-    bounds = {"after": after_seq, "upto": head.seq, "prev": prev_hash}
-    with _planner(session, **_SCAN_PLANNER):
-        link = session.execute(text(_LINKS_SQL), bounds).first()
+    with repository.scan_planner(session):
+        link = repository.first_broken_link(session, after=after_seq, upto=head.seq, prev=prev_hash)
         broken = _link_problem(link, after_seq, prev_hash) if link else None
         stop = broken[0] if broken else head.seq + 1
-        found = session.scalars(text(_SUSPECTS_SQL), {"after": after_seq, "stop": stop})
-        suspects: list[int] = sorted(found)
+        suspects = sorted(repository.hash_suspects(session, after=after_seq, stop=stop))
     failed = _first_exact_failure(session, suspects, batch_size)
     if failed is not None:
         broken = (failed, "hash does not match the event's contents")
     if broken:
         return ChainScan(after_seq, broken[0] - after_seq - 1, broken[0], broken[1], 0, "")
     return ChainScan(after_seq, head.seq - after_seq, None, None, head.seq, head.hash)
-
-
-# The planner, not knowing that sha256() is dear, would not split the hash pass over parallel
-# workers; JIT compiling the long body buys nothing measurable (docs/benchmarks.md).
-_SCAN_PLANNER = {"jit": "off", "parallel_setup_cost": "0", "parallel_tuple_cost": "0"}
-
-
-@contextmanager
-def _planner(session: Session, **settings: str) -> Iterator[None]:
-    """Set planner settings for the statements inside, then put the caller's back."""
-    names = list(settings)
-    before = session.execute(
-        text("SELECT " + ", ".join(f"current_setting(:n{i})" for i in range(len(names)))),
-        {f"n{i}": name for i, name in enumerate(names)},
-    ).one()
-    _set_local(session, settings)
-    yield  # on an error the caller's rollback restores them: they are transaction-local
-    _set_local(session, dict(zip(names, before, strict=True)))
-
-
-def _set_local(session: Session, settings: Mapping[str, str]) -> None:
-    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
-    params: dict[str, str] = {}
-    for i, (name, value) in enumerate(settings.items()):
-        params |= {f"n{i}": name, f"v{i}": value}
-    session.execute(text(f"SELECT {calls}"), params)
 
 
 def _link_problem(row: Any, after_seq: int, prev_hash: str) -> tuple[int, str]:
@@ -347,8 +294,7 @@ def _link_problem(row: Any, after_seq: int, prev_hash: str) -> tuple[int, str]:
 def _first_exact_failure(session: Session, seqs: Sequence[int], batch_size: int) -> int | None:
     """The first of `seqs` (sorted) whose hash fails the exact rule, reading rows in batches."""
     for offset in range(0, len(seqs), batch_size):
-        rows = session.execute(text(_ROWS_SQL), {"seqs": seqs[offset : offset + batch_size]})
-        for row in rows:
+        for row in repository.events_as_stored(session, seqs[offset : offset + batch_size]):
             if not _exact_hash_holds(row):
                 return int(row.seq)
     return None
@@ -368,41 +314,6 @@ def _exact_hash_holds(row: Any) -> bool:
     return bool(recomputed == row.hash)
 
 
-# The canonical body of `event_hash`, rebuilt in SQL from the stored row: keys in sorted
-# order, strings escaped by to_json (as Python escapes them with ensure_ascii=False), the
-# time as isoformat(timespec="microseconds") in UTC, and the payload's stored text.
-_BODY_SQL = """
-'{"action":' || to_json(action)::text || ',"actor":' || to_json(actor)::text
-|| ',"object_id":' || to_json(object_id)::text || ',"object_type":' || to_json(object_type)::text
-|| ',"occurred_at":"' || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
-|| '+00:00","payload":' || payload::text || ',"seq":' || seq::text || '}'
-"""
-_LINKS_SQL = """
-SELECT seq, p_seq FROM (
-    SELECT seq, prev_hash, lag(seq) OVER w AS p_seq, lag(hash) OVER w AS p_hash
-    FROM audit_events WHERE seq > :after AND seq <= :upto
-    WINDOW w AS (ORDER BY seq)
-) AS chain
-WHERE prev_hash <> coalesce(p_hash, :prev) OR seq <> coalesce(p_seq, :after) + 1
-ORDER BY seq
-LIMIT 1
-"""
-_SUSPECTS_SQL = f"""
-SELECT seq FROM audit_events
-WHERE seq > :after AND seq < :stop
-  AND encode(sha256(convert_to(prev_hash || {_BODY_SQL}, 'UTF8')), 'hex') <> hash
-"""
-_ROWS_SQL = """
-SELECT seq, occurred_at, actor, action, object_type, object_id, payload::text AS payload_text,
-       prev_hash, hash
-FROM audit_events WHERE seq = ANY(:seqs) ORDER BY seq
-"""
-
-
-def count_events(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-
-
 def list_events(
     session: Session,
     *,
@@ -413,17 +324,6 @@ def list_events(
     limit: int = 100,
 ) -> list[AuditEvent]:
     """Events after `after_seq` in chain order; `object_ref` is `type:id`, or an id or type."""
-    stmt = select(AuditEvent).where(AuditEvent.seq > after_seq)
-    if object_ref:
-        kind, sep, ident = object_ref.partition(":")
-        if sep:
-            stmt = stmt.where(AuditEvent.object_type == kind, AuditEvent.object_id == ident)
-        else:
-            stmt = stmt.where(
-                (AuditEvent.object_id == object_ref) | (AuditEvent.object_type == object_ref)
-            )
-    if action:
-        stmt = stmt.where(AuditEvent.action == action)
-    if actor:
-        stmt = stmt.where(AuditEvent.actor == actor)
-    return list(session.scalars(stmt.order_by(AuditEvent.seq).limit(limit)))
+    return repository.list_events(
+        session, after_seq=after_seq, object_ref=object_ref, action=action, actor=actor, limit=limit
+    )

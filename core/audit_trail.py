@@ -14,14 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit
+from core import audit, audit_repository
 from core.checkpoints import (
     Checkpoint,
     CheckpointFormatError,
@@ -193,15 +191,15 @@ def verify_trail(session: Session, settings: Settings, *, full: bool = False) ->
     # ones narrow down where a rewrite began, so an incremental verify reads a bounded few.
     newest = None if full else settings.audit_checkpoint_verify_newest
     loaded = load_checkpoints(directory, key, newest)
-    head_seq = _head_seq(session)
-    stored = _stored_hashes(session, [cp.seq for cp in trusted(loaded)])
+    head_seq = audit_repository.head_seq(session)
+    stored = audit_repository.stored_hashes(session, [cp.seq for cp in trusted(loaded)])
     if key_problem:  # unverifiable, not forged: one finding, and no checkpoint is trusted
         findings = [Finding("forged", None, key_problem)]
         loaded = []
     else:
         findings = judge(loaded, head_seq, stored)
     start = None if full else start_checkpoint(loaded, head_seq, stored)
-    if start and _events_up_to(session, start.seq) != start.seq:
+    if start and audit_repository.events_up_to(session, start.seq) != start.seq:
         start = None  # an event below the checkpoint was deleted: find it with a full scan
     after, link = (start.seq, start.head_hash) if start else (0, audit.GENESIS_HASH)
     # Bounded by the head read above: events appended meanwhile are the next verify's.
@@ -236,25 +234,6 @@ def _key_for_verify(settings: Settings, directory: Path) -> tuple[CheckpointKey 
         return None, None
 
 
-def _head_seq(session: Session) -> int:
-    return session.scalar(text("SELECT coalesce(max(seq), 0) FROM audit_events")) or 0
-
-
-def _events_up_to(session: Session, seq: int) -> int:
-    return (
-        session.scalar(text("SELECT count(*) FROM audit_events WHERE seq <= :s"), {"s": seq}) or 0
-    )
-
-
-def _stored_hashes(session: Session, seqs: Sequence[int]) -> dict[int, str]:
-    if not seqs:
-        return {}
-    rows = session.execute(
-        text("SELECT seq, hash FROM audit_events WHERE seq = ANY(:seqs)"), {"seqs": list(seqs)}
-    )
-    return {row.seq: row.hash for row in rows}
-
-
 # --- write --------------------------------------------------------------------------------------
 
 
@@ -275,8 +254,9 @@ def write_checkpoint(session: Session, settings: Settings) -> CheckpointOutcome:
     when another process holds the checkpoint lock. Raises `AuditChainBroken` if the chain
     fails verification.
     """
-    if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK}):
-        return CheckpointOutcome(False, _head_seq(session), None, None, "another writer is busy")
+    if not audit_repository.try_lock(session, CHECKPOINT_LOCK):
+        head = audit_repository.head_seq(session)
+        return CheckpointOutcome(False, head, None, None, "another writer is busy")
     key = load_or_create_key(settings)
     if not key.can_sign:
         raise CheckpointKeyMissing(f"{key_file(settings)} holds a public key: it cannot sign")
@@ -292,7 +272,7 @@ def write_checkpoint(session: Session, settings: Settings) -> CheckpointOutcome:
         seq=verdict.head_seq,
         head_hash=verdict.head_hash or "",
         created_at=utcnow(),
-        database=session.scalar(text("SELECT current_database()")) or "",
+        database=audit_repository.database_name(session),
     )
     path = write_file(checkpoint_dir(settings), cp)
     return CheckpointOutcome(True, cp.seq, path, verdict, "written")

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, select
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core import audit
+from core import audit, auth_repository
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from core.models import Base
@@ -105,11 +105,11 @@ def create_principal(
 
 
 def get_principal(session: Session, name: str) -> PrincipalRecord | None:
-    return session.scalar(select(PrincipalRecord).where(PrincipalRecord.name == name))
+    return auth_repository.get_principal(session, name)
 
 
 def list_principals(session: Session) -> list[PrincipalRecord]:
-    return list(session.scalars(select(PrincipalRecord).order_by(PrincipalRecord.created_at)))
+    return auth_repository.list_principals(session)
 
 
 def create_token(
@@ -125,7 +125,7 @@ def create_token(
     shown once. Without `principal`, the token belongs to the principal named like the token,
     which is created (audited) when it does not exist yet: `token create --name ann` keeps
     meaning "a token for ann"."""
-    if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+    if auth_repository.token_name_taken(session, name):
         raise Conflict(f"a token named {name!r} already exists", field="name", rule="unique")
     if principal is None:
         owner = get_principal(session, name) or create_principal(session, actor, name=name)
@@ -167,7 +167,7 @@ def create_token(
 
 
 def revoke_token(session: Session, actor: Principal, *, name: str) -> ApiToken:
-    token = session.scalar(select(ApiToken).where(ApiToken.name == name).with_for_update())
+    token = auth_repository.lock_token(session, name)
     if token is None:
         raise NotFound(f"no token named {name!r}", field="name")
     if token.revoked_at is None:
@@ -186,21 +186,12 @@ def revoke_token(session: Session, actor: Principal, *, name: str) -> ApiToken:
 
 def list_tokens(session: Session) -> list[tuple[ApiToken, str]]:
     """Every token with the name of its principal."""
-    rows = session.execute(
-        select(ApiToken, PrincipalRecord.name)
-        .join(PrincipalRecord, PrincipalRecord.id == ApiToken.principal_id)
-        .order_by(ApiToken.created_at)
-    )
-    return [(token, owner) for token, owner in rows]
+    return auth_repository.tokens_with_owners(session)
 
 
 def authenticate(session: Session, raw: str) -> Principal:
     """Resolve a bearer token to its principal; unknown or revoked tokens are 401."""
-    row = session.execute(
-        select(ApiToken, PrincipalRecord.name)
-        .join(PrincipalRecord, PrincipalRecord.id == ApiToken.principal_id)
-        .where(ApiToken.token_hash == hash_token(raw))
-    ).first()
+    row = auth_repository.token_by_hash(session, hash_token(raw))
     if row is None or row[0].revoked_at is not None:
         raise Unauthorized("the bearer token is unknown or revoked")
     token, owner = row
@@ -212,9 +203,5 @@ def issuers(session: Session, actor: Principal) -> set[str]:
     principal. They control that identity, so for separation of duties they count as it."""
     if actor.token_id is None:
         return set()
-    row = session.execute(
-        select(ApiToken.created_by, PrincipalRecord.created_by)
-        .join(PrincipalRecord, PrincipalRecord.id == ApiToken.principal_id)
-        .where(ApiToken.id == actor.token_id)
-    ).first()
+    row = auth_repository.token_issuers(session, actor.token_id)
     return set(row) if row is not None else set()

@@ -341,3 +341,21 @@ def delete_sliding_windows_before(session: Session, contract_id: str, cutoff: da
             DriftWindow.kind == "sliding",
         )
     )
+
+
+def verdict_counts(session: Session) -> list[Any]:
+    """(verdict, drift windows stored with it) for each verdict."""
+    return list(
+        session.execute(select(DriftWindow.verdict, func.count()).group_by(DriftWindow.verdict))
+    )
+
+
+def newest_window_verdicts(session: Session) -> list[Any]:
+    """(contract id, verdict) of each contract's newest scheduled drift window."""
+    newest = (
+        select(DriftWindow.contract_id, DriftWindow.verdict)
+        .where(DriftWindow.kind == "window")  # the scheduled windows, not batches or sliding
+        .order_by(DriftWindow.contract_id, DriftWindow.window_end.desc())
+        .distinct(DriftWindow.contract_id)
+    )
+    return list(session.execute(newest))

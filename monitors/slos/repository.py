@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitors.slos.models import Alert, AlertEvent, Slo
@@ -68,3 +69,12 @@ def alert_history(session: Session, alert_ids: Sequence[uuid.UUID]) -> list[Aler
         .order_by(AlertEvent.alert_id, AlertEvent.id)
     )
     return list(session.scalars(stmt))
+
+
+def alert_counts(session: Session) -> list[Any]:
+    """(state, severity, alerts) for each state and severity that has alerts."""
+    return list(
+        session.execute(
+            select(Alert.state, Alert.severity, func.count()).group_by(Alert.state, Alert.severity)
+        )
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit
+from core import audit, audit_repository
 
 
 def _record(session: Session, n: int, actor: str = "tester") -> None:
@@ -112,11 +112,11 @@ def test_concurrent_writers_do_not_fork_the_chain(committed_db: str) -> None:
 
 
 def test_a_rolled_back_mutation_leaves_no_audit_event(db: Session) -> None:
-    before = audit.count_events(db)
+    before = audit_repository.count_events(db)
     with db.begin_nested() as nested:
         _record(db, 1)
         nested.rollback()
-    assert audit.count_events(db) == before
+    assert audit_repository.count_events(db) == before
 
 
 # --- record_many: several events under one acquisition of the chain lock ---------------------
@@ -154,9 +154,9 @@ def test_record_many_appends_chained_events_that_verify_like_record(db: Session)
 
 
 def test_record_many_of_nothing_writes_nothing(db: Session) -> None:
-    before = audit.count_events(db)
+    before = audit_repository.count_events(db)
     assert audit.record_many(db, []) == []
-    assert audit.count_events(db) == before
+    assert audit_repository.count_events(db) == before
 
 
 def test_record_many_events_are_caught_when_tampered_with(db: Session) -> None:
@@ -212,11 +212,11 @@ def test_concurrent_record_and_record_many_writers_do_not_fork_the_chain(
 
 
 def test_a_rolled_back_record_many_leaves_no_audit_event(db: Session) -> None:
-    before = audit.count_events(db)
+    before = audit_repository.count_events(db)
     with db.begin_nested() as nested:
         audit.record_many(db, _entries(3))
         nested.rollback()
-    assert audit.count_events(db) == before
+    assert audit_repository.count_events(db) == before
     assert audit.verify_chain(db).intact
 
 
@@ -237,8 +237,7 @@ _JSON = st.recursive(
 
 
 def _suspects(session: Session, after: int) -> list[int]:
-    found = session.scalars(text(audit._SUSPECTS_SQL), {"after": after, "stop": 2**62})
-    return list(found)
+    return audit_repository.hash_suspects(session, after=after, stop=2**62)
 
 
 @settings(
