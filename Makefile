@@ -30,7 +30,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/driftgate migrate
 	$(BIN)/driftgate demo
-	$(BIN)/driftgate run --host $(HOST) --port $(PORT) --dashboard-port $(DASHBOARD_PORT)
+	$(BIN)/driftgate run --demo --host $(HOST) --port $(PORT) --dashboard-port $(DASHBOARD_PORT)
 
 ## Install and run the test suite against a real PostgreSQL, in parallel (pytest-xdist: one
 ## database per worker; TEST_WORKERS=0 runs it in this process). Ends with its wall time.

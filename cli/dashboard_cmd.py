@@ -90,6 +90,18 @@ def first_admin_token() -> str:
         )
 
 
+def add_demo(api_url: str, token: str) -> None:
+    """The dashboard's share of the demo; a failure is reported, not fatal to serving."""
+    from cli.context import context
+    from cli.dashboard_demo import enrich
+
+    typer.echo("adding to the demo through the API:")
+    try:
+        enrich(api_url, token, context().settings.data_dir, typer.echo)
+    except (RuntimeError, httpx.HTTPError) as exc:
+        typer.echo(f"  demo additions stopped: {exc}", err=True)
+
+
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM each child (its own process group), then SIGKILL what outlives 15 s."""
     for p in processes:
@@ -114,6 +126,14 @@ def run(
     issue_token: Annotated[
         bool, typer.Option("--issue-token/--no-issue-token", help="Print a new admin token.")
     ] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Add to `driftgate demo` over the API: a firing SLO, a drifted batch, a "
+            "promotion request for a candidate ranker (needs --issue-token).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API (with its monitor runner) and the dashboard together; Ctrl-C stops both."""
     api_url = f"http://{host}:{port}"
@@ -137,8 +157,11 @@ def run(
         children.append(ui)
         typer.echo(f"\n  API        {api_url}   (docs at {api_url}/docs)")
         typer.echo(f"  dashboard  http://{host}:{dashboard_port}")
-        if issue_token:
-            typer.echo(f"  admin token (shown once, sign in with it): {first_admin_token()}")
+        token = first_admin_token() if issue_token else None
+        if token and demo:
+            add_demo(api_url, token)
+        if token:
+            typer.echo(f"  admin token (shown once, sign in with it): {token}")
         typer.echo(
             "  a token per person: .venv/bin/driftgate token create --role reviewer --name you"
         )
