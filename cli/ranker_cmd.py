@@ -197,6 +197,10 @@ def train(
                 feed_config=knobs,
                 attribution=timedelta(hours=attribution_hours),
                 echo=_echo_and(retitle),
+                on_epoch=lambda e, most: retitle(
+                    f"training: epoch {int(e['epoch'])} of at most {most}, "
+                    f"validation log loss {e['val_log_loss']:.4f}"
+                ),
             )
     except DriftgateError as exc:
         _fail(_describe(exc))

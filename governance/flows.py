@@ -79,6 +79,7 @@ def train_and_register(
     attribution: timedelta = timedelta(hours=6),
     train_config: Any = None,
     echo: Callable[[str], None] = lambda _: None,
+    on_epoch: Callable[[dict[str, float], int], None] | None = None,
 ) -> TrainOutcome:
     """`generate=None` posts a synthetic feed only when the window needs one."""
     notes: list[str] = []
@@ -101,7 +102,12 @@ def train_and_register(
     echo("building features and training …")
     with unit_of_work(sessions) as session:
         trained = train_window(
-            session, start=start, end=end, attribution=attribution, train_config=train_config
+            session,
+            start=start,
+            end=end,
+            attribution=attribution,
+            train_config=train_config,
+            on_epoch=on_epoch,
         )
     stored = artifact.write(trained.payload, data_dir=data_dir, model_name=model_name)
     with unit_of_work(sessions) as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,8 +115,11 @@ def fit(
     config: TrainConfig,
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray, np.ndarray],
+    on_epoch: Callable[[dict[str, float], int], None] | None = None,
 ) -> TrainResult:
-    """Adam on log loss; stop when validation log loss has not improved for `patience` epochs."""
+    """Adam on log loss; stop when validation log loss has not improved for `patience` epochs.
+
+    `on_epoch(history_entry, max_epochs)` is called after each epoch (the CLI's progress)."""
     model = build(shape, config)
     gen = torch.Generator().manual_seed(config.seed)
     optim = torch.optim.Adam(
@@ -145,6 +149,8 @@ def fit(
             val_loss = float(loss_fn(model(val_num, val_cat), val_y))
         schedule.step(val_loss)
         history.append({"epoch": epoch, "train_log_loss": total / len(y), "val_log_loss": val_loss})
+        if on_epoch is not None:
+            on_epoch(history[-1], config.max_epochs)
         if val_loss < best_loss - 1e-5:
             best, best_loss, best_epoch = copy.deepcopy(model.state_dict()), val_loss, epoch
         elif epoch - best_epoch >= config.patience:

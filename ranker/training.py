@@ -7,6 +7,7 @@ online feature snapshot → artifact payload. Deterministic for a given window a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,6 +93,7 @@ def train_window(
     attribution: timedelta = DEFAULT_ATTRIBUTION,
     train_config: Any = None,
     params: FeatureParams | None = None,
+    on_epoch: Callable[[dict[str, float], int], None] | None = None,
 ) -> TrainedModel:
     """Train on accepted data in [start, end) and evaluate on its test split.
 
@@ -127,6 +129,7 @@ def train_window(
         config,
         (x_train, spec.categorical(train), train["label"].to_numpy()),
         (spec.numeric(val), spec.categorical(val), val["label"].to_numpy()),
+        on_epoch=on_epoch,
     )
     model = nn.load(shape, config, result.state_dict)
     trained_at = utcnow()
