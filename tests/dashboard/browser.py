@@ -134,12 +134,15 @@ class DashboardPage:
             time.sleep(0.03)
         raise TimeoutError("the page did not finish rendering")
 
-    def sign_in(self, token: str) -> None:
+    def sign_in(self, token: str) -> float:
+        """Sign in through the form; seconds from the click until the overview rendered."""
         self.page.goto(self.url)
         self.page.get_by_label("API token").fill(token)
+        started = time.perf_counter()
         self.page.get_by_role("button", name="Sign in").click()
         self.page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
         self.settled()
+        return time.perf_counter() - started
 
     def visit(self, title: str) -> float:
         """Open a page from the sidebar; seconds until its script finished rendering."""

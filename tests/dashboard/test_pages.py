@@ -53,8 +53,8 @@ def test_overview_shows_the_firing_alert_champion_and_waiting_requests(
     alerts = api_get("/alerts", state="firing")
     assert alerts and all(a["summary"] in shown for a in alerts)
     assert f"ranker v{api.champion}" in shown
-    for request in api.requests.values():
-        assert f"ranker v{request['version']}** requested by paula" in shown
+    # "four" stays open in this suite (test_actions decides "two" and "three")
+    assert f"ranker v{api.requests['four']['version']}** requested by paula" in shown
     counts = {m.label: m.value for m in at.metric}
     assert counts["quarantined"] == "1" and counts["rejected"] == "1"
     assert "impressions" in shown and "fresh" in shown
