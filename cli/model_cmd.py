@@ -205,12 +205,12 @@ def rollback(
     token: TokenOpt = None,
 ) -> None:
     """Restore the previous champion now (reviewer or admin; no quorum)."""
-    from governance.promotions import requests
+    from governance.promotions import rollback as rollbacks
 
     if not reason.strip():
         _fail("--reason must not be empty", 2)
     done = _run(
-        lambda s, a: requests.rollback(
+        lambda s, a: rollbacks.rollback(
             s, a, name=name, reason=reason, expected_version=from_version
         ),
         token,

@@ -1,7 +1,7 @@
 """The bake guard acts on the verdict of a promotion still baking: a breach rolls back to the
 previous champion at once and opens an incident (notified by `notify` once committed); a
 confirm or a superseded champion ends the bake; a hold is recorded once and waits for data or
-for a person (`requests.confirm_bake`).
+for a person (`confirm_bake`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from core.clock import utcnow
 from governance.bake.serving_probe import RankStats
 from governance.bake.signals import BREACH, OK, BakeReport, Signal, evaluate
 from governance.promotions import repository as repo
-from governance.promotions.errors import ChampionMoved
+from governance.promotions.errors import ChampionMoved, RequestClosed, SeparationOfDuties
 from governance.promotions.models import PromotionRequest
-from governance.promotions.requests import record_event, rollback
+from governance.promotions.requests import get_request, record_event, require_state
+from governance.promotions.rollback import rollback
 from governance.registry.errors import NoPreviousChampion
 from incidents.models import Incident
 
@@ -162,3 +163,39 @@ def open_incident(
         request_id=str(req.id),
     )
     return incident
+
+
+def confirm_bake(
+    session: Session, actor: Principal, *, request_id: uuid.UUID, reason: str
+) -> PromotionRequest:
+    """A person ends a bake that holds for missing data (audited; never the requester)."""
+    req = get_request(session, request_id, for_update=True)
+    require_state(req, "promoted")
+    if req.bake_state != "baking":
+        raise RequestClosed(
+            f"the bake period is {req.bake_state or 'not running'}",
+            field="request_id",
+            rule="baking",
+            extra={"bake_state": req.bake_state},
+        )
+    if actor.name == req.requested_by:
+        raise SeparationOfDuties(
+            "the requester cannot confirm their own promotion's bake period",
+            field="Authorization",
+            rule="requester_cannot_confirm",
+        )
+    now = utcnow()
+    req.bake_state, req.updated_at = "confirmed", now
+    req.bake_result = {**(req.bake_result or {}), "confirmed_by": actor.name, "reason": reason}
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "promotion.bake.confirmed",
+        req,
+        before={"bake_state": "baking"},
+        after={"bake_state": "confirmed"},
+        by_person=True,
+        reason=reason,
+    )
+    return req

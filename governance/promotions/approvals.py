@@ -27,10 +27,10 @@ from core.clock import utcnow
 from core.errors import Refusal
 from core.settings import Settings
 from governance.promotions import repository as repo
+from governance.promotions.binding import binding_of
 from governance.promotions.errors import AlreadyDecided, GatesFailed, SeparationOfDuties
 from governance.promotions.models import PromotionApproval, PromotionRequest
 from governance.promotions.requests import (
-    binding_of,
     ensure_current,
     locked_request,
     promote_locked,

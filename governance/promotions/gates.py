@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repo
 from checks.models import Batch
 from core.clock import utcnow
 from core.errors import DriftgateError
@@ -184,7 +185,7 @@ def training_batches(session: Session, ctx: Context) -> tuple[list[dict[str, Any
     claims, counts as unchecked.
     """
     refs = ctx.candidate.training_data
-    records = {str(b.id): b for b in repository.batches(session, _batch_ids(refs))}
+    records = {str(b.id): b for b in checks_repo.batches_by_id(session, _batch_ids(refs))}
     contracts = sorted({r["contract_id"] for r in refs})
     # driftgate's own check run of each batch, for display: only runs of its own check job
     # count, and that namespace is written by driftgate alone (`lineage.service.refuse_reserved`).

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from core.auth import Principal
 from core.clock import utcnow
 from core.errors import Forbidden
+from governance.promotions.binding import binding_of
 from governance.promotions.errors import InvalidOverride, SeparationOfDuties
 from governance.promotions.models import PromotionRequest
 from governance.promotions.policy_versions import active_policy
-from governance.promotions.requests import binding_of, locked_request, record_event
+from governance.promotions.requests import locked_request, record_event
 
 
 def override_gates(

@@ -1,5 +1,5 @@
-"""Promotion requests: open (gates run), re-gate when the binding changes, withdraw, admin
-override, expiry, promotion (the champion alias moves) and rollback.
+"""Promotion requests: open (gates run), re-gate when the binding changes, withdraw, expiry,
+promotion (the champion alias moves) and the reads the API shows.
 
 States: `open` → `approved` | `rejected` | `expired` | `withdrawn`; `approved` → `promoted`
 (or `expired`/`withdrawn`; or back to `open` when its approvals are voided because the
@@ -11,7 +11,7 @@ concurrent callers see one another's effects and each transition happens once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -21,88 +21,38 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth import Principal, Role
 from core.clock import utcnow
-from core.errors import DriftgateError, Forbidden, Refusal
+from core.errors import Forbidden, Refusal
 from core.settings import Settings
 from governance.promotions import gate_verdicts, gates
 from governance.promotions import repository as repo
+from governance.promotions.binding import (
+    Binding,
+    artifact_sha256_on_disk,
+    binding_of,
+    changed_parts,
+    evidence_sha256,
+    live_binding,
+    metrics_sha256,
+    why_void,
+)
 from governance.promotions.errors import (
     AlreadyChampion,
     BindingChanged,
-    ChampionMoved,
     GatesFailed,
     PromotionRequestExists,
     PromotionRequestNotFound,
     RequestClosed,
     RequestExpired,
-    SeparationOfDuties,
 )
 from governance.promotions.models import ACTIVE_STATES, PromotionRequest
-from governance.promotions.policy_document import canonical_sha256
 from governance.promotions.policy_versions import active_policy, policy_at
 from governance.registry import repository, service
-from governance.registry.champion import move_champion, rollback_target
+from governance.registry.champion import move_champion
 from governance.registry.models import ModelVersion
-from ranker import artifact
 
 TERMINAL_STATES = ("rejected", "expired", "withdrawn", "promoted")
 EXPIRY_ACTOR = "driftgate (expiry)"
 OBJECT_TYPE = "promotion_request"
-
-
-@dataclass(frozen=True)
-class Binding:
-    """What an approval is given for; any change voids it."""
-
-    artifact_sha256: str
-    metrics_sha256: str
-    policy_version: int
-    champion_version: int | None
-    evidence_sha256: str
-
-
-def binding_of(req: PromotionRequest) -> Binding:
-    return Binding(
-        req.artifact_sha256,
-        req.metrics_sha256,
-        req.policy_version,
-        req.champion_version,
-        req.evidence_sha256,
-    )
-
-
-def metrics_sha256(version: ModelVersion, evaluation: dict[str, Any] | None) -> str:
-    """Registered metrics plus the gate comparison: approvals bind to both."""
-    evaluated = None
-    if evaluation:
-        evaluated = {k: evaluation.get(k) for k in ("window", "candidate", "champion", "slices")}
-    return canonical_sha256({"registered": version.metrics, "evaluated": evaluated})
-
-
-def artifact_sha256_on_disk(version: ModelVersion, data_dir: Any) -> str:
-    """The sha256 of the artifact's bytes as stored now (`missing` when unreadable)."""
-    try:
-        return artifact.sha256_file(artifact.path_of(version.artifact_uri, data_dir))[0]
-    except (OSError, DriftgateError):
-        return "missing"
-
-
-def live_binding(
-    session: Session, req: PromotionRequest, version: ModelVersion, settings: Settings
-) -> Binding:
-    champion = repository.get_alias(session, req.model_name)
-    return Binding(
-        artifact_sha256_on_disk(version, settings.data_dir),
-        metrics_sha256(version, req.evaluation),
-        active_policy(session).version,
-        champion.version if champion else None,
-        evidence_sha256(session, version, settings),
-    )
-
-
-def evidence_sha256(session: Session, version: ModelVersion, settings: Settings) -> str:
-    """Hash of the gate evidence (`gates.evidence`): approvals bind to what they saw."""
-    ctx = gates.Context(version, None, settings.data_dir, settings.lineage_namespace)
-    return canonical_sha256(gates.evidence(session, ctx))
 
 
 def _summary(req: PromotionRequest) -> dict[str, Any]:
@@ -323,7 +273,7 @@ def ensure_current(
     changed = after != before
     voided: list[str] = []
     if changed:
-        voided = repo.void_approvals(session, req.id, at=now, reason=_why(before, after))
+        voided = repo.void_approvals(session, req.id, at=now, reason=why_void(before, after))
         req.override = None
         if req.state == "approved":
             req.state = "open"
@@ -335,21 +285,12 @@ def ensure_current(
         req,
         before=asdict(before),
         after=asdict(after),
-        changed=_changed(before, after),
+        changed=changed_parts(before, after),
         voided_approvals=voided,
         gates=_gate_digest(req),
         state=req.state,
     )
     return changed
-
-
-def _changed(before: Binding, after: Binding) -> list[str]:
-    a, b = asdict(before), asdict(after)
-    return [k for k in a if a[k] != b[k]]
-
-
-def _why(before: Binding, after: Binding) -> str:
-    return "binding changed: " + ", ".join(_changed(before, after))
 
 
 # --- requester and admin steps ---------------------------------------------------------------
@@ -390,7 +331,7 @@ def rerun_gates(
     return req
 
 
-# --- promotion and rollback ------------------------------------------------------------------
+# --- promotion -------------------------------------------------------------------------------
 
 
 def promote(
@@ -480,66 +421,6 @@ def promote_locked(
     return req
 
 
-@dataclass(frozen=True)
-class RollbackOutcome:
-    model_name: str
-    from_version: int
-    to_version: int
-    reason: str
-    at: datetime
-    by: str
-
-
-def rollback(
-    session: Session,
-    actor: Principal,
-    *,
-    name: str,
-    reason: str,
-    expected_version: int | None = None,
-    via: str = "rollback",
-) -> RollbackOutcome:
-    """Restore the previous champion at once: no quorum, it was approved before. Audited.
-
-    `expected_version` guards against rolling back twice: when the champion is no longer that
-    version (someone else already rolled back), nothing moves and the answer is 409.
-    """
-    service.get_model(session, name)
-    current, target = rollback_target(session, name)
-    if expected_version is not None and current != expected_version:
-        raise ChampionMoved(
-            f"the champion is version {current}, not {expected_version}; nothing was rolled back",
-            field="from_version",
-            rule="is_current_champion",
-            extra={"champion_version": current},
-        )
-    baking = repo.latest_promotion_of(session, name, current)
-    move_champion(
-        session,
-        actor,
-        name=name,
-        version=target,
-        via=via,  # type: ignore[arg-type]
-        reason=reason,
-        request_id=baking.id if baking else None,
-    )
-    now = utcnow()
-    if baking is not None and baking.bake_state == "baking":
-        baking.bake_state, baking.updated_at = "rolled_back", now
-        session.flush()
-        record_event(
-            session,
-            actor,
-            "promotion.bake.rolled_back",
-            baking,
-            before={"bake_state": "baking"},
-            after={"bake_state": "rolled_back"},
-            reason=reason,
-            automatic=via == "auto_rollback",
-        )
-    return RollbackOutcome(name, current, target, reason, now, actor.name)
-
-
 # --- reads -------------------------------------------------------------------------------------
 
 
@@ -587,39 +468,3 @@ def list_requests(
         service.get_model(session, name)
     rows = repo.list_requests(session, name=name, state=state, limit=limit, offset=offset)
     return [describe(session, r) for r in rows]
-
-
-def confirm_bake(
-    session: Session, actor: Principal, *, request_id: uuid.UUID, reason: str
-) -> PromotionRequest:
-    """A person ends a bake that holds for missing data (audited; never the requester)."""
-    req = get_request(session, request_id, for_update=True)
-    require_state(req, "promoted")
-    if req.bake_state != "baking":
-        raise RequestClosed(
-            f"the bake period is {req.bake_state or 'not running'}",
-            field="request_id",
-            rule="baking",
-            extra={"bake_state": req.bake_state},
-        )
-    if actor.name == req.requested_by:
-        raise SeparationOfDuties(
-            "the requester cannot confirm their own promotion's bake period",
-            field="Authorization",
-            rule="requester_cannot_confirm",
-        )
-    now = utcnow()
-    req.bake_state, req.updated_at = "confirmed", now
-    req.bake_result = {**(req.bake_result or {}), "confirmed_by": actor.name, "reason": reason}
-    session.flush()
-    record_event(
-        session,
-        actor,
-        "promotion.bake.confirmed",
-        req,
-        before={"bake_state": "baking"},
-        after={"bake_state": "confirmed"},
-        by_person=True,
-        reason=reason,
-    )
-    return req

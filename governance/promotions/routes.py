@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from core.auth import Principal, Role
 from core.bounds import INT32_MAX, INT64_MAX
 from core.http import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
-from governance.bake import signals
+from governance.bake import guard, signals
 from governance.promotions import approvals, overrides, policy_versions, requests
+from governance.promotions import rollback as rollbacks
 from governance.promotions.models import PromotionRequest
 from governance.promotions.schemas import (
     ApprovalCreate,
@@ -230,7 +231,7 @@ def confirm_bake(
     actor: Reviewer,
 ) -> PromotionRequestRead:
     """End a bake period that holds for missing data (reviewer or admin, not the requester)."""
-    req = requests.confirm_bake(session, actor, request_id=request_id, reason=body.reason)
+    req = guard.confirm_bake(session, actor, request_id=request_id, reason=body.reason)
     return _request_doc(session, req)
 
 
@@ -242,7 +243,7 @@ def rollback(
     name: ModelName, body: RollbackCreate, session: DbSession, actor: Reviewer
 ) -> RollbackRead:
     """Restore the previous champion now (reviewer or admin; no quorum; audited)."""
-    done = requests.rollback(
+    done = rollbacks.rollback(
         session, actor, name=name, reason=body.reason, expected_version=body.from_version
     )
     return RollbackRead.model_validate(done, from_attributes=True)

@@ -8,15 +8,9 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from checks.models import Batch
 from governance.registry.models import ChampionChange, ModelAlias, ModelVersion, RegisteredModel
 
 CHAMPION = "champion"
-
-
-def batches(session: Session, ids: list[uuid.UUID]) -> list[Batch]:
-    """Batches a model version says it trained on."""
-    return list(session.scalars(select(Batch).where(Batch.id.in_(ids)))) if ids else []
 
 
 def posted_datasets(session: Session, contract_versions: set[tuple[str, str]]) -> set[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repo
 from core import audit
 from core.auth import Principal
 from core.clock import utcnow
@@ -54,7 +55,7 @@ def _verify_artifact(body: ModelVersionCreate, data_dir: Path) -> int:
 def _verify_training_data(session: Session, body: ModelVersionCreate) -> dict[str, list[str]]:
     """Every named batch exists, was accepted by checks, and is what the reference says."""
     ids = [ref.batch_id for ref in body.training_data]
-    found = {b.id: b for b in repository.batches(session, ids)}
+    found = {b.id: b for b in checks_repo.batches_by_id(session, ids)}
     for i, ref in enumerate(body.training_data):
         batch = found.get(ref.batch_id)
         where = f"training_data[{i}]"
