@@ -1,6 +1,6 @@
 """Run the promotion gates of a policy against a candidate version: gather facts from the
 registry, lineage, incidents, monitors and the artifact itself, and judge them with
-`gate_rules`.
+`gate_verdicts`.
 
 A gate that cannot gather its facts reports `not_evaluated` with the reason; none of them
 passes by default.

@@ -1,7 +1,7 @@
 """Admin overrides of failed gates: an explicit, audited decision that blocking gates do not
 block approval of one request, under the policy's `override` section (switched off, or two
 admins needed). An override names exactly the blocking gates and lapses when the binding
-changes (`promotions.ensure_current`)."""
+changes (`requests.ensure_current`)."""
 
 from __future__ import annotations
 

@@ -402,7 +402,7 @@ def test_only_an_override_in_force_lifts_only_the_gates_it_names() -> None:
     assert gates[0]["blocking"] is True  # the stored verdicts are left alone
 
 
-def test_gate_rules_judge_margins_directions_and_thin_segments() -> None:
+def test_gate_verdicts_judge_margins_directions_and_thin_segments() -> None:
     comparison = {
         "window": ["a", "b"],
         "rows": 100,
