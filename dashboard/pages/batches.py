@@ -14,6 +14,7 @@ from dashboard.state import Session
 
 STATUSES = ["any", "passed", "warned", "quarantined", "rejected"]
 QUARANTINE_PAGE = 50
+SECTIONS = ["Rules", "Quarantine", "Profile", "Lineage"]
 
 
 def filters(session: Session) -> dict[str, Any]:
@@ -152,14 +153,15 @@ def detail(session: Session) -> None:
         f"{batch['rows_quarantined']} quarantined · by {batch['submitted_by']} at "
         f"{w.when(batch['received_at'])}"
     )
-    tabs = st.tabs(["Rules", "Quarantine", "Profile", "Lineage"])
-    with tabs[0]:
+    # One section at a time: tabs would fetch and render all four on every run.
+    shown = st.segmented_control("Show", SECTIONS, default="Rules", key="batch_section")
+    if shown == "Rules":
         rules(batch)
-    with tabs[1]:
+    elif shown == "Quarantine":
         quarantine(session, batch_id)
-    with tabs[2]:
+    elif shown == "Profile":
         profile(session, batch_id)
-    with tabs[3]:
+    elif shown == "Lineage":
         lineage(session, batch_id)
 
 

@@ -56,14 +56,16 @@ def versions(session: Session, contract_id: str) -> None:
         chosen = next(v for v in found if v["version"] == pick)
         with st.expander(f"Spec of {contract_id} v{pick}"):
             st.json(chosen["spec"], expanded=False)
-        suite = w.read(session, f"/contracts/{contract_id}/expectations", version=pick)
-        if suite is not None:
-            st.download_button(
-                "Download the Great Expectations suite (JSON)",
-                json.dumps(suite, indent=2),
-                f"{contract_id}-{pick}.gx.json",
-                "application/json",
-            )
+        # Built on request: exporting the suite is the page's slowest read.
+        if st.toggle("Great Expectations suite", key="gx_suite"):
+            suite = w.read(session, f"/contracts/{contract_id}/expectations", version=pick)
+            if suite is not None:
+                st.download_button(
+                    "Download the Great Expectations suite (JSON)",
+                    json.dumps(suite, indent=2),
+                    f"{contract_id}-{pick}.gx.json",
+                    "application/json",
+                )
 
 
 def editor(session: Session, contracts: list[dict[str, Any]]) -> None:

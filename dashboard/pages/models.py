@@ -148,8 +148,10 @@ def versions_and_card(session: Session, model: str) -> None:
     )
     numbers = [v["version"] for v in versions]
     if numbers:
-        pick = st.selectbox("Model card of version", numbers, key="card_version")
-        text = _card(session, model, int(pick))
+        pick = st.selectbox(
+            "Model card of version", numbers, index=None, key="card_version", placeholder="pick"
+        )
+        text = _card(session, model, int(pick)) if pick is not None else None
         if text:
             with st.container(border=True):
                 st.markdown(text)

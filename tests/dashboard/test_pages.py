@@ -71,6 +71,8 @@ def test_contracts_lists_owner_versions_and_the_diff(
     diff = api_get("/contracts/impressions/diff", **{"from": "1.0.0", "to": "1.1.0"})
     assert [c["path"] for c in diff["changes"]] == ["fields.user_id.max_length"]
     assert "fields.user_id.max_length" in shown and "FORWARD" in shown
+    at.toggle(key="gx_suite").set_value(True).run()
+    no_failure(at)
     assert any(
         b.label.startswith("Download the Great Expectations") for b in at.get("download_button")
     )  # type: ignore[attr-defined]
@@ -91,10 +93,17 @@ def test_batches_shows_rules_quarantined_rows_and_profile(
     failing = [r for r in api_get(f"/batches/{bad}")["rules"] if not r["passed"]]
     assert [r["rule_id"] for r in failing] == ["position.max"]
     assert "position.max" in shown
+    at.segmented_control(key="batch_section").set_value("Quarantine").run()
+    no_failure(at)
     page = api_get(f"/batches/{bad}/quarantine", limit=50)
     rows = next(d.value for d in at.dataframe if "_reasons" in d.value.columns)
     assert len(rows) == min(50, page["total"]) == 40
     assert set(rows["_reasons"]) == {"position.max: value is above max 49"}
+    at.segmented_control(key="batch_section").set_value("Profile").run()
+    no_failure(at)
+    profile = api_get(f"/batches/{bad}/profile")["columns"]
+    stats = at.dataframe[-1].value.set_index("field")
+    assert int(stats.loc["position", "count"]) == profile["position"]["count"] == 760
 
 
 def test_drift_shows_the_drifted_fields_and_follows_to_the_batch(
@@ -139,7 +148,10 @@ def test_models_page_shows_champion_gates_and_the_card(
     gates = api_get(f"/promotion-requests/{request['id']}")["gates"]
     for gate in gates:
         assert gate["summary"] in shown
-    assert any(m.value.startswith("# Model card: ranker v") for m in at.markdown)
+    assert not any(m.value.startswith("# Model card") for m in at.markdown)  # on request
+    at.selectbox(key="card_version").select(champion["version"]).run()
+    no_failure(at)
+    assert f"# Model card: ranker v{champion['version']}" in texts(at)
 
 
 def test_lineage_draws_the_graph_and_lists_impact(dashboard: Open) -> None:
