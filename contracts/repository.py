@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contracts.models import Contract, ContractVersion
 from contracts.semver import SemVer
+
+
+def find_by_dataset(session: Session, dataset: str) -> Contract | None:
+    """A contract by id, by dataset name, or by `namespace/name` of its dataset (one match)."""
+    found = session.get(Contract, dataset)
+    if found is not None:
+        return found
+    rows = list(
+        session.scalars(
+            select(Contract).where(
+                (Contract.dataset_name == dataset)
+                | (func.concat(Contract.dataset_namespace, "/", Contract.dataset_name) == dataset)
+            )
+        )
+    )
+    return rows[0] if len(rows) == 1 else None
 
 
 def get_contract(

@@ -16,28 +16,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from checks.repository import fetch_binary
-from contracts.models import Contract
 from monitors.drift.buckets import Bucket
 from monitors.drift.models import DriftWindow, MonitorReference, ProfileRollup
-
-# --- datasets -------------------------------------------------------------------------------
-
-
-def find_contract(session: Session, dataset: str) -> Contract | None:
-    """A contract by id, by dataset name, or by `namespace/name` of its dataset."""
-    found = session.get(Contract, dataset)
-    if found is not None:
-        return found
-    rows = list(
-        session.scalars(
-            select(Contract).where(
-                (Contract.dataset_name == dataset)
-                | (func.concat(Contract.dataset_namespace, "/", Contract.dataset_name) == dataset)
-            )
-        )
-    )
-    return rows[0] if len(rows) == 1 else None
-
 
 # --- profile rollups ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from checks import repository as checks_repository
+from contracts import repository as contracts_repository
 from contracts.durations import parse_duration
 from core.clock import utcnow
 from core.settings import Settings
@@ -65,7 +66,7 @@ def policy_of(settings: Settings) -> DriftPolicy:
 
 
 def resolve_contract_id(session: Session, dataset: str) -> str:
-    contract = repository.find_contract(session, dataset)
+    contract = contracts_repository.find_by_dataset(session, dataset)
     if contract is None:
         raise DatasetNotMonitored(
             f"no contract or dataset named {dataset!r}", field="dataset", rule="exists"
