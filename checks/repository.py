@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import BigInteger, ColumnElement, Row, cast, func, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from checks.models import Batch, ColumnProfile, IdempotencyKey, RuleResult
+from core.db import fetch_binary
 
 
 def get_batch(session: Session, batch_id: uuid.UUID) -> Batch | None:
@@ -94,24 +93,6 @@ def freshness_facts(
 USABLE = ("passed", "warned", "quarantined")  # batches whose accepted rows were stored
 _MIN_TIME, _MAX_TIME = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
 _US = 1_000_000
-
-
-def fetch_binary(
-    session: Session, sql: str, params: dict[str, Any], *, named: bool = False
-) -> list[Any]:
-    """Rows of a hot read in PostgreSQL's binary format, in the session's transaction.
-
-    SQLAlchemy has no switch for binary results; psycopg has one, and it skips formatting and
-    parsing every value as text (bytea as hex, timestamps) and building SQLAlchemy rows.
-    `named` rows have attributes (named tuples), the others are plain tuples.
-    """
-    conn = session.connection().connection.driver_connection
-    if not isinstance(conn, psycopg.Connection):  # another driver: the ordinary text protocol
-        return list(session.connection().exec_driver_sql(sql, params).all())
-    factory = namedtuple_row if named else tuple_row
-    with conn.cursor(binary=True, row_factory=factory) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def contracts_with_usable_batches(session: Session) -> list[str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import psycopg
+from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,3 +61,21 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def fetch_binary(
+    session: Session, sql: str, params: dict[str, Any], *, named: bool = False
+) -> list[Any]:
+    """Rows of a hot read in PostgreSQL's binary format, in the session's transaction.
+
+    SQLAlchemy has no switch for binary results; psycopg has one, and it skips formatting and
+    parsing every value as text (bytea as hex, timestamps) and building SQLAlchemy rows.
+    `named` rows have attributes (named tuples), the others are plain tuples.
+    """
+    conn = session.connection().connection.driver_connection
+    if not isinstance(conn, psycopg.Connection):  # another driver: the ordinary text protocol
+        return list(session.connection().exec_driver_sql(sql, params).all())
+    factory = namedtuple_row if named else tuple_row
+    with conn.cursor(binary=True, row_factory=factory) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Table, delete, func, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
-from checks.repository import fetch_binary
+from core.db import fetch_binary
 from monitors.drift.buckets import Bucket
 from monitors.drift.models import DriftWindow, MonitorReference, ProfileRollup
 
