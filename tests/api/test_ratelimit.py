@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from api import ratelimit
 from api.ratelimit import (
     INGEST,
     RANK,
@@ -98,6 +99,29 @@ def test_buckets_are_per_caller_and_class_and_bounded() -> None:
     assert len(limiter._buckets) == 2  # the least recently used went
 
 
+class SteppedClock:
+    """Stands in for `time` inside api.ratelimit: monotonic time moves only when the test steps
+    it, so buckets refill exactly when the test says however slow the machine is."""
+
+    thread_time = staticmethod(time.thread_time)
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def step(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    stepped = SteppedClock()
+    monkeypatch.setattr(ratelimit, "time", stepped)
+    return stepped
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -113,7 +137,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_a_caller_past_its_rate_gets_429_with_retry_after_and_others_do_not(
-    client: TestClient, auth: Auth
+    client: TestClient, auth: Auth, clock: SteppedClock
 ) -> None:
     viewer = auth("viewer")
     answers = [client.get("/batches", headers=viewer).status_code for _ in range(4)]
@@ -141,7 +165,7 @@ def test_a_caller_past_its_rate_gets_429_with_retry_after_and_others_do_not(
 
 
 def test_rotating_made_up_tokens_is_limited_per_address(
-    app: Any, auth: Auth, tokens: dict[str, str]
+    app: Any, auth: Auth, tokens: dict[str, str], clock: SteppedClock
 ) -> None:
     # The module's settings: 2 auth failures/s per address, burst 3.
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -153,7 +177,7 @@ def test_rotating_made_up_tokens_is_limited_per_address(
         refused = client.get("/batches", headers={"Authorization": "Bearer dg_fake-next"})
         assert refused.status_code == 429 and refused.json()["rule"] == "auth_failure_rate"
         assert client.get("/batches").status_code == 429  # no token: same address
-        time.sleep(0.6)  # a token comes back at 2/s
+        clock.step(0.5)  # a token comes back at 2/s
         assert client.get("/batches", headers=auth("viewer")).status_code == 200
 
 
@@ -187,9 +211,10 @@ def test_calls_past_the_in_flight_bound_are_shed_at_once_with_503(path: str, set
         transport = httpx.ASGITransport(app=guard)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             calls = [asyncio.create_task(http.post(path, json={})) for _ in range(7)]
-            while slow.entered < 4:
+            deadline = time.monotonic() + 30
+            while slow.entered < 4 or sum(c.done() for c in calls) < 3:
+                assert time.monotonic() < deadline, "the calls past the bound were not shed"
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)
             shed = [c for c in calls if c.done()]
             shed_statuses = [c.result().status_code for c in shed]
             assert all(c.result().headers["Retry-After"] == "1" for c in shed)
