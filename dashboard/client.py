@@ -97,6 +97,8 @@ class DriftgateClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
@@ -104,6 +106,9 @@ class DriftgateClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def __repr__(self) -> str:  # never show the token, e.g. in an exception report
+        return f"DriftgateClient({self.base_url!r})"
 
     # --- transport -------------------------------------------------------------------------
 

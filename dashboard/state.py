@@ -21,6 +21,7 @@ CACHE_TTL_SECONDS = 15
 _TOKEN = "dg_token"
 _ME = "dg_me"
 _KIOSK = "dg_kiosk"
+_CLIENT = "dg_client"
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,22 @@ def sign_in(token: str, *, kiosk: bool = False) -> Me:
 
 
 def sign_out() -> None:
+    client = st.session_state.pop(_CLIENT, None)
+    if client is not None:
+        client.close()
     for key in (_TOKEN, _ME, _KIOSK):
         st.session_state.pop(key, None)
+
+
+def _client(api_url: str, token: str) -> DriftgateClient:
+    """One client per browser session, so its connections are kept alive across reruns."""
+    client = st.session_state.get(_CLIENT)
+    if client is None or client.base_url != api_url.rstrip("/") or client.token != token:
+        if client is not None:
+            client.close()
+        client = DriftgateClient(api_url, token)
+        st.session_state[_CLIENT] = client
+    return client
 
 
 def current() -> Session | None:
@@ -83,7 +98,7 @@ def current() -> Session | None:
     if not token or me is None:
         return None
     return Session(
-        client=DriftgateClient(config.api_url, token),
+        client=_client(config.api_url, token),
         me=me,
         api_url=config.api_url,
         token_key=token_key(token),
