@@ -23,31 +23,32 @@ def bad_batch(client, auth) -> dict[str, Any]:
     return dict(resp.json())
 
 
-def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth, bad_batch) -> None:
-    batch_id = bad_batch["id"]
+@pytest.mark.usefixtures("bad_batch")
+def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth) -> None:
+    # Outside jobs read driftgate's accepted rows by name and write under their own namespaces.
     accepted = ("driftgate", "contracts/orders/accepted")
-    features = dataset("features/orders_daily", namespace="driftgate")
+    features = dataset("features/orders_daily", namespace="etl")
     features["facets"]["columnLineage"] = column_lineage(
         total=[(*accepted, "amount")], n=[(*accepted, "quantity")]
     )
-    model = dataset("models/ranker", namespace="driftgate", version="3")
+    model = dataset("models/ranker", namespace="etl", version="3")
     model["facets"]["driftgate"] = facet(model_name="ranker", model_version="3")
     model["facets"]["columnLineage"] = column_lineage(
-        weights=[("driftgate", "features/orders_daily", "total")]
+        weights=[("etl", "features/orders_daily", "total")]
     )
     events = [
         run_event(
             "features",
             namespace="etl",
             minutes=1,
-            inputs=[dataset(accepted[1], namespace="driftgate", version=batch_id)],
+            inputs=[dataset(accepted[1], namespace="driftgate")],
             outputs=[features],
         ),
         run_event(
             "train",
             namespace="etl",
             minutes=2,
-            inputs=[dataset("features/orders_daily", namespace="driftgate")],
+            inputs=[dataset("features/orders_daily", namespace="etl")],
             outputs=[model],
         ),
         run_event(
@@ -72,10 +73,10 @@ def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth, 
     reached = {(d["dataset"], d["field"]) for d in amount["downstream"]}
     assert {
         ("dataset:driftgate:contracts/orders/accepted", "amount"),
-        ("dataset:driftgate:features/orders_daily", "total"),
-        ("dataset:driftgate:models/ranker", "weights"),
+        ("dataset:etl:features/orders_daily", "total"),
+        ("dataset:etl:models/ranker", "weights"),
     } <= reached
-    assert ("dataset:driftgate:features/orders_daily", "n") not in reached
+    assert ("dataset:etl:features/orders_daily", "n") not in reached
     assert [m["version"] for m in body["model_versions"]] == ["3"]
     assert body["may_be_affected"] == ["dataset:bi:orders_board"]
 
@@ -86,7 +87,7 @@ def test_contract_impact_lists_columns_models_and_unknown_readers(client, auth, 
     )
     assert resp.status_code == 200, resp.text
     [quantity] = resp.json()["fields"]
-    assert ("dataset:driftgate:features/orders_daily", "n") in {
+    assert ("dataset:etl:features/orders_daily", "n") in {
         (d["dataset"], d["field"]) for d in quantity["downstream"]
     }
     assert resp.json()["model_versions"] == []

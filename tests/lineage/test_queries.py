@@ -22,12 +22,14 @@ def pipeline(client, auth) -> dict[str, str]:
     clean["facets"]["columnLineage"] = column_lineage(
         amount_usd=[("warehouse", "raw", "amount")], id=[("warehouse", "raw", "id")]
     )
-    model = dataset("models/ranker", namespace="driftgate", version="7")
+    # An outside pipeline's model and predictions, in its own namespace (driftgate's is reserved);
+    # the `driftgate` links facet marks them as a model version and a prediction window.
+    model = dataset("models/ranker", namespace="ml", version="7")
     model["facets"]["driftgate"] = facet(model_name="ranker", model_version="7")
     model["facets"]["columnLineage"] = column_lineage(
         weights=[("warehouse", "clean", "amount_usd")]
     )
-    window = dataset("predictions/ranker", namespace="driftgate", version="2026-11-23T12:00Z/PT1H")
+    window = dataset("predictions/ranker", namespace="ml", version="2026-11-23T12:00Z/PT1H")
     window["facets"]["driftgate"] = facet(prediction_window="2026-11-23T12:00Z/PT1H")
     events = [
         run_event(
@@ -51,7 +53,7 @@ def pipeline(client, auth) -> dict[str, str]:
             "serve",
             run_id=SERVE,
             minutes=30,
-            inputs=[dataset("models/ranker", namespace="driftgate", version="7")],
+            inputs=[dataset("models/ranker", namespace="ml", version="7")],
             outputs=[window],
         ),
     ]
@@ -137,7 +139,7 @@ def test_impact_and_provenance_reject_unknown_or_ambiguous_roots(client, pipelin
 
 def test_provenance_walks_upstream_through_resolved_versions(client, pipeline) -> None:
     body = client.get(
-        "/lineage/provenance?node=dataset:driftgate:predictions/ranker", headers=pipeline
+        "/lineage/provenance?node=dataset:ml:predictions/ranker", headers=pipeline
     ).json()
     versions = {(d["name"], d["version"]) for d in body["datasets"]}
     assert ("models/ranker", "7") in versions and ("clean", TRANSFORM1) in versions
@@ -153,7 +155,7 @@ def test_column_lineage_follows_the_column_lineage_facets(client, pipeline) -> N
     assert ids(graph) == {
         "datasetField:warehouse:raw:amount",
         "datasetField:warehouse:clean:amount_usd",
-        "datasetField:driftgate:models/ranker:weights",
+        "datasetField:ml:models/ranker:weights",
     }
     clean = next(n for n in graph["graph"] if n["id"].endswith("clean:amount_usd"))
     assert clean["type"] == "DATASET_FIELD"
@@ -163,7 +165,7 @@ def test_column_lineage_follows_the_column_lineage_facets(client, pipeline) -> N
         "field": "amount",
     }
     upstream = client.get(
-        "/api/v1/column-lineage?nodeId=datasetField:driftgate:models/ranker:weights",
+        "/api/v1/column-lineage?nodeId=datasetField:ml:models/ranker:weights",
         headers=pipeline,
     ).json()
     assert "datasetField:warehouse:raw:amount" in ids(upstream)
