@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import create_database, database_url_for, drop_database
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,10 @@ def build_once(
     with FileLock(str(records / f"{name}.lock")):
         if record.exists():
             return _load(record)
-        url = create_database(
-            server_url,
-            template=base.url if base else None,
-            name=f"driftgate_tmpl_{run.run_id}_{name}",
-        )
+        database = f"driftgate_tmpl_{run.run_id}_{name}"
+        # A worker that died mid-build (killed, not failed) left its half-built copy behind.
+        drop_database(server_url, database_url_for(server_url, database))
+        url = create_database(server_url, template=base.url if base else None, name=database)
         (records / f"{name}.db").write_text(json.dumps([server_url, url]))
         data_dir = base.data_dir if base else records / f"{name}-data"
         data_dir.mkdir(parents=True, exist_ok=True)
