@@ -33,23 +33,30 @@ def drift_frame(fields: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
 WINDOW_AXIS = alt.X("window:O", title="window end (UTC)", sort=None)
 
 
-def drift_series(frame: pd.DataFrame, warn: float | None, alert: float | None) -> alt.LayerChart:
-    """A field's statistic over windows, points coloured by severity, thresholds as rules."""
-    base = alt.Chart(frame).encode(x=WINDOW_AXIS)
+def drift_series(frame: pd.DataFrame) -> alt.FacetChart:
+    """Each field's statistic over windows, points coloured by severity, its warn and alert
+    thresholds as dashed rules (columns `warn`/`alert`, empty where they bound a p-value).
+    One faceted chart, not one per field: each chart is a separate Vega view to draw."""
+    base = alt.Chart().encode(x=WINDOW_AXIS)
     line = base.mark_line(color="#607d8b").encode(y=alt.Y("statistic:Q", title="statistic"))
     points = base.mark_circle(size=70).encode(
         y="statistic:Q",
         color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
-        tooltip=["window:O", "method:N", "statistic:Q", "severity:N"],
+        tooltip=["field:N", "window:O", "method:N", "statistic:Q", "severity:N"],
     )
-    layers: list[alt.Chart] = [line, points]
-    for value, colour in ((warn, "#f9a825"), (alert, "#c62828")):
-        if value is not None:
-            rule = alt.Chart(pd.DataFrame({"y": [value]})).mark_rule(
-                color=colour, strokeDash=[4, 4]
-            )
-            layers.append(rule.encode(y="y:Q"))
-    return alt.LayerChart(layer=layers).properties(height=220)
+    rules = [
+        alt.Chart()
+        .transform_filter(f"isValid(datum.{name})")
+        .mark_rule(color=colour, strokeDash=[4, 4])
+        .encode(y=f"mean({name}):Q")
+        for name, colour in (("warn", "#f9a825"), ("alert", "#c62828"))
+    ]
+    return (
+        alt.layer(line, points, *rules, data=frame)
+        .properties(height=160, width=760)
+        .facet(row=alt.Row("field:N", title=None))
+        .resolve_scale(y="independent")
+    )
 
 
 def drift_heatmap(frame: pd.DataFrame) -> alt.Chart:
@@ -63,7 +70,7 @@ def drift_heatmap(frame: pd.DataFrame) -> alt.Chart:
             color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
             tooltip=["field:N", "window:O", "method:N", "statistic:Q", "severity:N"],
         )
-        .properties(height=max(120, 28 * frame["field"].nunique()))
+        .properties(height={"step": 28}, width=760)
     )
 
 

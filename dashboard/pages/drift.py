@@ -112,14 +112,17 @@ def main() -> None:
     st.altair_chart(charts.drift_heatmap(frame), width="stretch")
     st.subheader("Per field, against the contract's thresholds")
     limits = thresholds(series)
+    drawn = {}
     for name in sorted(series["fields"]):
         warn, alert = limits.get(name, (None, None))
         method = frame[frame.field == name]["method"].iloc[-1]
         on_statistic = method in STATISTIC_THRESHOLDS
         unit = "" if on_statistic else " (p-value thresholds, not drawn)"
         st.markdown(f"**{name}** · {method} · warn {warn} · alert {alert}{unit}")
-        drawn = (warn, alert) if on_statistic else (None, None)
-        st.altair_chart(charts.drift_series(frame[frame.field == name], *drawn), width="stretch")
+        drawn[name] = (warn, alert) if on_statistic else (None, None)
+    frame["warn"] = frame["field"].map(lambda f: drawn.get(f, (None, None))[0])
+    frame["alert"] = frame["field"].map(lambda f: drawn.get(f, (None, None))[1])
+    st.altair_chart(charts.drift_series(frame), width="stretch")
     st.subheader("Windows")
     flagged = windows_table(series)
     follow_to_batch(flagged)
