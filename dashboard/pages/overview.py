@@ -48,6 +48,20 @@ def alerts(session: Session) -> None:
             f"{badge} **{a['severity']}** · `{a['slo_id']}` · since "
             f"{w.when(a.get('fired_at') or a['opened_at'])}{runbook}  \n{a['summary']}"
         )
+        evidence_batches(a)
+
+
+def evidence_batches(alert: dict[str, Any]) -> None:
+    """The batches the alert's evidence names, each one click from its detail."""
+    batches = (alert.get("evidence") or {}).get("batches") or []
+    if not batches:
+        return
+    cols = st.columns(min(len(batches), 4))
+    for col, b in zip(cols, batches[:4], strict=False):
+        label = f"batch {b['batch_id'][:8]} ({b.get('status', '?')})"
+        if col.button(label, key=f"alert_{alert['id']}_{b['batch_id']}"):
+            st.session_state["batch_id"] = b["batch_id"]
+            st.switch_page("pages/batches.py")
 
 
 def slos(session: Session) -> None:

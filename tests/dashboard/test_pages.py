@@ -58,6 +58,15 @@ def test_overview_shows_the_firing_alert_champion_and_waiting_requests(
     counts = {m.label: m.value for m in at.metric}
     assert counts["quarantined"] == "1" and counts["rejected"] == "1"
     assert "impressions" in shown and "fresh" in shown
+    evidence = alerts[0]["evidence"]["batches"]
+    assert {b["batch_id"] for b in evidence} == {
+        api.batches["bad-rows"]["id"],
+        api.batches["missing-column"]["id"],
+    }
+    at.button(key=f"alert_{alerts[0]['id']}_{evidence[0]['batch_id']}").click().run()
+    no_failure(at)
+    assert [t.value for t in at.title] == ["Batches & quarantine"]
+    assert at.text_input(key="batch_id").value == evidence[0]["batch_id"]
 
 
 def test_contracts_lists_owner_versions_and_the_diff(
