@@ -219,3 +219,40 @@ def list_events(
     if actor:
         stmt = stmt.where(AuditEvent.actor == actor)
     return list(session.scalars(stmt.order_by(AuditEvent.seq).limit(limit)))
+
+
+def model_audit_events(
+    session: Session, name: str, object_ids: list[str], *, limit: int
+) -> list[audit.AuditEvent]:
+    """Audit events about the model, its versions, its requests and its incidents, in order."""
+    stmt = (
+        select(audit.AuditEvent)
+        .where(
+            ((audit.AuditEvent.object_type == "model") & (audit.AuditEvent.object_id == name))
+            | (
+                (audit.AuditEvent.object_type == "model")
+                & audit.AuditEvent.object_id.startswith(f"{name}:", autoescape=True)
+            )
+            | (
+                audit.AuditEvent.object_type.in_(("promotion_request", "incident"))
+                & audit.AuditEvent.object_id.in_(object_ids)
+            )
+        )
+        .order_by(audit.AuditEvent.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def latest_model_event(session: Session, name: str, action: str) -> audit.AuditEvent | None:
+    """The newest audit event of this action about the model itself."""
+    return session.scalar(
+        select(audit.AuditEvent)
+        .where(
+            audit.AuditEvent.action == action,
+            audit.AuditEvent.object_type == "model",
+            audit.AuditEvent.object_id == name,
+        )
+        .order_by(audit.AuditEvent.seq.desc())
+        .limit(1)
+    )

@@ -16,7 +16,7 @@ from core.jsonsafe import jsonsafe
 from core.settings import Settings
 from governance.bake.guard import GUARD
 from governance.bake.signals import BREACH
-from governance.promotions import repository as repo
+from incidents import repository as incidents_repo
 from incidents.models import Incident
 
 
@@ -62,7 +62,7 @@ def notify(
     from monitors.notify.sinks import DeliveryFailed, send
 
     with unit_of_work(sessions) as session:
-        incident = repo.get_incident(session, incident_id)
+        incident = incidents_repo.get_incident(session, incident_id)
         assert incident is not None
         payload = notification_payload(incident, settings)
         sinks = [

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
 from governance.bake.serving_probe import RankStats
-from governance.promotions import repository as repo
 from governance.promotions.models import PromotionRequest
 from governance.promotions.policy_document import Bake
 from governance.promotions.policy_versions import policy_at
 from governance.registry import repository
+from monitors.quality import repository as quality_repository
 from ranker import repository as ranker_repo
 
 OK, BREACH, NO_DATA = "ok", "breach", "no_data"
@@ -137,7 +137,7 @@ def quality_signal(
     if offline is None:
         return Signal("quality", NO_DATA, detail="no offline AUC to compare with")
     assert req.promoted_at is not None
-    row = repo.live_quality(session, req.model_name, req.version, req.promoted_at)
+    row = quality_repository.live_quality(session, req.model_name, req.version, req.promoted_at)
     live, kind = (
         (row.realized, "realized") if row.realized is not None else (row.estimated, "estimated")
     )

@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, audit_repository
 from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import Forbidden, InvalidInput
-from governance.promotions import repository as promotions_repo
 from governance.promotions.policy_versions import active_policy
 from governance.registry import repository, service
 from governance.registry.champion import move_champion
@@ -105,7 +104,7 @@ def _propose(
 def pending_proposal(session: Session, name: str) -> Proposal | None:
     """The latest proposal for the model, if it is younger than an hour and the champion has
     not moved since."""
-    event = promotions_repo.latest_model_event(session, name, PROPOSED)
+    event = audit_repository.latest_model_event(session, name, PROPOSED)
     if event is None or event.occurred_at + PROPOSAL_TTL <= utcnow():
         return None
     if repository.champion_moved_since(session, name, event.occurred_at):

@@ -20,7 +20,6 @@ from checks import repository as checks_repo
 from checks.models import Batch
 from core.clock import utcnow
 from core.errors import DriftgateError
-from governance.promotions import repository as repo
 from governance.promotions.gate_verdicts import (
     DISABLED,
     FAILED,
@@ -37,6 +36,7 @@ from governance.promotions.gate_verdicts import (
 from governance.promotions.policy_document import GATE_NAMES, PolicyDocument
 from governance.registry import repository
 from governance.registry.models import ModelVersion
+from incidents import repository as incidents_repo
 from lineage import naming
 from lineage import repository as lineage_repo
 from ranker import artifact
@@ -260,7 +260,7 @@ def evidence(session: Session, ctx: Context) -> dict[str, Any]:
     contracts = sorted(
         {b["contract_id"] for b in batches} | set(ctx.candidate.contract_versions or {})
     )
-    incidents = repo.open_incident_ids(session, upstream)
+    incidents = incidents_repo.open_incident_ids(session, upstream)
     return {
         "contracts": repository.contract_versions(session, contracts),
         "batches": [
@@ -277,7 +277,9 @@ def evidence(session: Session, ctx: Context) -> dict[str, Any]:
 def _incidents_gate(
     session: Session, ctx: Context, policy: PolicyDocument, upstream: list[str]
 ) -> GateResult:
-    rows = repo.open_incidents(session, upstream, severities=policy.gates.incidents.severities)
+    rows = incidents_repo.open_incidents(
+        session, upstream, severities=policy.gates.incidents.severities
+    )
     found = [
         {
             "id": str(i.id),

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import String, func, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.audit import AuditEvent
 from governance.promotions.models import (
     ACTIVE_STATES,
     PromotionApproval,
     PromotionPolicy,
     PromotionRequest,
 )
-from incidents.models import Incident
 
 # Serializes publishing, so two admins cannot both take the next version number.
 POLICY_LOCK = 0x706F6C6963790001
@@ -169,99 +164,3 @@ def latest_promotion_of(session: Session, name: str, version: int) -> PromotionR
         .order_by(PromotionRequest.promoted_at.desc())
         .limit(1)
     )
-
-
-def open_incident_ids(session: Session, datasets: Sequence[str]) -> list[uuid.UUID]:
-    """Open incidents on any of these datasets (the incidents domain has no repository yet)."""
-    return list(
-        session.scalars(
-            select(Incident.id).where(
-                Incident.status == "open",
-                Incident.datasets.has_any(postgresql.array(list(datasets), type_=String)),
-            )
-        )
-    )
-
-
-def open_incidents(
-    session: Session, datasets: Sequence[str], *, severities: Sequence[str]
-) -> list[Incident]:
-    """Open incidents of these severities on any of these datasets."""
-    return list(
-        session.scalars(
-            select(Incident).where(
-                Incident.status == "open",
-                Incident.severity.in_(list(severities)),
-                Incident.datasets.has_any(postgresql.array(list(datasets), type_=String)),
-            )
-        )
-    )
-
-
-def get_incident(session: Session, incident_id: uuid.UUID) -> Incident | None:
-    return session.get(Incident, incident_id)
-
-
-def incidents_of_model(session: Session, name: str) -> list[Incident]:
-    return list(
-        session.scalars(
-            select(Incident).where(Incident.model_name == name).order_by(Incident.opened_at)
-        )
-    )
-
-
-def model_audit_events(
-    session: Session, name: str, object_ids: list[str], *, limit: int
-) -> list[AuditEvent]:
-    """Audit events about the model, its versions, its requests and its incidents, in order."""
-    stmt = (
-        select(AuditEvent)
-        .where(
-            ((AuditEvent.object_type == "model") & (AuditEvent.object_id == name))
-            | (
-                (AuditEvent.object_type == "model")
-                & AuditEvent.object_id.startswith(f"{name}:", autoescape=True)
-            )
-            | (
-                AuditEvent.object_type.in_(("promotion_request", "incident"))
-                & AuditEvent.object_id.in_(object_ids)
-            )
-        )
-        .order_by(AuditEvent.seq)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def latest_model_event(session: Session, name: str, action: str) -> AuditEvent | None:
-    """The newest audit event of this action about the model itself."""
-    return session.scalar(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action == action,
-            AuditEvent.object_type == "model",
-            AuditEvent.object_id == name,
-        )
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    )
-
-
-# Reads monitors' `model_quality_windows`: monitors.quality.repository has no such read yet.
-_LIVE_QUALITY = text(
-    """
-SELECT sum(auc * labeled) FILTER (WHERE auc IS NOT NULL AND status IN ('mature', 'provisional'))
-         / nullif(sum(labeled) FILTER (WHERE auc IS NOT NULL
-                                       AND status IN ('mature', 'provisional')), 0) AS realized,
-       avg(estimated_auc) FILTER (WHERE estimated_auc IS NOT NULL) AS estimated,
-       count(*) AS windows
-FROM model_quality_windows
-WHERE model_name = :m AND window_start >= :t AND model_versions = CAST(:versions AS jsonb)
-"""
-)
-
-
-def live_quality(session: Session, name: str, version: int, since: datetime) -> Any:
-    """Realized AUC (label-weighted) and mean estimated AUC of the quality windows served by
-    this version alone since `since`: a row of (realized, estimated, windows)."""
-    return session.execute(_LIVE_QUALITY, {"m": name, "t": since, "versions": f"[{version}]"}).one()

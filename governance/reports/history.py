@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core import audit_repository
 from core.audit import AuditEvent
 from governance.promotions import repository as repo
 from governance.registry import service
+from incidents import repository as incidents_repo
 
 
 def _v(doc: Any, key: str = "version") -> str:
@@ -120,7 +122,7 @@ def model_history(session: Session, name: str, *, limit: int = 1000) -> list[dic
     """The model's timeline, oldest first, straight from the audit trail."""
     service.get_model(session, name)
     ids = [str(i) for i in repo.request_ids_of_model(session, name)]
-    ids += [str(i.id) for i in repo.incidents_of_model(session, name)]
+    ids += [str(i.id) for i in incidents_repo.incidents_of_model(session, name)]
     return [
         {
             "seq": e.seq,
@@ -131,5 +133,5 @@ def model_history(session: Session, name: str, *, limit: int = 1000) -> list[dic
             "summary": summarize(e),
             "details": e.payload,
         }
-        for e in repo.model_audit_events(session, name, ids, limit=limit)
+        for e in audit_repository.model_audit_events(session, name, ids, limit=limit)
     ]

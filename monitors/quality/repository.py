@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, func, select
+from sqlalchemy import BigInteger, func, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
@@ -96,3 +96,23 @@ def windows_below_auc(
         .order_by(ModelQualityWindow.window_end)
     )
     return list(session.scalars(stmt))
+
+
+# The bake guard's live-quality signal for one version since its promotion.
+_LIVE_QUALITY = text(
+    """
+SELECT sum(auc * labeled) FILTER (WHERE auc IS NOT NULL AND status IN ('mature', 'provisional'))
+         / nullif(sum(labeled) FILTER (WHERE auc IS NOT NULL
+                                       AND status IN ('mature', 'provisional')), 0) AS realized,
+       avg(estimated_auc) FILTER (WHERE estimated_auc IS NOT NULL) AS estimated,
+       count(*) AS windows
+FROM model_quality_windows
+WHERE model_name = :m AND window_start >= :t AND model_versions = CAST(:versions AS jsonb)
+"""
+)
+
+
+def live_quality(session: Session, name: str, version: int, since: datetime) -> Any:
+    """Realized AUC (label-weighted) and mean estimated AUC of the quality windows served by
+    this version alone since `since`: a row of (realized, estimated, windows)."""
+    return session.execute(_LIVE_QUALITY, {"m": name, "t": since, "versions": f"[{version}]"}).one()
