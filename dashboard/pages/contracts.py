@@ -100,7 +100,7 @@ def editor(session: Session, contracts: list[dict[str, Any]]) -> None:
 def impact_summary(impact: dict[str, Any]) -> None:
     st.markdown(
         f"**{len(impact['changes'])} change(s)** to fields "
-        f"{', '.join(map(str, impact['fields'])) or 'none'}"
+        f"{', '.join(f['field'] if isinstance(f, dict) else str(f) for f in impact['fields'])}"
     )
     st.markdown(
         f"- Downstream datasets: {len(impact['datasets'])}\n"

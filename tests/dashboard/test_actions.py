@@ -116,3 +116,27 @@ def test_api_refusals_render_as_the_problems_message(dashboard: Open) -> None:
     assert len(at.error) == 1, [e.value for e in at.error]
     assert at.error[0].value.startswith("409 ")
     assert at.error[0].value.endswith("(field `id`, rule `unique`)")
+
+
+def test_an_admin_sees_a_contract_changes_impact_before_registering(
+    dashboard: Open, api: Seeded
+) -> None:
+    at = dashboard("root", "contracts")
+    current = (APP.parents[1] / "examples" / "impressions.contract.yaml").read_text()
+    proposed = current.replace("version: 1.0.0", "version: 1.2.0", 1).replace(
+        "    max: 49\n", "    max: 99\n", 1
+    )
+    at.text_area(key="contract_text").input(proposed).run()
+    at.selectbox(key="contract_target").select("impressions").run()
+    at.button(key="impact").click().run()
+    no_failure(at)
+    impact = DriftgateClient(api.url, api.tokens["root"]).contract_impact("impressions", proposed)
+    # against 1.1.0: position.max raised here, user_id.max_length back to 64
+    assert [f["field"] for f in impact["fields"]] == ["position", "user_id"]
+    markdown = [m.value for m in at.markdown]
+    assert f"**{len(impact['changes'])} change(s)** to fields position, user_id" in markdown
+    assert any(
+        f"Model versions reading them: {len(impact['model_versions'])}" in m for m in markdown
+    )
+    versions = DriftgateClient(api.url, api.tokens["vic"]).get("/contracts/impressions/versions")
+    assert [v["version"] for v in versions] == ["1.0.0", "1.1.0"]  # nothing registered
