@@ -185,3 +185,18 @@ def test_audit_shows_the_chain_verdict_and_filters_by_actor(
     table = at.dataframe[0].value
     expected = api_get("/audit", actor="paula", limit=100)
     assert list(table["seq"]) == [e["seq"] for e in expected] and set(table["actor"]) == {"paula"}
+
+
+@pytest.mark.slow
+def test_drift_builds_the_evidently_report_of_a_window_on_demand(dashboard: Open) -> None:
+    at = dashboard("vic", "drift")
+    at.selectbox(key="drift_window").select("hourly").run()
+    no_failure(at)
+    assert not at.get("iframe")
+    at.button(key="evidently").click().run()
+    no_failure(at)
+    frames = at.get("iframe")
+    assert len(frames) == 1
+    report = frames[0].proto.srcdoc  # the API's HTML, embedded as the iframe's document
+    assert report.lstrip().startswith("<!DOCTYPE html>") and "root_metric_" in report
+    assert [b.label for b in at.get("download_button")] == ["Open / save the report (HTML)"]
