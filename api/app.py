@@ -103,10 +103,10 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(monitors)
     app.include_router(models)
     app.include_router(promotions)
+    app.include_router(model_reports)
     app.include_router(metrics.router)
 
 
-    app.include_router(model_reports)
 def _start_leftover_sweeper(app: FastAPI, settings: Settings) -> LeftoverSweeper:
     """Remove crash leftovers (dead spools, stale .tmp, uncommitted batch folders) now and on
     a schedule, before the app serves its first request."""
