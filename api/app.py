@@ -15,6 +15,7 @@ from api.middleware import RequestGuard
 from api.ratelimit import LoadGuard
 from core.db import make_engine, make_session_factory, resolve_database_url, server_connect_args
 from core.settings import Settings, get_settings
+from ranker.callers import CallerCache
 
 if TYPE_CHECKING:
     from checks.leftovers import LeftoverSweeper
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        # POST /rank's token cache: one per app, made before the first request can race for it.
+        app.state.rank_callers = CallerCache(settings.ranker_auth_cache_seconds)
         metrics.register_database(app)
         sweeper = _start_leftover_sweeper(app, settings)
         runner = _start_monitor_runner(app, settings)

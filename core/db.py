@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.embedded import embedded_database_url
+from core.errors import Refusal
 from core.settings import Settings
 
 
@@ -50,15 +51,31 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction for CLI and background code: commit on success, roll back on error."""
-    session = factory()
+def transaction(session: Session) -> Iterator[Session]:
+    """The one commit rule: commit when the block ends or refuses (`Refusal`: the refusal's
+    record stands, the caller answers 4xx), roll back on any other error.
+
+    The API's request dependency (`core.http`), `unit_of_work` and the tests' nested
+    transaction all end their transactions through it.
+    """
     try:
         yield session
         session.commit()
+    except Refusal:
+        session.commit()
+        raise
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction for CLI and background code, on a session of its own."""
+    session = factory()
+    try:
+        with transaction(session):
+            yield session
     finally:
         session.close()
 

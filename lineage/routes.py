@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.auth import Principal, Role, authenticate
-from core.errors import DriftgateError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
-from core.http import DbSession, Viewer, require
+from core.errors import DriftgateError, PayloadTooLarge, UnsupportedMediaType
+from core.http import DbSession, Viewer, header_bearer_token, require
 from lineage import emit, graph, service
 from lineage.schemas import Graph, ImpactRead, ProvenanceRead, RunRead
 from lineage.validate import parse_body, warm_up
@@ -152,7 +152,7 @@ async def post_lineage(request: Request, writer: Writer) -> Response:
 
 async def ingest(request: Request, writer: GroupCommitWriter) -> Response:
     """The ingest route's work, also served ahead of the router (`api.lineage_ingest`)."""
-    token = _bearer_token(request)
+    token = header_bearer_token(request)
     try:
         raw = await _event_body(request, request.app.state.settings.lineage_max_event_bytes)
         namespace = request.app.state.settings.lineage_namespace
@@ -177,17 +177,6 @@ def _prepare(raw: bytes, namespace: str) -> service.PreparedEvent:
     return service.prepare_event(
         parse_body(raw), check_nul=b"\\u0000" in raw, reserved_namespace=namespace
     )
-
-
-def _bearer_token(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "send an API token as `Authorization: Bearer <token>`",
-            field="Authorization",
-            rule="bearer_token",
-        )
-    return token.strip()
 
 
 @router.get("/lineage/graph", response_model=Graph)

@@ -6,13 +6,11 @@ import uuid
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from core.auth import Principal
 from core.clock import utcnow
-from core.errors import Unauthorized
-from core.http import DbSession, Producer, Viewer
+from core.http import Credentials, DbSession, Producer, Viewer, bearer_token
 from ranker import ranking, repository
 from ranker.callers import CallerCache
 from ranker.errors import NoChampionServed, PredictionNotFound
@@ -31,7 +29,6 @@ from ranker.schemas import (
 from ranker.serving import ModelHolder
 
 router = APIRouter(tags=["ranking"])
-_bearer = HTTPBearer(auto_error=False, description="An API token from `driftgate token create`.")
 
 
 class Serving(Protocol):
@@ -48,22 +45,13 @@ def _serving(request: Request) -> Serving:
     return serving
 
 
-async def rank_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """Any role may rank; the token is checked against a short-lived in-memory cache."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized(
-            "send an API token as `Authorization: Bearer <token>`",
-            field="Authorization",
-            rule="bearer_token",
-        )
+async def rank_caller(request: Request, credentials: Credentials) -> Principal:
+    """Any role may rank; the token is checked against a short-lived in-memory cache (made in
+    the app's lifespan: `api.app`)."""
+    token = bearer_token(credentials)
     state = request.app.state
-    cache: CallerCache | None = getattr(state, "rank_callers", None)
-    if cache is None:
-        cache = state.rank_callers = CallerCache(state.settings.ranker_auth_cache_seconds)
-    return await cache.principal(credentials.credentials, state.session_factory)
+    cache: CallerCache = state.rank_callers
+    return await cache.principal(token, state.session_factory)
 
 
 RankCaller = Annotated[Principal, Depends(rank_caller)]

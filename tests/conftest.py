@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session
 
 from core.auth import CLI_OPERATOR, Role, create_token
-from core.errors import Refusal
+from core.db import transaction
 from core.migrate import upgrade
 from core.settings import Settings
 from tests.support import databases
@@ -115,15 +115,8 @@ def app(settings: Settings, database_url: str, db: Session):  # type: ignore[no-
     application = create_app(settings, database_url=database_url)
 
     def test_session() -> Iterator[Session]:
-        try:
+        with transaction(db):  # the app's commit rule, on the test's nested transaction
             yield db
-            db.commit()
-        except Refusal:  # its record stands, as in core.http._session
-            db.commit()
-            raise
-        except BaseException:
-            db.rollback()
-            raise
 
     application.dependency_overrides[_session] = test_session
     return application
