@@ -4,35 +4,27 @@
   through the API (so its check run is in lineage), versions registered with small stand-in
   artifacts, extra reviewer tokens, and a policy without the model-scoring gates. Fast: no
   model is trained.
-- `real` (session scope, committed database): a small feed posted through the contracts and
-  one ranker trained and crowned, plus candidate versions built from its artifact (a copy
-  with slightly different weights, one that ranks backwards, one broken for one country),
-  for the gates that score models and for serving and the bake period (about 15 s, once).
+- `real` (tests/support/trained.py): this worker's clone of the run's trained champion and
+  its three candidate versions, for the gates that score models, serving and the bake period.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from core.auth import CLI_OPERATOR, Role, create_token
-from core.migrate import upgrade
 from core.settings import Settings
 from ranker.feed import deliver
-from ranker.feed_config import FeedConfig
 from ranker.ingest import ensure_contracts
-from tests.support.databases import create_database, drop_database
-from tests.support.trained import ORIGIN, small_config
+from tests.support.trained import ORIGIN, Real, small_config
 
 FAST_POLICY = """\
 quorum: 2
@@ -233,138 +225,3 @@ def gov(
     g.person("rev-cy", "reviewer")
     g.policy(FAST_POLICY)
     return g
-
-
-# --- a real trained ranker, once per session -----------------------------------------------
-
-
-@dataclass
-class Real:
-    url: str
-    engine: Engine
-    sessions: sessionmaker[Session]
-    data_dir: Path
-    config: FeedConfig
-    champion: int
-    tokens: dict[str, str]
-    candidates: dict[str, int] = field(default_factory=dict)
-
-    def settings(self, **changes: object) -> Settings:
-        base: dict[str, object] = {
-            "data_dir": self.data_dir,
-            "monitor_runner": False,
-            "governance_bake_guard": False,
-            "ranker_poll_seconds": 0.1,
-        }
-        base.update(changes)
-        return Settings.model_validate(base)
-
-    def as_(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-
-def _derived(real: Real, payload: dict[str, Any], note: str, change: Callable[[Any], None]) -> int:
-    """Register a version whose weights are the champion's, changed by `change`."""
-    import copy
-
-    from governance.registry import service
-    from governance.registry.schemas import ModelVersionCreate
-    from ranker import artifact
-
-    derived = copy.deepcopy(payload)
-    derived.pop("format")
-    change(derived["state_dict"])
-    derived["note"] = note
-    stored = artifact.write(derived, data_dir=real.data_dir, model_name="ranker")
-    with real.sessions.begin() as s:
-        row = service.get_version(s, "ranker", real.champion)
-        body = ModelVersionCreate(
-            artifact_uri=stored.uri,
-            artifact_sha256=stored.sha256,
-            signature=row.signature,  # type: ignore[arg-type]
-            metrics=row.metrics,
-            training_data=row.training_data,  # type: ignore[arg-type]
-            params=row.params,
-            description=note,
-        )
-        who = CLI_OPERATOR if note != "nudged" else _principal("ml-engineer")
-        return service.register_version(
-            s, who, name="ranker", body=body, data_dir=real.data_dir
-        ).version
-
-
-def _principal(name: str) -> Any:
-    from core.auth import Principal
-
-    return Principal(name=name, role=Role.producer)
-
-
-@pytest.fixture(scope="session")
-def real(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Real]:
-    import torch
-
-    from governance.flows import train_and_register
-    from governance.registry import service
-    from ranker import artifact
-    from ranker.ingest import post_feed
-    from ranker.nn import TrainConfig
-
-    url = create_database(server_url)
-    upgrade(url)
-    engine = create_engine(url, pool_size=10, max_overflow=60)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
-    data_dir = tmp_path_factory.mktemp("governance-data")
-    config = small_config(requests_per_hour=100, batch_hours=12)
-    start, end = ORIGIN, ORIGIN + timedelta(days=2)
-    post_feed(
-        sessions, CLI_OPERATOR, config=config, origin=start, start=start, end=end, data_dir=data_dir
-    )
-    outcome = train_and_register(
-        sessions,
-        CLI_OPERATOR,
-        model_name="ranker",
-        start=start,
-        end=end,
-        data_dir=data_dir,
-        train_config=TrainConfig(hidden=(32, 16), max_epochs=8),
-    )
-    with sessions.begin() as s:
-        tokens = {
-            name: create_token(s, CLI_OPERATOR, name=name, role=Role(role), prefix="dg_")
-            for name, role in [
-                ("ml-engineer", "producer"),
-                ("rev-ann", "reviewer"),
-                ("rev-bob", "reviewer"),
-                ("ops-admin", "admin"),
-                ("someone", "viewer"),
-            ]
-        }
-        row = service.get_version(s, "ranker", outcome.version)
-        payload = artifact.read(artifact.path_of(row.artifact_uri, data_dir), row.artifact_sha256)
-    real = Real(url, engine, sessions, data_dir, config, outcome.version, tokens)
-
-    def nudge(sd: Any) -> None:
-        gen = torch.Generator().manual_seed(1)
-        for key, tensor in sd.items():
-            if key.startswith("mlp.") and tensor.dtype.is_floating_point:
-                tensor.add_(torch.randn(tensor.shape, generator=gen) * 1e-3)
-
-    def backwards(sd: Any) -> None:
-        last = max(k for k in sd if k.startswith("mlp.") and k.endswith(".weight"))
-        sd[last].mul_(-1.0)
-
-    def breaks_one_country(sd: Any) -> None:
-        gen = torch.Generator().manual_seed(2)
-        jp = payload["features"]["vocabularies"]["country"].index("JP")
-        sd["embeddings.0.weight"][jp] = (
-            torch.randn(sd["embeddings.0.weight"].shape[1], generator=gen) * 25
-        )
-
-    real.candidates = {
-        "nudged": _derived(real, payload, "nudged", nudge),
-        "backwards": _derived(real, payload, "backwards", backwards),
-        "country": _derived(real, payload, "country", breaks_one_country),
-    }
-    yield real
-    engine.dispose()
-    drop_database(server_url, url)

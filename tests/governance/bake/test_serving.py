@@ -26,9 +26,9 @@ from governance.registry.models import ModelVersion
 from incidents.models import Incident
 from lineage import repository
 from monitors.notify.service import create_sink
-from tests.governance.conftest import Real
 from tests.monitors.sink_servers import http_sink
 from tests.support.servers import wait_until
+from tests.support.trained import Real
 
 pytestmark = pytest.mark.slow
 

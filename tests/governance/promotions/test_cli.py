@@ -13,7 +13,7 @@ from cli.main import app
 from core.auth import CLI_OPERATOR
 from core.settings import get_settings
 from governance.promotions.policy_versions import publish_policy
-from tests.governance.conftest import Real
+from tests.support.trained import Real
 
 pytestmark = pytest.mark.slow
 
