@@ -296,6 +296,11 @@ class CheckpointScheduler:
         self._stop.set()
         self._thread.join(timeout=30)
 
+    @property
+    def running(self) -> bool:
+        """Whether its thread is alive (stopped schedulers leave nothing behind)."""
+        return self._thread.is_alive()
+
     def tick(self) -> CheckpointOutcome | None:
         """One checkpoint attempt; failures are logged (a broken chain at ERROR), never raised."""
         session = self._sessions()
