@@ -9,15 +9,15 @@ from sqlalchemy import String, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from incidents.models import Incident
+from incidents.models import NOT_CLOSED, Incident
 
 
 def open_incident_ids(session: Session, datasets: Sequence[str]) -> list[uuid.UUID]:
-    """Open incidents on any of these datasets."""
+    """Incidents not yet closed on any of these datasets."""
     return list(
         session.scalars(
             select(Incident.id).where(
-                Incident.status == "open",
+                Incident.status.in_(NOT_CLOSED),
                 Incident.datasets.has_any(postgresql.array(list(datasets), type_=String)),
             )
         )
@@ -27,11 +27,11 @@ def open_incident_ids(session: Session, datasets: Sequence[str]) -> list[uuid.UU
 def open_incidents(
     session: Session, datasets: Sequence[str], *, severities: Sequence[str]
 ) -> list[Incident]:
-    """Open incidents of these severities on any of these datasets."""
+    """Incidents not yet closed, of these severities on any of these datasets."""
     return list(
         session.scalars(
             select(Incident).where(
-                Incident.status == "open",
+                Incident.status.in_(NOT_CLOSED),
                 Incident.severity.in_(list(severities)),
                 Incident.datasets.has_any(postgresql.array(list(datasets), type_=String)),
             )

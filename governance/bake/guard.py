@@ -132,7 +132,7 @@ def open_incident(
         id=uuid.uuid4(),
         title=f"bake guard rolled back {req.model_name} v{req.version} to v{restored}",
         severity="major",
-        status="open",
+        status="active",
         source="bake_guard",
         datasets=[],
         model_name=req.model_name,

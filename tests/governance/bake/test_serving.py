@@ -311,7 +311,7 @@ def test_a_bake_breach_rolls_back_opens_an_incident_and_notifies(real: Real) -> 
         assert doc["bake_state"] == "rolled_back" and doc["bake_result"]["verdict"] == "breach"
         with real.sessions() as s:
             incident = s.get(Incident, outcome.incidents[0])
-            assert incident is not None and incident.status == "open"
+            assert incident is not None and incident.status == "active"
             assert incident.model_version == candidate and incident.source == "bake_guard"
             assert incident.notifications == [{"sink": "oncall-hook", "delivered": True}]
         assert len(sink.requests) == 1

@@ -284,7 +284,7 @@ def test_an_open_critical_incident_upstream_fails_the_incident_gate(gov: Gov) ->
         id=uuid.uuid4(),
         title="impressions arrive without item ids",
         severity="critical",
-        status="open",
+        status="active",
         source="manual",
         datasets=["impressions"],
         details={},
@@ -297,7 +297,7 @@ def test_an_open_critical_incident_upstream_fails_the_incident_gate(gov: Gov) ->
     doc = gov.open(gov.register())
     g = gates_of(doc)["incidents"]
     assert g["status"] == "failed" and g["details"]["open_incidents"][0]["id"] == str(incident.id)
-    incident.status = "resolved"
+    incident.status = "closed"
     gov.db.commit()
     rerun = gov.client.post(f"/promotion-requests/{doc['id']}/gates", headers=gov.as_("test-admin"))
     assert gates_of(rerun.json())["incidents"]["status"] == "passed"
