@@ -121,7 +121,7 @@ def evaluate(
     masks = _add_masks(frame, masks, undecided + failing_ranges)
     failing_counts = {**_failing_counts(masks, rules, decided.counts), **decided.counts}
     failing_rules = [r for r in rules if failing_counts[r.id]]
-    examples = _examples(frame, masks, failing_rules, example_values)
+    examples = _examples(raw, frame, masks, failing_rules, example_values)
     row_outcomes = [_row_outcome(r, failing_counts[r.id], examples.get(r.id, [])) for r in rules]
     outcomes += row_outcomes
     outcomes += _dataset_outcomes(frame, spec)
@@ -295,22 +295,27 @@ def _extreme_expr(r: RowRule) -> pl.Expr:
 
 
 def _examples(
-    frame: pl.DataFrame, masks: pl.DataFrame | None, failing: list[RowRule], k: int
+    raw: pl.DataFrame,
+    frame: pl.DataFrame,
+    masks: pl.DataFrame | None,
+    failing: list[RowRule],
+    k: int,
 ) -> dict[str, list[Any]]:
     """Up to k example values (or rows) per failing rule, from the first rows that break it.
 
     The positions of all rules come from one parallel `select` over the mask frame; only the
-    picked rows of the example columns are then read.
+    picked rows of the example columns are then read. A `type` rule shows the raw values as
+    sent: after conform they are null, which would tell the producer nothing.
     """
-    wanted = [r for r in failing if r.kind != "type"]
-    if not k or masks is None or not wanted:
+    if not k or masks is None or not failing:
         return {}
-    positions = masks.select([pl.col(r.id).arg_true().head(k).implode() for r in wanted]).row(
+    positions = masks.select([pl.col(r.id).arg_true().head(k).implode() for r in failing]).row(
         0, named=True
     )
     out: dict[str, list[Any]] = {}
-    for r in wanted:
-        picked = frame.select(r.example_columns)[positions[r.id]]
+    for r in failing:
+        source = raw if r.kind == "type" else frame
+        picked = source.select(r.example_columns)[positions[r.id]]
         out[r.id] = (
             picked.get_column(r.example_columns[0]).to_list()
             if len(r.example_columns) == 1

@@ -93,7 +93,7 @@ def test_non_numeric_string_in_integer_column_is_a_type_violation_keeping_the_or
 
     o = outcome(v, "qty.type")
     assert (o.passed, o.failing_rows, o.kind, o.threshold) == (False, 1, "type", "integer")
-    assert o.examples == []  # the converted value is null; nothing misleading is shown
+    assert o.examples == ["abc"]  # the raw value as sent, not the null it converted to
     assert outcome(v, "qty.min").passed
     assert v.status == BatchStatus.quarantined
     assert v.accepted.schema["qty"] == pl.Int64
@@ -589,6 +589,36 @@ def test_examples_are_capped_by_example_values(k: int) -> None:
     o = outcome(v, "a.max")
     assert o.failing_rows == 89
     assert o.examples == list(range(11, 11 + k))
+
+
+def test_type_failures_show_the_raw_values_that_did_not_convert() -> None:
+    spec = make_spec(
+        [
+            {"name": "n", "type": "integer"},
+            {"name": "at", "type": "timestamp"},
+            {"name": "ok", "type": "boolean"},
+        ]
+    )
+    raw = pl.DataFrame(
+        {
+            "n": ["1", "x1", "2.5", None, "x2", "x3"],
+            "at": ["2024-01-01", "yesterday", "2024-13-01", "2024-01-02T03:04:05Z", None, ""],
+            "ok": ["yes", "maybe", "no", "1", "nope", None],
+        }
+    )
+    v = run(raw, spec, example_values=2)
+
+    assert (outcome(v, "n.type").failing_rows, outcome(v, "n.type").examples) == (4, ["x1", "2.5"])
+    assert outcome(v, "at.type").examples == ["yesterday", "2024-13-01"]
+    assert outcome(v, "ok.type").examples == ["maybe", "nope"]
+    assert outcome(v, "at.type").failing_rows == 3  # an empty string is not a timestamp
+
+
+def test_type_examples_of_a_nested_column_are_the_values_sent() -> None:
+    spec = make_spec([{"name": "tags", "type": "string"}])
+    v = run(pl.DataFrame({"tags": [["a", "b"], None, ["c"]]}), spec)
+
+    assert outcome(v, "tags.type").examples == [["a", "b"], ["c"]]
 
 
 def test_field_severity_warn_accepts_the_rows_and_warns() -> None:

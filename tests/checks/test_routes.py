@@ -104,6 +104,10 @@ def test_csv_values_that_do_not_parse_are_type_violations_with_original_values_k
     assert body["rows_quarantined"] == 1
     q = client.get(f"/batches/{body['id']}/quarantine", headers=auth("viewer")).json()
     assert q["rows"][0]["amount"] == "abc" and "amount.type" in q["rows"][0]["_rule_ids"]
+    rules = {r["rule_id"]: r for r in body["rules"]}
+    assert rules["amount.type"]["examples"] == ["abc"]  # the value as sent, not null
+    stored = client.get(f"/batches/{body['id']}", headers=auth("viewer")).json()
+    assert {r["rule_id"]: r for r in stored["rules"]}["amount.type"]["examples"] == ["abc"]
 
 
 @pytest.mark.usefixtures("registered")
@@ -308,9 +312,8 @@ def test_nested_ndjson_values_are_type_violations_not_errors(
     resp = _post(client, auth, b"\n".join(line % i for i in range(3)), "application/x-ndjson")
     assert resp.status_code == 201, resp.text
     assert resp.json()["rows_quarantined"] == 3
-    assert any(
-        r["rule_id"] == "amount.type" and r["failing_rows"] == 3 for r in resp.json()["rules"]
-    )
+    typed = {r["rule_id"]: r for r in resp.json()["rules"]}["amount.type"]
+    assert typed["failing_rows"] == 3 and typed["examples"] == [{"v": 1}] * 3
     # A column whose JSON type changes from row to row cannot be read at all: 400, not 500.
     mixed = [line % 1, b'{"order_id": "o2", "amount": 1.0, "placed_at": "2026-01-01T00:00:00Z"}']
     resp = _post(client, auth, b"\n".join(mixed), "application/x-ndjson")
