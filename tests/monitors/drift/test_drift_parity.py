@@ -37,6 +37,7 @@ def _raw(db: Session, batch_ids: list[uuid.UUID], columns: list[str]) -> pl.Data
     return read_rows(db, batch_ids, columns, max_rows=10_000_000)
 
 
+@pytest.mark.slow
 def test_window_statistics_from_profiles_match_scipy_and_evidently_on_the_raw_rows(
     db: Session, settings: Settings, data_dir: Path
 ) -> None:

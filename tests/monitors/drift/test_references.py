@@ -209,6 +209,7 @@ def _contracts(db: Session, seasonality: str = "hour_of_day") -> None:
     register(db, {**flat, "id": "flat", "dataset": {"namespace": "shop", "name": "flat"}})
 
 
+@pytest.mark.slow
 def test_a_daily_rhythm_is_not_drift_against_the_same_hours_of_day(
     db: Session, settings: Settings
 ) -> None:
@@ -245,6 +246,7 @@ def test_a_daily_rhythm_is_not_drift_against_the_same_hours_of_day(
     assert series["events"]["reference"]["seasonality"] == "hour_of_day"
 
 
+@pytest.mark.slow
 def test_a_slice_with_too_little_data_falls_back_and_the_window_says_why(
     db: Session, settings: Settings, client: TestClient, auth: Auth
 ) -> None:

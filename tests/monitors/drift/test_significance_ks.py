@@ -33,6 +33,7 @@ def test_up_to_the_exact_range_it_is_scipys_kstwo() -> None:
             assert ks_sf(d, en) == float(kstwo.sf(d, en))
 
 
+@pytest.mark.slow
 def test_verdicts_at_the_usual_levels_do_not_change() -> None:
     rng = np.random.default_rng(5)
     for en in rng.integers(KS_EXACT_UP_TO + 1, 100_000, 200):

@@ -406,6 +406,7 @@ def test_legacy_thresholds_keep_their_meaning() -> None:
     assert (by_name["flag"].alpha, by_name["flag"].warn_alpha) == (None, None)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(p=st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=1, max_size=40))
 def test_holm_is_statsmodels_for_any_p_values(p: list[float]) -> None:

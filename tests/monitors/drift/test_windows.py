@@ -90,6 +90,7 @@ def _minutely(db: Session, clock: Any, data_dir: Path, n: int, **shape: Any) -> 
     return out
 
 
+@pytest.mark.slow
 def test_minute_batches_read_through_minute_and_10_minute_rollups_equal_their_profiles(
     db: Session, settings: Settings, tmp_path: Path
 ) -> None:
