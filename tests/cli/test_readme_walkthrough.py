@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow  # child processes: the CLI and a served API
 
@@ -241,12 +242,6 @@ class Walkthrough:
             assert actual == quoted, f"{step.command!r}: README says {quoted}, got {actual}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
@@ -272,7 +267,7 @@ def served(committed_db: str, tmp_path: Path) -> Iterator[tuple[str, Path, dict[
     }
     _cli(["migrate"], cwd, env)
     _cli(["demo"], cwd, env)
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--no-migrate"],
