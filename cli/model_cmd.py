@@ -122,11 +122,11 @@ def request_promotion(
     token: TokenOpt = None,
 ) -> None:
     """Open a promotion request; the policy's gates run and are printed."""
-    from governance.promotions import requests
+    from governance.promotions import requests, views
 
     settings = context().settings
     doc = _run(
-        lambda s, a: requests.describe(
+        lambda s, a: views.describe(
             s,
             requests.open_request(
                 s, a, name=name, version=version, justification=justification, settings=settings
@@ -139,7 +139,7 @@ def request_promotion(
 
 
 def _decide(request_id: str, decision: str, comment: str, token: str | None) -> None:
-    from governance.promotions import approvals, requests
+    from governance.promotions import approvals, views
 
     rid, settings = _request_id(request_id), context().settings
 
@@ -152,7 +152,7 @@ def _decide(request_id: str, decision: str, comment: str, token: str | None) -> 
             comment=comment,
             settings=settings,
         )
-        return requests.describe_by_id(session, rid)
+        return views.describe_by_id(session, rid)
 
     _print_request(_run(work, token, REVIEWERS, need_token=True))
 
@@ -183,13 +183,13 @@ def promote(
     token: TokenOpt = None,
 ) -> None:
     """Move the champion to an approved request's version (serving swaps within seconds)."""
-    from governance.promotions import requests
+    from governance.promotions import promotion, views
 
     rid, settings = _request_id(request_id), context().settings
 
     def work(session: Any, actor: Any) -> Any:
-        return requests.describe(
-            session, requests.promote(session, actor, request_id=rid, settings=settings)
+        return views.describe(
+            session, promotion.promote(session, actor, request_id=rid, settings=settings)
         )
 
     _print_request(_run(work, token, PROMOTERS))
@@ -225,10 +225,10 @@ def rollback(
 @model_app.command("show")
 def show(request_id: Annotated[str, typer.Argument(help="Promotion request id.")]) -> None:
     """A request's gates, approvals and bake state."""
-    from governance.promotions import requests
+    from governance.promotions import views
 
     rid = _request_id(request_id)
-    _print_request(_run(lambda s, a: requests.describe_by_id(s, rid), None, (*PROMOTERS, "viewer")))
+    _print_request(_run(lambda s, a: views.describe_by_id(s, rid), None, (*PROMOTERS, "viewer")))
 
 
 @model_app.command("history")

@@ -30,10 +30,10 @@ from governance.promotions import repository as repo
 from governance.promotions.binding import binding_of
 from governance.promotions.errors import AlreadyDecided, GatesFailed, SeparationOfDuties
 from governance.promotions.models import PromotionApproval, PromotionRequest
+from governance.promotions.promotion import promote_locked
 from governance.promotions.requests import (
     ensure_current,
     locked_request,
-    promote_locked,
     record_event,
 )
 from governance.registry import service

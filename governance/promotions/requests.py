@@ -1,5 +1,7 @@
-"""Promotion requests: open (gates run), re-gate when the binding changes, withdraw, expiry,
-promotion (the champion alias moves) and the reads the API shows.
+"""Promotion requests: open (gates run), re-gate when the binding changes, withdraw, expiry.
+
+Promotion itself (the champion alias moves) is in `promotion.py`; the reads the API shows in
+`views.py`.
 
 States: `open` → `approved` | `rejected` | `expired` | `withdrawn`; `approved` → `promoted`
 (or `expired`/`withdrawn`; or back to `open` when its approvals are voided because the
@@ -23,10 +25,9 @@ from core.auth import Principal, Role
 from core.clock import utcnow
 from core.errors import Forbidden, Refusal
 from core.settings import Settings
-from governance.promotions import gate_verdicts, gates
+from governance.promotions import gates
 from governance.promotions import repository as repo
 from governance.promotions.binding import (
-    Binding,
     artifact_sha256_on_disk,
     binding_of,
     changed_parts,
@@ -37,17 +38,14 @@ from governance.promotions.binding import (
 )
 from governance.promotions.errors import (
     AlreadyChampion,
-    BindingChanged,
-    GatesFailed,
     PromotionRequestExists,
     PromotionRequestNotFound,
     RequestClosed,
     RequestExpired,
 )
 from governance.promotions.models import ACTIVE_STATES, PromotionRequest
-from governance.promotions.policy_versions import active_policy, policy_at
+from governance.promotions.policy_versions import active_policy
 from governance.registry import repository, service
-from governance.registry.champion import move_champion
 from governance.registry.models import ModelVersion
 
 TERMINAL_STATES = ("rejected", "expired", "withdrawn", "promoted")
@@ -329,142 +327,3 @@ def rerun_gates(
     version = service.get_version(session, req.model_name, req.version)
     ensure_current(session, actor, req, version, settings, force=True)
     return req
-
-
-# --- promotion -------------------------------------------------------------------------------
-
-
-def promote(
-    session: Session,
-    actor: Principal,
-    *,
-    request_id: uuid.UUID,
-    settings: Settings,
-    auto: bool = False,
-) -> PromotionRequest:
-    """Move the champion alias to the approved version (atomically, audited); start the bake."""
-    req = locked_request(session, request_id, "approved")
-    return promote_locked(session, actor, req, settings=settings, auto=auto)
-
-
-def promote_locked(
-    session: Session,
-    actor: Principal,
-    req: PromotionRequest,
-    *,
-    settings: Settings,
-    auto: bool = False,
-) -> PromotionRequest:
-    """`promote` for a request row the caller already holds locked in state `approved`.
-
-    The champion is locked before the binding is checked and stays locked until the move
-    commits: of two approved requests bound to the same champion, the second to get the lock
-    sees the champion moved, its approvals are void and it answers 409 `binding_changed`.
-    """
-    version = service.get_version(session, req.model_name, req.version)
-    repository.lock_champion(session, req.model_name)
-    if ensure_current(session, actor, req, version, settings):
-        raise Refusal(
-            BindingChanged(
-                "the artifact, metrics, policy, champion or gate evidence changed since "
-                "approval; the gates ran again and the approvals are void",
-                field="request_id",
-                rule="binding_changed",
-                extra={"state": req.state, "blocking_gates": req.blocking_gates},
-            )
-        )
-    if req.artifact_sha256 != version.artifact_sha256:
-        raise GatesFailed(
-            "the artifact on disk does not match the registry",
-            field="artifact_sha256",
-            rule="sha256_matches",
-        )
-    if req.blocking_gates and not req.override_in_force:
-        raise GatesFailed(
-            f"blocking gates: {', '.join(req.blocking_gates)}",
-            field="gates",
-            rule="gates_passed",
-            extra={"blocking_gates": req.blocking_gates},
-        )
-    current = repository.get_alias(session, req.model_name)  # locked above
-    previous = current.version if current else None
-    move_champion(
-        session,
-        actor,
-        name=req.model_name,
-        version=req.version,
-        via="promote",
-        reason=req.justification,
-        request_id=req.id,
-    )
-    bake = policy_at(session, req.policy_version).document.bake
-    now = utcnow()
-    req.state, req.promoted_at, req.promoted_by = "promoted", now, actor.name
-    req.previous_version, req.updated_at = previous, now
-    req.bake_state = "baking" if bake.enabled else None
-    req.bake_until = now + bake.period if bake.enabled else None
-    session.flush()
-    record_event(
-        session,
-        actor,
-        "promotion.request.promoted",
-        req,
-        before={"state": "approved", "champion": previous},
-        after={
-            "state": "promoted",
-            "champion": req.version,
-            "artifact_sha256": version.artifact_sha256,
-        },
-        auto=auto,
-        bake_until=req.bake_until,
-    )
-    return req
-
-
-# --- reads -------------------------------------------------------------------------------------
-
-
-def describe(session: Session, req: PromotionRequest) -> dict[str, Any]:
-    """A request with its binding and every decision, as the API shows it."""
-    decisions = repo.approvals(session, req.id)
-    doc = {c.name: getattr(req, c.name) for c in PromotionRequest.__table__.columns}
-    doc["binding"] = asdict(binding_of(req))
-    doc["gates"] = gate_verdicts.as_shown(req.gates, req.override)
-    doc["blocking_gates"] = [g["name"] for g in doc["gates"] if g["blocking"]]
-    doc["approvals_live"] = sum(
-        1 for a in decisions if a.decision == "approve" and a.voided_at is None
-    )
-    doc["approvals"] = [
-        {
-            "reviewer": a.reviewer,
-            "decision": a.decision,
-            "comment": a.comment,
-            "decided_at": a.decided_at,
-            "binding": asdict(
-                Binding(
-                    a.artifact_sha256,
-                    a.metrics_sha256,
-                    a.policy_version,
-                    a.champion_version,
-                    a.evidence_sha256,
-                )
-            ),
-            "voided_at": a.voided_at,
-            "void_reason": a.void_reason,
-        }
-        for a in decisions
-    ]
-    return doc
-
-
-def describe_by_id(session: Session, request_id: uuid.UUID) -> dict[str, Any]:
-    return describe(session, get_request(session, request_id))
-
-
-def list_requests(
-    session: Session, *, name: str | None, state: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    if name is not None:
-        service.get_model(session, name)
-    rows = repo.list_requests(session, name=name, state=state, limit=limit, offset=offset)
-    return [describe(session, r) for r in rows]

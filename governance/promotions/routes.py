@@ -13,7 +13,14 @@ from core.auth import Principal, Role
 from core.bounds import INT32_MAX, INT64_MAX
 from core.http import Admin, AppSettings, DbSession, Producer, Reviewer, Viewer, require
 from governance.bake import guard, signals
-from governance.promotions import approvals, overrides, policy_versions, requests
+from governance.promotions import (
+    approvals,
+    overrides,
+    policy_versions,
+    promotion,
+    requests,
+    views,
+)
 from governance.promotions import rollback as rollbacks
 from governance.promotions.models import PromotionRequest
 from governance.promotions.schemas import (
@@ -47,7 +54,7 @@ _YAML_BODY: dict[str, Any] = {
 
 
 def _request_doc(session: Session, req: PromotionRequest) -> PromotionRequestRead:
-    return PromotionRequestRead.model_validate(requests.describe(session, req))
+    return PromotionRequestRead.model_validate(views.describe(session, req))
 
 
 # --- policy ----------------------------------------------------------------------------------
@@ -116,7 +123,7 @@ def open_request(
         settings=settings,
     )
     response.headers["Location"] = f"/promotion-requests/{req.id}"
-    return PromotionRequestRead.model_validate(requests.describe(session, req))
+    return PromotionRequestRead.model_validate(views.describe(session, req))
 
 
 @router.get("/promotion-requests", response_model=list[PromotionRequestRead])
@@ -129,14 +136,14 @@ def list_requests(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[PromotionRequestRead]:
     """Promotion requests, newest first, by model and state."""
-    rows = requests.list_requests(session, name=model, state=state, limit=limit, offset=offset)
+    rows = views.list_requests(session, name=model, state=state, limit=limit, offset=offset)
     return [PromotionRequestRead.model_validate(r) for r in rows]
 
 
 @router.get("/promotion-requests/{request_id}", response_model=PromotionRequestRead)
 def get_request(request_id: RequestId, session: DbSession, _: Viewer) -> PromotionRequestRead:
     """One request with its gate results, binding and every decision."""
-    return PromotionRequestRead.model_validate(requests.describe_by_id(session, request_id))
+    return PromotionRequestRead.model_validate(views.describe_by_id(session, request_id))
 
 
 @router.post(
@@ -210,7 +217,7 @@ def promote(
     settings: AppSettings,
 ) -> PromotionRequestRead:
     """Make an approved version the champion; serving swaps to it within seconds."""
-    result = requests.promote(session, actor, request_id=request_id, settings=settings)
+    result = promotion.promote(session, actor, request_id=request_id, settings=settings)
     return _request_doc(session, result)
 
 
