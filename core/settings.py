@@ -215,6 +215,13 @@ class Settings(BaseSettings):
     ranker_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often serving checks the registry for a new champion."
     )
+    ranker_feature_refresh_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often (process clock) serving rebuilds the champion's online features "
+        "from the accepted batches that arrived since, over a window as long as its training "
+        "window; 0 serves the artifact's snapshot unchanged.",
+    )
     ranker_threads: int = Field(
         default=1, ge=1, le=64, description="Torch intra-op threads for scoring requests."
     )

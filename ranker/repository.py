@@ -33,6 +33,20 @@ def feed_batches(
     return list(session.scalars(stmt))
 
 
+def newest_feed_batch_at(
+    session: Session, contract_ids: Sequence[str], *, until: datetime
+) -> datetime | None:
+    """When the newest non-rejected batch with accepted rows of these contracts arrived, among
+    those that had arrived by `until` (None when there is none)."""
+    stmt = select(func.max(Batch.received_at)).where(
+        Batch.contract_id.in_(list(contract_ids)),
+        Batch.status != "rejected",
+        Batch.rows_accepted > 0,
+        Batch.received_at <= until,
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
 def batches_by_id(session: Session, ids: Sequence[uuid.UUID]) -> list[Batch]:
     if not ids:
         return []

@@ -94,6 +94,9 @@ def rank_status(request: Request, _: Viewer) -> ServingStatus:
         loaded_at=current.loaded_at if current else None,
         swaps=serving.holder.swaps,
         last_error=serving.holder.last_error,
+        features_as_of=current.features_as_of if current else None,
+        feature_refreshes=current.feature_refreshes if current else 0,
+        last_feature_error=serving.holder.last_feature_error,
         pending_predictions=logger.pending_rows if logger else 0,
         written_predictions=logger.written_rows if logger else 0,
     )

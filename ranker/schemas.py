@@ -94,6 +94,17 @@ class ServingStatus(ResponseModel):
     loaded_at: datetime | None = Field(default=None, description="When it was loaded.")
     swaps: int = Field(description="Models loaded since start.")
     last_error: str | None = Field(default=None, description="Why a champion was refused.")
+    features_as_of: datetime | None = Field(
+        default=None,
+        description="The served online features count accepted data up to this moment (the "
+        "end of the training window until the first refresh).",
+    )
+    feature_refreshes: int = Field(
+        default=0, description="Times the served version's online features were rebuilt."
+    )
+    last_feature_error: str | None = Field(
+        default=None, description="Why the last feature refresh failed (the features served stay)."
+    )
     pending_predictions: int = Field(description="Predictions waiting to be written.")
     written_predictions: int = Field(description="Predictions written since start.")
 

@@ -3,7 +3,9 @@
 A request takes the current `ServedModel` once and scores with it to the end, so swapping the
 holder's reference never disturbs a request in flight; the old model is freed when the last
 request using it finishes. Loading happens on a watcher thread that polls the registry (via a
-resolver handed in by the caller, so ranker does not depend on governance).
+resolver handed in by the caller, so ranker does not depend on governance). The same thread
+rebuilds the served model's online features on a cadence of the process clock when newer
+accepted data has landed (`ranker.feature_refresh`), swapped in the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import numpy as np
 from core.clock import utcnow
 from ranker import artifact
 from ranker.encoding import FeatureSpec, transform_numeric
+from ranker.feature_refresh import SnapshotLoader
 from ranker.online import Context, OnlineFeatures
 from ranker.snapshot import Snapshot
 
@@ -49,10 +52,22 @@ class ServedModel:
 
         self.ref = ref
         self.model, self.spec = model_from_payload(payload)
-        self.features = OnlineFeatures(Snapshot.from_payload(payload["snapshot"]), self.spec)
+        snapshot = Snapshot.from_payload(payload["snapshot"])
+        self.features = OnlineFeatures(snapshot, self.spec)
+        self.features_as_of = _moment(snapshot.as_of_us)
+        self.features_checked_at: datetime | None = None
+        self.feature_refreshes = 0
+        self.history = _training_length(payload)
         self.scorer = self._traced()
         self.feature_names: list[str] = [i["name"] for i in payload["signature"]["inputs"]]
         self.loaded_at: datetime = utcnow()
+
+    def use_snapshot(self, snapshot: Snapshot) -> None:
+        """Serve newer online features: one reference swap, so a request in flight (which took
+        `features` once) finishes with the ones it started with."""
+        self.features = OnlineFeatures(snapshot, self.spec)
+        self.features_as_of = _moment(snapshot.as_of_us)
+        self.feature_refreshes += 1
 
     @property
     def feature_spec(self) -> FeatureSpec:
@@ -82,11 +97,25 @@ class ServedModel:
         """Click probabilities in input order, and the raw numeric features behind them."""
         import torch
 
-        raw, cat = self.features.compute(user_id, item_ids, ctx)
+        features = self.features  # once: a refresh may swap it mid-request
+        raw, cat = features.compute(user_id, item_ids, ctx)
         with torch.inference_mode():
             logits = self.scorer(torch.from_numpy(transform_numeric(raw)), torch.from_numpy(cat))
         scores = 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64)))
         return scores, raw
+
+
+def _moment(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
+def _training_length(payload: dict[str, Any]) -> timedelta | None:
+    """How much history the model's features were computed from (its training window)."""
+    window = payload.get("training", {}).get("window")
+    if not window:
+        return None
+    start, end = (datetime.fromisoformat(v) for v in window)
+    return end - start
 
 
 def load(ref: ArtifactRef, data_dir: Path) -> ServedModel:
@@ -106,12 +135,16 @@ class ModelHolder:
         poll_seconds: float = 1.0,
         threads: int = 1,
         on_refused: Callable[[ArtifactRef, Exception], None] | None = None,
+        load_features: SnapshotLoader | None = None,
+        feature_refresh_seconds: float = 0.0,
     ) -> None:
         self._resolve = resolve
         self._data_dir = data_dir
         self._poll = poll_seconds
         self._threads = threads
         self._on_refused = on_refused
+        self._load_features = load_features
+        self._feature_every = timedelta(seconds=feature_refresh_seconds)
         self._current: ServedModel | None = None
         self._refused: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
@@ -122,6 +155,8 @@ class ModelHolder:
         self.swaps = 0
         self.checked_at: datetime | None = None  # last time the registry answered
         self.last_load_seconds: float | None = None  # how long the last swap took to load
+        self.last_feature_error: str | None = None
+        self.last_feature_seconds: float | None = None  # how long the last refresh took
 
     @property
     def poll_seconds(self) -> float:
@@ -165,6 +200,36 @@ class ModelHolder:
             log.info("serving %s v%s", ref.model_name, ref.version)
             return model
 
+    def refresh_features(self) -> bool:
+        """Rebuild the served model's features once `feature_refresh_seconds` of the process
+        clock have passed since they were built (or last checked) and newer accepted data
+        exists; True when new features are served. A failure keeps the current ones."""
+        model = self._current
+        if model is None or self._load_features is None or model.history is None:
+            return False
+        if self._feature_every <= timedelta(0):
+            return False
+        now = utcnow()
+        last = max(model.features_as_of, model.features_checked_at or model.features_as_of)
+        if now < last + self._feature_every:
+            return False
+        with self._lock:
+            model.features_checked_at = now
+            started = time.perf_counter()
+            try:
+                snapshot = self._load_features(model.spec, model.history, model.features_as_of, now)
+            except Exception as exc:  # stale features beat no ranking: keep serving these
+                self.last_feature_error = f"feature refresh failed: {type(exc).__name__}: {exc}"
+                log.warning("cannot refresh the serving features: %s", exc)
+                return False
+            if snapshot is None:
+                return False
+            model.use_snapshot(snapshot)
+            self.last_feature_seconds = time.perf_counter() - started
+            self.last_feature_error = None
+            log.info("serving features as of %s", model.features_as_of.isoformat())
+            return True
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._watch, name="ranker-champion", daemon=True)
         self._thread.start()
@@ -175,6 +240,7 @@ class ModelHolder:
         torch.set_num_threads(self._threads)
         while not self._stop.is_set():
             self.refresh()
+            self.refresh_features()
             self._stop.wait(self._poll)
 
     def stop(self) -> None:

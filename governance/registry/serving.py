@@ -17,6 +17,7 @@ from core import audit
 from core.db import unit_of_work
 from core.settings import Settings
 from governance.registry.service import champion_ref
+from ranker.feature_refresh import snapshot_loader
 from ranker.predlog import PredictionLogger
 from ranker.serving import ArtifactRef, ModelHolder
 
@@ -79,6 +80,8 @@ def start_ranker_serving(
         poll_seconds=settings.ranker_poll_seconds,
         threads=settings.ranker_threads,
         on_refused=refusal_recorder(sessions),
+        load_features=snapshot_loader(sessions),
+        feature_refresh_seconds=settings.ranker_feature_refresh_seconds,
     )
     logger = (
         PredictionLogger(

@@ -5,15 +5,18 @@ approvals, and where the version stands."""
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from checks import repository as checks_repo
 from core.settings import Settings
 from governance.promotions import gate_verdicts, gates
 from governance.promotions import repository as repo
 from governance.promotions.models import PromotionRequest
 from governance.registry import repository, service
+from governance.reports import card_facts
 
 INTENDED_USE = (
     "Ranks candidate feed items for one user by the predicted probability of a click "
@@ -96,24 +99,34 @@ def _comparison(evaluation: dict[str, Any] | None) -> list[str]:
 def _training(session: Session, version: Any, settings: Settings) -> list[str]:
     ctx = gates.Context(version, None, settings.data_dir, settings.lineage_namespace)
     batches, upstream = gates.training_batches(session, ctx)
+    ids = [uuid.UUID(b["batch_id"]) for b in batches if not b.get("problem")]
+    received = {str(b.id): b.received_at for b in checks_repo.batches_by_id(session, ids)}
+    summary = card_facts.summarize_batches(batches, received)
     window = (version.params or {}).get("window")
     lines = [f"Training window: {' .. '.join(window)}." if window else "", ""]
     contracts = [f"{c} {v}" for c, vs in version.contract_versions.items() for v in vs]
     lines += [f"Contract versions: {', '.join(contracts)}."]
     lines += [f"Upstream datasets: {', '.join(upstream)}.", ""]
+    lines += [card_facts.describe_batches(summary), ""]
+    for contract, (first, last) in sorted(summary.windows.items()):
+        url = card_facts.batches_link(settings.public_url, contract, first, last)
+        lines.append(f"- {contract} batches of the window: [{url}]({url})")
+    lines.append(
+        f"- the exact batch ids: `GET /models/{version.model_name}/versions/{version.version}` "
+        "(`training_data`)"
+    )
+    if not summary.problems:
+        return lines
+    shown = summary.problems[: card_facts.MAX_PROBLEM_ROWS]
     rows = [
-        [
-            b["batch_id"][:8],
-            b["contract_id"],
-            b["contract_version"],
-            b["status"] or "unchecked",
-            _num(b["quarantine_rate"], 3),
-            str(b["check_run"] or "-")[:8],
-        ]
-        for b in batches
+        [b["batch_id"], b["contract_id"], b["contract_version"], b.get("problem") or "unchecked"]
+        for b in shown
     ]
-    head = ["batch", "contract", "version", "check", "quarantined", "check run"]
-    return lines + _table(head, rows)
+    lines += ["", "Batches driftgate cannot vouch for:", ""]
+    lines += _table(["batch", "contract", "version", "problem"], rows)
+    if len(summary.problems) > len(shown):
+        lines.append(f"… and {len(summary.problems) - len(shown)} more.")
+    return lines
 
 
 def _gates(req: PromotionRequest | None) -> list[str]:
@@ -170,7 +183,9 @@ def model_card(session: Session, *, name: str, version: int, settings: Settings)
     alias = repository.get_alias(session, name)
     requests = repo.requests_of_version(session, name, version)
     latest = requests[-1] if requests else None
-    status = "the champion (served)" if alias and alias.version == version else "not served"
+    status = card_facts.serving_status(
+        version, alias.version if alias else None, repository.champion_changes(session, name)
+    )
     sig = row.signature.get("inputs", [])
     lines = [
         f"# Model card: {name} v{version}",
