@@ -94,6 +94,7 @@ def _mount_routers(app: FastAPI) -> None:
     from governance.promotions.routes import router as promotions
     from governance.registry.routes import router as models
     from governance.reports.routes import router as model_reports
+    from incidents.runbook_routes import router as runbooks
     from lineage.routes import router as lineage
     from monitors.routes import router as monitors
     from ranker.routes import router as ranking
@@ -107,6 +108,7 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(models)
     app.include_router(promotions)
     app.include_router(model_reports)
+    app.include_router(runbooks)
     app.include_router(metrics.router)
 
 

@@ -1,6 +1,8 @@
 """Which runbook an alert or an incident source calls for, and where runbooks live.
 
-One runbook per alert kind and failure class, each a Markdown file `docs/runbooks/<name>.md`.
+One runbook per alert kind and failure class, each a Markdown file `docs/runbooks/<name>.md`
+(read by `read_runbook`, the one function here that touches the disk, and only for a name in
+`RUNBOOKS`: a request's path never reaches the filesystem).
 The mapping is pure (no session, no I/O): an alert's SLO kind and the evidence it already
 carries decide it, so the alert, its notification and the incident it opens all name the
 same runbook. The evidence is scanned rather than addressed by path, so the drift evidence's
@@ -12,8 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from core.errors import NotFound
 
 RUNBOOKS: tuple[str, ...] = (
     "bad-batch-schema-break",
@@ -45,6 +50,51 @@ SOURCE_RUNBOOKS = {
     "audit": "audit-chain-broken",
 }
 LABEL_KINDS = ("label_coverage", "label_freshness", "labels")
+
+
+class RunbookNotFound(NotFound):
+    type_slug = "runbook-not-found"
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """A runbook file: its title (first heading), what it applies to, and its Markdown."""
+
+    name: str
+    title: str
+    applies_to: str
+    markdown: str
+
+
+def read_runbook(name: str) -> Runbook:
+    """The runbook of this name; RunbookNotFound for any other name or a missing file."""
+    try:
+        path = runbook_path(name)
+        text = path.read_text(encoding="utf-8")
+    except (ValueError, OSError):
+        raise RunbookNotFound(
+            f"no runbook named {name[:100]!r}; known: {', '.join(RUNBOOKS)}",
+            field="name",
+            rule="known_runbook",
+        ) from None
+    return Runbook(name, _title(text, name), _applies_to(text), text)
+
+
+def list_runbooks() -> list[Runbook]:
+    """Every runbook, in the catalog's order."""
+    return [read_runbook(name) for name in RUNBOOKS]
+
+
+def _title(text: str, default: str) -> str:
+    first = next((line for line in text.splitlines() if line.startswith("# ")), None)
+    return first[2:].strip() if first else default
+
+
+def _applies_to(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("Applies to:"):
+            return line.removeprefix("Applies to:").strip()
+    return ""
 
 
 def is_runbook(name: str) -> bool:

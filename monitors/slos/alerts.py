@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.jsonsafe import jsonsafe
 from core.settings import Settings
+from incidents import runbooks
 from monitors.errors import AlertNotFound
 from monitors.notify import repository as notify_repository
 from monitors.notify.models import Notification
@@ -100,7 +101,7 @@ def _burning(
             summary="",
             burn_rates={},
             evidence={},
-            runbook_url=slo.runbook_url or DEFAULT_RUNBOOK.format(kind=slo.kind),
+            runbook_url=slo.runbook_url or _runbook_url(slo, shown, settings),
         )
         session.add(alert)
         session.flush()
@@ -118,6 +119,12 @@ def _burning(
         enqueue(session, alert, slo, "firing", now, settings)
     session.flush()
     return changes
+
+
+def _runbook_url(slo: Slo, shown: dict[str, Any], settings: Settings) -> str:
+    """The served runbook the alert's kind and evidence call for (`docs/runbooks/`)."""
+    name = runbooks.runbook_for_alert(slo.kind, jsonsafe(shown))
+    return runbooks.runbook_url(settings.public_url, name) or DEFAULT_RUNBOOK.format(kind=slo.kind)
 
 
 def _summary(slo: Slo, severity: str, evaluation: SloEvaluation) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from checks import repository as checks_repository
+from incidents.runbooks import field_signals
 from monitors.drift import repository as drift_repository
 from monitors.drift.models import DriftWindow
 from monitors.drift.service import MAX_WINDOWS
@@ -90,6 +91,12 @@ def _drift_window(w: DriftWindow, contract: str | None, base_url: str) -> dict[s
             name for name, f in (doc.get("fields") or {}).items() if f.get("severity") == "alert"
         ),
         "reason": doc.get("reason"),
+        # what kind of drift each alerting field shows: picks the runbook (null spike, ...)
+        "signals": {
+            name: field_signals(f)
+            for name, f in (doc.get("fields") or {}).items()
+            if f.get("severity") == "alert"
+        },
         "batches": w.batches,
         "reference": doc.get("reference"),
         # each batch of the window on its own: `count` asks for all of them (up to the API's

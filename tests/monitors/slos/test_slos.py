@@ -137,7 +137,7 @@ def test_page_fires_once_per_slo_and_severity_and_resolves_when_burn_stops(
         select(AlertEvent.to_state).where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.id)
     ).all()
     assert history == ["pending", "firing", "resolved"]
-    assert alert.runbook_url == "docs/monitors.md#runbook-batch_pass_rate"
+    assert alert.runbook_url == f"{settings.public_url}/runbooks/bad-batch-schema-break"
     assert alert.evidence["batches"][0]["status"] == "rejected"
     assert alert.evidence["batches"][0]["url"].startswith(settings.public_url + "/batches/")
 
