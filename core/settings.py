@@ -259,6 +259,29 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Real seconds between bake guard passes."
     )
 
+    # --- incidents: what opens one automatically, and what joins an open one ---
+    incident_batch_failure_burst: int = Field(
+        default=3,
+        ge=1,
+        description="Failing batches (rejected, or quarantine-heavy) of one contract within "
+        "incident_batch_failure_window_minutes that open an incident.",
+    )
+    incident_batch_failure_window_minutes: float = Field(
+        default=30.0, gt=0, description="Window in which failing batches count as a burst."
+    )
+    incident_batch_quarantine_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="A quarantined batch counts as failing from this share of quarantined rows.",
+    )
+    incident_group_window_minutes: float = Field(
+        default=120.0,
+        gt=0,
+        description="A signal joins an open incident whose datasets (or model versions "
+        "downstream of them) overlap and that had a signal this recently.",
+    )
+
     # --- faults and load: database timeouts, crash leftovers, rate limits, load shedding ---
     db_connect_timeout_seconds: int = Field(
         default=5, ge=1, le=300, description="Give up opening a database connection after this."
