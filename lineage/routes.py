@@ -166,10 +166,10 @@ async def ingest(request: Request, writer: GroupCommitWriter) -> Response:
         raise
     # The writer authorizes the token in the transaction that writes the event.
     result = await writer.submit(token, event)
-    return Response(
-        status_code=status.HTTP_201_CREATED,
-        headers={"Lineage-Duplicate": "true" if result.duplicate else "false"},
-    )
+    headers = {"Lineage-Duplicate": "true" if result.duplicate else "false"}
+    if event.lenient:  # accepted as Marquez would; the audit entry lists the paths
+        headers["Lineage-Lenient"] = str(len(event.lenient))
+    return Response(status_code=status.HTTP_201_CREATED, headers=headers)
 
 
 def _prepare(raw: bytes, namespace: str) -> service.PreparedEvent:

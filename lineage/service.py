@@ -22,6 +22,7 @@ from core.clock import utcnow
 from lineage import ingest_repository
 from lineage.errors import InvalidLineageEvent, ReservedNamespace
 from lineage.extract import EventRows, extract
+from lineage.lenient import lenient_paths
 from lineage.validate import validate_event
 
 
@@ -40,6 +41,8 @@ class PreparedEvent:
     kind: str
     rows: EventRows
     event_json: str  # its part of the store's statement (`ingest_repository.event_json`)
+    # What the spec requires and the event leaves out, accepted as Marquez does (`lenient`).
+    lenient: tuple[str, ...] = ()
 
 
 def prepare_event(
@@ -54,7 +57,9 @@ def prepare_event(
     rows = extract(document, kind)
     if reserved_namespace is not None:
         refuse_reserved(document, rows, reserved_namespace)
-    return PreparedEvent(kind, rows, ingest_repository.event_json(rows))
+    return PreparedEvent(
+        kind, rows, ingest_repository.event_json(rows), lenient_paths(document, kind)
+    )
 
 
 def refuse_reserved(document: Any, rows: EventRows, namespace: str) -> None:
@@ -93,6 +98,20 @@ def refuse_reserved(document: Any, rows: EventRows, namespace: str) -> None:
                 "by driftgate: reference it by namespace and name; per-run `inputFacets` are fine",
                 f"$.inputs[{i}].facets",
             )
+    # A symlink makes its target the same graph node as the dataset declaring it
+    # (`lineage.symlinks`): one into driftgate's namespace would take over driftgate's node.
+    datasets = [("dataset", document.get("dataset"))] if rows.kind == "DatasetEvent" else []
+    for key in ("inputs", "outputs"):
+        datasets += [(f"{key}[{i}]", d) for i, d in enumerate(document.get(key) or [])]
+    for where, dataset in datasets:
+        link = ((dataset or {}).get("facets") or {}).get("symlinks") or {}
+        for j, target in enumerate(link.get("identifiers") or []):
+            if isinstance(target, dict) and target.get("namespace") == namespace:
+                _reserved(
+                    f"a symlink may not name a dataset in the namespace {namespace!r}: it would "
+                    "merge your dataset into driftgate's own",
+                    f"$.{where}.facets.symlinks.identifiers[{j}].namespace",
+                )
 
 
 def _reserved(detail: str, field: str) -> None:
@@ -187,6 +206,7 @@ def _audit_entry(actor: str, event: PreparedEvent) -> audit.AuditEntry:
             "job": "/".join(rows.job) if rows.job else None,
             "inputs": sum(1 for e in rows.io if e["direction"] == "in"),
             "outputs": sum(1 for e in rows.io if e["direction"] == "out"),
+            **({"lenient": list(event.lenient)} if event.lenient else {}),
         },
     )
 

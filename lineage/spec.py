@@ -109,11 +109,20 @@ _FACET_MAPS: dict[tuple[type, str], dict[str, type]] = {
     (base.InputDataset, "inputFacets"): INPUT_FACETS,
     (base.OutputDataset, "outputFacets"): OUTPUT_FACETS,
 }
-# Required by the spec although the generated classes default them.
+# Required by the spec although the generated classes default them. The base facet's
+# `_producer`/`_schemaURL` are not restored: Marquez accepts facets without them (hand-written
+# events, the dbt/Spark/Flink integrations' test templates), and so does ingest, which records
+# each such omission (`lineage.lenient`). The event's own `producer`/`schemaURL` stay required.
 _SPEC_REQUIRED: dict[type, tuple[str, ...]] = {
     base.BaseEvent: ("eventTime", "producer", "schemaURL"),
-    base.BaseFacet: ("_producer", "_schemaURL"),
 }
+# Required by the spec, optional at ingest as in Marquez (recorded by `lineage.lenient`).
+_LENIENT_OPTIONAL: frozenset[tuple[type, str]] = frozenset(
+    {
+        (data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet, "columnMetrics"),
+        (data_quality_metrics_dataset.DataQualityMetricsDatasetFacet, "columnMetrics"),
+    }
+)
 _FORMATS = {
     (base.Run, "runId"): "uuid",
     (parent_run.Run, "runId"): "uuid",  # the store keeps a run's parent as a UUID
@@ -156,7 +165,7 @@ class _SchemaBuilder:
             if fmt is not None:
                 schema = {**schema, "format": _FORMATS[fmt]}
             properties[field.name] = schema
-            if field.default is attr.NOTHING:
+            if field.default is attr.NOTHING and (cls, field.name) not in _LENIENT_OPTIONAL:
                 required.append(field.name)
         for klass in cls.__mro__:
             required += [n for n in _SPEC_REQUIRED.get(klass, ()) if n not in required]
