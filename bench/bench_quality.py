@@ -13,10 +13,19 @@ compares per window:
 
 * realized AUC and CTR (the labels) with the estimate from calibrated scores, from raw scores,
   and from the generator's true click probabilities (an oracle CBPE: its error is the sampling
-  noise of the realized figures, the floor any label-free estimate has on windows this size).
+  noise of the realized figures, the floor any label-free estimate has on windows this size);
+* a rolling recalibration (`roll`): the isotonic map refitted for every window on the labelled
+  predictions of the day ending `--roll-lag` (the attribution window) before it starts, the
+  freshest labels that are complete when the window is estimated.
+
+The serving features are either `frozen` (the artifact's snapshot, as of the end of training)
+or `refreshed` (rebuilt hourly from the accepted feed batches that landed since, as
+`ranker_feature_refresh_seconds` does): the feed keeps being posted through the contracts for
+the whole serving period, received when the producer delivers it.
 
 Windows inside the reference period are left out (their calibration is in-sample).
 Usage: python bench/bench_quality.py [--seeds 11 12 13] [--rps 0.05] [--days 1 2 2]
+       [--features frozen refreshed]
 """
 
 from __future__ import annotations
@@ -64,8 +73,9 @@ def _db_url(server: str, name: str) -> str:
     return server.rsplit("/", 1)[0] + f"/{name}"
 
 
-def prepare_template(server: str, config: Any, data_dir: Path) -> str:
-    """A database with the feed posted and version 1 trained, registered and champion."""
+def prepare_template(server: str, config: Any, data_dir: Path, feed_to: datetime) -> str:
+    """A database with the feed posted until `feed_to` (batches received when delivered) and
+    version 1 trained on its first TRAIN_DAYS, registered and champion."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
@@ -88,7 +98,7 @@ def prepare_template(server: str, config: Any, data_dir: Path) -> str:
         config=config,
         origin=ORIGIN,
         start=ORIGIN,
-        end=end,
+        end=feed_to,
         data_dir=data_dir,
     )
     train_and_register(
@@ -158,7 +168,15 @@ def simulator_class() -> Any:
 
 
 def run_traffic(
-    url: str, data_dir: Path, config: Any, *, seed: int, t0: datetime, hours: float, args: Any
+    url: str,
+    data_dir: Path,
+    config: Any,
+    *,
+    seed: int,
+    t0: datetime,
+    hours: float,
+    args: Any,
+    refresh_seconds: float,
 ) -> tuple[Truth, dict[str, Any]]:
     from fastapi.testclient import TestClient
     from sqlalchemy import create_engine
@@ -174,7 +192,12 @@ def run_traffic(
         token = create_token(s, CLI_OPERATOR, name="bench", role=Role.producer, prefix="dg_")
     engine.dispose()
     settings = Settings.model_validate(
-        {"data_dir": data_dir, "monitor_runner": False, "ranker_poll_seconds": 0.1}
+        {
+            "data_dir": data_dir,
+            "monitor_runner": False,
+            "ranker_poll_seconds": 0.1,
+            "ranker_feature_refresh_seconds": refresh_seconds,
+        }
     )
     clock, previous = SimulatedClock(t0), get_clock()
     set_clock(clock)
@@ -193,9 +216,13 @@ def run_traffic(
             sim.truth = Truth()
             report = sim.run(t0, hours, args.rps)
             sim.deliver_all(t0 + timedelta(hours=hours + 80))  # late clicks too (cap 72 h)
+            status = client.get("/rank/status", headers=headers).json()
     finally:
         set_clock(previous)
-    return sim.truth, report.summary()
+    summary = report.summary()
+    summary["feature_refreshes"] = status.get("feature_refreshes")
+    summary["features_as_of"] = status.get("features_as_of")
+    return sim.truth, summary
 
 
 def expected_auc_by_score(scores: np.ndarray, p: np.ndarray) -> float:
@@ -217,8 +244,10 @@ def evaluate_windows(
     window: str,
     at: datetime,
     reference: str,
+    roll: dict[float, tuple[float | None, float]],
 ) -> list[dict[str, Any]]:
-    """Realized vs estimated per window, read through the quality service as the API does."""
+    """Realized vs estimated per window, read through the quality service as the API does;
+    `roll` holds the rolling recalibration's (AUC, CTR) per window start (epoch µs)."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
@@ -270,7 +299,47 @@ def evaluate_windows(
                 "calibration": w["calibration"]["versions"][0],
             }
         )
+        if w0 in roll and roll[w0][0] is not None:
+            rows[-1]["auc_roll"], rows[-1]["ctr_roll"] = roll[w0]
     return rows
+
+
+def labelled(url: str, start: datetime, end: datetime) -> np.ndarray:
+    """(served µs, score, clicked) of every labelled prediction served in [start, end)."""
+    with psycopg.connect(_libpq(url)) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM p.served_at) * 1e6, p.score, l.clicked::int "
+            "FROM predictions p JOIN prediction_labels l USING (prediction_id) "
+            "WHERE p.served_at >= %s AND p.served_at < %s",
+            (start, end),
+        ).fetchall()
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def rolling_estimates(
+    url: str, start: datetime, end: datetime, window: str, *, lag: timedelta, span: timedelta
+) -> dict[float, tuple[float | None, float]]:
+    """Per window of [start, end): CBPE with an isotonic map fitted on the labelled predictions
+    served in [window start - lag - span, window start - lag) (option B: recalibrate on the
+    freshest complete labels instead of the version's first day)."""
+    from contracts.durations import parse_duration
+    from monitors.quality import calibration, metrics
+
+    data = labelled(url, start - lag - span, end)
+    served, scores, labels = data[:, 0], data[:, 1], data[:, 2] > 0
+    length = parse_duration(window)
+    out: dict[float, tuple[float | None, float]] = {}
+    w0 = start
+    while w0 < end:
+        a, b = w0.timestamp() * 1e6, (w0 + length).timestamp() * 1e6
+        f0, f1 = (w0 - lag - span).timestamp() * 1e6, (w0 - lag).timestamp() * 1e6
+        fit_mask, mask = (served >= f0) & (served < f1), (served >= a) & (served < b)
+        if fit_mask.any() and mask.any():
+            fit = calibration.fit_isotonic(scores[fit_mask], labels[fit_mask])
+            p = fit.apply(scores[mask])
+            out[a] = (metrics.expected_auc(p), float(p.mean()))
+        w0 += length
+    return out
 
 
 def reference_heldout(
@@ -322,7 +391,7 @@ def errors(rows: list[dict[str, Any]]) -> dict[str, float]:
     ctr = np.array([r["ctr"] for r in rows])
     out["auc"] = float(auc.mean())
     out["ctr"] = float(ctr.mean())
-    for kind in ("raw", "cal", "oracle"):
+    for kind in ("raw", "cal", "roll", "oracle"):
         if f"auc_{kind}" not in rows[0]:
             continue
         a = np.abs(np.array([r[f"auc_{kind}"] for r in rows]) - auc)
@@ -341,6 +410,16 @@ def main() -> None:
     parser.add_argument(
         "--days", type=float, nargs=3, default=[1, 2, 2], metavar=("REF", "CLEAN", "SHIFT")
     )
+    parser.add_argument(
+        "--features",
+        nargs="+",
+        choices=["frozen", "refreshed"],
+        default=["frozen", "refreshed"],
+        help="Serving features: the artifact's snapshot, or rebuilt hourly from the feed.",
+    )
+    parser.add_argument(
+        "--roll-lag", type=float, default=6.0, help="Hours between the rolling fit and a window."
+    )
     parser.add_argument("--json", type=Path, help="Write every window's figures here.")
     parser.add_argument("--keep", action="store_true", help="Keep the databases (to inspect).")
     args = parser.parse_args()
@@ -358,20 +437,25 @@ def main() -> None:
     )
     data_dir = Path(tempfile.mkdtemp(prefix="driftgate-bench-quality-"))
     t = time.perf_counter()
-    template = prepare_template(server, config, data_dir)
+    template = prepare_template(server, config, data_dir, serve_to)
     print(f"setup: feed posted and champion trained in {time.perf_counter() - t:.0f} s")
     results: dict[str, Any] = {"config": vars(args) | {"json": None}, "runs": []}
     try:
         for seed in args.seeds:
-            run = one_seed(
-                server, template, data_dir, config, seed, serve_from, shift_at, serve_to, args
-            )
-            results["runs"].append(run)
+            for features in args.features:
+                run = one_seed(
+                    server, template, data_dir, config, seed, serve_from, shift_at, serve_to,
+                    args, features,
+                )  # fmt: skip
+                results["runs"].append(run)
+                if args.json:  # each run as it ends: a long bench may be cut short
+                    args.json.write_text(json.dumps(results, default=str, indent=1))
     finally:
         if not args.keep:
             with psycopg.connect(_libpq(server), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
     summarize(results["runs"])
+    summarize_days(results["runs"])
     if args.json:
         args.json.write_text(json.dumps(results, default=str, indent=1))
 
@@ -386,10 +470,11 @@ def one_seed(
     shift_at: datetime,
     serve_to: datetime,
     args: Any,
+    features: str,
 ) -> dict[str, Any]:
     from contracts.durations import parse_duration
 
-    name = f"{template}_s{seed}"
+    name = f"{template}_s{seed}_{features}"
     with psycopg.connect(_libpq(server), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     url = _db_url(server, name)
@@ -399,20 +484,29 @@ def one_seed(
         # the copies share the data directory: the registered artifact must live in it (the
         # audit checkpoint there may then warn that a copy's chain differs; harmless here)
         truth, summary = run_traffic(
-            url, data_dir, config, seed=seed, t0=serve_from, hours=hours, args=args
-        )
+            url, data_dir, config, seed=seed, t0=serve_from, hours=hours, args=args,
+            refresh_seconds=3600.0 if features == "refreshed" else 0.0,
+        )  # fmt: skip
         wall = time.perf_counter() - t
         at = serve_to + timedelta(days=5)
         reference = f"PT{round(args.days[0] * 24)}H"
-        out: dict[str, Any] = {"seed": seed, "traffic": summary, "wall_seconds": round(wall, 1)}
+        out: dict[str, Any] = {
+            "seed": seed,
+            "features": features,
+            "traffic": summary,
+            "wall_seconds": round(wall, 1),
+        }
+        lag, span = timedelta(hours=args.roll_lag), timedelta(days=1)
         for window in ("PT1H", "P1D"):
             for part, (a, b) in {
                 "clean": (serve_from, shift_at),
                 "shift": (shift_at, serve_to),
             }.items():
+                roll = rolling_estimates(url, a, b, window, lag=lag, span=span)
                 rows = evaluate_windows(
-                    url, truth, start=a, end=b, window=window, at=at, reference=reference
-                )
+                    url, truth, start=a, end=b, window=window, at=at, reference=reference,
+                    roll=roll,
+                )  # fmt: skip
                 out[f"{part}_{window}"] = {"errors": errors(rows), "windows": rows}
         reference_end = serve_from + parse_duration(reference)
         for window in ("PT1H", "P1D"):
@@ -422,7 +516,8 @@ def one_seed(
         cal = some[0]["calibration"] if some else {}
         out["calibration"] = cal
         print(
-            f"seed {seed}: {summary['requests']} requests, {summary['predictions']} predictions "
+            f"seed {seed}, {features} features ({summary['feature_refreshes']} refreshes): "
+            f"{summary['requests']} requests, {summary['predictions']} predictions "
             f"in {wall:.0f} s; calibration on {cal.get('sampled')} labels, "
             f"{cal.get('fit', {}).get('knots')} knots, held-out ECE "
             f"{cal.get('fit', {}).get('ece_heldout', float('nan')):.4f} "
@@ -447,9 +542,9 @@ def summarize(runs: list[dict[str, Any]]) -> None:
         return f"{e[key]:.1%}" if pct else f"{e[key]:.3f}"
 
     head = (
-        "| traffic | window | seed | windows | AUC | raw est. | raw MAE | calibrated est. | "
-        "cal. MAE | cal. max | oracle MAE | CTR | raw rel. err | cal. rel. err | cal. max | "
-        "oracle rel. err |"
+        "| features | traffic | window | seed | windows | AUC | raw est. | raw MAE | "
+        "calibrated est. | cal. MAE | cal. max | rolling MAE | oracle MAE | CTR | raw rel. err | "
+        "cal. rel. err | cal. max | rolling rel. err | oracle rel. err |"
     )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
@@ -460,11 +555,45 @@ def summarize(runs: list[dict[str, Any]]) -> None:
                 if e["windows"] == 0:
                     continue
                 print(
-                    f"| {part} | {window} | {run['seed']} | {e['windows']} | {f(e, 'auc')} | "
+                    f"| {run.get('features', 'frozen')} | {part} | {window} | {run['seed']} | "
+                    f"{e['windows']} | {f(e, 'auc')} | "
                     f"{f(e, 'auc_raw')} | {f(e, 'auc_mae_raw')} | {f(e, 'auc_cal')} | "
-                    f"{f(e, 'auc_mae_cal')} | {f(e, 'auc_max_cal')} | {f(e, 'auc_mae_oracle')} | "
+                    f"{f(e, 'auc_mae_cal')} | {f(e, 'auc_max_cal')} | {f(e, 'auc_mae_roll')} | "
+                    f"{f(e, 'auc_mae_oracle')} | "
                     f"{e['ctr']:.4f} | {f(e, 'ctr_mre_raw', True)} | {f(e, 'ctr_mre_cal', True)} | "
-                    f"{f(e, 'ctr_max_cal', True)} | {f(e, 'ctr_mre_oracle', True)} |"
+                    f"{f(e, 'ctr_max_cal', True)} | {f(e, 'ctr_mre_roll', True)} | "
+                    f"{f(e, 'ctr_mre_oracle', True)} |"
+                )
+
+
+def summarize_days(runs: list[dict[str, Any]]) -> None:
+    """One row per run and served day after the reference: realized AUC and CTR, and each
+    estimate's error on that day's P1D window."""
+    head = (
+        "| features | seed | day | traffic | AUC | cal. err | rolling err | oracle err | CTR | "
+        "cal. rel. err | rolling rel. err | oracle rel. err |"
+    )
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for run in runs:
+        day = 0
+        for part in ("clean", "shift"):
+            for w in run[f"{part}_P1D"]["windows"]:
+                day += 1
+                a, c = w["auc"], w["ctr"]
+
+                def err(kind: str, w: dict[str, Any] = w, a: float = a) -> str:
+                    v = w.get(f"auc_{kind}")
+                    return "—" if v is None else f"{abs(v - a):.3f}"
+
+                def rel(kind: str, w: dict[str, Any] = w, c: float = c) -> str:
+                    v = w.get(f"ctr_{kind}")
+                    return "—" if v is None else f"{abs(v / c - 1):.1%}"
+
+                print(
+                    f"| {run.get('features', 'frozen')} | {run['seed']} | {day} | {part} | "
+                    f"{a:.3f} | {err('cal')} | {err('roll')} | {err('oracle')} | {c:.4f} | "
+                    f"{rel('cal')} | {rel('roll')} | {rel('oracle')} |"
                 )
 
 
