@@ -41,15 +41,20 @@ def lineage_model(
     ]
     features = emit.DatasetRef(
         None,
-        naming.feature_set("feed"),
+        naming.feature_set(f"{model}-feed"),
         version=build,
-        links={naming.FEATURE_SET: "feed", naming.BUILD_ID: build},
+        links={naming.FEATURE_SET: f"{model}-feed", naming.BUILD_ID: build},
     )
-    emit.record_run(db, CLI_OPERATOR, job=naming.FEATURES_JOB, inputs=batches, outputs=[features])
+    # the ranker's own jobs for `ranker`; another model gets jobs of its own, as lineage walks
+    # the job graph (one job feeding two models reaches both)
+    own = model == "ranker"
+    features_job = naming.FEATURES_JOB if own else f"{model}.features"
+    train_job = naming.TRAIN_JOB if own else f"{model}.train"
+    emit.record_run(db, CLI_OPERATOR, job=features_job, inputs=batches, outputs=[features])
     emit.record_run(
         db,
         CLI_OPERATOR,
-        job=naming.TRAIN_JOB,
+        job=train_job,
         inputs=[features],
         outputs=[model_ref(model, version)],
     )
