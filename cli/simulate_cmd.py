@@ -27,6 +27,13 @@ def traffic(
     attribution_hours: Annotated[
         float, typer.Option(help="Unclicked items get a negative label after this long.")
     ] = 6.0,
+    feed: Annotated[
+        bool,
+        typer.Option(
+            help="Keep posting the synthetic feed hour by hour: the accepted batches serving "
+            "refreshes its features from."
+        ),
+    ] = True,
 ) -> None:
     """Drive POST /rank (the champion) through the in-process app, then post delayed labels."""
     from fastapi.testclient import TestClient
@@ -40,6 +47,7 @@ def traffic(
     from core.migrate import upgrade
     from ranker import repository
     from ranker.feed_config import FeedConfig
+    from ranker.ingest import FeedFollower
     from ranker.simulate import TrafficSimulator
 
     ctx = context()
@@ -55,6 +63,18 @@ def traffic(
             session, ctx.operator, name=name, role=Role.producer, prefix=ctx.settings.token_prefix
         )
     t0 = parse_moment(start, "--start") if start else feed_end
+    follow = (
+        FeedFollower(
+            ctx.sessions,
+            ctx.operator,
+            config=config,
+            origin=origin,
+            start=max(t0, feed_end),
+            data_dir=ctx.settings.data_dir,
+        )
+        if feed
+        else None
+    )
     clock, previous = SimulatedClock(t0), get_clock()
     set_clock(clock)
     settings = ctx.settings.model_copy(update={"monitor_runner": False})
@@ -66,6 +86,8 @@ def traffic(
             _wait_until_serving(client, headers)
 
             def on_hour(at: datetime, r: Any) -> None:
+                if follow is not None:
+                    follow(at)
                 typer.echo(f"  {at:%Y-%m-%d %H:%M} requests={r.requests} labels={r.labels_posted}")
                 advance((at - t0) / timedelta(hours=1), f"simulated {at:%Y-%m-%d %H:%M}")
 
@@ -88,6 +110,8 @@ def traffic(
             revoke_token(session, ctx.operator, name=name)
     summary = report.summary()
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if follow is not None:
+        summary["feed_batches_posted"] = sum(len(p.batch_ids) for p in follow.posted)
     typer.echo(json.dumps(summary, indent=2, default=str))
     if report.failed_requests:
         raise typer.Exit(1)

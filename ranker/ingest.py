@@ -173,3 +173,42 @@ def default_window(now: datetime, days: float) -> tuple[datetime, datetime]:
     """The last `days` days, ending at the start of the current hour."""
     end = now.replace(minute=0, second=0, microsecond=0)
     return end - timedelta(days=days), end
+
+
+class FeedFollower:
+    """Posts the synthetic feed hour by hour as simulated time passes, so accepted batches keep
+    landing while simulated users rank: the data serving refreshes its features from (without
+    it, a simulation serves features frozen at the end of training and the model decays)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        actor: Principal,
+        *,
+        config: FeedConfig,
+        origin: datetime,
+        start: datetime,
+        data_dir: Path,
+    ) -> None:
+        self.sessions, self.actor, self.config = sessions, actor, config
+        self.origin, self.data_dir = origin, data_dir
+        self.next_hour = hours_between(origin, start)
+        self.posted: list[PostedFeed] = []
+
+    def __call__(self, now: datetime) -> PostedFeed | None:
+        """Post the hours that closed by `now` and were not posted yet (one feed run)."""
+        end_hour = hours_between(self.origin, now)
+        if end_hour <= self.next_hour:
+            return None
+        posted = post_feed(
+            self.sessions,
+            self.actor,
+            config=self.config,
+            origin=self.origin,
+            start=self.origin + timedelta(hours=self.next_hour),
+            end=self.origin + timedelta(hours=end_hour),
+            data_dir=self.data_dir,
+        )
+        self.next_hour = end_hour
+        self.posted.append(posted)
+        return posted

@@ -237,3 +237,38 @@ def test_a_failing_refresh_keeps_serving_the_features_it_had(
     clock.set(TRAIN_END + timedelta(minutes=3, seconds=1))
     holder.refresh_features()
     assert len(calls) == 2
+
+
+def test_the_feed_follower_posts_each_closed_hour_once(trained_template: Template) -> None:
+    from ranker import repository
+    from ranker.ingest import FeedFollower
+
+    url = trained_template.clone()
+    engine = create_engine(url)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    try:
+        follow = FeedFollower(
+            sessions,
+            CLI_OPERATOR,
+            config=small_config(),
+            origin=ORIGIN,
+            start=TRAIN_END,
+            data_dir=trained_template.data_dir,
+        )
+        assert follow(TRAIN_END + timedelta(minutes=59)) is None  # no hour closed yet
+        posted = follow(TRAIN_END + timedelta(hours=2, minutes=1))
+        assert posted is not None and posted.statuses.get("rejected", 0) == 0
+        assert posted.rows["impressions"] > 0
+        assert follow(TRAIN_END + timedelta(hours=2, minutes=30)) is None  # posted once
+        with sessions() as s:
+            run = repository.latest_feed_run(s)
+            newest = repository.newest_feed_batch_at(
+                s, ("impressions", "labels"), until=TRAIN_END + timedelta(days=1)
+            )
+        assert run is not None and run.window_end == TRAIN_END + timedelta(hours=2)
+        assert newest is not None and TRAIN_END < newest <= TRAIN_END + timedelta(
+            hours=2, minutes=1
+        )
+    finally:
+        engine.dispose()
+        drop_database(trained_template.server_url, url)
