@@ -8,8 +8,8 @@ predictions, how much error budget.
   incident's batches (a version-level walk from the batches' dataset versions);
 - predictions: how many each of those versions served between the first bad data (or the
   opening) and the closing (or now), read through `ranker.repository`;
-- error budget: per SLO, `details.budget_remaining` at its first `alert_firing` minus at its
-  last `alert_resolved` (None while it still fires).
+- error budget: per SLO, `details.budget_remaining` at its first `alert_firing` minus the
+  latest one its alerts recorded (firing or `alert_resolved`); never below 0.
 """
 
 from __future__ import annotations
@@ -134,27 +134,36 @@ def _batches(session: Session, batch_ids: list[str]) -> dict[str, Any]:
 
 
 def error_budget(session: Session, incident_id: uuid.UUID) -> dict[str, Any]:
-    """Per SLO: budget left at its first firing and at its last resolution, and the difference."""
+    """Per SLO: the budget left at its first firing and the latest known (its last firing or
+    resolution), and what went between them; `firing` while one of its alerts still fires."""
     per_slo: dict[str, dict[str, Any]] = {}
+    open_alerts: dict[str, set[str]] = {}
     for e in repository.events_of(session, incident_id, ("alert_firing", "alert_resolved")):
         d = e.details or {}
         slo = d.get("slo_id")
         if not slo:
             continue
-        row = per_slo.setdefault(
-            slo, {"slo_id": slo, "at_firing": None, "at_resolution": None, "firing": False}
-        )
+        row = per_slo.setdefault(slo, {"slo_id": slo, "at_firing": None, "latest": None})
+        alerts = open_alerts.setdefault(slo, set())
+        budget = d.get("budget_remaining")
         if e.kind == "alert_firing":
+            alerts.add(str(d.get("alert_id")))
             if row["at_firing"] is None:
-                row["at_firing"] = d.get("budget_remaining")
-            row["firing"] = True
+                row["at_firing"] = budget
         else:
-            row["at_resolution"] = d.get("budget_remaining")
-            row["firing"] = False
+            alerts.discard(str(d.get("alert_id")))
+        if budget is not None:
+            row["latest"] = budget
     slos = []
-    for row in per_slo.values():
-        a, b = row["at_firing"], row["at_resolution"]
-        known = isinstance(a, int | float) and isinstance(b, int | float) and not row["firing"]
-        slos.append({**row, "consumed": max(a - b, 0.0) if known else None})
+    for slo, row in per_slo.items():
+        a, b = row["at_firing"], row["latest"]
+        known = isinstance(a, int | float) and isinstance(b, int | float)
+        slos.append(
+            {
+                **row,
+                "firing": bool(open_alerts[slo]),
+                "consumed": max(a - b, 0.0) if known else None,
+            }
+        )
     consumed = [s["consumed"] for s in slos if s["consumed"] is not None]
     return {"consumed": sum(consumed) if consumed else None, "slos": slos}

@@ -185,6 +185,7 @@ def alert_firing(
             )
         else:
             return None
+    _first_bad_from_evidence(session, incident, signal, actor)
     service.record_event(
         session,
         incident.id,
@@ -196,6 +197,30 @@ def alert_firing(
         source_key=f"alert:{signal.alert_id}:firing",
     )
     return incident
+
+
+def _first_bad_from_evidence(
+    session: Session, incident: Incident, signal: AlertSignal, actor: Principal
+) -> None:
+    """The earliest bad batch the alert shows is the incident's first bad batch, unless
+    earlier bad data is already known."""
+    batches = [b for b in signal.evidence.get("batches", []) or [] if b.get("received_at")]
+    if not batches:
+        return
+    first = min(batches, key=lambda b: str(b["received_at"]))
+    at = _first_bad_in({"batches": [first]})
+    if at is None or (incident.first_bad_at is not None and incident.first_bad_at < at):
+        return
+    service.record_event(
+        session,
+        incident.id,
+        kind="first_bad_batch",
+        actor=actor.name,
+        summary=f"first bad batch {first.get('batch_id')} ({first.get('status')})",
+        at=at,
+        details={**first, "contract_id": signal.contract_id, "from": "alert evidence"},
+        source_key="first_bad_batch",
+    )
 
 
 def alert_resolved(

@@ -33,6 +33,7 @@ from core.settings import Settings
 from monitors import repository
 from monitors.drift.references import ensure_reference, pending_reason
 from monitors.drift.service import record_recent_windows, record_sliding_windows, refresh_rollups
+from monitors.incident_signals import on_alert_change, on_batches, record_notifications
 from monitors.notify.service import DeliveryReport, deliver_due
 from monitors.quality.service import record_recent
 from monitors.slos import repository as slo_repository
@@ -87,6 +88,8 @@ def run_once(sessions: sessionmaker[Session], *, settings: Settings) -> RunRepor
         report = RunReport(ran=True)
         evaluate_all(session, settings=settings, report=report)
     report.delivery = deliver_due(sessions, settings=settings)
+    if problem := record_notifications(sessions, settings=settings):
+        report.errors.append(problem)
     return report
 
 
@@ -145,10 +148,22 @@ def evaluate_all(session: Session, *, settings: Settings, report: RunReport) -> 
                             "to": after,
                         }
                     )
+                    if problem := on_alert_change(
+                        session,
+                        slo,
+                        alert,
+                        after,
+                        at=evaluation.at,
+                        budget_remaining=evaluation.budget_remaining,
+                        settings=settings,
+                    ):
+                        report.errors.append(problem)
             report.slos += 1
         except Exception as exc:
             log.exception("SLO %s evaluation failed", slo.id)
             report.errors.append(f"slo {slo.id}: {exc}")
+    if problem := on_batches(session, settings=settings):
+        report.errors.append(problem)
 
 
 class MonitorRunner:
