@@ -95,6 +95,7 @@ def _mount_routers(app: FastAPI) -> None:
     from governance.registry.routes import router as models
     from governance.reports.routes import router as model_reports
     from incidents.runbook_routes import router as runbooks
+    from incidents.simulation_routes import router as simulations
     from lineage.routes import router as lineage
     from monitors.routes import router as monitors
     from ranker.routes import router as ranking
@@ -109,6 +110,7 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(promotions)
     app.include_router(model_reports)
     app.include_router(runbooks)
+    app.include_router(simulations)
     app.include_router(metrics.router)
 
 

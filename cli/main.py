@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli import simulate_incidents_cmd  # noqa: F401  (registers `simulate incident/catalog`)
 from cli.audit_cmd import audit_app, register_db_commands
 from cli.context import context
 from cli.dashboard_cmd import register_dashboard_commands

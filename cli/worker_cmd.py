@@ -39,6 +39,10 @@ def background_loops(sessions: Any, settings: Any) -> list[tuple[str, _Loop]]:
         from core.audit_trail import CheckpointScheduler
 
         loops.append(("audit checkpointer", CheckpointScheduler(sessions, settings)))
+    if settings.simulation_worker:
+        from simulations.worker import SimulationWorker
+
+        loops.append(("simulation runs", SimulationWorker(sessions, settings)))
     return loops
 
 
@@ -52,7 +56,8 @@ def worker() -> None:
     loops = background_loops(ctx.sessions, ctx.settings)
     if not loops:
         typer.echo(
-            "nothing to run: DRIFTGATE_MONITOR_RUNNER and DRIFTGATE_AUDIT_CHECKPOINTER are off",
+            "nothing to run: DRIFTGATE_MONITOR_RUNNER, DRIFTGATE_AUDIT_CHECKPOINTER and "
+            "DRIFTGATE_SIMULATION_WORKER are off",
             err=True,
         )
         raise typer.Exit(2)

@@ -390,6 +390,11 @@ class Settings(BaseSettings):
         description="Write audit checkpoints on a schedule (in `driftgate serve`'s background "
         "worker, or the API process with `--background thread`).",
     )
+    simulation_worker: bool = Field(
+        default=True,
+        description="Play incident simulations queued by POST /simulations (in `driftgate "
+        "worker`, each in a child process).",
+    )
     audit_checkpoint_interval_seconds: float = Field(
         default=300.0, gt=0, description="Real seconds between scheduled audit checkpoints."
     )

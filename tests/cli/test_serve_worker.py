@@ -140,6 +140,7 @@ def test_worker_with_nothing_to_run_says_so(committed_db: str) -> None:
         "DATABASE_URL": committed_db,
         "DRIFTGATE_MONITOR_RUNNER": "false",
         "DRIFTGATE_AUDIT_CHECKPOINTER": "false",
+        "DRIFTGATE_SIMULATION_WORKER": "false",
     }
     out = subprocess.run(
         [sys.executable, "-m", "cli.main", "worker"],
