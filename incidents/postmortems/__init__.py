@@ -1,0 +1,1 @@
+"""Postmortems: the Google SRE template drafted from an incident, reviewed, published, amended."""
