@@ -94,6 +94,7 @@ def _mount_routers(app: FastAPI) -> None:
     from governance.promotions.routes import router as promotions
     from governance.registry.routes import router as models
     from governance.reports.routes import router as model_reports
+    from incidents.routes import router as incidents
     from incidents.postmortems.routes import router as postmortems
     from incidents.runbook_routes import router as runbooks
     from incidents.simulation_routes import router as simulations
@@ -110,6 +111,7 @@ def _mount_routers(app: FastAPI) -> None:
     app.include_router(models)
     app.include_router(promotions)
     app.include_router(model_reports)
+    app.include_router(incidents)
     app.include_router(runbooks)
     app.include_router(postmortems)
     app.include_router(simulations)
