@@ -13,6 +13,7 @@ from cli import simulate_incidents_cmd  # noqa: F401  (registers `simulate incid
 from cli.audit_cmd import audit_app, register_db_commands
 from cli.context import context
 from cli.dashboard_cmd import register_dashboard_commands
+from cli.incidents_cmd import incidents_app
 from cli.lineage_cmd import lineage_app
 from cli.model_cmd import model_app
 from cli.monitors_cmd import monitors_app
@@ -40,6 +41,7 @@ app.add_typer(lineage_app, name="lineage")
 app.add_typer(monitors_app, name="monitors")
 app.add_typer(ranker_app, name="ranker")
 app.add_typer(model_app, name="model")
+app.add_typer(incidents_app, name="incidents")
 app.add_typer(simulate_app, name="simulate")
 app.command("worker")(worker)
 
