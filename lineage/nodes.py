@@ -1,5 +1,5 @@
 """Marquez node ids: `dataset:NS:NAME[#VERSION]`, `job:NS:NAME`, `run:UUID`,
-`datasetField:NS:NAME:FIELD`.
+`datasetField:NS:NAME:FIELD[#VERSION]`.
 
 Pure. Namespaces are often URIs (`postgres://db:5432`), so the `:` between namespace and name
 is ambiguous; a node id yields every split and the store picks the one that exists.
@@ -56,7 +56,16 @@ def parse_node_id(node: str, *, field: str = "node") -> NodeRef:
             raise InvalidNodeId(
                 f"{node!r} must be datasetField:NAMESPACE:NAME:FIELD", field=field, rule="node_id"
             )
-        return NodeRef("datasetField", splits(head), field=column, raw=node)
+        version = None
+        if "#" in column:  # datasetField:NS:NAME:FIELD#VERSION, as Marquez writes it
+            column, _, version = column.rpartition("#")
+        if not column:
+            raise InvalidNodeId(
+                f"{node!r} must be datasetField:NAMESPACE:NAME:FIELD", field=field, rule="node_id"
+            )
+        return NodeRef(
+            "datasetField", splits(head), version=version or None, field=column, raw=node
+        )
     version = None
     if kind == "dataset" and "#" in rest:
         rest, _, version = rest.rpartition("#")
@@ -81,5 +90,6 @@ def run_id_str(run_uuid: uuid.UUID | str) -> str:
     return f"run:{run_uuid}"
 
 
-def field_id_str(namespace: str, name: str, field: str) -> str:
-    return f"datasetField:{namespace}:{name}:{field}"
+def field_id_str(namespace: str, name: str, field: str, version: str | None = None) -> str:
+    base = f"datasetField:{namespace}:{name}:{field}"
+    return f"{base}#{version}" if version is not None else base

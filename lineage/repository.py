@@ -84,25 +84,74 @@ def versions_linked(session: Session, links: dict[str, str], limit: int = 1000) 
 
 # --- the job/dataset graph (Marquez's shape) ----------------------------------------------
 
+# Datasets named by a `symlinks` facet are the same node as the dataset declaring it (as in
+# Marquez): (primary, alias) pairs, over every symlinks facet ever seen, for aliases that exist
+# as datasets of their own (because some event named them directly).
+_SYMLINK_PAIRS = """
+SELECT DISTINCT f.owner_id AS primary_id, d.id AS alias_id
+FROM lineage_facets f
+CROSS JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(f.facet->'identifiers') = 'array'
+         THEN f.facet->'identifiers' ELSE '[]'::jsonb END) AS i(x)
+JOIN lineage_datasets d ON d.namespace = i.x->>'namespace' AND d.name = i.x->>'name'
+WHERE f.owner_kind = 'dataset' AND f.name = 'symlinks' AND d.id <> f.owner_id
+"""
+
 _JOB_GRAPH_WALK = text(
-    """
-WITH RECURSIVE walk(kind, id, depth) AS (
+    f"""
+WITH RECURSIVE links(a, b) AS MATERIALIZED (
+    SELECT primary_id, alias_id FROM ({_SYMLINK_PAIRS}) p
+    UNION SELECT alias_id, primary_id FROM ({_SYMLINK_PAIRS}) p
+),
+walk(kind, id, depth) AS (
     SELECT CAST(:kind AS text), CAST(:id AS bigint), 0
   UNION
-    SELECT n.kind, n.id, w.depth + 1
+    SELECT n.kind, n.id, w.depth + n.cost
     FROM walk w
     CROSS JOIN LATERAL (
-        SELECT 'job' AS kind, e.job_id AS id FROM lineage_job_io e
+        SELECT 'job' AS kind, e.job_id AS id, 1 AS cost FROM lineage_job_io e
         WHERE w.kind = 'dataset' AND e.dataset_id = w.id AND e.direction = :from_dataset
         UNION ALL
-        SELECT 'dataset', e.dataset_id FROM lineage_job_io e
+        SELECT 'dataset', e.dataset_id, 1 FROM lineage_job_io e
         WHERE w.kind = 'job' AND e.job_id = w.id AND e.direction = :from_job
+        UNION ALL
+        SELECT 'dataset', l.b, 0 FROM links l WHERE w.kind = 'dataset' AND l.a = w.id
     ) AS n
     WHERE w.depth < :hops
 )
 SELECT kind, id, min(depth) AS depth FROM walk GROUP BY kind, id
 """
 )
+
+
+def symlink_primaries(session: Session, dataset_ids: Iterable[int]) -> dict[int, int]:
+    """alias dataset id -> the dataset whose `symlinks` facet names it (the lowest id wins)."""
+    rows = session.execute(
+        text(
+            f"SELECT alias_id, min(primary_id) AS primary_id FROM ({_SYMLINK_PAIRS}) p "
+            "WHERE alias_id = ANY(:ids) GROUP BY alias_id"
+        ),
+        {"ids": list(dataset_ids)},
+    )
+    return {r.alias_id: r.primary_id for r in rows}
+
+
+def find_dataset_by_symlink(
+    session: Session, candidates: Sequence[tuple[str, str]]
+) -> LineageDataset | None:
+    """The dataset whose `symlinks` facet names one of these (namespace, name) splits."""
+    for namespace, name in sorted(candidates, key=lambda c: -len(c[0])):
+        owner = session.execute(
+            text(
+                "SELECT min(owner_id) AS id FROM lineage_facets "
+                "WHERE owner_kind = 'dataset' AND name = 'symlinks' "
+                "AND facet->'identifiers' @> CAST(:probe AS jsonb)"
+            ),
+            {"probe": _json([{"namespace": namespace, "name": name}])},
+        ).scalar()
+        if owner is not None:
+            return session.get(LineageDataset, owner)
+    return None
 
 
 def walk_job_graph(
@@ -142,13 +191,19 @@ def datasets_by_id(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
         session.execute(
             text(
                 """
-SELECT d.id, d.namespace, d.name, d.first_seen, d.last_seen, v.version AS current_version
+SELECT d.id, d.namespace, d.name, d.first_seen, d.last_seen, v.version AS current_version,
+       m.last_modified_at
 FROM lineage_datasets d
 LEFT JOIN LATERAL (
     SELECT version FROM lineage_dataset_versions
     WHERE dataset_id = d.id
     ORDER BY produced_at DESC NULLS LAST, first_seen DESC, version DESC LIMIT 1
 ) v ON true
+LEFT JOIN LATERAL (  -- Marquez's lastModifiedAt: the last completed run that wrote it
+    SELECT max(r.ended_at) AS last_modified_at
+    FROM lineage_run_io i JOIN lineage_runs r ON r.id = i.run_id
+    WHERE i.dataset_id = d.id AND i.direction = 'out' AND r.state = 'COMPLETED'
+) m ON true
 WHERE d.id = ANY(:ids)
 ORDER BY d.namespace, d.name
 """
@@ -164,10 +219,11 @@ def jobs_by_id(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
             text(
                 """
 SELECT j.id, j.namespace, j.name, j.first_seen, j.last_seen,
-       r.run_uuid, r.state, r.started_at, r.ended_at
+       r.id AS run_id, r.run_uuid, r.state, r.started_at, r.ended_at,
+       r.first_seen AS run_first_seen, r.last_seen AS run_last_seen
 FROM lineage_jobs j
 LEFT JOIN LATERAL (
-    SELECT run_uuid, state, started_at, ended_at FROM lineage_runs
+    SELECT id, run_uuid, state, started_at, ended_at, first_seen, last_seen FROM lineage_runs
     WHERE job_id = j.id
     ORDER BY coalesce(ended_at, started_at, last_seen) DESC, run_uuid DESC LIMIT 1
 ) r ON true
@@ -383,7 +439,8 @@ def child_runs(session: Session, run_uuid: uuid.UUID) -> list[uuid.UUID]:
 _COLUMN_WALK = text(
     """
 WITH RECURSIVE walk(dataset_id, field, depth) AS (
-    SELECT CAST(:dataset AS bigint), CAST(:field AS text), 0
+    SELECT s.dataset_id, s.field, 0
+    FROM unnest(CAST(:datasets AS bigint[]), CAST(:fields AS text[])) AS s(dataset_id, field)
   UNION
     SELECT n.dataset_id, n.field, w.depth + 1
     FROM walk w
@@ -405,12 +462,53 @@ def walk_columns(
     session: Session, *, dataset_id: int, field: str, depth: int, downstream: bool
 ) -> list[Row[Any]]:
     """Fields reachable through column lineage; '' stands for "the whole dataset"."""
+    return walk_columns_from(session, [(dataset_id, field)], depth=depth, downstream=downstream)
+
+
+def walk_columns_from(
+    session: Session, starts: Sequence[tuple[int, str]], *, depth: int, downstream: bool
+) -> list[Row[Any]]:
+    """`walk_columns` from several fields at once (every field of a dataset)."""
     return list(
         session.execute(
             _COLUMN_WALK,
-            {"dataset": dataset_id, "field": field, "depth": depth, "downstream": downstream},
+            {
+                "datasets": [d for d, _ in starts],
+                "fields": [f for _, f in starts],
+                "depth": depth,
+                "downstream": downstream,
+            },
         )
     )
+
+
+def column_fields_of(session: Session, dataset_id: int) -> list[str]:
+    """Fields of a dataset that take part in column lineage (as output or input)."""
+    rows = session.execute(
+        text(
+            "SELECT out_field AS field FROM lineage_column_edges "
+            "WHERE out_dataset_id = :d AND out_field <> '' "
+            "UNION SELECT in_field FROM lineage_column_edges WHERE in_dataset_id = :d "
+            "ORDER BY 1"
+        ),
+        {"d": dataset_id},
+    )
+    return [r.field for r in rows]
+
+
+def version_as_of(session: Session, dataset_ids: Iterable[int], at: Any) -> dict[int, str]:
+    """Per dataset, the version current at `at` (the newest produced no later), else none."""
+    rows = session.execute(
+        text(
+            """
+SELECT DISTINCT ON (dataset_id) dataset_id, version FROM lineage_dataset_versions
+WHERE dataset_id = ANY(:ids) AND coalesce(produced_at, first_seen) <= :at
+ORDER BY dataset_id, coalesce(produced_at, first_seen) DESC, version DESC
+"""
+        ),
+        {"ids": list(dataset_ids), "at": at},
+    )
+    return {r.dataset_id: r.version for r in rows}
 
 
 def column_edges_between(session: Session, dataset_ids: Iterable[int]) -> list[Row[Any]]:

@@ -159,10 +159,13 @@ def test_column_lineage_follows_the_column_lineage_facets(client, pipeline) -> N
     }
     clean = next(n for n in graph["graph"] if n["id"].endswith("clean:amount_usd"))
     assert clean["type"] == "DATASET_FIELD"
-    assert clean["data"]["inputFields"][0] == {
+    assert clean["data"]["inputFields"][0] == {  # Marquez's InputFieldNodeData
         "namespace": "warehouse",
-        "name": "raw",
+        "dataset": "raw",
+        "datasetVersion": None,
         "field": "amount",
+        "transformationDescription": None,
+        "transformationType": None,
     }
     upstream = client.get(
         "/api/v1/column-lineage?nodeId=datasetField:ml:models/ranker:weights",
