@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core import audit
 from core.auth import Principal, Role
 from core.clock import utcnow
 from governance.bake.serving_probe import RankStats
@@ -25,6 +24,7 @@ from governance.promotions.models import PromotionRequest
 from governance.promotions.requests import get_request, record_event, require_state
 from governance.promotions.rollback import rollback
 from governance.registry.errors import NoPreviousChampion
+from incidents import intake
 from incidents.models import Incident
 
 log = logging.getLogger("driftgate.governance.bake")
@@ -127,42 +127,23 @@ def _roll_back(
 def open_incident(
     session: Session, req: PromotionRequest, report: BakeReport, *, restored: int
 ) -> Incident:
-    now = report.at
-    incident = Incident(
-        id=uuid.uuid4(),
-        title=f"bake guard rolled back {req.model_name} v{req.version} to v{restored}",
-        severity="major",
-        status="active",
-        source="bake_guard",
-        datasets=[],
+    """The rollback's incident (audited), with a `rollback` entry on its timeline."""
+    return intake.bake_rollback(
+        session,
+        GUARD,
         model_name=req.model_name,
-        model_version=req.version,
+        version=req.version,
+        restored=restored,
+        request_id=str(req.id),
+        reasons="; ".join(f"{s.name}: {s.detail}" for s in report.breaches),
         details={
             "promotion_request": str(req.id),
             "restored_version": restored,
             "bake": report.to_json(),
         },
-        notifications=[],
-        opened_at=now,
-        opened_by=GUARD.name,
+        at=report.at,
+        promoted_at=req.promoted_at,
     )
-    session.add(incident)
-    session.flush()
-    audit.record(
-        session,
-        actor=GUARD.name,
-        action="incident.open",
-        object_type="incident",
-        object_id=str(incident.id),
-        after={
-            "title": incident.title,
-            "severity": incident.severity,
-            "model": req.model_name,
-            "version": req.version,
-        },
-        request_id=str(req.id),
-    )
-    return incident
 
 
 def confirm_bake(

@@ -20,6 +20,7 @@ from checks import repository as checks_repo
 from checks.models import Batch
 from core.clock import utcnow
 from core.errors import DriftgateError
+from governance.promotions import repository as promotions_repo
 from governance.promotions.gate_verdicts import (
     DISABLED,
     FAILED,
@@ -36,6 +37,7 @@ from governance.promotions.gate_verdicts import (
 from governance.promotions.policy_document import GATE_NAMES, PolicyDocument
 from governance.registry import repository
 from governance.registry.models import ModelVersion
+from incidents import intake
 from incidents import repository as incidents_repo
 from lineage import naming
 from lineage import repository as lineage_repo
@@ -88,7 +90,25 @@ def run_gates(session: Session, ctx: Context, policy: PolicyDocument) -> GateRep
             continue
         results.append(finalize(runners[name](), policy))
     evaluation = comparison if isinstance(comparison, dict) else None
+    _record_blocked(session, ctx, results)
     return GateReport(results, evaluation)
+
+
+def _record_blocked(session: Session, ctx: Context, results: list[GateResult]) -> None:
+    """Each open incident that blocks this promotion gets a `promotion_blocked` entry, once
+    per model version (run_gates only runs for promotion requests: opening or re-gating)."""
+    for r in results:
+        if r.name == "incidents" and r.blocking and r.details.get("open_incidents"):
+            name, version = ctx.candidate.model_name, ctx.candidate.version
+            active = promotions_repo.active_request(session, name, version)
+            intake.promotion_blocked(
+                session,
+                incident_ids=[i["id"] for i in r.details["open_incidents"]],
+                request_id=str(active.id) if active else f"{name}:v{version}",
+                model_name=name,
+                version=version,
+                at=utcnow(),
+            )
 
 
 # --- metrics and slices: candidate vs champion on the same rows ----------------------------
