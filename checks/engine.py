@@ -21,6 +21,7 @@ from checks.rules import RowRule, row_rules
 from contracts.spec import (
     Action,
     ContractSpec,
+    InvalidFractionRule,
     NullFractionRule,
     RowCountRule,
     dataset_rule_id,
@@ -124,7 +125,7 @@ def evaluate(
     examples = _examples(raw, frame, masks, failing_rules, example_values)
     row_outcomes = [_row_outcome(r, failing_counts[r.id], examples.get(r.id, [])) for r in rules]
     outcomes += row_outcomes
-    outcomes += _dataset_outcomes(frame, spec)
+    outcomes += _dataset_outcomes(frame, spec, example_values)
     newest, freshness = _freshness_outcome(frame, spec, received_at)
     if freshness:
         outcomes.append(freshness)
@@ -339,7 +340,7 @@ def _row_outcome(r: RowRule, failing: int, examples: list[Any]) -> RuleOutcome:
     )
 
 
-def _dataset_outcomes(frame: pl.DataFrame, spec: ContractSpec) -> list[RuleOutcome]:
+def _dataset_outcomes(frame: pl.DataFrame, spec: ContractSpec, k: int) -> list[RuleOutcome]:
     out: list[RuleOutcome] = []
     n = frame.height
     for rule in spec.dataset_rules:
@@ -382,7 +383,48 @@ def _dataset_outcomes(frame: pl.DataFrame, spec: ContractSpec) -> list[RuleOutco
                     "ok" if ok else f"null fraction {frac:.4f} exceeds {rule.max}",
                 )
             )
+        elif isinstance(rule, InvalidFractionRule):
+            out.append(_invalid_fraction_outcome(frame, rule, rid, action, k))
     return out
+
+
+def _invalid_fraction_outcome(
+    frame: pl.DataFrame, rule: InvalidFractionRule, rid: str, action: Action, k: int
+) -> RuleOutcome:
+    """Count non-null values outside the valid set or pattern against the tolerance."""
+    c = pl.col(rule.field)
+    if isinstance(frame.schema[rule.field], pl.Categorical | pl.Enum):
+        c = c.cast(pl.String)  # dictionary-encoded text: compare the values
+    bad = pl.lit(False)
+    if rule.allowed_values is not None:
+        bad = bad | ~c.is_in(rule.allowed_values)
+    if rule.pattern is not None:
+        bad = bad | ~c.str.contains(rule.pattern)
+    bad = (c.is_not_null() & bad).fill_null(False)
+    n = frame.height
+    invalid = int(frame.select(bad.sum()).item() or 0)
+    observed: Any
+    limit: Any
+    if rule.max is not None:
+        share = invalid / n if n else 0.0
+        observed, ok, limit = round(share, 6), share <= rule.max, rule.max
+        why = f"invalid share {observed:.4f} exceeds {rule.max}"
+    else:
+        observed, ok, limit = invalid, invalid <= (rule.max_rows or 0), rule.max_rows
+        why = f"{invalid} invalid rows is more than {rule.max_rows}"
+    examples = frame.filter(bad).get_column(rule.field).head(k).to_list() if k and not ok else []
+    return RuleOutcome(
+        rid,
+        "invalid_fraction",
+        rule.field,
+        action,
+        ok,
+        observed,
+        limit,
+        0 if ok else invalid,
+        examples,
+        "ok" if ok else why,
+    )
 
 
 def _freshness_outcome(

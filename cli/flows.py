@@ -6,40 +6,58 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
+from sqlalchemy.orm import Session
 
 from checks.readers import detect_format
 from checks.service import IncomingBatch, submit_batch
 from cli.context import CliContext
 from contracts import repository as contract_repo
 from contracts import service as contracts
-from contracts.loader import load_contract_document, parse_document
+from contracts.loader import load_contract_document, load_contract_documents, parse_document
+from contracts.spec import ContractSpec
 from core.clock import utcnow
 from core.db import unit_of_work
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def register_contract_file(ctx: CliContext, file: Path, fmt: str = "auto") -> str:
-    spec, source, report = load_contract_document(parse_document(file.read_bytes()), fmt)
+def register_contract_file(
+    ctx: CliContext, file: Path, fmt: str = "auto", schema_name: str | None = None
+) -> str:
+    """Register each contract the file holds (one per ODCS schema object), or add it as a new
+    version where the contract exists; all in one transaction."""
+    loaded = load_contract_documents(
+        parse_document(file.read_bytes()), fmt, schema_name=schema_name
+    )
+    texts = []
     with unit_of_work(ctx.sessions) as session:
-        if contract_repo.get_contract(session, spec.id) is None:
-            contracts.register_contract(
-                session, ctx.operator, spec=spec, source_format=source, import_report=report
-            )
-            text = f"registered contract {spec.id} v{spec.version} ({source})"
-        else:
-            _, changes = contracts.add_version(
-                session,
-                ctx.operator,
-                contract_id=spec.id,
-                spec=spec,
-                source_format=source,
-                import_report=report,
-            )
-            text = f"added version {spec.version} to {spec.id}: {len(changes)} change(s)"
+        for spec, source, report in loaded:
+            texts.append(_register_or_evolve(session, ctx, spec, source, report))
+    return "\n".join(texts)
+
+
+def _register_or_evolve(
+    session: Session, ctx: CliContext, spec: ContractSpec, source: str, report: Any
+) -> str:
+    if contract_repo.get_contract(session, spec.id) is None:
+        contracts.register_contract(
+            session, ctx.operator, spec=spec, source_format=source, import_report=report
+        )
+        text = f"registered contract {spec.id} v{spec.version} ({source})"
+    else:
+        _, changes = contracts.add_version(
+            session,
+            ctx.operator,
+            contract_id=spec.id,
+            spec=spec,
+            source_format=source,
+            import_report=report,
+        )
+        text = f"added version {spec.version} to {spec.id}: {len(changes)} change(s)"
     if report and report.get("ignored"):
         text += "\nignored while importing:\n" + "\n".join(
             f"  - {i['path']}: {i['reason']}" for i in report["ignored"]

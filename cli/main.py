@@ -231,13 +231,17 @@ def contract_register(
         Path, typer.Argument(exists=True, dir_okay=False, help="YAML/JSON contract or ODCS v3.")
     ],
     fmt: Annotated[str, typer.Option("--format", help="auto, driftgate or odcs.")] = "auto",
+    schema_name: Annotated[
+        str | None,
+        typer.Option(help="ODCS: import only this schema object (default: every object)."),
+    ] = None,
 ) -> None:
     """Register a contract, or add the file as a new version if the contract exists."""
     from cli.flows import register_contract_file
     from core.errors import DriftgateError
 
     try:
-        typer.echo(register_contract_file(context(), file, fmt))
+        typer.echo(register_contract_file(context(), file, fmt, schema_name))
     except DriftgateError as exc:
         _fail(_describe(exc))
 

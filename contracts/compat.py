@@ -20,6 +20,7 @@ from contracts.spec import (
     ContractSpec,
     FieldSpec,
     FieldType,
+    InvalidFractionRule,
     NullFractionRule,
     Policy,
     RowCountRule,
@@ -273,6 +274,10 @@ def _dataset_rule_changes(old: ContractSpec, new: ContractSpec) -> list[Change]:
             out += _bound(path, "max", prev.max, rule.max, prev.max, rule.max, lower=False)
         elif isinstance(prev, NullFractionRule) and isinstance(rule, NullFractionRule):
             out += _bound(path, "max", prev.max, rule.max, prev.max, rule.max, lower=False)
+        elif _same_values(prev, rule):
+            for attr in ("max", "max_rows"):
+                a_, b_ = getattr(prev, attr), getattr(rule, attr)
+                out += _bound(path, attr, a_, b_, a_, b_, lower=False)
         elif prev.model_dump(exclude={"severity"}) != rule.model_dump(exclude={"severity"}):
             out.append(
                 _both(
@@ -282,6 +287,16 @@ def _dataset_rule_changes(old: ContractSpec, new: ContractSpec) -> list[Change]:
         if prev.severity != rule.severity:
             out.append(_info(path, "severity_changed", _val(prev.severity), _val(rule.severity)))
     return out
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    """Two invalid_fraction rules judging the same values with the same kind of limit."""
+    return (
+        isinstance(a, InvalidFractionRule)
+        and isinstance(b, InvalidFractionRule)
+        and (a.field, a.allowed_values, a.pattern) == (b.field, b.allowed_values, b.pattern)
+        and (a.max is None) == (b.max is None)
+    )
 
 
 def _freshness_changes(old: ContractSpec, new: ContractSpec) -> list[Change]:

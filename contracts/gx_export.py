@@ -22,6 +22,7 @@ from contracts.spec import (
     ExpressionRule,
     FieldSpec,
     FieldType,
+    InvalidFractionRule,
     NullFractionRule,
     RowCountRule,
     UniqueKeyRule,
@@ -44,6 +45,10 @@ NOT_EXPORTED_EXPRESSION = (
 NOT_EXPORTED_EXTRA_COLUMNS = (
     "expect_table_columns_to_match_set with exact_match also fails on missing optional "
     "columns, which driftgate accepts as nulls"
+)
+NOT_EXPORTED_INVALID_FRACTION = (
+    "GX's `mostly` is a share of the non-null values, while invalid_fraction bounds a share of "
+    "all rows (or a count of rows), as ODCS invalidValues does"
 )
 NOT_EXPORTED_FRESHNESS = "freshness depends on the time a batch arrives, which GX does not know"
 
@@ -77,6 +82,8 @@ def to_gx_suite_json(spec: ContractSpec) -> dict[str, Any]:
             )
         elif isinstance(rule, ExpressionRule):
             not_exported[rid] = NOT_EXPORTED_EXPRESSION
+        elif isinstance(rule, InvalidFractionRule):
+            not_exported[rid] = NOT_EXPORTED_INVALID_FRACTION
     if spec.freshness is not None:
         not_exported["freshness"] = NOT_EXPORTED_FRESHNESS
     return {

@@ -107,17 +107,65 @@ def _describe(err: Any, doc: dict[str, Any]) -> dict[str, Any]:
     return {"field": path or "(document)", "rule": err["type"], "message": err["msg"]}
 
 
-def load_contract_document(
-    doc: dict[str, Any], fmt: str = "auto"
-) -> tuple[ContractSpec, str, dict[str, Any] | None]:
-    """A driftgate or ODCS v3 document → (spec, source format, import report for ODCS)."""
-    if fmt == "odcs" or (fmt == "auto" and is_odcs(doc)):
-        from contracts.odcs.importer import import_odcs
-        from contracts.odcs.report import OdcsImportError
+Loaded = tuple[ContractSpec, str, dict[str, Any] | None]
 
-        try:
-            spec_doc, report = import_odcs(doc)
-        except OdcsImportError as exc:
-            raise InvalidContractSpec(str(exc), field="odcs", rule="odcs_structure") from None
-        return load_spec(spec_doc), "odcs", {"mapped": report.mapped, "ignored": report.ignored}
+
+def load_contract_document(
+    doc: dict[str, Any],
+    fmt: str = "auto",
+    *,
+    schema_name: str | None = None,
+    contract_id: str | None = None,
+) -> Loaded:
+    """A driftgate or ODCS v3 document → (spec, source format, import report for ODCS).
+
+    An ODCS document with several schema objects needs `schema_name`, or `contract_id` naming
+    the contract one of its objects imports as; otherwise it is refused with the names.
+    """
+    if _wants_odcs(doc, fmt):
+        from contracts.odcs.importer import import_odcs
+
+        return _odcs_loaded(
+            lambda: [import_odcs(doc, schema_name, contract_id=contract_id)], schema_name
+        )[0]
+    _no_schema_name(schema_name)
     return load_spec(doc), "driftgate", None
+
+
+def load_contract_documents(
+    doc: dict[str, Any], fmt: str = "auto", *, schema_name: str | None = None
+) -> list[Loaded]:
+    """Like `load_contract_document`, but every schema object of an ODCS document."""
+    if _wants_odcs(doc, fmt):
+        from contracts.odcs.importer import import_odcs_all
+
+        return _odcs_loaded(lambda: import_odcs_all(doc, schema_name), schema_name)
+    _no_schema_name(schema_name)
+    return [(load_spec(doc), "driftgate", None)]
+
+
+def _wants_odcs(doc: dict[str, Any], fmt: str) -> bool:
+    return fmt == "odcs" or (fmt == "auto" and is_odcs(doc))
+
+
+def _no_schema_name(schema_name: str | None) -> None:
+    if schema_name is not None:
+        raise InvalidContractSpec(
+            "schema_name selects a schema object of an ODCS document; this is not one",
+            field="schema_name",
+            rule="odcs_only",
+        )
+
+
+def _odcs_loaded(run: Any, schema_name: str | None) -> list[Loaded]:
+    from contracts.odcs.report import OdcsImportError
+
+    try:
+        imported = run()
+    except OdcsImportError as exc:
+        field = "schema_name" if schema_name is not None and exc.path == "schema" else "odcs"
+        raise InvalidContractSpec(str(exc), field=field, rule="odcs_structure") from None
+    return [
+        (load_spec(spec_doc), "odcs", {"mapped": report.mapped, "ignored": report.ignored})
+        for spec_doc, report in imported
+    ]

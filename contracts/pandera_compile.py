@@ -35,6 +35,7 @@ from contracts.spec import (
     ExpressionRule,
     FieldSpec,
     FieldType,
+    InvalidFractionRule,
     NullFractionRule,
     RowCountRule,
     UniqueKeyRule,
@@ -226,6 +227,8 @@ class _Checks:
             return self.frame_check(self.unique_key(rule.fields), rule_id)
         if isinstance(rule, ExpressionRule):
             return self.frame_check(self.expression(rule.expr), rule_id)
+        if isinstance(rule, InvalidFractionRule):
+            return self.frame_check(self.invalid_fraction(rule), rule_id)
         raise TypeError(f"unknown dataset rule {rule!r}")
 
     def row_count(self, lo: int | None, hi: int | None) -> Callable[[Any], Any]:
@@ -238,6 +241,27 @@ class _Checks:
         raise NotImplementedError
 
     def expression(self, expr: str) -> Callable[[Any], Any]:
+        raise NotImplementedError
+
+    def invalid_fraction(self, rule: InvalidFractionRule) -> Callable[[Any], Any]:
+        """Decided in polars on the one column, so pandas and polars agree with the engine."""
+        import polars as pl
+
+        c = pl.col(rule.field).cast(pl.String) if rule.pattern is not None else pl.col(rule.field)
+        bad = pl.lit(False)
+        if rule.allowed_values is not None:
+            bad = bad | ~pl.col(rule.field).is_in(rule.allowed_values)
+        if rule.pattern is not None:
+            bad = bad | ~c.str.contains(rule.pattern)
+        invalid = (pl.col(rule.field).is_not_null() & bad).fill_null(False).sum()
+        limit = (
+            invalid <= rule.max_rows
+            if rule.max is None
+            else (pl.len() == 0) | (invalid / pl.len() <= rule.max)
+        )
+        return lambda frame: self.judge(frame, rule.field, limit)
+
+    def judge(self, frame: Any, column: str, ok: Any) -> Any:
         raise NotImplementedError
 
 
@@ -285,6 +309,11 @@ class _PandasChecks(_Checks):
 
         return check
 
+    def judge(self, frame: Any, column: str, ok: Any) -> Any:
+        import polars as pl
+
+        return bool(pl.from_pandas(frame[[column]]).select(ok).item())
+
 
 class _PolarsChecks(_Checks):
     def dtype(self, t: FieldType) -> Any:
@@ -329,6 +358,9 @@ class _PolarsChecks(_Checks):
     def expression(self, expr: str) -> Callable[[Any], Any]:
         compiled = compile_expression(expr).fill_null(True)  # SQL CHECK: unknown passes
         return lambda data: data.lazyframe.select(compiled)
+
+    def judge(self, frame: Any, column: str, ok: Any) -> Any:
+        return frame.lazyframe.select(ok)
 
 
 def compiled_rule_ids(schema: Any) -> list[str]:

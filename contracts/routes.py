@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from contracts import impact, service
-from contracts.loader import load_contract_document, parse_document
+from contracts.loader import load_contract_document, load_contract_documents, parse_document
 from contracts.models import ContractVersion
 from contracts.schemas import (
     ChangeRead,
     ContractImpactRead,
     ContractRead,
+    ContractsImported,
     ContractVersionCreated,
     ContractVersionRead,
     DeprecateRequest,
@@ -44,8 +45,24 @@ Format = Annotated[
 ]
 
 
-async def _read_spec(request: Request, fmt: str) -> tuple[ContractSpec, str, dict[str, Any] | None]:
-    return load_contract_document(parse_document(await request.body()), fmt)
+SchemaName = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=300,
+        description="ODCS only: the schema object (`name` or `physicalName`) to import.",
+    ),
+]
+
+
+async def _read_spec(
+    request: Request,
+    fmt: str,
+    schema_name: str | None = None,
+    contract_id: str | None = None,
+) -> tuple[ContractSpec, str, dict[str, Any] | None]:
+    doc = parse_document(await request.body())
+    return load_contract_document(doc, fmt, schema_name=schema_name, contract_id=contract_id)
 
 
 def _version_read(row: ContractVersion) -> ContractVersionRead:
@@ -55,18 +72,24 @@ def _version_read(row: ContractVersion) -> ContractVersionRead:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=ContractVersionCreated,
+    response_model=ContractVersionCreated | ContractsImported,
     openapi_extra=_DOCUMENT_BODY,
 )
 async def register_contract(
-    request: Request, session: DbSession, actor: Admin, fmt: Format = "auto"
-) -> ContractVersionCreated:
-    """Register a new contract with its first version."""
-    spec, source, report = await _read_spec(request, fmt)
-    row = service.register_contract(
-        session, actor, spec=spec, source_format=source, import_report=report
+    request: Request,
+    session: DbSession,
+    actor: Admin,
+    fmt: Format = "auto",
+    schema_name: SchemaName = None,
+) -> ContractVersionCreated | ContractsImported:
+    """Register a new contract with its first version; an ODCS document with several schema
+    objects registers one contract per object, all or none (or only `schema_name`)."""
+    loaded = load_contract_documents(
+        parse_document(await request.body()), fmt, schema_name=schema_name
     )
-    return ContractVersionCreated.model_validate(row)
+    rows = service.register_contracts(session, actor, loaded=loaded)
+    created = [ContractVersionCreated.model_validate(row) for row in rows]
+    return created[0] if len(created) == 1 else ContractsImported(contracts=created)
 
 
 @router.get("", response_model=list[ContractRead])
@@ -102,10 +125,15 @@ def list_versions(contract_id: str, session: DbSession, _: Viewer) -> list[Contr
     openapi_extra=_DOCUMENT_BODY,
 )
 async def add_version(
-    contract_id: str, request: Request, session: DbSession, actor: Admin, fmt: Format = "auto"
+    contract_id: str,
+    request: Request,
+    session: DbSession,
+    actor: Admin,
+    fmt: Format = "auto",
+    schema_name: SchemaName = None,
 ) -> ContractVersionCreated:
     """Add a version; incompatible changes without a major bump get 409 listing each one."""
-    spec, source, report = await _read_spec(request, fmt)
+    spec, source, report = await _read_spec(request, fmt, schema_name, contract_id)
     row, changes = service.add_version(
         session,
         actor,
@@ -217,7 +245,7 @@ async def post_contract_impact(
     depth: ImpactDepth = 10,
 ) -> dict[str, Any]:
     """What a proposed (unregistered) contract version would reach downstream; stores nothing."""
-    spec, _source, _report = await _read_spec(request, "auto")
+    spec, _source, _report = await _read_spec(request, "auto", contract_id=contract_id)
     return await run_in_threadpool(
         impact.proposed_impact,
         session,

@@ -52,6 +52,12 @@ class ContractVersionCreated(ContractVersionRead):
     )
 
 
+class ContractsImported(ResponseModel):
+    contracts: list[ContractVersionCreated] = Field(
+        description="One contract per schema object of a multi-object ODCS document, in order."
+    )
+
+
 class DiffRead(ResponseModel):
     contract_id: str = Field(description="Contract id.")
     from_version: str = Field(description="Base version.")

@@ -68,6 +68,27 @@ def register_contract(
     return version
 
 
+def register_contracts(
+    session: Session,
+    actor: Principal,
+    *,
+    loaded: list[tuple[ContractSpec, str, dict[str, Any] | None]],
+) -> list[ContractVersion]:
+    """Register each (spec, source format, import report) in the caller's one transaction, so
+    a multi-table ODCS document goes in whole or not at all (any existing id: 409)."""
+    ids = [spec.id for spec, _, _ in loaded]
+    if len(set(ids)) != len(ids):
+        raise InvalidContractSpec(
+            f"the document imports as contract ids {ids}; they must differ",
+            field="id",
+            rule="unique",
+        )
+    return [
+        register_contract(session, actor, spec=spec, source_format=source, import_report=report)
+        for spec, source, report in loaded
+    ]
+
+
 def add_version(
     session: Session,
     actor: Principal,

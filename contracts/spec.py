@@ -287,6 +287,42 @@ class NullFractionRule(_DatasetRule):
     max: ShareBound = Field(ge=0.0, le=1.0, description="Largest allowed share of nulls.")
 
 
+class InvalidFractionRule(_DatasetRule):
+    """A tolerance for values outside `allowed_values` or not matching `pattern`.
+
+    Field rules allow no bad value at all; ODCS `invalidValues` rules may allow some (e.g.
+    at most 5 percent, or fewer than 5 rows). Nulls are not invalid (they are the business of
+    `required` and `null_fraction`), and neither are values that failed to convert (`type`).
+    """
+
+    kind: Literal["invalid_fraction"]
+    field: str
+    allowed_values: list[str | int | float | bool] | None = Field(
+        default=None, description="Valid values; any other non-null value is invalid."
+    )
+    pattern: str | None = Field(
+        default=None, description="Regex a valid value must contain (unanchored)."
+    )
+    max: ShareBound | None = Field(
+        default=None, ge=0.0, le=1.0, description="Largest allowed share of invalid rows."
+    )
+    max_rows: CountBound | None = Field(
+        default=None, ge=0, description="Largest allowed number of invalid rows."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> InvalidFractionRule:
+        if self.allowed_values is None and self.pattern is None:
+            raise _rule_error(
+                "values_or_pattern", "invalid_fraction needs allowed_values or pattern"
+            )
+        if (self.max is None) == (self.max_rows is None):
+            raise _rule_error("one_limit", "invalid_fraction needs exactly one of max or max_rows")
+        if self.pattern is not None:
+            _check_regex(self.pattern)
+        return self
+
+
 class UniqueKeyRule(_DatasetRule):
     kind: Literal["unique_key"]
     fields: list[str] = Field(min_length=1)
@@ -301,7 +337,8 @@ class ExpressionRule(_DatasetRule):
 
 
 DatasetRule = Annotated[
-    RowCountRule | NullFractionRule | UniqueKeyRule | ExpressionRule, Field(discriminator="kind")
+    RowCountRule | NullFractionRule | InvalidFractionRule | UniqueKeyRule | ExpressionRule,
+    Field(discriminator="kind"),
 ]
 
 
@@ -625,13 +662,17 @@ class ContractSpec(_Spec):
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-def dataset_rule_id(rule: RowCountRule | NullFractionRule | UniqueKeyRule | ExpressionRule) -> str:
+def dataset_rule_id(
+    rule: RowCountRule | NullFractionRule | InvalidFractionRule | UniqueKeyRule | ExpressionRule,
+) -> str:
     if rule.id:
         return rule.id
     if isinstance(rule, RowCountRule):
         return "row_count"
     if isinstance(rule, NullFractionRule):
         return f"null_fraction:{rule.field}"
+    if isinstance(rule, InvalidFractionRule):
+        return f"invalid_fraction:{rule.field}"
     if isinstance(rule, UniqueKeyRule):
         return "unique_key:" + "+".join(rule.fields)
     return f"expression:{rule.name}"
@@ -644,7 +685,12 @@ def _check_dataset_rule(rule: Any, by_name: dict[str, FieldSpec]) -> None:
         missing = [f for f in rule.fields if f not in by_name]
         if missing:
             raise _rule_error("field_exists", f"unique_key names unknown fields {missing}")
-    if isinstance(rule, RowCountRule | NullFractionRule) and rule.severity == Action.quarantine:
+    if isinstance(rule, InvalidFractionRule):
+        _check_invalid_fraction(rule, by_name)
+    if (
+        isinstance(rule, RowCountRule | NullFractionRule | InvalidFractionRule)
+        and rule.severity == Action.quarantine
+    ):
         raise _rule_error("action_applies", f"{rule.kind} can warn or reject, not quarantine")
     if isinstance(rule, ExpressionRule):
         from contracts.expressions import referenced_columns
@@ -656,6 +702,20 @@ def _check_dataset_rule(rule: Any, by_name: dict[str, FieldSpec]) -> None:
         unknown = sorted(set(cols) - set(by_name))
         if unknown:
             raise _rule_error("field_exists", f"expression names unknown fields {unknown}")
+
+
+def _check_invalid_fraction(rule: InvalidFractionRule, by_name: dict[str, FieldSpec]) -> None:
+    f = by_name.get(rule.field)
+    if f is None:
+        raise _rule_error("field_exists", f"invalid_fraction names unknown field {rule.field!r}")
+    if rule.pattern is not None and f.type not in TEXT_TYPES:
+        raise _rule_error("rule_applies_to_type", f"pattern does not apply to type {f.type.value}")
+    if rule.allowed_values is not None:
+        if f.type in TEMPORAL_TYPES:
+            raise _rule_error(
+                "rule_applies_to_type", f"allowed_values do not apply to type {f.type.value}"
+            )
+        object.__setattr__(rule, "allowed_values", _coerce_allowed(f.type, rule.allowed_values))
 
 
 def _check_monitor(name: str, monitor: FieldMonitor, by_name: dict[str, FieldSpec]) -> None:

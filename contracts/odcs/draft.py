@@ -40,6 +40,7 @@ class Draft:
     fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)  # ODCS name/physicalName -> field
     object_names: set[str] = field(default_factory=set)
+    document_columns: dict[str, set[int]] = field(default_factory=dict)  # column -> objects
     owner_source: str = ""
 
     def leftovers(
@@ -92,8 +93,8 @@ class Draft:
 
 def _default_rule_id(rule: dict[str, Any]) -> str:
     """Mirror `contracts.spec.dataset_rule_id` to catch duplicates before validation does."""
-    if rule["kind"] == "null_fraction":
-        return f"null_fraction:{rule['field']}"
+    if rule["kind"] in ("null_fraction", "invalid_fraction"):
+        return f"{rule['kind']}:{rule['field']}"
     if rule["kind"] == "unique_key":
         return "unique_key:" + "+".join(rule["fields"])
     return str(rule["kind"])

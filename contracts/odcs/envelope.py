@@ -66,35 +66,81 @@ def check_envelope(document: Any) -> None:
             raise OdcsImportError(f"schema[{i}]", "a schema object must be a mapping")
 
 
-def pick_object(draft: Draft, schema_name: str | None) -> tuple[int, dict[str, Any]]:
-    """driftgate contracts govern one dataset, so one ODCS schema object is imported."""
+def object_names(schema: list[dict[str, Any]]) -> list[str]:
+    return [
+        str(o.get("name") or o.get("physicalName") or f"schema[{i}]") for i, o in enumerate(schema)
+    ]
+
+
+def find_object(schema: list[dict[str, Any]], schema_name: str) -> int:
+    """The object whose `name` or `physicalName` is `schema_name`."""
+    for i, obj in enumerate(schema):
+        if schema_name in (obj.get("name"), obj.get("physicalName")):
+            return i
+    known = object_names(schema)
+    raise OdcsImportError("schema", f"no object named {schema_name!r} (has {known})")
+
+
+def use_object(draft: Draft, index: int, *, note_others: bool) -> dict[str, Any]:
+    """driftgate contracts govern one dataset, so each ODCS schema object is one contract."""
     schema: list[dict[str, Any]] = draft.doc["schema"]
-    index = 0
-    if schema_name is not None:
-        names = [{o.get("name"), o.get("physicalName")} for o in schema]
-        matches = [i for i, n in enumerate(names) if schema_name in n]
-        if not matches:
-            known = sorted(str(o.get("name")) for o in schema)
-            raise OdcsImportError("schema", f"no object named {schema_name!r} (has {known})")
-        index = matches[0]
-    for i in range(len(schema)):
-        if i != index:
-            draft.report.note_ignored(
-                f"schema[{i}]",
-                "a driftgate contract governs one dataset; import it separately with schema_name",
-            )
+    if note_others:
+        for i in range(len(schema)):
+            if i != index:
+                draft.report.note_ignored(
+                    f"schema[{i}]",
+                    "each schema object is its own contract; import it with its schema_name, "
+                    "or the whole document without one",
+                )
     obj = schema[index]
     props = obj.get("properties")
     if not isinstance(props, list) or not props:
         raise OdcsImportError(f"schema[{index}].properties", "must be a non-empty list")
-    return index, obj
+    return obj
 
 
-def contract_id(draft: Draft) -> str:
-    raw = str(draft.doc["id"])
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", raw.strip().lower()).strip("-_.")[:100]
+def document_columns(schema: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """Which objects carry each column (`name` or `physicalName`), to resolve SLA elements."""
+    out: dict[str, set[int]] = {}
+    for i, obj in enumerate(schema):
+        for prop in obj.get("properties") or []:
+            if isinstance(prop, dict):
+                for key in ("name", "physicalName"):
+                    if isinstance(prop.get(key), str):
+                        out.setdefault(prop[key], set()).add(i)
+    return out
+
+
+def _slug(raw: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", raw.strip().lower()).strip("-_.")
+
+
+def object_contract_id(document: dict[str, Any], index: int) -> str:
+    """`<id>` for a one-object document; `<id>.<object name>` when there are several."""
+    slug = _slug(str(document["id"]))[:100]
     if not slug:
-        raise OdcsImportError("id", f"{raw!r} has no characters usable in a contract id")
+        raise OdcsImportError("id", f"{document['id']!r} has no characters usable in a contract id")
+    schema = document["schema"]
+    if len(schema) == 1:
+        return slug
+    name = _slug(object_names(schema)[index])
+    if not name:
+        raise OdcsImportError(f"schema[{index}].name", "has no characters usable in a contract id")
+    full = f"{slug}.{name}"
+    if len(full) > 100:
+        raise OdcsImportError(
+            "id", f"{full!r} is longer than the 100 characters a contract id may have"
+        )
+    return full
+
+
+def contract_id(draft: Draft, index: int) -> str:
+    slug = object_contract_id(draft.doc, index)
+    raw = str(draft.doc["id"])
+    schema = draft.doc["schema"]
+    if len(schema) > 1:
+        key = "name" if schema[index].get("name") else "physicalName"
+        draft.report.note_mapped(f"schema[{index}].{key}", "id", f"{raw!r} + object name")
     draft.report.note_mapped("id", "id", None if slug == raw else f"slugified from {raw!r}")
     return slug
 

@@ -185,7 +185,12 @@ def _composite_duplicates(draft: Draft, item: dict[str, Any], path: str) -> None
 
 
 def _valid_values(draft: Draft, item: dict[str, Any], path: str, out: dict[str, Any]) -> None:
-    """v3.0 `rule: validValues` lists values directly; v3.1 puts them in `arguments`."""
+    """v3.0 `rule: validValues` lists values directly; v3.1 puts them in `arguments`.
+
+    Allowing no invalid value makes field rules (`allowed_values`, `pattern`); a tolerance
+    (`mustBeLessThan: 5` rows, `mustBeLessOrEqualTo: 5` percent) makes an `invalid_fraction`
+    dataset rule with the same values, so the batch is judged as a whole.
+    """
     args = _arguments(item)
     values = args.get("validValues", item.get("validValues"))
     pattern = args.get("pattern")
@@ -198,8 +203,14 @@ def _valid_values(draft: Draft, item: dict[str, Any], path: str, out: dict[str, 
     )
     if limit is None:
         return
-    if not _means_zero(*limit, str(item.get("unit", "rows")).lower()):
-        draft.report.note_ignored(path, "driftgate allows no invalid values; tolerances do not map")
+    values = _without_null(draft, values, path)
+    unit = str(item.get("unit", "rows")).lower()
+    used = {"type", "metric", "rule", "unit", "arguments", "validValues"}
+    used |= set(_OPERATOR_ALIASES) & set(item)
+    if not _means_zero(*limit, unit):
+        if _tolerance(draft, item, path, out, values, pattern, limit, unit):
+            used |= {"name", "severity", "id"}
+            draft.leftovers(item, path, used, _QUALITY_WHY)
         return
     if values is not None:
         error = probe(out["type"], allowed_values=values)
@@ -210,8 +221,63 @@ def _valid_values(draft: Draft, item: dict[str, Any], path: str, out: dict[str, 
             draft.report.note_mapped(path, f"fields.{out['name']}.allowed_values")
     if pattern is not None:
         draft.map_pattern(pattern, f"{path}.arguments.pattern", out)
-    used = {"type", "metric", "rule", "unit", "arguments", "validValues"}
-    draft.leftovers(item, path, used | (set(_OPERATOR_ALIASES) & set(item)), _QUALITY_WHY)
+    draft.leftovers(item, path, used, _QUALITY_WHY)
+
+
+def _without_null(draft: Draft, values: Any, path: str) -> Any:
+    """A null among the valid values says nulls are fine: in driftgate they always are
+    (unless the field is required), so it is dropped from the list."""
+    if not isinstance(values, list) or None not in values:
+        return values
+    draft.report.note_mapped(
+        f"{path}.validValues", "(nulls)", "null listed as valid: nulls are never invalid values"
+    )
+    kept = [v for v in values if v is not None]
+    return kept or None
+
+
+def _tolerance(
+    draft: Draft,
+    item: dict[str, Any],
+    path: str,
+    out: dict[str, Any],
+    values: Any,
+    pattern: Any,
+    limit: tuple[float, bool],
+    unit: str,
+) -> bool:
+    """Map an invalidValues tolerance to an invalid_fraction rule; False when it cannot."""
+    value, strict = limit
+    rule: dict[str, Any] = {"kind": "invalid_fraction", "field": out["name"]}
+    if unit in ("rows", "row"):
+        rule["max_rows"] = math.ceil(value) - 1 if strict else math.floor(value)
+    elif unit in ("percent", "%", "fraction", "ratio"):
+        share = value / 100 if unit in ("percent", "%") else value
+        if not 0 <= share <= 1:
+            draft.report.note_ignored(path, f"invalid share {share} is outside 0..1")
+            return False
+        rule["max"] = share
+        if strict:
+            draft.report.note_ignored(
+                path, f"partly: invalid share < {share} approximated as <= {share}"
+            )
+    else:
+        draft.report.note_ignored(path, f"unit {unit!r}: use rows or percent")
+        return False
+    if values is not None:
+        error = probe(out["type"], allowed_values=values)
+        if error:
+            draft.report.note_ignored(path, f"validValues not usable: {error}")
+            return False
+        rule["allowed_values"] = values
+    if pattern is not None:
+        error = probe(out["type"], pattern=pattern) if isinstance(pattern, str) else "not text"
+        if error:
+            draft.report.note_ignored(f"{path}.arguments.pattern", f"pattern not usable: {error}")
+            return False
+        rule["pattern"] = pattern
+    draft.add_rule(rule, path, None, item)
+    return True
 
 
 def _row_count(draft: Draft, item: dict[str, Any], path: str) -> None:

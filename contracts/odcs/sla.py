@@ -105,14 +105,30 @@ def _sla_column(draft: Draft, path: str, item: dict[str, Any], default: Any) -> 
         return None
     obj, _, col = element.strip().rpartition(".")
     column = draft.columns.get(col)
-    if obj and obj not in draft.object_names:
-        reason = f"element {element!r} is not on the imported object"
+    every_object: set[str] = set()
+    for o in draft.doc["schema"]:
+        every_object |= {str(o[k]) for k in ("name", "physicalName", "id") if o.get(k)}
+    unknown_object = bool(obj) and obj not in every_object
+    elsewhere = (obj and not unknown_object and obj not in draft.object_names) or (
+        column is None and col in draft.document_columns
+    )
+    if elsewhere:
+        reason = f"element {element!r} is on another schema object, whose contract carries it"
     elif column is None:
         reason = f"element {element!r} is not an imported column"
+    elif unknown_object and len(draft.document_columns.get(col, set())) > 1:
+        reason = f"{obj!r} names no schema object and several objects have a column {col!r}"
     elif draft.fields[column]["type"] not in ("timestamp", "date"):
         reason = f"element {element!r} is not a timestamp or date column"
     else:
-        draft.report.note_mapped(source, "freshness.field")
+        # The ODCS examples write `tab1.txn_ref_dt` for the table `tbl` / `tbl_1`: an object
+        # part that names no object resolves by the column, when only this object has it.
+        note = (
+            f"{obj!r} names no schema object; {col!r} is a column of this one"
+            if unknown_object
+            else None
+        )
+        draft.report.note_mapped(source, "freshness.field", note)
         return column
     draft.report.note_ignored(path, reason)
     return None

@@ -23,6 +23,7 @@ from checks.engine import BatchStatus, validate
 from contracts.compat import BACKWARD, FORWARD, diff, violations
 from contracts.loader import load_spec
 from contracts.spec import Compatibility, ContractSpec
+from tests import builders
 
 RECEIVED_AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 B, F = BACKWARD, FORWARD
@@ -1068,3 +1069,18 @@ def test_unrelated_type_change_reports_required_unique_and_description() -> None
         ("unique_added", {B}),
         ("description_changed", set()),
     ]
+
+
+def test_invalid_fraction_tolerances_tighten_when_lowered() -> None:
+    def version(v: str, **limit: Any) -> ContractSpec:
+        rule = {"kind": "invalid_fraction", "field": "status", "allowed_values": ["new"], **limit}
+        return load_spec(builders.contract(version=v, dataset_rules=[rule]))
+
+    lowered = diff(version("1.0.0", max_rows=5), version("1.1.0", max_rows=2))
+    assert [(c.path, c.kind, c.breaks) for c in lowered] == [
+        ("dataset_rules.invalid_fraction:status.max_rows", "max_rows_lowered", {BACKWARD})
+    ]
+    raised = diff(version("1.0.0", max=0.01), version("1.1.0", max=0.05))
+    assert [(c.kind, c.breaks) for c in raised] == [("max_raised", {FORWARD})]
+    switched = diff(version("1.0.0", max=0.01), version("1.1.0", max_rows=5))
+    assert [c.kind for c in switched] == ["rule_changed"]

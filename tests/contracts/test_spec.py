@@ -1079,3 +1079,40 @@ def test_bad_monitoring_values_are_422_problems_through_the_api(client: Any, aut
     good = {"alpha": 0.005, "fields": {"amount": {"method": "ks", "min_effect": 0.1}}}
     resp = client.post("/contracts", json=contract(monitoring=good), headers=auth("admin"))
     assert resp.status_code == 201, resp.text
+
+
+# --- invalid_fraction (ODCS invalidValues tolerances) ----------------------------------------
+
+
+def _tolerance(**rule: Any) -> dict[str, Any]:
+    return contract(dataset_rules=[{"kind": "invalid_fraction", **rule}])
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"field": "status", "allowed_values": ["new"]}, "one_limit"),
+        ({"field": "status", "allowed_values": ["new"], "max": 0.1, "max_rows": 3}, "one_limit"),
+        ({"field": "status", "max": 0.1}, "values_or_pattern"),
+        ({"field": "nope", "allowed_values": ["x"], "max": 0.1}, "field_exists"),
+        ({"field": "quantity", "pattern": "^1", "max": 0.1}, "rule_applies_to_type"),
+        ({"field": "quantity", "allowed_values": ["1"], "max": 0.1}, "allowed_values_match_type"),
+        ({"field": "status", "pattern": "(?<=a)b", "max": 0.1}, "regex_compiles"),
+        ({"field": "status", "allowed_values": ["new"], "max": 1.5}, "less_than_equal"),
+        (
+            {"field": "status", "allowed_values": ["new"], "max_rows": 1, "severity": "quarantine"},
+            "action_applies",
+        ),
+    ],
+)
+def test_invalid_fraction_rules_are_checked(rule: dict[str, Any], expected: str) -> None:
+    assert invalid(_tolerance(**rule)).rule == expected
+
+
+def test_invalid_fraction_values_take_the_field_type_and_an_id() -> None:
+    from contracts.spec import dataset_rule_id
+
+    spec = load_spec(_tolerance(field="amount", allowed_values=[1, 2.5], max_rows=0))
+    rule = spec.dataset_rules[0]
+    assert rule.allowed_values == [1.0, 2.5]  # type: ignore[union-attr]
+    assert dataset_rule_id(rule) == "invalid_fraction:amount"

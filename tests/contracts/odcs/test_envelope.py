@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from contracts.odcs.importer import import_odcs
+from contracts.odcs.importer import import_odcs, import_odcs_all
 from contracts.odcs.report import OdcsImportError
 from contracts.spec import ContractSpec
 from tests.contracts.odcs.documents import (
@@ -141,12 +141,28 @@ def test_domain_becomes_the_dataset_namespace() -> None:
     assert doc["dataset"] == {"name": "events", "namespace": "feed"}
 
 
-def test_first_schema_object_is_imported_and_the_rest_reported() -> None:
+def test_a_multi_object_document_without_a_choice_is_refused_with_the_names() -> None:
     doc = minimal()
     doc["schema"].append({"name": "users", "properties": [{"name": "id", "logicalType": "string"}]})
-    spec_doc, report = import_odcs(doc)
-    assert spec_doc["dataset"]["name"] == "events"
-    assert "schema_name" in ignored_by_path(report)["schema[1]"]
+    with pytest.raises(OdcsImportError, match=r"2 schema objects \['events', 'users'\]"):
+        import_odcs(doc)
+    spec_doc, _ = import_odcs(doc, contract_id="events.users")  # adding a version to one
+    assert spec_doc["dataset"]["name"] == "users"
+
+
+def test_import_all_gives_one_contract_per_object_with_suffixed_ids() -> None:
+    doc = minimal()
+    doc["schema"].append(
+        {"name": "Users!", "properties": [{"name": "id", "logicalType": "string"}]}
+    )
+    imported = import_odcs_all(doc)
+    assert [d["id"] for d, _ in imported] == ["events.events", "events.users"]
+    assert [d["dataset"]["name"] for d, _ in imported] == ["events", "Users!"]
+    assert "schema[1]" not in ignored_by_path(imported[0][1])  # imported, not dropped
+    for spec_doc, _ in imported:
+        ContractSpec.model_validate(spec_doc)
+    single = minimal()
+    assert [d["id"] for d, _ in import_odcs_all(single)] == ["events"]
 
 
 def test_schema_name_selects_another_object() -> None:
@@ -159,8 +175,10 @@ def test_schema_name_selects_another_object() -> None:
         }
     )
     spec_doc, report = import_odcs(doc, schema_name="users_v1")
+    assert spec_doc["id"] == "events.users"
     assert spec_doc["dataset"]["name"] == "users_v1"
     assert [f["name"] for f in spec_doc["fields"]] == ["id"]
-    assert "schema[0]" in ignored_by_path(report)
+    assert "schema_name" in ignored_by_path(report)["schema[0]"]
+    assert [d["id"] for d, _ in import_odcs_all(doc, schema_name="users")] == ["events.users"]
     with pytest.raises(OdcsImportError, match="no object named 'nope'"):
         import_odcs(doc, schema_name="nope")

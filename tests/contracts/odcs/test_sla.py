@@ -60,9 +60,9 @@ def test_frequency_becomes_the_cadence() -> None:
             "not a timestamp",
         ),
         (
-            {"property": "latency", "value": 1, "unit": "d", "element": "other.ts"},
+            {"property": "latency", "value": 1, "unit": "d", "element": "other.missing"},
             "slaProperties[0]",
-            "imported object",
+            "not an imported column",
         ),
         ({"property": "latency", "value": 1, "unit": "d"}, "slaProperties[0]", "no element"),
         (
@@ -82,3 +82,36 @@ def test_unusable_sla_properties_are_reported(sla: dict[str, Any], path: str, re
     doc, report = import_odcs(minimal(slaProperties=[sla]))
     assert "freshness" not in doc
     assert reason in ignored_by_path(report)[path]
+
+
+def test_an_element_whose_object_names_no_object_resolves_by_its_column() -> None:
+    """As in the ODCS full example: `tab1.txn_ref_dt` on the table `tbl` / `tbl_1`."""
+    sla = [{"property": "latency", "value": 4, "unit": "d", "element": "tab1.ts"}]
+    doc, report = import_odcs(minimal(slaProperties=sla))
+    assert doc["freshness"] == {"field": "ts", "max_lag": "P4D"}
+    assert any(
+        m.startswith("slaProperties[0].element -> freshness.field ('tab1'") for m in report.mapped
+    )
+
+
+def test_in_a_multi_table_document_the_sla_goes_to_the_object_with_its_element() -> None:
+    doc = minimal(
+        slaProperties=[{"property": "latency", "value": 2, "unit": "h", "element": "events.ts"}]
+    )
+    doc["schema"].append(
+        {"name": "users", "properties": [{"name": "seen", "logicalType": "timestamp"}]}
+    )
+    events, _ = import_odcs(doc, "events")
+    users, report_users = import_odcs(doc, "users")
+    assert events["freshness"] == {"field": "ts", "max_lag": "PT2H"}
+    assert "freshness" not in users
+    assert "another schema object" in ignored_by_path(report_users)["slaProperties[0]"]
+    doc["slaProperties"][0]["element"] = "nowhere.ts"
+    users_too = dict(doc)
+    users_too["schema"] = [*doc["schema"]]
+    users_too["schema"][1] = {
+        "name": "users",
+        "properties": [{"name": "ts", "logicalType": "timestamp"}],
+    }
+    _, ambiguous = import_odcs(users_too, "events")
+    assert "several objects" in ignored_by_path(ambiguous)["slaProperties[0]"]
