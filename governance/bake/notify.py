@@ -17,6 +17,7 @@ from core.settings import Settings
 from governance.bake.guard import GUARD
 from governance.bake.signals import BREACH
 from incidents import repository as incidents_repo
+from incidents import service as incidents_service
 from incidents.models import Incident
 
 
@@ -91,4 +92,15 @@ def notify(
             object_id=str(incident.id),
             after={"notifications": results},
         )
+        for r in results:
+            incidents_service.record_event(
+                session,
+                incident.id,
+                kind="notification",
+                actor=GUARD.name,
+                summary=f"page {'sent' if r['delivered'] else 'not delivered'} to {r['sink']}",
+                details={**r, "event": "firing"},
+                source_key=f"bake-notify:{r['sink']}",
+                audited=False,  # the incident.notify event above covers them
+            )
     return results
