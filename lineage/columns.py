@@ -65,9 +65,22 @@ def _root(session: Session, ref: NodeRef) -> tuple[LineageDataset, str | None, s
     if ref.kind == "dataset":
         return dataset, version, None
     assert ref.field is not None
+    field = ref.field
     if version is not None and repository.find_version(session, dataset.id, version) is None:
-        return dataset, None, f"{ref.field}#{version}"  # a '#' inside the field's name
-    return dataset, version, ref.field
+        field, version = f"{field}#{version}", None  # a '#' inside the field's name
+    if field not in _known_fields(session, dataset):
+        raise LineageNodeNotFound(
+            f"dataset {dataset.namespace}:{dataset.name} has no field {field!r}", field="node"
+        )
+    return dataset, version, field
+
+
+def _known_fields(session: Session, dataset: LineageDataset) -> set[str]:
+    """Fields in column lineage or in the dataset's current `schema` facet."""
+    facets = repository.current_facets(session, "dataset", [dataset.id]).get(dataset.id, {})
+    return set(repository.column_fields_of(session, dataset.id)) | {
+        f["name"] for f in schema_fields(facets)
+    }
 
 
 def _dataset_starts(session: Session, dataset: LineageDataset) -> list[FieldKey]:
