@@ -17,6 +17,7 @@ from cli.incidents_cmd import incidents_app
 from cli.lineage_cmd import lineage_app
 from cli.model_cmd import model_app
 from cli.monitors_cmd import monitors_app
+from cli.postmortems_cmd import action_items_app, postmortem_app
 from cli.ranker_cmd import ranker_app
 from cli.simulate_cmd import simulate_app
 from cli.worker_cmd import worker
@@ -43,6 +44,8 @@ app.add_typer(ranker_app, name="ranker")
 app.add_typer(model_app, name="model")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(postmortem_app, name="postmortem")
+app.add_typer(action_items_app, name="action-items")
 app.command("worker")(worker)
 
 
