@@ -16,7 +16,7 @@ from dashboard.client import ApiError
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
-# Sections of the sidebar; the incidents issue adds its pages under "Incidents". No page icons:
+# Sections of the sidebar. No page icons:
 # an icon becomes the favicon, and Material ones are fetched from a font CDN.
 SECTIONS: dict[str, list[tuple[str, str]]] = {
     "Now": [("overview.py", "Overview")],
@@ -33,7 +33,11 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("lineage.py", "Lineage"),
         ("audit.py", "Audit"),
     ],
-    "Incidents": [],
+    "Incidents": [
+        ("incidents.py", "Incidents"),
+        ("postmortems.py", "Postmortems"),
+        ("runbooks.py", "Runbooks"),
+    ],
 }
 
 

@@ -139,6 +139,9 @@ class DriftgateClient:
     def post(self, path: str, body: JSON | None = None, **params: Any) -> Any:
         return self._send("POST", path, json=body or {}, params=params).json()
 
+    def patch(self, path: str, body: JSON) -> Any:
+        return self._send("PATCH", path, json=body).json()
+
     def post_document(self, path: str, text: str, **params: Any) -> Any:
         """POST a YAML or JSON document as written (the API detects ODCS)."""
         kind = "application/json" if text.lstrip().startswith("{") else "application/yaml"
@@ -184,3 +187,23 @@ class DriftgateClient:
 
     def contract_impact(self, contract_id: str, text: str) -> JSON:
         return dict(self.post_document(f"/contracts/{contract_id}/impact", text))
+
+    def update_incident(self, incident_id: str, **changes: Any) -> JSON:
+        body = {k: v for k, v in changes.items() if v is not None}
+        return dict(self.patch(f"/incidents/{incident_id}", body))
+
+    def note_incident(self, incident_id: str, note: str) -> JSON:
+        return dict(self.post(f"/incidents/{incident_id}/timeline", {"note": note}))
+
+    def draft_postmortem(self, incident_id: str) -> JSON:
+        return dict(self.post(f"/incidents/{incident_id}/postmortem"))
+
+    def update_postmortem(self, postmortem_id: str, changes: JSON) -> JSON:
+        return dict(self.patch(f"/postmortems/{postmortem_id}", changes))
+
+    def postmortem_step(self, postmortem_id: str, step: str) -> JSON:
+        """`submit`, `publish` or `revisions` (amend a published one by a new draft)."""
+        return dict(self.post(f"/postmortems/{postmortem_id}/{step}"))
+
+    def update_action_item(self, item_id: str, status: str) -> JSON:
+        return dict(self.patch(f"/action-items/{item_id}", {"status": status}))

@@ -42,6 +42,15 @@ def read(session: Session, path: str, *, quiet_404: bool = False, **params: Any)
         return None
 
 
+def read_text(session: Session, path: str, **params: Any) -> str | None:
+    """A cached GET of a text body (Markdown, DOT); a problem shows and returns None."""
+    try:
+        return state.get_text(session, path, **params)
+    except ApiError as exc:
+        show_problem(exc)
+        return None
+
+
 def paged(
     session: Session, path: str, *, key: str, page_size: int | None = None, **params: Any
 ) -> list[Any]:

@@ -41,6 +41,9 @@ PAGES = {
     "Models & approvals": "models",
     "Lineage": "lineage",
     "Audit": "audit",
+    "Incidents": "incidents",
+    "Postmortems": "postmortems",
+    "Runbooks": "runbooks",
 }
 
 
