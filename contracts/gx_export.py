@@ -9,7 +9,9 @@ value that failed to convert is null, so GX reports `required` for it where the 
 reports only `type`.)
 
 `build_gx_suite` and `run_gx_suite` do import GX; they exist for parity tests and for users who
-want to run the exported suite themselves.
+want to run the exported suite themselves. A batch as pandas reads it from CSV, JSON or Parquet
+goes through `contracts.gx_loader.typed_frame` first (named in the suite's `meta`): GX compares
+values as they are, and a datetime bound raises on a text column.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ NOT_EXPORTED_EXTRA_COLUMNS = (
 NOT_EXPORTED_INVALID_FRACTION = (
     "GX's `mostly` is a share of the non-null values, while invalid_fraction bounds a share of "
     "all rows (or a count of rows), as ODCS invalidValues does"
+)
+LOADER_NOTE = (
+    "Validate the batch in contract types: pass the frame pd.read_csv/read_json/read_parquet "
+    "gives through contracts/gx_loader.py typed_frame(df, suite) (pandas only; it reads "
+    "`columns`). On raw text, timestamp and date bounds raise in GX."
 )
 NOT_EXPORTED_FRESHNESS = "freshness depends on the time a batch arrives, which GX does not know"
 
@@ -94,6 +101,8 @@ def to_gx_suite_json(spec: ContractSpec) -> dict[str, Any]:
                 "contract": spec.id,
                 "version": spec.version,
                 "fingerprint": spec.fingerprint(),
+                "columns": {f.name: f.type.value for f in spec.fields},
+                "loader": LOADER_NOTE,
                 "not_exported": not_exported,
             }
         },
