@@ -158,6 +158,12 @@ class LineageFacet(Base):
     __table_args__ = (
         UniqueConstraint("owner_kind", "owner_id", "name", "content_hash"),
         Index("ix_lineage_facets_current", "owner_kind", "owner_id", "name", "last_seen"),
+        # Graph walks read every `symlinks` facet (`repository._SYMLINK_PAIRS`): only those.
+        Index(
+            "ix_lineage_facets_symlinks",
+            "owner_id",
+            postgresql_where=text("owner_kind = 'dataset' AND name = 'symlinks'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
