@@ -33,7 +33,7 @@ from core.auth import Principal, Role
 from core.settings import Settings
 from incidents import repository, service
 from incidents.grouping import Reach, find_group, reach_of
-from incidents.models import Incident
+from incidents.models import SEVERITIES, Incident
 from incidents.runbooks import runbook_for_alert
 
 MONITOR = Principal(name="monitor-runner", role=Role.admin)
@@ -104,14 +104,16 @@ def _join(
     incident: Incident,
     reach: Reach,
     *,
-    actor: str,
+    actor: Principal,
     at: datetime,
     key: str,
     what: str,
     affected: Mapping[str, Iterable[Any]],
     first_bad_at: datetime | None = None,
+    severity: str | None = None,
 ) -> None:
-    """A signal joins an incident by lineage: merge what it touches, record `grouped`."""
+    """A signal joins an incident by lineage: merge what it touches, record `grouped`, and
+    raise the severity to the signal's if that is higher (never lower it)."""
     service.attach(
         incident,
         datasets=reach.datasets,
@@ -123,7 +125,7 @@ def _join(
         session,
         incident.id,
         kind="grouped",
-        actor=actor,
+        actor=actor.name,
         summary=f"{what} joined this incident (shared datasets or model versions)",
         at=at,
         details={
@@ -132,6 +134,10 @@ def _join(
         },
         source_key=f"grouped:{key}",
     )
+    if severity is not None and SEVERITIES.index(severity) < SEVERITIES.index(incident.severity):
+        service.update_incident(
+            session, actor, incident.id, changes={"severity": severity}, reason=f"{what} joined"
+        )
 
 
 # --- alerts -----------------------------------------------------------------------------------
@@ -160,12 +166,13 @@ def alert_firing(
                 session,
                 incident,
                 reach,
-                actor=actor.name,
+                actor=actor,
                 at=signal.at,
                 key=f"alert:{signal.alert_id}",
                 what=f"{signal.severity} alert on SLO {signal.slo_id}",
                 affected=affected,
                 first_bad_at=first_bad,
+                severity=ALERT_SEVERITY[signal.severity] if signal.severity == "page" else None,
             )
         elif signal.severity == "page":
             incident = service.open_incident(
@@ -301,7 +308,7 @@ def _incident_for_batches(
             session,
             group,
             reach,
-            actor=actor.name,
+            actor=actor,
             at=bad[-1].received_at,
             key=f"batches:{contract_id}:{bad[0].id}",
             what=f"{len(bad)} failing batches of {contract_id}",

@@ -109,3 +109,28 @@ def test_the_same_firing_twice_lands_once_and_resolving_records_the_budget(
     assert [e.kind for e in entries] == ["opened", "alert_firing", "alert_resolved"]
     assert entries[1].details["budget_remaining"] == 0.8
     assert entries[2].details["budget_remaining"] == 0.55
+
+
+def test_a_page_joining_a_lesser_incident_raises_its_severity(
+    db: Session, settings: Settings
+) -> None:
+    opened = service.open_incident(
+        db,
+        intake.MONITOR,
+        title="3 failing batches of impressions",
+        severity="major",
+        source="batch_failures",
+        datasets=["impressions"],
+        at=T0,
+    )
+    joined = intake.alert_firing(
+        db, page("impressions", T0 + timedelta(minutes=5)), settings=settings
+    )
+    assert joined is not None and joined.id == opened.id and joined.severity == "critical"
+    kinds = _kinds(db, opened.id)
+    assert "grouped" in kinds and "severity_change" in kinds
+    # a ticket never lowers it
+    intake.alert_firing(
+        db, page("impressions", T0 + timedelta(minutes=6), severity="ticket"), settings=settings
+    )
+    assert joined.severity == "critical"
