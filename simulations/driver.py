@@ -98,6 +98,11 @@ class Driver:
         resp.raise_for_status()
         return list(resp.json())
 
+    def slo_bad_events(self) -> dict[str, int]:
+        resp = self.get("/slos")
+        resp.raise_for_status()
+        return {s["id"]: int((s.get("last_evaluation") or {}).get("bad") or 0) for s in resp.json()}
+
     def slo_budgets(self) -> dict[str, float | None]:
         resp = self.get("/slos")
         resp.raise_for_status()

@@ -27,6 +27,8 @@ from ranker.feed_config import (
 from simulations.catalog import Scenario
 from simulations.world import feed_config
 
+ABSENCES = ("label_outage", "stale_feed")
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -40,8 +42,14 @@ class Plan:
     clean: FeedConfig
     faulty: FeedConfig  # the world /rank traffic is drawn from
 
+    fault: str = ""
+
     @property
     def first_bad_arrival(self) -> datetime | None:
+        """When the first batch carrying the fault arrived (None when the fault is data that
+        does not arrive: an outage or a stale feed is seen by its absence)."""
+        if self.fault in ABSENCES:
+            return None
         return next((b.delivered_at for b, bad in self.batches if bad), None)
 
 
@@ -100,6 +108,7 @@ def plan(scenario: Scenario, *, origin: datetime, history_end: datetime, seed: i
         batches=batches,
         clean=clean,
         faulty=faulty,
+        fault=scenario.fault,
     )
 
 

@@ -5,7 +5,9 @@ time to detect (→ first alert firing), to mitigate (→ the first bad batch qu
 rejected, a rollback, or the incident marked stable, whichever came first) and to resolve
 (→ the incident closed, or without an incident every page alert resolved). `detect_after_ingest`
 is from the first bad batch's arrival instead, the figure the "one monitor cycle" target
-is about: a fault inside an hourly batch cannot be seen before the batch arrives.
+is about: a fault inside an hourly batch cannot be seen before the batch arrives. The
+`signal` is the first monitor run after it that counted a bad event in some SLO: the
+monitors saw it then, even when the burn rate needs more bad events before an alert fires.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class RunResult:
     first_alert_at: datetime | None = None
     first_alert: str | None = None  # "slo/severity"
     first_page_at: datetime | None = None
+    first_signal_at: datetime | None = None  # first monitor run that counted a bad SLO event
+    first_signal: str | None = None  # its SLO
     mitigated_at: datetime | None = None
     mitigated_by: str | None = None
     resolved_at: datetime | None = None
@@ -67,6 +71,10 @@ class RunResult:
         return self._since(self.first_alert_at, self.first_bad_arrival)
 
     @property
+    def signal_after_ingest(self) -> float | None:
+        return self._since(self.first_signal_at, self.first_bad_arrival)
+
+    @property
     def time_to_mitigate(self) -> float | None:
         return self._since(self.mitigated_at)
 
@@ -91,6 +99,7 @@ class RunResult:
             rows_lost=self.rows_lost,
             mttd_seconds=self.mttd,
             detect_after_ingest_seconds=self.detect_after_ingest,
+            signal_after_ingest_seconds=self.signal_after_ingest,
             time_to_mitigate_seconds=self.time_to_mitigate,
             mttr_seconds=self.mttr,
             detected=self.detected,
@@ -133,6 +142,7 @@ def summarize(scenario: str, detection: str, runs: list[dict[str, Any]]) -> dict
         "detected": sum(1 for r in runs if r["detected"]),
         "mttd": distribution([r["mttd_seconds"] for r in runs]),
         "detect_after_ingest": distribution([r["detect_after_ingest_seconds"] for r in runs]),
+        "signal_after_ingest": distribution([r["signal_after_ingest_seconds"] for r in runs]),
         "time_to_mitigate": distribution([r["time_to_mitigate_seconds"] for r in runs]),
         "mttr": distribution([r["mttr_seconds"] for r in runs]),
         "rows_posted": sum(r["rows_posted"] for r in runs),

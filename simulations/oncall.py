@@ -21,6 +21,7 @@ class OnCall:
         self.driver, self.result = driver, result
         self.incidents_api: bool | None = None  # unknown until first asked
         self.known: dict[str, dict[str, Any]] = {}
+        self.bad_events: dict[str, int] = {}
 
     @property
     def now(self) -> datetime:
@@ -36,6 +37,7 @@ class OnCall:
     def after_run(self, transitions: list[dict[str, Any]]) -> None:
         """React to one monitor run: note detection, then follow incidents."""
         r = self.result
+        self._note_bad_events()
         for t in transitions:
             if t["to"] != "firing" or not self._after_injection() or r.injected_at is None:
                 continue
@@ -51,6 +53,15 @@ class OnCall:
         quiet = not self.incidents_api and r.resolved_at is None and self._fault_over()
         if quiet and not self._pages_firing():
             r.resolved_at = self.now
+
+    def _note_bad_events(self) -> None:
+        """The first run after the injection whose evaluation counted more bad events."""
+        r, now = self.result, self.driver.slo_bad_events()
+        if r.injected_at is not None and r.first_signal_at is None and self._after_injection():
+            grew = [slo for slo, bad in now.items() if bad > self.bad_events.get(slo, 0)]
+            if grew:
+                r.first_signal_at, r.first_signal = self.now, ",".join(sorted(grew))
+        self.bad_events = now
 
     def rollbacks(self, rolled_back: list[dict[str, Any]]) -> None:
         r = self.result

@@ -183,21 +183,27 @@ def _populate(
     from governance.flows import train_and_register
     from monitors.runner import run_once
     from monitors.slos.service import create_slo
+    from ranker.ingest import ensure_contracts
     from ranker.nn import TrainConfig
 
     start, end = ORIGIN, ORIGIN + timedelta(days=TRAIN_DAYS)
+    # Contracts exist from the origin on: a freshness SLO counts its ticks from the contract's
+    # creation, which must not be the wall-clock moment the template was built.
+    with clock_at(start), unit_of_work(sessions) as session:
+        ensure_contracts(session, SIMULATOR)
     echo(f"posting {TRAIN_DAYS} days of the synthetic feed and training a small ranker …")
-    outcome = train_and_register(
-        sessions,
-        SIMULATOR,
-        model_name="ranker",
-        start=start,
-        end=end,
-        data_dir=data_dir,
-        generate=True,
-        feed_config=feed_config(),
-        train_config=TrainConfig(hidden=(32, 16), max_epochs=4, patience=1),
-    )
+    with clock_at(end):
+        outcome = train_and_register(
+            sessions,
+            SIMULATOR,
+            model_name="ranker",
+            start=start,
+            end=end,
+            data_dir=data_dir,
+            generate=True,
+            feed_config=feed_config(),
+            train_config=TrainConfig(hidden=(32, 16), max_epochs=4, patience=1),
+        )
     with clock_at(end), unit_of_work(sessions) as session:
         for slo in SLOS:
             create_slo(session, SIMULATOR, data=slo)
