@@ -78,7 +78,7 @@ NodeParam = Annotated[
         min_length=3,
         max_length=4000,
         description="`dataset:NS:NAME[#VERSION]`, `job:NS:NAME`, `run:ID` or "
-        "`datasetField:NS:NAME:FIELD`.",
+        "`datasetField:NS:NAME:FIELD[#VERSION]`.",
     ),
 ]
 DirectionParam = Annotated[
@@ -210,7 +210,8 @@ def get_columns(
     depth: Depth = 10,
     direction: DirectionParam = "both",
 ) -> dict[str, Any]:
-    """Column-level lineage around `datasetField:NS:NAME:FIELD`, from columnLineage facets."""
+    """Column-level lineage around a field (`datasetField:NS:NAME:FIELD[#VERSION]`) or every
+    field of a dataset (`dataset:NS:NAME[#VERSION]`), from columnLineage facets."""
     return graph.column_graph(session, node=node, depth=depth, direction=direction)
 
 
@@ -222,7 +223,8 @@ def get_marquez_column_lineage(
     depth: Depth = 20,
     with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
 ) -> dict[str, Any]:
-    """Marquez's column-lineage read (upstream, plus downstream when asked)."""
+    """Marquez's column-lineage read (upstream, plus downstream when asked); `dataset:` and
+    `datasetField:` node ids, versioned or not, as Marquez takes them."""
     return graph.column_graph(
         session, node=node_id, depth=depth, direction="both" if with_downstream else "upstream"
     )

@@ -17,10 +17,14 @@ class Edge(ResponseModel):
 class Node(ResponseModel):
     id: str = Field(
         description="Node id: `dataset:NS:NAME`, `dataset:NS:NAME#VERSION`, `job:NS:NAME`, "
-        "`run:RUN_ID` or `datasetField:NS:NAME:FIELD`."
+        "`run:RUN_ID` or `datasetField:NS:NAME:FIELD[#VERSION]`."
     )
     type: str = Field(description="DATASET, JOB, DATASET_VERSION, RUN or DATASET_FIELD.")
-    data: dict[str, Any] = Field(description="The node's details (facets, latest run, ...).")
+    data: dict[str, Any] = Field(
+        description="The node's details: Marquez's DatasetData, JobData (with `latestRun`, a "
+        "Run) or ColumnLineageNodeData, field by field, plus driftgate's `facets`; "
+        "driftgate's own shapes for DATASET_VERSION and RUN nodes."
+    )
     inEdges: list[Edge] = Field(description="Edges ending at this node.")
     outEdges: list[Edge] = Field(description="Edges starting at this node.")
 
