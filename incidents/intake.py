@@ -80,9 +80,11 @@ def _window(settings: Settings) -> timedelta:
 
 
 def _first_bad_in(evidence: Mapping[str, Any]) -> datetime | None:
-    """The earliest bad batch arrival or bad window start the alert's evidence shows."""
+    """The earliest bad batch the alert's evidence shows: a failing batch's arrival, or a
+    drifted one-batch window. A sliding window only bounds when bad data came (anywhere in
+    its length), so it does not count."""
     times = [b.get("received_at") for b in evidence.get("batches", []) or []]
-    times += [w.get("start") for w in evidence.get("windows", []) or []]
+    times += [w.get("start") for w in evidence.get("windows", []) or [] if w.get("kind") == "batch"]
     parsed = []
     for t in times:
         if isinstance(t, datetime):
