@@ -1,7 +1,8 @@
 """Column lineage, as Marquez's `GET /api/v1/column-lineage` answers it.
 
-The walk starts at one field (`datasetField:NS:NAME:FIELD`) or at every field of a dataset
-that takes part in column lineage (`dataset:NS:NAME`); either may name a version (`#VERSION`),
+The walk starts at one field (`datasetField:NS:NAME:FIELD`), at every field of a dataset
+that takes part in column lineage (`dataset:NS:NAME`), or at every such field of the
+datasets a job writes (`job:NS:NAME`); a dataset or field id may name a version (`#VERSION`),
 in which case every node id carries the version of its dataset current at that version's time
 and `datasetVersion` says which. Each node's data follows Marquez's `ColumnLineageNodeData`:
 `namespace`, `dataset`, `datasetVersion`, `field`, `fieldType`, `transformationDescription`,
@@ -23,7 +24,7 @@ from lineage.errors import InvalidNodeId, LineageNodeNotFound
 from lineage.marquez import fields as schema_fields
 from lineage.models import LineageDataset
 from lineage.nodes import NodeRef, dataset_id_str, field_id_str, parse_node_id
-from lineage.resolve import resolve_dataset, resolve_version
+from lineage.resolve import resolve_dataset, resolve_job, resolve_version
 from lineage.shape import Direction, Edges, directions, node, sorted_graph
 
 FieldKey = tuple[int, str]  # (dataset id, field); '' is the whole dataset
@@ -34,22 +35,20 @@ def column_graph(
 ) -> dict[str, Any]:
     """DATASET_FIELD nodes linked by `columnLineage` facets, around a field or a dataset."""
     ref = parse_node_id(node)
-    if ref.kind not in ("datasetField", "dataset"):
+    if ref.kind == "run":
         raise InvalidNodeId(
-            "column lineage starts at datasetField:NS:NAME:FIELD[#VERSION] or "
-            "dataset:NS:NAME[#VERSION]",
+            "column lineage starts at datasetField:NS:NAME:FIELD[#VERSION], "
+            "dataset:NS:NAME[#VERSION] or job:NS:NAME",
             field="node",
             rule="node_kind",
         )
+    if ref.kind == "job":
+        return sorted_graph(
+            column_nodes(session, _walk(session, _job_starts(session, ref), depth, direction))
+        )
     dataset, version, field = _root(session, ref)
     starts = [(dataset.id, field)] if field is not None else _dataset_starts(session, dataset)
-    found: dict[FieldKey, int] = {start: 0 for start in starts}
-    for downstream in directions(direction):
-        for row in repository.walk_columns_from(
-            session, starts, depth=depth, downstream=downstream
-        ):
-            key = (row.dataset_id, row.field)
-            found[key] = min(found.get(key, row.depth), row.depth)
+    found = _walk(session, starts, depth, direction)
     versions: dict[int, str] | None = None
     if version is not None:
         root = resolve_version(session, dataset, version)
@@ -57,6 +56,35 @@ def column_graph(
         versions = repository.version_as_of(session, {d for d, _ in found}, at)
         versions[dataset.id] = root.version
     return sorted_graph(column_nodes(session, found, versions))
+
+
+def _walk(
+    session: Session, starts: list[FieldKey], depth: int, direction: Direction
+) -> dict[FieldKey, int]:
+    """Every field reachable from the starts, with its least depth."""
+    found: dict[FieldKey, int] = {start: 0 for start in starts}
+    for downstream in directions(direction):
+        for row in repository.walk_columns_from(
+            session, starts, depth=depth, downstream=downstream
+        ):
+            key = (row.dataset_id, row.field)
+            found[key] = min(found.get(key, row.depth), row.depth)
+    return found
+
+
+def _job_starts(session: Session, ref: NodeRef) -> list[FieldKey]:
+    """The column-lineage fields of the datasets a job writes (Marquez's job node ids)."""
+    job = resolve_job(session, ref)
+    starts = [
+        (dataset_id, name)
+        for dataset_id in repository.job_outputs(session, job.id)
+        for name in repository.column_fields_of(session, dataset_id)
+    ]
+    if not starts:
+        raise LineageNodeNotFound(
+            f"job {job.namespace}:{job.name} writes no dataset with column lineage", field="node"
+        )
+    return starts
 
 
 def _root(session: Session, ref: NodeRef) -> tuple[LineageDataset, str | None, str | None]:

@@ -482,6 +482,18 @@ def walk_columns_from(
     )
 
 
+def job_outputs(session: Session, job_id: int) -> list[int]:
+    """Datasets a job writes (over all its runs)."""
+    rows = session.execute(
+        text(
+            "SELECT dataset_id FROM lineage_job_io WHERE job_id = :j AND direction = 'out' "
+            "ORDER BY dataset_id"
+        ),
+        {"j": job_id},
+    )
+    return [r.dataset_id for r in rows]
+
+
 def column_fields_of(session: Session, dataset_id: int) -> list[str]:
     """Fields of a dataset that take part in column lineage (as output or input)."""
     rows = session.execute(

@@ -300,8 +300,11 @@ def test_column_lineage_accepts_dataset_and_versioned_node_ids(client, auth) -> 
         headers=auth("viewer"),
     )
     assert missing.status_code == 404  # neither a version nor a field named 'columnA#v9'
+    # A job's node id: the column lineage of the datasets it writes (Marquez takes it too).
+    by_job = graph(client, auth, "job:namespace:copy", path=COLUMNS)
+    assert "datasetField:namespace:commonDataset:columnA" in by_job
     wrong_kind = client.get(
-        "/api/v1/column-lineage", params={"nodeId": "job:namespace:copy"}, headers=auth("viewer")
+        COLUMNS, params={"nodeId": f"run:{uuid.uuid4()}"}, headers=auth("viewer")
     )
     assert wrong_kind.status_code == 422 and wrong_kind.json()["rule"] == "node_kind"
 
