@@ -261,6 +261,28 @@ def contract_list() -> None:
             typer.echo(f"{c.id:30} v{c.latest_version:10} {c.compatibility:9} owner={c.owner}")
 
 
+@contract_app.command("pandera")
+def contract_pandera(
+    contract_id: Annotated[str, typer.Argument(help="Contract id.")],
+    version: Annotated[str | None, typer.Option(help="Version; default the newest active.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Print the contract as a pandera schema (load it with DataFrameSchema.from_yaml)."""
+    from contracts import pandera_export, service
+    from core.db import unit_of_work
+    from core.errors import DriftgateError
+
+    if fmt not in ("yaml", "json"):
+        _fail(f"--format must be yaml or json, not {fmt!r}")
+    ctx = context()
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            spec = service.spec_of(service.resolve_version(session, contract_id, version))
+    except DriftgateError as exc:
+        _fail(_describe(exc))
+    typer.echo(pandera_export.to_json(spec) if fmt == "json" else pandera_export.to_yaml(spec))
+
+
 @batch_app.command("submit")
 def batch_submit(
     file: Annotated[

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from contracts import impact, service
@@ -199,6 +200,35 @@ def gx_expectations(
 
     row = service.resolve_version(session, contract_id, version)
     return to_gx_suite_json(service.spec_of(row))
+
+
+@router.get(
+    "/{contract_id}/pandera",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {"application/yaml": {}, "application/json": {}},
+            "description": "A pandera DataFrameSchema as `to_yaml`/`to_json` write it.",
+        }
+    },
+)
+def pandera_schema(
+    contract_id: str,
+    session: DbSession,
+    _: Viewer,
+    version: Annotated[str | None, Query(description="Version; default the newest active.")] = None,
+    fmt: Annotated[
+        Literal["yaml", "json"], Query(alias="format", description="Serialization.")
+    ] = "yaml",
+) -> PlainTextResponse:
+    """The contract version as a pandera schema that `DataFrameSchema.from_yaml` loads (after
+    `contracts.pandera_checks.register()`)."""
+    from contracts import pandera_export
+
+    spec = service.spec_of(service.resolve_version(session, contract_id, version))
+    if fmt == "json":
+        return PlainTextResponse(pandera_export.to_json(spec), media_type="application/json")
+    return PlainTextResponse(pandera_export.to_yaml(spec), media_type="application/yaml")
 
 
 # Impact walks the lineage store, so its routes are listed under lineage too.

@@ -191,3 +191,27 @@ def test_odcs_v3_document_is_imported_with_a_report(client: TestClient, auth: Au
     )
     names = {f["name"] for f in created["spec"]["fields"]}
     assert {"event_id", "event_time", "position"} <= names
+
+
+def test_pandera_export_is_yaml_or_json_that_pandera_loads(client: TestClient, auth: Auth) -> None:
+    import json
+
+    from contracts import pandera_export
+
+    assert _register(client, auth).status_code == 201
+    resp = client.get("/contracts/orders/pandera", headers=auth("viewer"))
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/yaml")
+    schema = pandera_export.load(resp.text)
+    assert schema.name == "orders@1.0.0"
+    assert {"amount.max", "order_id.pattern", "row_count"} <= set(pandera_export.rule_ids(schema))
+    as_json = client.get(
+        "/contracts/orders/pandera?format=json&version=1.0.0", headers=auth("viewer")
+    )
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert json.loads(as_json.text)["columns"]["placed_at"]["dtype"] == "datetime64[ns, UTC]"
+    assert pandera_export.load(as_json.text, fmt="json").name == "orders@1.0.0"
+    missing = client.get("/contracts/nope/pandera", headers=auth("viewer"))
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    bad = client.get("/contracts/orders/pandera?format=xml", headers=auth("viewer"))
+    assert bad.status_code == 422
