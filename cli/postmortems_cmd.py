@@ -105,10 +105,16 @@ def draft(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole record.")] = False,
 ) -> None:
     """Draft an incident's postmortem: timeline, times, rows, predictions, budget."""
+    from cli.context import context
     from incidents.postmortems import service
 
     iid = _uuid(incident_id, "incident id")
-    doc = _run(lambda s, a: _doc(s, service.draft_postmortem(s, a, iid)), token, WRITERS)
+    namespace = context().settings.lineage_namespace
+    doc = _run(
+        lambda s, a: _doc(s, service.draft_postmortem(s, a, iid, namespace=namespace)),
+        token,
+        WRITERS,
+    )
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:

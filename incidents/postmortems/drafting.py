@@ -177,10 +177,11 @@ def batch_ids(incident: IncidentFacts, entries: Sequence[Entry]) -> list[str]:
     return list(dict.fromkeys(named))
 
 
-def model_versions(incident: IncidentFacts) -> list[tuple[str, int]]:
-    """The model versions the incident affects: `affected.model_versions` (`name:version`)
-    and the one it names."""
+def model_versions(incident: IncidentFacts, also: Iterable[str] = ()) -> list[tuple[str, int]]:
+    """The model versions the incident affects: `affected.model_versions` (`name:version`),
+    the one it names, and `also` (those downstream of its datasets in lineage)."""
     keys = [str(k) for k in (incident.affected or {}).get("model_versions", [])]
+    keys += [str(k) for k in also]
     if incident.model_name and incident.model_version is not None:
         keys.append(f"{incident.model_name}:{incident.model_version}")
     out = []

@@ -43,10 +43,14 @@ def _read(session: Session, pm: Postmortem) -> PostmortemRead:
     response_model=PostmortemRead,
 )
 def draft(
-    incident_id: IncidentId, response: Response, session: DbSession, actor: Writer
+    incident_id: IncidentId,
+    response: Response,
+    session: DbSession,
+    actor: Writer,
+    settings: AppSettings,
 ) -> PostmortemRead:
     """Draft the incident's postmortem: timeline, times, rows, predictions, budget."""
-    pm = service.draft_postmortem(session, actor, incident_id)
+    pm = service.draft_postmortem(session, actor, incident_id, namespace=settings.lineage_namespace)
     response.headers["Location"] = f"/postmortems/{pm.id}"
     return _read(session, pm)
 

@@ -23,6 +23,7 @@ from core import audit
 from core.auth import Principal
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
+from incidents.grouping import downstream_model_versions
 from incidents.models import Incident, Postmortem, PostmortemActionItem
 from incidents.postmortems import drafting
 from incidents.postmortems import repository as repo
@@ -123,19 +124,31 @@ def _batches(
 
 
 def _predictions(
-    session: Session, facts: drafting.IncidentFacts, start: datetime, end: datetime
+    session: Session,
+    facts: drafting.IncidentFacts,
+    start: datetime,
+    end: datetime,
+    namespace: str | None,
 ) -> dict[str, int]:
-    """Predictions each affected model version served from the first bad data to resolution."""
+    """Predictions each affected model version served from the first bad data to resolution;
+    with a lineage namespace, versions downstream of the incident's datasets count too."""
+    downstream = (
+        downstream_model_versions(session, namespace, facts.datasets) if namespace else set()
+    )
     return {
         f"{name}:{version}": int(
             ranker_repository.label_facts(session, name, version, start, end).predictions or 0
         )
-        for name, version in drafting.model_versions(facts)
+        for name, version in drafting.model_versions(facts, sorted(downstream))
     }
 
 
 def measure(
-    session: Session, incident: Incident, *, now: datetime | None = None
+    session: Session,
+    incident: Incident,
+    *,
+    now: datetime | None = None,
+    namespace: str | None = None,
 ) -> tuple[list[drafting.Entry], dict[str, Any]]:
     """The incident's timeline and every figure of its postmortem, measured now."""
     facts = _facts(incident)
@@ -143,7 +156,8 @@ def measure(
     end = incident.closed_at or now or utcnow()
     start = drafting.started_at(facts, entries)
     batches = _batches(session, facts, entries, end)
-    figures = drafting.metrics(facts, entries, batches, _predictions(session, facts, start, end))
+    predictions = _predictions(session, facts, start, end, namespace)
+    figures = drafting.metrics(facts, entries, batches, predictions)
     return entries, figures
 
 
@@ -151,10 +165,16 @@ def measure(
 
 
 def draft_postmortem(
-    session: Session, actor: Principal, incident_id: uuid.UUID, *, now: datetime | None = None
+    session: Session,
+    actor: Principal,
+    incident_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+    namespace: str | None = None,
 ) -> Postmortem:
     """Draft the incident's postmortem: its timeline and figures, a first detection and impact
-    sentence; 409 if a draft or in-review revision exists, or one was published (revise it)."""
+    sentence; 409 if a draft or in-review revision exists, or one was published (revise it).
+    `namespace` (the lineage namespace) adds the model versions downstream of its datasets."""
     incident = repo.lock_incident(session, incident_id)
     if incident is None:
         raise IncidentNotFound(f"incident {incident_id} not found", field="id")
@@ -174,7 +194,7 @@ def draft_postmortem(
             extra={"postmortem_id": str(newest.id), "postmortem_status": newest.status},
         )
     now = now or utcnow()
-    entries, figures = measure(session, incident, now=now)
+    entries, figures = measure(session, incident, now=now, namespace=namespace)
     pm = Postmortem(
         incident_id=incident.id,
         revision=1,

@@ -102,3 +102,21 @@ def test_drafting_needs_a_known_incident_and_a_writer(
     assert client.post("/incidents/not-a-uuid/postmortem", headers=auth("admin")).status_code == 422
     none_yet = client.get(f"/incidents/{built.incident_id}/postmortem", headers=auth("viewer"))
     assert none_yet.status_code == 404 and none_yet.json()["type"].endswith("postmortem-not-found")
+
+
+def test_model_versions_downstream_of_the_datasets_in_lineage_count_their_predictions(
+    client: TestClient, auth: Auth, db: Session
+) -> None:
+    from tests.incidents.builders import lineage_model
+
+    built = built_incident(client, auth, db)
+    lineage_model(db, ["orders"], model="ranker", version=5)  # trained on orders' batches
+    lineage_model(db, ["payments"], model="fraud", version=6)  # another dataset's model
+    for version in (3, 5, 5):
+        served(db, built.t0 + timedelta(seconds=30), version=version)
+    served(db, built.t0 + timedelta(seconds=30), version=6, model="fraud")
+    db.flush()
+    pm = client.post(f"/incidents/{built.incident_id}/postmortem", headers=auth("admin")).json()
+    m = pm["metrics"]
+    assert m["predictions_by_model_version"] == {"ranker:3": 1, "ranker:5": 2}
+    assert m["predictions_affected"] == 3
