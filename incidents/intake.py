@@ -281,14 +281,23 @@ def batch_failures(
         by_contract[batch.contract_id].append(batch)
     touched = []
     for contract_id, bad in sorted(by_contract.items()):
-        incident = _incident_for_batches(session, contract_id, bad, now, settings, actor)
+        existing = repository.not_closed_on(session, contract_id)
+        if not existing:
+            # a batch an incident already recorded (one closed meanwhile) never counts again
+            seen = repository.recorded_sources(session, [f"batch:{b.id}" for b in bad])
+            bad = [b for b in bad if f"batch:{b.id}" not in seen]
+        incident = (
+            existing[0]
+            if existing
+            else _burst_incident(session, contract_id, bad, now, settings, actor)
+        )
         if incident is not None:
             _record_batches(session, incident, bad, actor)
             touched.append(incident)
     return touched
 
 
-def _incident_for_batches(
+def _burst_incident(
     session: Session,
     contract_id: str,
     bad: list[Any],
@@ -296,11 +305,8 @@ def _incident_for_batches(
     settings: Settings,
     actor: Principal,
 ) -> Incident | None:
-    """The open incident on this contract; else, for a burst, a grouped or a new one."""
-    existing = repository.not_closed_on(session, contract_id)
-    if existing:
-        return existing[0]
-    if len(bad) < settings.incident_batch_failure_burst:
+    """For a burst, the incident it groups into by lineage, or a new one; else None."""
+    if not bad or len(bad) < settings.incident_batch_failure_burst:
         return None
     reach = reach_of(session, settings.lineage_namespace, datasets=[contract_id])
     affected = {"batches": [str(b.id) for b in bad]}

@@ -160,3 +160,11 @@ def not_closed_on(session: Session, dataset: str) -> list[Incident]:
         Incident.status.in_(NOT_CLOSED), Incident.datasets.contains([dataset])
     )
     return list(session.scalars(stmt.order_by(Incident.opened_at.desc())))
+
+
+def recorded_sources(session: Session, source_keys: Sequence[str]) -> set[str]:
+    """Which of these source keys any incident's timeline already holds."""
+    if not source_keys:
+        return set()
+    stmt = select(IncidentEvent.source_key).where(IncidentEvent.source_key.in_(list(source_keys)))
+    return {k for k in session.scalars(stmt) if k is not None}

@@ -59,3 +59,21 @@ def test_failures_spread_wider_than_the_window_open_nothing(
         batch_row(db, T0 + i * gap, "rejected")
     db.flush()
     assert intake.batch_failures(db, now=T0 + 2 * gap, settings=settings) == []
+
+
+def test_closing_an_incident_does_not_reopen_it_from_the_batches_it_recorded(
+    db: Session, settings: Settings
+) -> None:
+    register(db)
+    for m in (1, 2, 3):
+        batch_row(db, T0 + timedelta(minutes=m), "rejected")
+    db.flush()
+    [first] = intake.batch_failures(db, now=T0 + timedelta(minutes=4), settings=settings)
+    service.change_status(db, intake.MONITOR, first.id, status="closed", reason="fixed")
+    # the same batches are still within the window: nothing new opens
+    assert intake.batch_failures(db, now=T0 + timedelta(minutes=5), settings=settings) == []
+    for m in (6, 7, 8):  # a new burst does
+        batch_row(db, T0 + timedelta(minutes=m), "rejected")
+    db.flush()
+    [second] = intake.batch_failures(db, now=T0 + timedelta(minutes=9), settings=settings)
+    assert second.id != first.id and len(second.affected["batches"]) == 3
