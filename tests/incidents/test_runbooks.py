@@ -180,3 +180,31 @@ def test_read_runbook_refuses_names_outside_the_catalog() -> None:
     for name in ("../README", "/etc/passwd", "null-spike/../../README", ""):
         with pytest.raises(runbooks.RunbookNotFound):
             runbooks.read_runbook(name)
+
+
+def test_a_drift_alerts_evidence_names_each_fields_signals_and_picks_the_runbook() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitors.drift.models import DriftWindow
+    from monitors.slos.evidence import _drift_window
+
+    end = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    fields = {
+        "clicks": {"severity": "alert", "null_severity": "alert", "distribution_severity": "ok"},
+        "dwell": {"severity": "alert", "distribution_severity": "alert"},
+        "country": {"severity": "ok", "new_category_severity": "warn"},
+    }
+    window = DriftWindow(
+        kind="batch",
+        window_start=end - timedelta(minutes=1),
+        window_end=end,
+        verdict="alert",
+        batches=1,
+        fields={"fields": fields, "reason": "2 of 3 fields drifted"},
+    )
+    shown = _drift_window(window, "impressions", "http://h")
+    assert shown["signals"] == {"clicks": ["null_rate"], "dwell": ["distribution"]}
+    assert runbook_for_alert("drift_free", {"windows": [shown]}) == "null-spike"
+    del fields["clicks"]
+    shown = _drift_window(window, "impressions", "http://h")
+    assert runbook_for_alert("drift_free", {"windows": [shown]}) == "covariate-drift"
