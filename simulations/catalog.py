@@ -102,7 +102,7 @@ SCENARIOS: dict[str, Scenario] = {
             "delay",
             "concept-drift-quality-burn",
             baseline_hours=1.0,
-            duration_hours=10.0,
+            duration_hours=8.0,
             recovery_hours=0.0,
             magnitude=1.0,
             rank_per_hour=90.0,

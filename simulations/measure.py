@@ -153,4 +153,5 @@ def summarize(scenario: str, detection: str, runs: list[dict[str, Any]]) -> dict
         "incidents": sum(len(r["incidents"]) for r in runs),
         "postmortems": sum(1 for r in runs if (r["postmortem"] or {}).get("id")),
         "wall_seconds": round(sum(r["wall_seconds"] for r in runs), 1),
+        "failed_runs": sum(1 for r in runs if any(n.startswith("run failed") for n in r["notes"])),
     }

@@ -20,6 +20,7 @@ quorum: 2
 gates:
   metrics: {margins: {auc: 0.9}}
   slices: {enabled: false}
+  error_budget: {enabled: false}
 bake:
   duration: PT2H
   min_requests: 20

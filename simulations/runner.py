@@ -48,6 +48,8 @@ def run_settings(base: Settings, template: Template, *, serving: bool) -> Settin
             "ranker_serving": serving,
             "ranker_poll_seconds": 0.05,
             "monitor_backfill_windows": 2,
+            # hour windows whose labels can still change: the 6 h attribution window and some
+            "monitor_quality_backfill": 10,
             "predlog_flush_seconds": 0.05,
         }
     )
@@ -102,21 +104,24 @@ def _wait_serving(driver: Driver, timeout: float = 60.0) -> None:
     raise RuntimeError(f"the champion is not served: {status}")
 
 
-def _monitor_times(scenario: Scenario, the_plan: Plan, seed: int) -> set[datetime]:
+def _monitor_times(scenario: Scenario, the_plan: Plan, seed: int) -> list[datetime]:
     """When the monitor runner runs: one cycle after each arrival (the moment a bad batch can
     first be judged), every `TICK` while the fault is on and an hour after it (to time
-    detection and resolution), and hourly otherwise (hours with no arrival included)."""
+    detection and resolution), and otherwise at least hourly (hours with no arrival too)."""
     cycle = timedelta(seconds=60)
     times = {batch.delivered_at + cycle for batch, _ in the_plan.batches}
-    phase = timedelta(minutes=(seed * 7) % int(TICK.total_seconds() // 60))
-    moment = the_plan.start + phase
     lo, hi = the_plan.injected_at, the_plan.fault_end
+    moment = the_plan.start + timedelta(minutes=(seed * 7) % int(TICK.total_seconds() // 60))
     while moment <= the_plan.end:
-        watching = lo is not None and hi is not None and lo <= moment <= hi + timedelta(hours=1)
-        if watching or (moment - the_plan.start - phase) % HOURLY == timedelta(0):
+        if lo is not None and hi is not None and lo <= moment <= hi + HOURLY:
             times.add(moment)
         moment += TICK
-    return {t for t in times if t <= the_plan.end + cycle}
+    out: list[datetime] = []
+    for t in sorted(t for t in times if t <= the_plan.end + cycle):
+        while out and t - out[-1] > HOURLY:  # a quiet hour still gets its run
+            out.append(out[-1] + HOURLY)
+        out.append(t)
+    return out
 
 
 def _schedule(scenario: Scenario, the_plan: Plan, seed: int) -> list[tuple[datetime, int, Any]]:

@@ -3,6 +3,7 @@ summarize each scenario as distributions. Used by the CLI, the worker and the be
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
@@ -14,7 +15,9 @@ from core.settings import Settings
 from simulations.catalog import SCENARIOS, Scenario
 from simulations.measure import RunResult, summarize
 from simulations.runner import run_seed
-from simulations.world import build_template
+from simulations.world import Template, build_template
+
+log = logging.getLogger("driftgate.simulations")
 
 Progress = Callable[[str, int, RunResult | None], None]
 
@@ -49,7 +52,7 @@ def run_suite(
             for seed in range(seeds):
                 if progress:
                     progress(scenario.name, seed, None)
-                result = run_seed(template, scenario, seed, settings)
+                result = _run_or_record(template, scenario, seed, settings)
                 done.append(result.to_json())
                 if progress:
                     progress(scenario.name, seed, result)
@@ -66,6 +69,19 @@ def run_suite(
         "template_seconds": round(build_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _run_or_record(
+    template: Template, scenario: Scenario, seed: int, settings: Settings
+) -> RunResult:
+    """One seed run; one that breaks is a result with its error, not the end of the suite."""
+    try:
+        return run_seed(template, scenario, seed, settings)
+    except Exception as exc:
+        log.exception("%s seed %d failed", scenario.name, seed)
+        failed = RunResult(scenario.name, seed, scenario.detection)
+        failed.notes.append(f"run failed: {type(exc).__name__}: {str(exc)[:500]}")
+        return failed
 
 
 def _declared(s: Scenario) -> dict[str, Any]:

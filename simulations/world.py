@@ -87,7 +87,8 @@ SLOS = [
     _slo("impressions-freshness", "freshness", "impressions", 0.99),
     _slo("labels-freshness", "freshness", "labels", 0.99),
     _slo("impressions-drift", "drift_free", "impressions", 0.95),
-    _slo("ranker-auc", "realized_auc", None, 0.95, threshold=0.55),
+    # the small ranker's clean hours realize AUC ~0.80-0.83 on this world (0.827 offline)
+    _slo("ranker-auc", "realized_auc", None, 0.95, threshold=0.76),
 ]
 
 
