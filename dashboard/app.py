@@ -33,7 +33,7 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("lineage.py", "Lineage"),
         ("audit.py", "Audit"),
     ],
-    "Incidents": [
+    "Respond": [
         ("incidents.py", "Incidents"),
         ("postmortems.py", "Postmortems"),
         ("runbooks.py", "Runbooks"),

@@ -85,3 +85,23 @@ def chromium() -> Path:
     from tests.dashboard.browser import ensure_chromium
 
     return ensure_chromium()
+
+
+def close_open_incidents(api: Seeded, who: str) -> list[str]:
+    """Close what the seed's page alert opened (it blocks promotions upstream), as `who`."""
+    headers = {"Authorization": f"Bearer {api.tokens[who]}"}
+    closed = []
+    for status in ("active", "stable"):
+        page = httpx.get(
+            f"{api.url}/incidents", params={"status": status}, headers=headers, timeout=30
+        ).json()
+        for incident in page["items"]:
+            resp = httpx.patch(
+                f"{api.url}/incidents/{incident['id']}",
+                json={"status": "closed", "reason": "bad batches quarantined, producer fixed it"},
+                headers=headers,
+                timeout=30,
+            )
+            assert resp.status_code == 200, resp.text
+            closed.append(incident["id"])
+    return closed

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiError, DriftgateClient
-from tests.dashboard.conftest import APP, no_failure
+from tests.dashboard.conftest import APP, close_open_incidents, no_failure
 from tests.dashboard.live_api import Seeded
 
 Open = Callable[..., AppTest]
@@ -30,6 +30,15 @@ def test_a_reviewer_approves_promotes_and_rolls_back_as_themself(
 ) -> None:
     request = api.requests["two"]
     rid = request["id"]
+    at = dashboard("rita", "models")
+    # the seed's page alert opened an incident upstream: the incidents gate refuses
+    at.text_area(key=f"comment_{rid}").input("gates and card checked")
+    at.button(key=f"approve_{rid}").click().run()
+    assert not at.exception
+    refusal = " ".join(e.value for e in at.error)
+    assert refusal.startswith("409 ") and "incidents" in refusal, refusal
+    assert api_get(f"/promotion-requests/{rid}")["state"] == "open"
+    close_open_incidents(api, "rita")
     at = dashboard("rita", "models")
     at.text_area(key=f"comment_{rid}").input("gates and card checked")
     at.button(key=f"approve_{rid}").click().run()
