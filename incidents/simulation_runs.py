@@ -2,7 +2,8 @@
 side (claim the oldest queued run, store its results or its error).
 
 The runner itself lives in the top-level `simulations` package, which drives the whole app;
-this module only keeps the record, so the API can validate and queue without importing it.
+this module only keeps the record (queries in `simulation_runs_repository.py`), so the API can
+validate and queue without importing it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -20,6 +20,7 @@ from core.auth import Principal
 from core.clock import utcnow
 from core.errors import InvalidInput, NotFound
 from core.schemas import RequestModel, ResponseModel
+from incidents import simulation_runs_repository as repository
 from incidents.models import SimulationRun
 from incidents.scenarios import CATALOG, MAX_SEEDS, SCENARIO_NAMES, ScenarioParams
 
@@ -68,39 +69,6 @@ class SimulationRunPage(ResponseModel):
     items: list[SimulationRunRead] = Field(description="Runs, newest first.")
 
 
-# --- repository ------------------------------------------------------------------------------
-
-
-def _get(session: Session, run_id: uuid.UUID, *, for_update: bool = False) -> SimulationRun | None:
-    query = select(SimulationRun).where(SimulationRun.id == run_id)
-    return session.scalar(query.with_for_update() if for_update else query)
-
-
-def _page(session: Session, limit: int, offset: int) -> tuple[int, list[SimulationRun]]:
-    total = session.scalar(select(func.count()).select_from(SimulationRun)) or 0
-    rows = session.scalars(
-        select(SimulationRun)
-        .order_by(SimulationRun.requested_at.desc(), SimulationRun.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return total, list(rows)
-
-
-def _oldest_queued(session: Session) -> SimulationRun | None:
-    """Locked, skipping runs another worker holds, so two workers never take the same run."""
-    return session.scalar(
-        select(SimulationRun)
-        .where(SimulationRun.status == "queued")
-        .order_by(SimulationRun.requested_at, SimulationRun.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-
-
-# --- service ---------------------------------------------------------------------------------
-
-
 def queue_run(session: Session, actor: Principal, *, body: SimulationCreate) -> SimulationRun:
     """Record a run for the worker (refusing a scenario the catalog does not have)."""
     if body.scenario != CATALOG and body.scenario not in SCENARIO_NAMES:
@@ -133,19 +101,19 @@ def queue_run(session: Session, actor: Principal, *, body: SimulationCreate) -> 
 
 
 def get_run(session: Session, run_id: uuid.UUID) -> SimulationRun:
-    run = _get(session, run_id)
+    run = repository.get_run(session, run_id)
     if run is None:
         raise SimulationRunNotFound(f"no simulation run {run_id}", field="run_id", rule="exists")
     return run
 
 
 def list_runs(session: Session, *, limit: int, offset: int) -> tuple[int, list[SimulationRun]]:
-    return _page(session, limit, offset)
+    return repository.page(session, limit, offset)
 
 
 def claim_next(session: Session) -> SimulationRun | None:
     """The oldest queued run, now `running` (the worker commits this before running it)."""
-    run = _oldest_queued(session)
+    run = repository.oldest_queued(session)
     if run is not None:
         run.status, run.started_at = "running", utcnow()
         session.flush()
@@ -161,7 +129,7 @@ def finish_run(
     at: datetime | None = None,
 ) -> SimulationRun:
     """Store a run's results (succeeded) or its error (failed), with an audit event."""
-    run = _get(session, run_id, for_update=True)
+    run = repository.get_run(session, run_id, for_update=True)
     if run is None:
         raise SimulationRunNotFound(f"no simulation run {run_id}", field="run_id", rule="exists")
     run.status = "failed" if error is not None else "succeeded"
