@@ -51,7 +51,6 @@ SLO = {
     "time_scale": 1.0,
     "min_events": 0,
     "pending_seconds": 0.0,
-    "runbook_url": "docs/monitors.md#runbook-batch_pass_rate",
     "enabled": True,
 }
 

@@ -52,6 +52,8 @@ def test_overview_shows_the_firing_alert_champion_and_waiting_requests(
     shown = texts(at)
     alerts = api_get("/alerts", state="firing")
     assert alerts and all(a["summary"] in shown for a in alerts)
+    assert all(f"[runbook]({a['runbook_url']})" in shown for a in alerts), alerts[0]["runbook_url"]
+    assert all("/runbooks/" in a["runbook_url"] for a in alerts)
     assert f"ranker v{api.champion}" in shown
     # "four" stays open in this suite (test_actions decides "two" and "three")
     assert f"ranker v{api.requests['four']['version']}** requested by paula" in shown
