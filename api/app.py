@@ -94,8 +94,8 @@ def _mount_routers(app: FastAPI) -> None:
     from governance.promotions.routes import router as promotions
     from governance.registry.routes import router as models
     from governance.reports.routes import router as model_reports
-    from incidents.routes import router as incidents
     from incidents.postmortems.routes import router as postmortems
+    from incidents.routes import router as incidents
     from incidents.runbook_routes import router as runbooks
     from incidents.simulation_routes import router as simulations
     from lineage.routes import router as lineage
