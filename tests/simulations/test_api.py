@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import CLI_OPERATOR
 from core.db import make_session_factory, unit_of_work
@@ -36,9 +37,7 @@ def test_an_admin_queues_a_run_and_reads_it_back(client: TestClient, auth: Auth)
     audit = client.get(
         "/audit", params={"object": f"simulation_run:{run['id']}"}, headers=auth("admin")
     )
-    assert audit.status_code == 200 and [e["action"] for e in audit.json()] == [
-        "simulation.queue"
-    ]
+    assert audit.status_code == 200 and [e["action"] for e in audit.json()] == ["simulation.queue"]
 
 
 def test_the_whole_catalog_can_be_queued(client: TestClient, auth: Auth) -> None:
@@ -92,9 +91,9 @@ def test_without_a_token_or_for_an_unknown_run(client: TestClient, auth: Auth) -
     assert client.get("/simulations/not-a-uuid", headers=auth("admin")).status_code == 422
 
 
-def _queue(sessions, scenario: str, **params: float) -> uuid.UUID:  # type: ignore[no-untyped-def]
+def _queue(sessions: sessionmaker[Session], scenario: str, **params: float) -> uuid.UUID:
     with unit_of_work(sessions) as s:
-        body = SimulationCreate(scenario=scenario, seeds=1, params=params)  # type: ignore[arg-type]
+        body = SimulationCreate.model_validate({"scenario": scenario, "seeds": 1, "params": params})
         return simulation_runs.queue_run(s, CLI_OPERATOR, body=body).id
 
 
