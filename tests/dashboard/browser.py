@@ -62,17 +62,22 @@ def ensure_chromium() -> Path:
 
 
 @contextmanager
-def running_dashboard(api_url: str) -> Iterator[str]:
-    """`streamlit run dashboard/app.py` on a free port against `api_url`; yields its URL."""
+def running_dashboard(api_url: str, app: Path = APP) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free port against `api_url`; yields its URL.
+    Another `app` (a copy of the dashboard elsewhere, for the bench) imports its own package."""
     port = free_port()
     env = {**os.environ, "DRIFTGATE_DASHBOARD_API_URL": api_url}
+    if app != APP:
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(app.parents[1]), env.get("PYTHONPATH")])
+        )
     env.pop("DRIFTGATE_DASHBOARD_TOKEN", None)
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(app),
         "--server.address=127.0.0.1",
         f"--server.port={port}",
         "--server.headless=true",
