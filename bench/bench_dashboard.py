@@ -188,10 +188,10 @@ def measure(
         browser = launch(pw)
         try:
             for n in range(repeat):
-                for label, url in urls.items():
+                for i, (label, url) in enumerate(urls.items()):
                     tab = DashboardPage(browser, url)
                     # the overview's first render is the one right after signing in
-                    reviewer = new_reviewer(api_url, admin, f"{label}-{n}")
+                    reviewer = new_reviewer(api_url, admin, f"{i}-{n}")
                     pages = timings[label]
                     pages["Overview"].append(tab.sign_in(reviewer))
                     for title in list(PAGES)[1:]:

@@ -8,16 +8,22 @@ another's request, and every write clears them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from dashboard.client import DriftgateClient, Me
+from dashboard.client import ApiError, DriftgateClient, Me
 from dashboard.settings import DashboardSettings
 
 CACHE_TTL_SECONDS = 15
+PREFETCH_THREADS = 8
 _TOKEN = "dg_token"
 _ME = "dg_me"
 _KIOSK = "dg_kiosk"
@@ -124,6 +130,25 @@ def get(session: Session, path: str, **params: Any) -> Any:
     """A GET through the per-token cache (raises ApiError like the client)."""
     key = tuple(sorted((k, v) for k, v in params.items() if v is not None))
     return _cached_get(session.api_url, session.token_key, path, key, session.client)
+
+
+def prefetch(session: Session, reads: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Warm the per-token cache with independent GETs at once, so a page that makes them
+    waits for the slowest one rather than for their sum; the page's own `get` calls (same
+    path and params) then answer from the cache. A failing read is left for that call to
+    raise and show."""
+    if not reads:
+        return
+    ctx = get_script_run_ctx()
+
+    def one(read: tuple[str, dict[str, Any]]) -> None:
+        if ctx is not None:  # st.cache_data looks for the script's context on this thread
+            add_script_run_ctx(threading.current_thread(), ctx)
+        with contextlib.suppress(ApiError):
+            get(session, read[0], **read[1])
+
+    with ThreadPoolExecutor(max_workers=min(PREFETCH_THREADS, len(reads))) as pool:
+        list(pool.map(one, reads))
 
 
 def get_text(session: Session, path: str, **params: Any) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import state
 from dashboard import widgets as w
 from dashboard.client import ApiError
 from dashboard.state import Session
@@ -14,6 +15,13 @@ from dashboard.state import Session
 
 def listing(session: Session) -> list[dict[str, Any]]:
     contracts = w.paged(session, "/contracts", key="contracts")
+    # one freshness read per listed contract, and the chosen one's versions: all at once
+    chosen = st.session_state.get("contract_id") or (contracts[0]["id"] if contracts else None)
+    state.prefetch(
+        session,
+        [(f"/contracts/{c['id']}/freshness", {}) for c in contracts]
+        + ([(f"/contracts/{chosen}/versions", {})] if chosen else []),
+    )
     rows = []
     for c in contracts:
         fresh = w.read(session, f"/contracts/{c['id']}/freshness") or {}

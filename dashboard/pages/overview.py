@@ -7,8 +7,11 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import state
 from dashboard import widgets as w
 from dashboard.state import Session
+
+ALERT_STATES = ("firing", "pending")
 
 
 def health(session: Session) -> None:
@@ -35,8 +38,8 @@ def alerts(session: Session) -> None:
     st.subheader("Alerts")
     rows = [
         a
-        for state in ("firing", "pending")
-        for a in (w.read(session, "/alerts", state=state, limit=100) or [])
+        for alert_state in ALERT_STATES
+        for a in (w.read(session, "/alerts", state=alert_state, limit=100) or [])
     ]
     if not rows:
         st.success("No firing or pending alerts.")
@@ -89,10 +92,15 @@ def slos(session: Session) -> None:
     w.table(table, columns, empty="No SLOs defined.")
 
 
+def day_ago() -> str:
+    """24 h ago, to the minute: the same instant for a minute, so the read can be cached."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return (now - timedelta(hours=24)).isoformat()
+
+
 def batches(session: Session) -> None:
     st.subheader("Batches, last 24 h")
-    since = (datetime.now(UTC) - timedelta(hours=24)).isoformat()
-    rows = w.read(session, "/batches", since=since, limit=1000) or []
+    rows = w.read(session, "/batches", since=day_ago(), limit=1000) or []
     counts = dict.fromkeys(("passed", "warned", "quarantined", "rejected"), 0)
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -143,9 +151,27 @@ def waiting_for_me(session: Session) -> None:
         )
 
 
+def prefetch(session: Session) -> None:
+    """The sections' reads are independent: make them at once, then per-contract freshness."""
+    reads: list[tuple[str, dict[str, Any]]] = [
+        ("/rank/status", {}),
+        ("/models/ranker/champion", {}),
+        *(("/alerts", {"state": s, "limit": 100}) for s in ALERT_STATES),
+        ("/slos", {}),
+        ("/batches", {"since": day_ago(), "limit": 1000}),
+        ("/contracts", {"limit": 100}),
+    ]
+    if session.me.can_review:
+        reads.append(("/promotion-requests", {"state": "open", "limit": 100}))
+    state.prefetch(session, reads)
+    contracts = w.read(session, "/contracts", limit=100) or []
+    state.prefetch(session, [(f"/contracts/{c['id']}/freshness", {}) for c in contracts])
+
+
 def main() -> None:
     session = w.require_session()
     st.title("Overview")
+    prefetch(session)
     health(session)
     left, right = st.columns([3, 2])
     with left:
