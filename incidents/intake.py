@@ -220,6 +220,9 @@ def _first_bad_from_evidence(
     at = _first_bad_in({"batches": [first]})
     if at is None or (incident.first_bad_at is not None and incident.first_bad_at < at):
         return
+    if incident.first_bad_at is None or at < incident.first_bad_at:
+        incident.first_bad_at = at
+        session.flush()
     service.record_event(
         session,
         incident.id,
@@ -228,7 +231,7 @@ def _first_bad_from_evidence(
         summary=f"first bad batch {first.get('batch_id')} ({first.get('status')})",
         at=at,
         details={**first, "contract_id": signal.contract_id, "from": "alert evidence"},
-        source_key="first_bad_batch",
+        source_key=f"first_bad_batch:{first.get('batch_id')}",
     )
 
 
@@ -362,7 +365,7 @@ def _record_batches(session: Session, incident: Incident, bad: list[Any], actor:
             summary=f"first bad batch {first.id} of {first.contract_id} ({first.status})",
             at=first.received_at,
             details=_batch_details(first),
-            source_key="first_bad_batch",
+            source_key=f"first_bad_batch:{first.id}",
         )
     for b in bad:
         service.record_event(

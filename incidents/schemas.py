@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from core.bounds import INT32_MAX
 from core.schemas import RequestModel, ResponseModel
 
 Severity = Literal["critical", "major", "minor"]
@@ -26,7 +27,10 @@ class IncidentCreate(RequestModel):
         default=None, min_length=1, max_length=100, description="Model it affects, if any."
     )
     model_version: int | None = Field(
-        default=None, ge=1, description="Model version it affects, if any (needs model_name)."
+        default=None,
+        ge=1,
+        le=INT32_MAX,
+        description="Model version it affects, if any (needs model_name).",
     )
     commander: str | None = Field(
         default=None, max_length=200, description="Who leads the response."

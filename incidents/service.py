@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Principal
+from core.bounds import INT32_MAX
 from core.clock import utcnow
 from core.jsonsafe import jsonsafe
 from incidents import repository
@@ -140,10 +141,20 @@ def open_manual(session: Session, actor: Principal, *, body: Mapping[str, Any]) 
         raise InvalidIncident(
             "model_version needs model_name", field="model_version", rule="needs_model_name"
         )
+    version = body.get("model_version")
+    if version is not None and not 1 <= version <= INT32_MAX:
+        raise InvalidIncident(
+            f"model_version is 1 to {INT32_MAX}", field="model_version", rule="range"
+        )
     datasets = [str(d).strip() for d in body.get("datasets") or []]
     if any(not d or len(d) > 500 for d in datasets):
         raise InvalidIncident(
             "a dataset id has 1 to 500 characters", field="datasets", rule="length_1_500"
+        )
+    model_name = body.get("model_name")
+    if model_name is not None and not 1 <= len(model_name.strip()) <= 100:
+        raise InvalidIncident(
+            "a model name has 1 to 100 characters", field="model_name", rule="length_1_100"
         )
     return open_incident(
         session,
@@ -152,11 +163,21 @@ def open_manual(session: Session, actor: Principal, *, body: Mapping[str, Any]) 
         severity=body["severity"],
         source="manual",
         datasets=datasets,
-        model_name=body.get("model_name"),
+        model_name=model_name.strip() if model_name is not None else None,
         model_version=body.get("model_version"),
-        commander=(body.get("commander") or "").strip() or None,
+        commander=_check_commander(body.get("commander")),
         summary=body.get("summary"),
     )
+
+
+def _check_commander(commander: str | None) -> str | None:
+    """A commander's name, trimmed (blank is nobody); at most 200 characters like its column."""
+    commander = (commander or "").strip() or None
+    if commander is not None and len(commander) > 200:
+        raise InvalidIncident(
+            "a commander has at most 200 characters", field="commander", rule="length_0_200"
+        )
+    return commander
 
 
 def record_event(
@@ -327,8 +348,8 @@ def _edit(
         _check_choice(value, SEVERITIES, "severity")
     if key == "title":
         value = _check_title(value)
-    if key == "commander" and value is not None:
-        value = value.strip() or None
+    if key == "commander":
+        value = _check_commander(value)
     before = getattr(incident, key)
     if before == value:
         return

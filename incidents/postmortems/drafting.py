@@ -107,8 +107,12 @@ def rows(batches: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def error_budget(entries: Sequence[Entry]) -> tuple[float | None, list[dict[str, Any]]]:
-    """Budget consumed per SLO (first firing minus last resolution), and their sum."""
+    """Budget consumed per SLO (first firing minus last resolution), and their sum.
+
+    An SLO can have a page and a ticket alert firing at once: it is still firing until every
+    alert of it that fired has resolved."""
     per_slo: dict[str, dict[str, Any]] = {}
+    firing: dict[str, set[str]] = {}
     for e in entries:
         if e.kind not in ("alert_firing", "alert_resolved") or not e.details.get("slo_id"):
             continue
@@ -116,14 +120,17 @@ def error_budget(entries: Sequence[Entry]) -> tuple[float | None, list[dict[str,
         row = per_slo.setdefault(
             slo, {"slo_id": slo, "at_firing": None, "at_resolution": None, "firing": False}
         )
+        alerts_firing = firing.setdefault(slo, set())
+        alert = str(e.details.get("alert_id"))
         left = e.details.get("budget_remaining")
         if e.kind == "alert_firing":
             if row["at_firing"] is None:
                 row["at_firing"] = left
-            row["firing"] = True
+            alerts_firing.add(alert)
         else:
             row["at_resolution"] = left
-            row["firing"] = False
+            alerts_firing.discard(alert)
+        row["firing"] = bool(alerts_firing)
     out = []
     for row in per_slo.values():
         a, b = row["at_firing"], row["at_resolution"]
@@ -250,8 +257,8 @@ def detection_text(m: Mapping[str, Any]) -> str:
     """A first sentence for the detection section (people edit it)."""
     ttd = m.get("time_to_detect_seconds")
     fired = [a for a in m.get("alerts", []) if a.get("fired_at")]
-    how = f"alert on SLO {fired[0]['slo_id']}" if fired else "the incident's opening"
-    return f"Detected by the {how}, {_duration(ttd)} after the first bad data."
+    how = f"the alert on SLO {fired[0]['slo_id']}" if fired else "the incident's opening"
+    return f"Detected by {how}, {_duration(ttd)} after the first bad data."
 
 
 def impact_text(m: Mapping[str, Any]) -> str:

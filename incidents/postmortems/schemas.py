@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -15,6 +15,8 @@ ItemStatus = Literal["open", "in_progress", "done", "wont_do"]
 PostmortemStatus = Literal["draft", "in_review", "published"]
 Narrative = str  # free text; length bounded per field below
 LESSONS_MAX = 50
+# One line of went_well / went_badly / got_lucky: not blank, and bounded like an item title.
+Lesson = Annotated[str, Field(min_length=1, max_length=5000, pattern=r"\S")]
 ITEMS_MAX = 100
 
 
@@ -33,20 +35,22 @@ class ActionItemWrite(RequestModel):
 class PostmortemUpdate(RequestModel):
     """Narrative fields people write; any subset. `action_items` replaces the whole list."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=500, description="Title.")
+    title: str | None = Field(
+        default=None, min_length=1, max_length=500, pattern=r"\S", description="Title."
+    )
     summary: str | None = Field(default=None, max_length=20000, description="What happened.")
     impact: str | None = Field(default=None, max_length=20000, description="Who was affected.")
     root_causes: str | None = Field(default=None, max_length=20000, description="Why.")
     trigger: str | None = Field(default=None, max_length=20000, description="What set it off.")
     detection: str | None = Field(default=None, max_length=20000, description="How we knew.")
     resolution: str | None = Field(default=None, max_length=20000, description="How it ended.")
-    went_well: list[str] | None = Field(
+    went_well: list[Lesson] | None = Field(
         default=None, max_length=LESSONS_MAX, description="What went well."
     )
-    went_badly: list[str] | None = Field(
+    went_badly: list[Lesson] | None = Field(
         default=None, max_length=LESSONS_MAX, description="What went wrong."
     )
-    got_lucky: list[str] | None = Field(
+    got_lucky: list[Lesson] | None = Field(
         default=None, max_length=LESSONS_MAX, description="Where we got lucky."
     )
     action_items: list[ActionItemWrite] | None = Field(
