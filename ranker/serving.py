@@ -225,6 +225,7 @@ class ModelHolder:
             if snapshot is None:
                 return False
             model.use_snapshot(snapshot)
+            gc.freeze()  # as after a load: the new tables live long (the old ones go by refcount)
             self.last_feature_seconds = time.perf_counter() - started
             self.last_feature_error = None
             log.info("serving features as of %s", model.features_as_of.isoformat())

@@ -175,7 +175,6 @@ def _status(client: TestClient, ext: Extended, until: Any, timeout: float = 30) 
     raise AssertionError(f"serving never reached the state: {status}")
 
 
-@pytest.mark.slow
 def test_served_features_count_the_batches_accepted_after_training(
     extended: Extended, clock_at: Any
 ) -> None:
@@ -192,7 +191,6 @@ def test_served_features_count_the_batches_accepted_after_training(
     assert features["item_age_hours"] > 0
 
 
-@pytest.mark.slow
 def test_refresh_off_serves_the_snapshot_frozen_at_the_end_of_training(
     extended: Extended, clock_at: Any
 ) -> None:
