@@ -56,31 +56,29 @@ class RunResult:
         """Rows the producer sent that are neither accepted, quarantined nor a known replay."""
         return self.rows_posted - self.rows_accepted - self.rows_quarantined - self.rows_replayed
 
-    def _since(self, moment: datetime | None, origin: datetime | None = None) -> float | None:
-        origin = origin or self.injected_at
-        if moment is None or origin is None:
-            return None
-        return (moment - origin).total_seconds()
+    @staticmethod
+    def _between(start: datetime | None, end: datetime | None) -> float | None:
+        return None if start is None or end is None else (end - start).total_seconds()
 
     @property
     def mttd(self) -> float | None:
-        return self._since(self.first_alert_at)
+        return self._between(self.injected_at, self.first_alert_at)
 
     @property
     def detect_after_ingest(self) -> float | None:
-        return self._since(self.first_alert_at, self.first_bad_arrival)
+        return self._between(self.first_bad_arrival, self.first_alert_at)
 
     @property
     def signal_after_ingest(self) -> float | None:
-        return self._since(self.first_signal_at, self.first_bad_arrival)
+        return self._between(self.first_bad_arrival, self.first_signal_at)
 
     @property
     def time_to_mitigate(self) -> float | None:
-        return self._since(self.mitigated_at)
+        return self._between(self.injected_at, self.mitigated_at)
 
     @property
     def mttr(self) -> float | None:
-        return self._since(self.resolved_at)
+        return self._between(self.injected_at, self.resolved_at)
 
     @property
     def detected(self) -> bool:

@@ -105,7 +105,7 @@ def _markdown(doc: dict[str, Any], png: str, raw: str) -> str:
     at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     alarms = [
         f"- {r['scenario']} seed {r['seed']}: {a['slo']} {a['severity']} fired {a['fired_at']}"
-        f" — {a['summary']}"
+        f" — {a['summary']}" + (f" ({a['why']})" if a.get("why") else "")
         for r in doc["runs"]
         for a in r["alerts"]
         if a.get("fired_at") and (r["injected_at"] is None or a["fired_at"] < r["injected_at"])

@@ -221,6 +221,7 @@ def _read_back(
             "fired_at": _dt(a.get("fired_at")),
             "resolved_at": _dt(a.get("resolved_at")),
             "summary": a["summary"],
+            "why": _why(a.get("evidence") or {}),
         }
         for a in driver.alerts()
     ]
@@ -231,6 +232,15 @@ def _read_back(
         if before.get(slo) is not None and after.get(slo) is not None
     }
     oncall.finish()
+
+
+def _why(evidence: dict[str, Any]) -> str:
+    """What the alert's evidence names: the drifted fields, or the batches' statuses."""
+    fields = sorted({f for w in evidence.get("windows") or [] for f in w.get("fields") or []})
+    if fields:
+        return "drifted fields: " + ", ".join(fields)
+    statuses = sorted({b["status"] for b in evidence.get("batches") or [] if b.get("status")})
+    return "batches: " + ", ".join(statuses) if statuses else ""
 
 
 def _dt(value: str | None) -> datetime | None:
