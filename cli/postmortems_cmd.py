@@ -68,10 +68,10 @@ def _run(work: Callable[[Any, Any], Any], token: str | None, roles: tuple[str, .
 
 
 def _doc(session: Any, pm: Any) -> dict[str, Any]:
-    from incidents.postmortems import service
+    from incidents.postmortems import records
     from incidents.postmortems.schemas import PostmortemRead
 
-    read = PostmortemRead.model_validate(service.describe(session, pm))
+    read = PostmortemRead.model_validate(records.describe(session, pm))
     doc: dict[str, Any] = read.model_dump(mode="json")
     return doc
 
@@ -127,14 +127,14 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole record.")] = False,
 ) -> None:
     """Show a postmortem revision (or an incident's newest one) with its figures."""
-    from incidents.postmortems import repository, service
+    from incidents.postmortems import records, repository
 
     pid = _uuid(postmortem_id, "postmortem id")
 
     def read(session: Any, _: Any) -> dict[str, Any]:
         if repository.get_postmortem(session, pid) is None:
-            return _doc(session, service.latest_for_incident(session, pid))
-        return _doc(session, service.get_postmortem(session, pid))
+            return _doc(session, records.latest_for_incident(session, pid))
+        return _doc(session, records.get_postmortem(session, pid))
 
     doc = _run(read, None, WRITERS)
     if as_json:
@@ -177,11 +177,11 @@ def markdown(
     """Export a postmortem revision as Markdown (stdout, or --out FILE)."""
     from cli.context import context
     from incidents.postmortems import markdown as render
-    from incidents.postmortems import service
+    from incidents.postmortems import records
 
     pid = _uuid(postmortem_id, "postmortem id")
     base = f"{context().settings.public_url.rstrip('/')}/runbooks"
-    doc = _run(lambda s, a: _doc(s, service.get_postmortem(s, pid)), None, WRITERS)
+    doc = _run(lambda s, a: _doc(s, records.get_postmortem(s, pid)), None, WRITERS)
     text = render.render(doc, runbook_base=base)
     if out is None:
         typer.echo(text, nl=False)
@@ -199,12 +199,12 @@ def list_items(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
 ) -> None:
     """Action items across postmortems: open ones first, then by priority and due date."""
-    from incidents.postmortems import service
+    from incidents.postmortems import action_items
 
     if status is not None and status not in STATUSES:
         _fail(f"--status must be one of {', '.join(STATUSES)}", 2)
     page = _run(
-        lambda s, _: service.list_action_items(
+        lambda s, _: action_items.list_action_items(
             s, status=status, owner=owner, limit=limit, offset=0
         ),
         None,
@@ -226,10 +226,10 @@ def set_status(
     token: TokenOpt = None,
 ) -> None:
     """Change an action item's status (also after its postmortem is published)."""
-    from incidents.postmortems import service
+    from incidents.postmortems import action_items
 
     if status not in STATUSES:
         _fail(f"status must be one of {', '.join(STATUSES)}", 2)
     iid = _uuid(item_id, "action item id")
-    _run(lambda s, a: service.update_action_item(s, a, iid, status=status), token, WRITERS)
+    _run(lambda s, a: action_items.update_action_item(s, a, iid, status=status), token, WRITERS)
     typer.echo(f"action item {iid} is {status}")

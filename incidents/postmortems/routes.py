@@ -13,7 +13,7 @@ from core.auth import Principal, Role
 from core.bounds import INT64_MAX
 from core.http import AppSettings, DbSession, Reviewer, Viewer, require
 from incidents.models import Postmortem
-from incidents.postmortems import markdown, service
+from incidents.postmortems import action_items, markdown, records, service
 from incidents.postmortems.schemas import (
     ActionItemPage,
     ActionItemPatch,
@@ -34,7 +34,7 @@ MARKDOWN = "text/markdown; charset=utf-8"
 
 
 def _read(session: Session, pm: Postmortem) -> PostmortemRead:
-    return PostmortemRead.model_validate(service.describe(session, pm))
+    return PostmortemRead.model_validate(records.describe(session, pm))
 
 
 @router.post(
@@ -58,13 +58,13 @@ def draft(
 @router.get("/incidents/{incident_id}/postmortem", response_model=PostmortemRead)
 def latest(incident_id: IncidentId, session: DbSession, _: Viewer) -> PostmortemRead:
     """The incident's newest postmortem revision."""
-    return _read(session, service.latest_for_incident(session, incident_id))
+    return _read(session, records.latest_for_incident(session, incident_id))
 
 
 @router.get("/postmortems/{postmortem_id}", response_model=PostmortemRead)
 def get(postmortem_id: PostmortemId, session: DbSession, _: Viewer) -> PostmortemRead:
     """One postmortem revision."""
-    return _read(session, service.get_postmortem(session, postmortem_id))
+    return _read(session, records.get_postmortem(session, postmortem_id))
 
 
 @router.patch("/postmortems/{postmortem_id}", response_model=PostmortemRead)
@@ -112,7 +112,7 @@ def as_markdown(
     postmortem_id: PostmortemId, session: DbSession, _: Viewer, settings: AppSettings
 ) -> Response:
     """The revision as Markdown (the SRE template's sections, figures and timeline)."""
-    doc = _read(session, service.get_postmortem(session, postmortem_id)).model_dump(mode="json")
+    doc = _read(session, records.get_postmortem(session, postmortem_id)).model_dump(mode="json")
     text = markdown.render(doc, runbook_base=f"{settings.public_url.rstrip('/')}/runbooks")
     return Response(text, media_type=MARKDOWN)
 
@@ -130,7 +130,9 @@ def list_action_items(
 ) -> ActionItemPage:
     """Action items across postmortems (newest revisions): open ones first, then priority."""
     return ActionItemPage.model_validate(
-        service.list_action_items(session, status=status_, owner=owner, limit=limit, offset=offset)
+        action_items.list_action_items(
+            session, status=status_, owner=owner, limit=limit, offset=offset
+        )
     )
 
 
@@ -139,5 +141,5 @@ def update_action_item(
     item_id: ItemId, body: ActionItemPatch, session: DbSession, actor: Writer
 ) -> ActionItemRead:
     """Change an action item's status (also after its postmortem is published)."""
-    item = service.update_action_item(session, actor, item_id, status=body.status)
+    item = action_items.update_action_item(session, actor, item_id, status=body.status)
     return ActionItemRead.model_validate(item)

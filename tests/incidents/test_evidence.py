@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from incidents.intake import _first_bad_in
+from incidents.intake.alerts import first_bad_in
 
 
 def test_first_bad_data_is_the_oldest_failing_batch_or_one_batch_window() -> None:
@@ -18,7 +18,7 @@ def test_first_bad_data_is_the_oldest_failing_batch_or_one_batch_window() -> Non
             {"kind": "batch", "start": "2026-11-02T10:04:00+00:00"},
         ],
     }
-    assert _first_bad_in(evidence) == datetime(2026, 11, 2, 10, 3, tzinfo=UTC)
-    assert _first_bad_in({"windows": [{"kind": "sliding", "start": "2026-11-02T09:00"}]}) is None
-    assert _first_bad_in({"batches": [{"received_at": "not a time"}]}) is None
-    assert _first_bad_in({}) is None
+    assert first_bad_in(evidence) == datetime(2026, 11, 2, 10, 3, tzinfo=UTC)
+    assert first_bad_in({"windows": [{"kind": "sliding", "start": "2026-11-02T09:00"}]}) is None
+    assert first_bad_in({"batches": [{"received_at": "not a time"}]}) is None
+    assert first_bad_in({}) is None

@@ -17,7 +17,7 @@ from core.auth import Principal, Role
 from core.clock import utcnow
 from core.settings import Settings
 from incidents.models import Incident, IncidentEvent
-from incidents.postmortems import service
+from incidents.postmortems import records, service
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_draft_show_submit_publish_markdown_and_items(sessions: Session, tmp_pat
     assert "revision 1): draft" in drafted.output
     assert "time_to_detect_seconds     600.0" in drafted.output
     assert "time_to_resolve_seconds    3600.0" in drafted.output
-    pm = service.latest_for_incident(sessions, incident_id)
+    pm = records.latest_for_incident(sessions, incident_id)
     again = runner.invoke(app, ["postmortem", "draft", str(incident_id)])
     assert again.exit_code == 1 and "already has a postmortem" in again.output
 
