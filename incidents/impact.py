@@ -54,10 +54,10 @@ def impact(
         model_name=incident.model_name,
         model_version=incident.model_version,
     )
+    named = reach.model_versions | incident_reach(incident).model_versions | trained
+    # lineage takes events from any pipeline: a version that is not a number serves nothing
     versions = sorted(
-        reach.model_versions | incident_reach(incident).model_versions | trained,
-        key=_version_order,
-        reverse=True,
+        (k for k in named if k.rpartition(":")[2].isdigit()), key=_version_order, reverse=True
     )
     rows = []
     for key in versions[:VERSIONS_COUNTED]:

@@ -15,9 +15,10 @@ from core.auth import Principal, Role
 from core.settings import Settings
 from incidents import intake, service
 from incidents.errors import InvalidIncident
+from incidents.impact import impact
 from incidents.postmortems import drafting
 from incidents.postmortems.drafting import Entry, IncidentFacts
-from tests.incidents.builders import page
+from tests.incidents.builders import lineage_model, page
 from tests.monitors.factory import batch_row, register
 
 Auth = Callable[[str], dict[str, str]]
@@ -141,3 +142,17 @@ def test_the_service_bounds_model_name_and_commander_like_their_columns(
     with pytest.raises(InvalidIncident) as caught:
         service.open_manual(db, ADMIN, body=body)
     assert caught.value.field == field
+
+
+def test_impact_skips_a_model_version_lineage_names_without_a_number(
+    db: Session, settings: Settings
+) -> None:
+    # lineage accepts OpenLineage events from any pipeline: a model version named "v2" must
+    # not turn GET /incidents/{id} into a 500
+    lineage_model(db, ["events"], model="scorer", version="v2")  # type: ignore[arg-type]
+    lineage_model(db, ["events"], model="ranker", version=3)
+    incident = service.open_manual(
+        db, ADMIN, body={"title": "events broke", "severity": "minor", "datasets": ["events"]}
+    )
+    found = impact(db, incident, namespace=settings.lineage_namespace)
+    assert [(v["model_name"], v["version"]) for v in found["model_versions"]] == [("ranker", 3)]
