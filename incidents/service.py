@@ -151,6 +151,10 @@ def open_manual(session: Session, actor: Principal, *, body: Mapping[str, Any]) 
         raise InvalidIncident(
             "a dataset id has 1 to 500 characters", field="datasets", rule="length_1_500"
         )
+    if len(body.get("summary") or "") > 10_000:
+        raise InvalidIncident(
+            "a summary has at most 10000 characters", field="summary", rule="length_0_10000"
+        )
     model_name = body.get("model_name")
     if model_name is not None and not 1 <= len(model_name.strip()) <= 100:
         raise InvalidIncident(

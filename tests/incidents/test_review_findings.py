@@ -132,12 +132,17 @@ def test_an_earlier_bad_batch_in_a_joining_alerts_evidence_lands_as_the_first_ba
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("model_name", "m" * 101), ("model_name", "  "), ("commander", "c" * 201)],
+    [
+        ("model_name", "m" * 101),
+        ("model_name", "  "),
+        ("commander", "c" * 201),
+        ("summary", "s" * 10_001),
+    ],
 )
-def test_the_service_bounds_model_name_and_commander_like_their_columns(
+def test_the_service_bounds_what_the_cli_passes_like_the_api_does(
     db: Session, field: str, value: str
 ) -> None:
-    # `driftgate incidents open --model/--commander` reach the service without the API schema
+    # `driftgate incidents open --model/--commander/--summary` skip the API's schema
     body = {"title": "x", "severity": "minor", "model_name": "ranker", field: value}
     with pytest.raises(InvalidIncident) as caught:
         service.open_manual(db, ADMIN, body=body)
