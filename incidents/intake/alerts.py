@@ -109,6 +109,7 @@ def alert_firing(
                 affected=affected,
                 first_bad_at=first_bad,
                 severity=ALERT_SEVERITY[signal.severity] if signal.severity == "page" else None,
+                runbook=runbook_for_alert(signal.slo_kind, signal.evidence),
             )
         elif signal.severity == "page":
             incident = service.open_incident(

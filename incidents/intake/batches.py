@@ -19,6 +19,7 @@ from incidents import repository, service
 from incidents.grouping import find_group, reach_of
 from incidents.intake.joining import MONITOR, group_window, join
 from incidents.models import Incident
+from incidents.runbooks import runbook_for_source
 
 BURST_SEVERITY = "major"
 MAX_LISTED = 1000  # batch ids an incident lists in `affected.batches`
@@ -91,6 +92,7 @@ def _burst_incident(
             key=f"batches:{contract_id}:{bad[0].id}",
             what=f"{len(bad)} failing batches of {contract_id}",
             affected=affected,
+            runbook=runbook_for_source("batch_failures", {}),
         )
         return group
     minutes = settings.incident_batch_failure_window_minutes

@@ -38,15 +38,20 @@ def join(
     affected: Mapping[str, Iterable[Any]],
     first_bad_at: datetime | None = None,
     severity: str | None = None,
+    runbook: str | None = None,
 ) -> None:
     """A signal joins an incident by lineage: merge what it touches, record `grouped`, and
-    raise the severity to the signal's if that is higher (never lower it)."""
+    raise the severity to the signal's if that is higher (never lower it). An incident with
+    no runbook yet (one a person opened) takes the signal's."""
     service.attach(
         incident,
         datasets=reach.datasets,
         affected={**affected, "model_versions": sorted(reach.model_versions)},
         first_bad_at=first_bad_at,
     )
+    runbook = runbook if incident.runbook is None else None
+    if runbook is not None:
+        incident.runbook = runbook
     session.flush()
     service.record_event(
         session,
@@ -58,6 +63,7 @@ def join(
         details={
             "datasets": sorted(reach.datasets),
             "model_versions": sorted(reach.model_versions),
+            **({"runbook": runbook} if runbook else {}),
         },
         source_key=f"grouped:{key}",
     )

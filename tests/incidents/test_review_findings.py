@@ -161,3 +161,21 @@ def test_impact_skips_a_model_version_lineage_names_without_a_number(
     )
     found = impact(db, incident, namespace=settings.lineage_namespace)
     assert [(v["model_name"], v["version"]) for v in found["model_versions"]] == [("ranker", 3)]
+
+
+def test_an_alert_joining_an_incident_without_a_runbook_gives_it_the_alerts(
+    db: Session, settings: Settings
+) -> None:
+    # a person opened it on `events` with no runbook; the page that joins it knows which one
+    incident = service.open_manual(
+        db, ADMIN, body={"title": "events look odd", "severity": "minor", "datasets": ["events"]}
+    )
+    assert incident.runbook is None
+    intake.alert_firing(db, page("events", incident.opened_at), settings=settings)
+    assert incident.runbook == "bad-batch-schema-break"
+    [grouped] = [e for e in service.timeline(db, incident.id) if e.kind == "grouped"]
+    assert grouped.details["runbook"] == "bad-batch-schema-break"
+    # one that has a runbook keeps it
+    stale = replace(page("events", incident.opened_at), slo_kind="freshness")
+    intake.alert_firing(db, stale, settings=settings)
+    assert incident.runbook == "bad-batch-schema-break"
