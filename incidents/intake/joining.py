@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.auth import Principal, Role
 from core.settings import Settings
 from incidents import service
@@ -52,6 +53,16 @@ def join(
     runbook = runbook if incident.runbook is None else None
     if runbook is not None:
         incident.runbook = runbook
+        audit.record(
+            session,
+            actor=actor.name,
+            action="incident.runbook",
+            object_type=service.OBJECT_TYPE,
+            object_id=str(incident.id),
+            before={"runbook": None},
+            after={"runbook": runbook},
+            reason=f"{what} joined",
+        )
     session.flush()
     service.record_event(
         session,

@@ -18,7 +18,7 @@ from incidents.errors import InvalidIncident
 from incidents.impact import impact
 from incidents.postmortems import drafting
 from incidents.postmortems.drafting import Entry, IncidentFacts
-from tests.incidents.builders import lineage_model, page
+from tests.incidents.builders import audit_count, lineage_model, page
 from tests.monitors.factory import batch_row, register
 
 Auth = Callable[[str], dict[str, str]]
@@ -175,6 +175,7 @@ def test_an_alert_joining_an_incident_without_a_runbook_gives_it_the_alerts(
     assert incident.runbook == "bad-batch-schema-break"
     [grouped] = [e for e in service.timeline(db, incident.id) if e.kind == "grouped"]
     assert grouped.details["runbook"] == "bad-batch-schema-break"
+    assert audit_count(db, str(incident.id), "incident.runbook") == 1
     # one that has a runbook keeps it
     stale = replace(page("events", incident.opened_at), slo_kind="freshness")
     intake.alert_firing(db, stale, settings=settings)
