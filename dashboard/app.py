@@ -6,6 +6,7 @@ the API as the signed-in person.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -39,6 +40,22 @@ SECTIONS: dict[str, list[tuple[str, str]]] = {
         ("runbooks.py", "Runbooks"),
     ],
 }
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import what the pages draw with (pandas, pyarrow, Altair) once per process on a
+    background thread, while the first visitor types their token: otherwise the first page
+    after sign-in waits for those imports (seconds on a busy machine)."""
+
+    def load() -> None:
+        import altair  # noqa: F401
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+
+    thread = threading.Thread(target=load, name="dashboard-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def sign_in_page() -> None:
@@ -84,6 +101,7 @@ def navigation() -> StreamlitPage:
 
 def main() -> None:
     st.set_page_config(page_title="driftgate", layout="wide")
+    warm_up()
     try:
         session = state.current()
     except ApiError as exc:  # a kiosk token the API refuses
