@@ -1,12 +1,14 @@
-"""The README's Quickstart, pasted in order as a newcomer would, against a real server.
+"""The README's Quickstart and incident steps, pasted in order as a newcomer would.
 
 `make run` is reproduced through the CLI entry point (migrate, demo, serve on a free port) on
-a fresh database in an empty directory. The Quickstart's bash block is then read from the
-README and run step by step: `driftgate` commands through the CLI, `curl` commands through
-httpx. A step fails the test when it exits non-zero or answers outside 2xx, unless its
-comment says which status it answers ("answers 409"); top-level `"key": value` pairs quoted
-in a step's comments must match its answer. Only the Quickstart section is read, so other
-sections can change freely; a command form this runner does not know fails loudly.
+a fresh database in an empty directory. The bash blocks of the Quickstart and then of
+`### Incidents` and `### Runbooks and postmortems` are read from the README and run step by
+step in that one world, with the variables the Quickstart set: `driftgate` commands through
+the CLI, `curl` commands through httpx, `a && b` as both in turn. A step fails the test when
+it exits non-zero or answers outside 2xx, unless its comment says which status it answers
+("answers 409"); top-level `"key": value` pairs quoted in a step's comments must match its
+answer. Only those sections are read, so other sections can change freely; a command form
+this runner does not know fails loudly.
 """
 
 from __future__ import annotations
@@ -36,8 +38,16 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DRIFTGATE = re.compile(r"^(\./)?(\.venv/bin/)?driftgate$")
 README_HOSTS = ("localhost:8000", "127.0.0.1:8000")
-# Values a step's prose asks the reader to copy from an earlier answer.
-PLACEHOLDERS = {"<batch id>": ("/batches", "id")}
+# Sections walked after the Quickstart, in order, in the same world.
+USING_IT_SECTIONS = ("### Incidents", "### Runbooks and postmortems")
+# Values a step's prose asks the reader to copy from an earlier answer: the key of the
+# latest answer to a request whose method and path match.
+PLACEHOLDERS = {
+    "<batch id>": ("POST", r"/batches", "id"),
+    "<id>": ("POST", r"/incidents", "id"),
+    "<incident-id>": ("POST", r"/incidents", "id"),
+    "<postmortem id>": ("POST", r"/incidents/[^/]+/postmortem", "id"),
+}
 QUOTED_PAIR = re.compile(r'"(\w+)":\s*("[^"]*"|-?\d+(?:\.\d+)?|true|false|null)')
 
 
@@ -59,10 +69,18 @@ class Step:
 
 def quickstart_block(readme: str) -> str:
     """The first ```bash block under the `## Quickstart` heading."""
-    section = re.search(r"^## Quickstart.*?(?=^## )", readme, re.S | re.M)
-    assert section, "README has no `## Quickstart` section"
+    return section_block(readme, "## Quickstart")
+
+
+def section_block(readme: str, heading: str) -> str:
+    """The first ```bash block under the heading that starts with `heading`.
+
+    The section ends at the next `##` or `###` heading (bash comments start with one `#`).
+    """
+    section = re.search(rf"^{re.escape(heading)}.*?(?=^###? |\Z)", readme, re.S | re.M)
+    assert section, f"README has no `{heading}` section"
     block = re.search(r"```bash\n(.*?)```", section.group(0), re.S)
-    assert block, "the Quickstart section has no bash block"
+    assert block, f"the `{heading}` section has no bash block"
     return block.group(1)
 
 
@@ -101,6 +119,27 @@ def steps(block: str) -> list[Step]:
     return out
 
 
+def _split_and(command: str) -> list[str]:
+    """`a && b` → [`a`, `b`], ignoring `&&` inside quotes; other operators fail loudly."""
+    parts, quote, start, pos = [], "", 0, 0
+    while pos < len(command):
+        char = command[pos]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif command.startswith("&&", pos):
+            parts.append(command[start:pos].strip())
+            start = pos = pos + 2
+            continue
+        elif char in ";&" or command.startswith("||", pos):
+            raise AssertionError(f"the walkthrough does not know {char!r} in {command!r}")
+        pos += 1
+    parts.append(command[start:].strip())
+    assert all(parts), f"empty command around `&&` in {command!r}"
+    return parts
+
+
 def _split_trailing_comment(command: str) -> tuple[str, str, str]:
     """`cmd  # note` → (`cmd`, `#`, `note`), ignoring `#` inside quotes."""
     quote = ""
@@ -116,28 +155,33 @@ def _split_trailing_comment(command: str) -> tuple[str, str, str]:
 
 @dataclass
 class Walkthrough:
-    """Runs steps the way bash would, for the few forms the Quickstart uses."""
+    """Runs steps the way bash would, for the few forms the walked sections use."""
 
     cwd: Path
     env: dict[str, str]
     base_url: str
     variables: dict[str, str] = field(default_factory=dict)
-    answers: list[tuple[str, Any]] = field(default_factory=list)  # (path, JSON answer)
+    answers: list[tuple[str, str, Any]] = field(default_factory=list)  # method, path, JSON
 
     def run(self, step: Step) -> None:
         command = self._fill_placeholders(step.command)
-        if assignment := re.match(r"^([A-Za-z_]\w*)=(.*)$", command):
-            self.variables[assignment.group(1)] = self._value(assignment.group(2), step)
-        else:
-            self._execute(self._words(command), step)
+        for part in _split_and(command):  # `a && b`: an assertion on `a` stops before `b`
+            if assignment := re.match(r"^([A-Za-z_]\w*)=(.*)$", part):
+                self.variables[assignment.group(1)] = self._value(assignment.group(2), step)
+            else:
+                self._execute(self._words(part), step)
 
     def _fill_placeholders(self, command: str) -> str:
-        for placeholder, (path, key) in PLACEHOLDERS.items():
+        for placeholder, (method, path, key) in PLACEHOLDERS.items():
             if placeholder in command:
-                found = [a[key] for p, a in self.answers if p == path and isinstance(a, dict)]
-                assert found, f"{placeholder!r}: no earlier answer of {path} has {key!r}"
+                found = [
+                    a[key]
+                    for m, p, a in self.answers
+                    if m == method and re.fullmatch(path, p) and isinstance(a, dict) and key in a
+                ]
+                assert found, f"{placeholder!r}: no earlier answer of {method} {path} has {key!r}"
                 command = command.replace(placeholder, str(found[-1]))
-        unknown = re.findall(r"<[a-z][a-z ]*>", command)
+        unknown = re.findall(r"<[a-z][a-z -]*>", command)
         assert not unknown, f"the walkthrough cannot fill {unknown} in {command!r}"
         return command
 
@@ -211,14 +255,15 @@ class Walkthrough:
         assert url, f"no URL in {step.command!r}"
         if body is not None:
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        method = method or ("POST" if body is not None else "GET")
         response = httpx.request(
-            method or ("POST" if body is not None else "GET"),
+            method,
             self._served(url),
             headers=headers,
             content=body,
             timeout=120,
         )
-        self._check(step, url, response)
+        self._check(step, method, url, response)
 
     def _served(self, url: str) -> str:
         full = url if "://" in url else f"http://{url}"
@@ -226,7 +271,7 @@ class Walkthrough:
         assert parts.netloc in README_HOSTS, f"{url!r} is not the README's local server"
         return self.base_url + full[len(f"{parts.scheme}://{parts.netloc}") :]
 
-    def _check(self, step: Step, url: str, response: httpx.Response) -> None:
+    def _check(self, step: Step, method: str, url: str, response: httpx.Response) -> None:
         expected = step.expected_status
         ok = response.status_code == expected if expected else response.is_success
         assert ok, (
@@ -235,7 +280,7 @@ class Walkthrough:
             + f":\n{response.text[:2000]}"
         )
         answer = response.json() if "json" in response.headers.get("content-type", "") else None
-        self.answers.append((urlsplit(self._served(url)).path, answer))
+        self.answers.append((method.upper(), urlsplit(self._served(url)).path, answer))
         if isinstance(answer, dict):
             quoted = {k: v for k, v in step.quoted_pairs().items() if k in answer}
             actual = {k: answer[k] for k in quoted}
@@ -307,11 +352,22 @@ def test_quickstart_steps_work_in_order_on_a_fresh_database(
 ) -> None:
     base_url, cwd, env = served
     walk = Walkthrough(cwd=cwd, env=env, base_url=base_url)
-    block = steps(quickstart_block(README.read_text()))
+    readme = README.read_text()
+    block = steps(quickstart_block(readme))
     assert len(block) >= 5, block
     for step in block:
         walk.run(step)
-    assert any(path.startswith("/batches") for path, _ in walk.answers)
+    assert any(path.startswith("/batches") for _, path, _ in walk.answers)
+
+    # Then `## Using it`'s incident and postmortem steps, with the Quickstart's $AUTH.
+    for heading in USING_IT_SECTIONS:
+        section = steps(section_block(readme, heading))
+        assert len(section) >= 4, (heading, section)
+        for step in section:
+            walk.run(step)
+    requests = {(method, path) for method, path, _ in walk.answers}
+    assert ("POST", "/incidents") in requests, requests
+    assert any(re.fullmatch(r"/postmortems/[^/]+/markdown", p) for _, p in requests), requests
 
     # The interactive docs the Quickstart points at render from this server alone.
     docs = httpx.get(f"{base_url}/docs", timeout=30)
@@ -354,3 +410,53 @@ curl -s localhost:8000/audit/verify -H "$AUTH"     # {"intact": true, ...}
         "rows_received": 2000,
     }
     assert parsed[2].quoted_pairs() == {"intact": True} and parsed[2].expected_status is None
+
+
+def test_using_it_sections_are_read_and_and_lists_split() -> None:
+    readme = """## Using it
+
+### Incidents
+
+```bash
+curl -s localhost:8000/incidents -H "$AUTH"
+```
+
+### Runbooks and postmortems
+
+```bash
+driftgate postmortem draft <incident-id> && driftgate action-items list
+```
+
+## Configuration
+"""
+    assert section_block(readme, "### Incidents").startswith("curl -s localhost:8000/incidents")
+    runbooks = steps(section_block(readme, "### Runbooks and postmortems"))
+    assert [s.command for s in runbooks] == [
+        "driftgate postmortem draft <incident-id> && driftgate action-items list"
+    ]
+    assert _split_and(runbooks[0].command) == [
+        "driftgate postmortem draft <incident-id>",
+        "driftgate action-items list",
+    ]
+    assert _split_and("driftgate incidents note 1 'a && b'") == [
+        "driftgate incidents note 1 'a && b'"
+    ]
+    with pytest.raises(AssertionError, match="does not know"):
+        _split_and("driftgate incidents list; rm -rf var")
+    with pytest.raises(AssertionError, match="does not know"):
+        _split_and("driftgate incidents list || true")
+
+
+def test_placeholders_come_from_the_matching_request() -> None:
+    walk = Walkthrough(cwd=Path("."), env={}, base_url="http://127.0.0.1:1")
+    walk.answers += [
+        ("POST", "/incidents", {"id": 7}),
+        ("GET", "/incidents", {"id": 99}),
+        ("POST", "/incidents/7/postmortem", {"id": "pm-3"}),
+    ]
+    filled = walk._fill_placeholders("x <id> <incident-id> <postmortem id>")
+    assert filled == "x 7 7 pm-3"
+    with pytest.raises(AssertionError, match="cannot fill"):
+        walk._fill_placeholders("x <runbook name>")
+    with pytest.raises(AssertionError, match="no earlier answer"):
+        walk._fill_placeholders("x <batch id>")
