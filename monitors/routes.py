@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import HTMLResponse
@@ -71,6 +71,40 @@ def get_drift(
         end=end,
         count=count,
         settings=settings,
+    )
+
+
+@router.get("/monitors/quality/segments")
+def get_quality_by_segment(
+    session: DbSession,
+    _: Viewer,
+    settings: AppSettings,
+    segment: Annotated[
+        Literal["surface", "device", "country"],
+        Query(description="Request context to split by: surface, device or country."),
+    ],
+    model: Annotated[
+        str, Query(min_length=1, max_length=100, description="Served model name.")
+    ] = "ranker",
+    window: Annotated[str, Query(max_length=50, description="Window length (PT1H, 1d).")] = "1d",
+    start: Annotated[IsoDateTime | None, Query(description="From (inclusive).")] = None,
+    end: Annotated[IsoDateTime | None, Query(description="Until (exclusive); default now.")] = None,
+    count: Annotated[int, Query(ge=1, le=400, description="Windows when no start.")] = 7,
+    top: Annotated[int, Query(ge=1, le=100, description="Busiest segment values shown.")] = 20,
+) -> dict[str, Any]:
+    """Realized and estimated quality per segment value (e.g. per surface), busiest first."""
+    from monitors.quality.service import quality_by_segment
+
+    return quality_by_segment(
+        session,
+        model=model,
+        segment=segment,
+        window=window,
+        start=start,
+        end=end,
+        count=count,
+        settings=settings,
+        top=top,
     )
 
 

@@ -180,6 +180,23 @@ def served_predictions(
     return list(session.execute(_SERVED, {"model": model_name, "start": start, "end": end}).all())
 
 
+SEGMENTS = ("surface", "device", "country")  # the request context a prediction is logged with
+_SERVED_WITH_SEGMENT = {
+    segment: text(
+        _SERVED.text.replace("ELSE 0 END AS label", f"ELSE 0 END AS label, p.{segment}", 1)
+    )
+    for segment in SEGMENTS
+}
+
+
+def served_predictions_with_segment(
+    session: Session, model_name: str, start: datetime, end: datetime, segment: str
+) -> list[Row[Any]]:
+    """`served_predictions` rows with the prediction's `segment` value appended (or None)."""
+    params = {"model": model_name, "start": start, "end": end}
+    return list(session.execute(_SERVED_WITH_SEGMENT[segment], params).all())
+
+
 def first_served_at(session: Session, model_name: str, version: int) -> datetime | None:
     """When a model version served its first prediction."""
     stmt = select(func.min(Prediction.served_at)).where(

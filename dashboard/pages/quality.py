@@ -11,6 +11,7 @@ from dashboard import charts
 from dashboard import widgets as w
 
 WINDOWS = {"hourly": "PT1H", "daily": "P1D"}
+SEGMENTS = ("surface", "device", "country")
 
 
 def rows(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,7 +60,36 @@ def main() -> None:
         st.altair_chart(charts.quality_lines(frame), width="stretch")
     table = rows(doc["windows"])
     w.table(table, list(table[0]) if table else [], empty="No windows.")
-    st.caption("Per-segment quality is not served by the API yet.")
+    segments(session, model, window, int(count))
+
+
+def segments(session: Any, model: str, window: str, count: int) -> None:
+    """The same windows split by a request segment: one surface can fail while the rest hold."""
+    st.subheader("Per segment")
+    segment = st.segmented_control("Split by", SEGMENTS, default="surface", key="quality_segment")
+    if not segment:
+        return
+    doc = w.read(
+        session,
+        "/monitors/quality/segments",
+        model=model,
+        segment=segment,
+        window=window,
+        count=min(count, 400),
+    )
+    if not doc:
+        return
+    table = [
+        {segment: s["value"], **row}
+        for s in doc["segments"]
+        for row in rows(s["windows"])
+        if row["predictions"]
+    ]
+    columns = [segment, "window end", "status", "predictions", "coverage", "AUC"]
+    columns += ["estimated AUC", "estimated CTR", "calibration"]
+    w.table(table, columns, empty="No served predictions in these windows yet.")
+    if doc["segments_total"] > len(doc["segments"]):
+        st.caption(f"the {len(doc['segments'])} busiest of {doc['segments_total']} values")
 
 
 main()

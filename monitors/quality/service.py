@@ -15,6 +15,7 @@ the last `monitor_quality_backfill` windows each run, so late labels change stor
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -223,6 +224,22 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """One quality document per window in `bounds` (consecutive, equal length)."""
     data = served(session, model, bounds[0][0], bounds[-1][1])
+    return _evaluate_rows(
+        session, data, model=model, bounds=bounds, settings=settings, now=now, verify=verify
+    )
+
+
+def _evaluate_rows(
+    session: Session,
+    data: np.ndarray,
+    *,
+    model: str,
+    bounds: list[tuple[datetime, datetime]],
+    settings: Settings,
+    now: datetime,
+    verify: bool = False,
+) -> list[dict[str, Any]]:
+    """`evaluate` on rows already read (all of the model's traffic, or one segment's)."""
     length_us = to_us(bounds[0][1]) - to_us(bounds[0][0])
     index = ((data[:, 0] - to_us(bounds[0][0])) // length_us).astype(np.int64)
     maturity = parse_duration(settings.monitor_label_maturity)
@@ -343,6 +360,68 @@ def _window(
     }
 
 
+def _bounds(
+    window: str, start: datetime | None, end: datetime | None, count: int, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    length = parse_window(window)
+    if length is None:
+        raise InvalidWindow(
+            "quality windows are durations (PT1H, 1d), not batches",
+            field="window",
+            rule="duration_parses",
+        )
+    return window_bounds(length, start=start, end=end, count=count, now=now)
+
+
+def quality_by_segment(
+    session: Session,
+    *,
+    model: str,
+    segment: str,
+    window: str,
+    start: datetime | None,
+    end: datetime | None,
+    count: int,
+    settings: Settings,
+    top: int = 20,
+) -> dict[str, Any]:
+    """`quality_series` per value of a request segment (surface, device, country), the
+    busiest `top` values first: a model can hold up overall and fail one surface."""
+    now = utcnow()
+    bounds = _bounds(window, start, end, count, now)
+    rows = ranker_repository.served_predictions_with_segment(
+        session, model, bounds[0][0], bounds[-1][1], segment
+    )
+    numbers = np.asarray([tuple(r)[:5] for r in rows], dtype=np.float64).reshape(-1, 5)
+    labels = ["(none)" if tuple(r)[5] is None else str(tuple(r)[5]) for r in rows]
+    values = np.asarray(labels, dtype=np.str_)
+    tally = Counter(labels)
+    busiest = [str(name) for name, _ in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))]
+    busiest = busiest[:top]
+    segments = []
+    for value in busiest:
+        docs = _evaluate_rows(
+            session,
+            numbers[values == value],
+            model=model,
+            bounds=bounds,
+            settings=settings,
+            now=now,
+        )
+        for doc in docs:
+            doc["calibration"] = doc["metrics"]["calibration"]
+        segments.append(
+            {"value": value, "predictions": int((values == value).sum()), "windows": docs}
+        )
+    return {
+        "model_name": model,
+        "window": window,
+        "segment": segment,
+        "segments_total": len(tally),
+        "segments": segments,
+    }
+
+
 def quality_series(
     session: Session,
     *,
@@ -355,15 +434,8 @@ def quality_series(
 ) -> dict[str, Any]:
     """Realized next to estimated quality per window, each with its label coverage and the
     calibration its estimate used (or why it had none)."""
-    length = parse_window(window)
-    if length is None:
-        raise InvalidWindow(
-            "quality windows are durations (PT1H, 1d), not batches",
-            field="window",
-            rule="duration_parses",
-        )
     now = utcnow()
-    bounds = window_bounds(length, start=start, end=end, count=count, now=now)
+    bounds = _bounds(window, start, end, count, now)
     windows = evaluate(session, model=model, bounds=bounds, settings=settings, now=now)
     for doc in windows:
         doc["calibration"] = doc["metrics"]["calibration"]
