@@ -42,6 +42,20 @@ def list_batches(
     return list(session.scalars(stmt))
 
 
+def count_batches_by_status(
+    session: Session, *, contract_id: str | None, since: datetime | None, until: datetime | None
+) -> dict[str, int]:
+    """How many batches of each status were received in [since, until)."""
+    stmt = select(Batch.status, func.count()).group_by(Batch.status)
+    if contract_id:
+        stmt = stmt.where(Batch.contract_id == contract_id)
+    if since:
+        stmt = stmt.where(Batch.received_at >= since)
+    if until:
+        stmt = stmt.where(Batch.received_at < until)
+    return {status: int(n) for status, n in session.execute(stmt).all()}
+
+
 def rule_results(session: Session, batch_id: uuid.UUID) -> list[RuleResult]:
     stmt = select(RuleResult).where(RuleResult.batch_id == batch_id).order_by(RuleResult.position)
     return list(session.scalars(stmt))

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from checks import service
 from checks.schemas import (
+    BatchCounts,
     BatchDetail,
     BatchRead,
     FreshnessRead,
@@ -121,6 +122,21 @@ def list_batches(
         offset=offset,
     )
     return [BatchRead.model_validate(b) for b in rows]
+
+
+@router.get("/batches/counts", response_model=BatchCounts)
+def count_batches(
+    session: DbSession,
+    _: Viewer,
+    contract: Annotated[
+        str | None, Query(max_length=100, description="Only this contract.")
+    ] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Received at or after.")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Received before (exclusive).")] = None,
+) -> BatchCounts:
+    """Count batches by status (e.g. the last 24 hours) without reading them."""
+    counts = service.batch_counts(session, contract_id=contract, since=since, until=until)
+    return BatchCounts.model_validate(counts)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchDetail)

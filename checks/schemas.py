@@ -49,6 +49,14 @@ class BatchRead(ResponseModel):
     )
 
 
+class BatchCounts(ResponseModel):
+    passed: int = Field(description="Batches that passed every rule.")
+    warned: int = Field(description="Batches accepted with warn-level findings.")
+    quarantined: int = Field(description="Batches accepted with some rows quarantined.")
+    rejected: int = Field(description="Batches refused whole.")
+    total: int = Field(description="All batches in the range.")
+
+
 class BatchDetail(BatchRead):
     rules: list[RuleResultRead] = Field(description="One entry per rule.")
 

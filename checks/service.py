@@ -287,6 +287,26 @@ def _deprecated_outcome(version: str) -> RuleOutcome:
     )
 
 
+BATCH_STATUSES = ("passed", "warned", "quarantined", "rejected")
+
+
+def batch_counts(
+    session: Session,
+    *,
+    contract_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, int]:
+    """Batches received in [since, until) by status (every status present, zero or not)."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since", field="until", rule="after_since")
+    found = repository.count_batches_by_status(
+        session, contract_id=contract_id, since=since, until=until
+    )
+    counts = {status: found.get(status, 0) for status in BATCH_STATUSES}
+    return {**counts, "total": sum(counts.values())}
+
+
 def list_batches(
     session: Session,
     *,
