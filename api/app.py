@@ -34,8 +34,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         url = database_url or resolve_database_url(settings)
         engine = make_engine(
             url,
-            pool_size=10,
-            max_overflow=20,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
             connect_args=server_connect_args(settings),
         )

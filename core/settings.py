@@ -295,6 +295,15 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest wait for a free pooled connection (then 503)."
     )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Connections the API keeps open in its pool."
+    )
+    db_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="Extra connections the API opens under load beyond the pool (closed after).",
+    )
     db_retry_after_seconds: int = Field(
         default=5, ge=1, description="Retry-After sent with a 503 while the database is down."
     )

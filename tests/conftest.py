@@ -8,6 +8,13 @@ that need real commits use `committed_db`.
 
 from __future__ import annotations
 
+import os
+
+# Every API the suite starts (in process or as a child) keeps a smaller pool: two workers'
+# live servers together must stay under the shared server's max_connections (100).
+os.environ.setdefault("DRIFTGATE_DB_POOL_SIZE", "4")
+os.environ.setdefault("DRIFTGATE_DB_MAX_OVERFLOW", "16")
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
