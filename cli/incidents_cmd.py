@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
+from cli.acting import fail as _fail
+from cli.acting import run_as as _run
 from cli.context import context
 
 incidents_app = typer.Typer(
@@ -33,29 +34,6 @@ TokenOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON document.")]
 NOTE_WRITERS = ("producer", "reviewer", "admin")
 RESPONDERS = ("reviewer", "admin")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _run(work: Callable[[Any, Any], Any], token: str | None, roles: tuple[str, ...]) -> Any:
-    """Resolve the actor, run `work(session, actor)` in one transaction, report refusals."""
-    from core.auth import authenticate
-    from core.db import unit_of_work
-    from core.errors import DriftgateError
-
-    ctx = context()
-    try:
-        with unit_of_work(ctx.sessions) as session:
-            actor = authenticate(session, token) if token else ctx.operator
-            if actor.role.value not in roles:
-                _fail(f"role {actor.role.value!r} may not do this; needs one of {list(roles)}")
-            return work(session, actor)
-    except DriftgateError as exc:
-        where = ", ".join(x for x in (exc.field and f"field {exc.field}", exc.rule) if x)
-        _fail(f"{exc.detail} ({where})" if where else exc.detail)
 
 
 def _incident_id(text: str) -> uuid.UUID:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
+from cli.acting import fail as _fail
+from cli.acting import run_as as _run
 from cli.context import context
 
 model_app = typer.Typer(
@@ -37,50 +38,6 @@ ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (defau
 PRODUCERS = ("producer", "admin")
 REVIEWERS = ("reviewer", "admin")
 PROMOTERS = ("producer", "reviewer", "admin")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _describe(exc: Any) -> str:
-    where = ", ".join(
-        x for x in (exc.field and f"field {exc.field}", exc.rule and f"rule {exc.rule}") if x
-    )
-    return f"{exc.detail} ({where})" if where else exc.detail
-
-
-def _run(
-    work: Callable[[Any, Any], Any],
-    token: str | None,
-    roles: tuple[str, ...],
-    *,
-    need_token: bool = False,
-) -> Any:
-    """Resolve the actor, run `work(session, actor)` in one transaction, report refusals."""
-    from core.auth import authenticate
-    from core.db import unit_of_work
-    from core.errors import DriftgateError, Refusal
-
-    ctx = context()
-    if token is None and need_token:
-        _fail("this needs --as TOKEN (or DRIFTGATE_TOKEN): a reviewer decides as themselves", 2)
-    refusal: Refusal | None = None
-    try:
-        with unit_of_work(ctx.sessions) as session:
-            actor = authenticate(session, token) if token else ctx.operator
-            if actor.role.value not in roles:
-                _fail(f"role {actor.role.value!r} may not do this; needs one of {list(roles)}")
-            try:
-                result = work(session, actor)
-            except Refusal as exc:  # caught inside: its record commits, the step is refused
-                refusal = exc
-    except DriftgateError as exc:
-        _fail(_describe(exc))
-    if refusal is not None:
-        _fail(_describe(refusal.error))
-    return result
 
 
 def _print_request(doc: dict[str, Any]) -> None:

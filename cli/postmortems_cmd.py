@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from cli.acting import fail as _fail
+from cli.acting import run_as as _run
 
 postmortem_app = typer.Typer(
     help="Postmortems: draft from an incident, show, submit, publish, export.",
@@ -35,36 +37,12 @@ REVIEWERS = ("reviewer", "admin")
 STATUSES = ("open", "in_progress", "done", "wont_do")
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def _uuid(text: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
         _fail(f"{what} must be a UUID, got {text!r}", 2)
         raise  # unreachable: _fail exits
-
-
-def _run(work: Callable[[Any, Any], Any], token: str | None, roles: tuple[str, ...]) -> Any:
-    """Run `work(session, actor)` in one transaction; a domain error is printed, exit 1."""
-    from cli.context import context
-    from core.auth import authenticate
-    from core.db import unit_of_work
-    from core.errors import DriftgateError
-
-    ctx = context()
-    try:
-        with unit_of_work(ctx.sessions) as session:
-            actor = authenticate(session, token) if token else ctx.operator
-            if actor.role.value not in roles:
-                _fail(f"role {actor.role.value!r} may not do this; needs one of {list(roles)}")
-            return work(session, actor)
-    except DriftgateError as exc:
-        where = f" (field {exc.field})" if exc.field else ""
-        _fail(f"{exc.detail}{where}")
 
 
 def _doc(session: Any, pm: Any) -> dict[str, Any]:
