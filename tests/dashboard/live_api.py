@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import socket
 import threading
 import time
 import uuid
@@ -24,6 +23,8 @@ from typing import Any
 import httpx
 import numpy as np
 import polars as pl
+
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "examples" / "impressions.contract.yaml"
@@ -53,12 +54,6 @@ SLO = {
     "pending_seconds": 0.0,
     "enabled": True,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
