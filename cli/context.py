@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import click
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,12 @@ class CliContext:
         """A local operator with database access acts as an admin, named in the audit trail."""
         return Principal(name=f"cli:{getpass.getuser()}", role=Role.admin)
 
+    def close(self) -> None:
+        """Return the pool's connections to the server; in-process callers run many commands."""
+        engine = self.__dict__.get("engine")
+        if engine is not None:
+            engine.dispose()
+
 
 def announce_embedded_start(pg_dir: Path) -> None:
     """Say, once per start, that the embedded server outlives the command and how to stop it."""
@@ -54,4 +61,9 @@ def announce_embedded_start(pg_dir: Path) -> None:
 
 
 def context() -> CliContext:
-    return CliContext(get_settings())
+    """The command's context; its engine is disposed when the click command finishes."""
+    cli_context = CliContext(get_settings())
+    click_context = click.get_current_context(silent=True)
+    if click_context is not None:
+        click_context.call_on_close(cli_context.close)
+    return cli_context
