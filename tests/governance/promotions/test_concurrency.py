@@ -68,7 +68,7 @@ def _race(
     url: str, n: int, work: Callable[[Session, int], Any]
 ) -> tuple[list[Any], sessionmaker[Session]]:
     """Run `work` on n threads at once, each in its own transaction; collect the outcomes."""
-    engine = create_engine(url, pool_size=n, max_overflow=5)
+    engine = create_engine(url, pool_size=n, max_overflow=0)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     barrier = threading.Barrier(n)
     results: list[Any] = [None] * n
@@ -95,7 +95,7 @@ def _race(
     return results, sessions
 
 
-def test_fifty_concurrent_approvals_make_exactly_one_state_transition(
+def test_thirty_concurrent_approvals_make_exactly_one_state_transition(
     committed_db: str, tmp_path: Path, loadable_artifact: LoadableArtifact
 ) -> None:
     request_id, _, settings = _setup(committed_db, tmp_path / "data", 3, loadable_artifact)
@@ -111,9 +111,10 @@ def test_fifty_concurrent_approvals_make_exactly_one_state_transition(
             settings=settings,
         )
 
-    results, sessions = _race(committed_db, 50, approve)
+    # 30 connections at once: the suite's two workers share the server's 100 (max_connections)
+    results, sessions = _race(committed_db, 30, approve)
     counts = Counter(results)
-    assert counts == {"ok": 3, "RequestClosed:state": 47}, counts
+    assert counts == {"ok": 3, "RequestClosed:state": 27}, counts
     with sessions() as s:
         req = s.get(PromotionRequest, uuid.UUID(request_id))
         assert req is not None and req.state == "approved"
