@@ -2,7 +2,9 @@
 
 One runbook per alert kind and failure class, each a Markdown file `docs/runbooks/<name>.md`
 (read by `read_runbook`, the one function here that touches the disk, and only for a name in
-`RUNBOOKS`: a request's path never reaches the filesystem).
+`RUNBOOKS`: a request's path never reaches the filesystem). They are read as package data,
+`incidents/runbook_docs/` (a link to `docs/runbooks/`, shipped in the wheel by pyproject's
+`package-data`), so an installed driftgate serves the same files as a checkout.
 The mapping is pure (no session, no I/O): an alert's SLO kind and the evidence it already
 carries decide it, so the alert, its notification and the incident it opens all name the
 same runbook. The evidence is scanned rather than addressed by path, so the drift evidence's
@@ -15,7 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from core.errors import NotFound
@@ -33,8 +36,8 @@ RUNBOOKS: tuple[str, ...] = (
     "audit-chain-broken",
 )
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# The repository root is the application root (as for `examples/`): incidents/ sits in it.
-RUNBOOK_DIR = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
+# Inside the package, so a non-editable install has them too (`docs/runbooks/` in a checkout).
+RUNBOOK_DIR: Traversable = resources.files("incidents") / "runbook_docs"
 
 # A numeric field whose window puts at least this share into an outer bin the reference
 # barely fills (quantile bins: about 1/bins each) moved as a whole: a unit or scale change.
@@ -102,7 +105,7 @@ def is_runbook(name: str) -> bool:
     return name in RUNBOOKS
 
 
-def runbook_path(name: str) -> Path:
+def runbook_path(name: str) -> Traversable:
     """The runbook's file; raises ValueError for a name not in `RUNBOOKS`."""
     if not is_runbook(name) or not NAME_PATTERN.match(name):
         raise ValueError(f"unknown runbook {name!r}")

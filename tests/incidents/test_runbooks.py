@@ -40,7 +40,7 @@ def _options(cmd: Any) -> set[str]:
 
 
 def test_every_name_in_the_catalog_has_a_file_with_a_title_and_applies_to() -> None:
-    files = {p.stem for p in runbooks.RUNBOOK_DIR.glob("*.md")}
+    files = {p.name.removesuffix(".md") for p in runbooks.RUNBOOK_DIR.iterdir()}
     assert set(RUNBOOKS) <= files
     for name in RUNBOOKS:
         book = runbooks.read_runbook(name)
