@@ -1,6 +1,7 @@
 """What `driftgate run` adds to `driftgate demo` so every dashboard page has something to show:
 an SLO that the demo's bad batches make fire, a drifted batch against a reference, and an
-open promotion request for a candidate ranker when one is registered.
+open promotion request for a candidate ranker when one is registered (`driftgate demo` trains
+a small champion and a candidate on a database with no ranker: cli/demo_ranker.py).
 
 It goes through the HTTP API like any client (so every step is audited under a named
 token), and only adds what is missing, so running it on every `make run` is harmless.
@@ -84,8 +85,9 @@ def open_candidate_request(api: DemoClient, api_url: str, echo: Callable[[str], 
     ranker = models.get("ranker")
     if ranker is None or ranker["champion_version"] is None:
         echo(
-            "  no champion ranker yet: `.venv/bin/driftgate ranker train` trains one (minutes); "
-            "a later candidate version gets a promotion request on the next `make run`"
+            "  no champion ranker yet: `.venv/bin/driftgate demo` (without --no-ranker) trains a "
+            "small one and a candidate; a candidate gets a promotion request on the next "
+            "`make run`"
         )
         return
     if ranker["latest_version"] <= ranker["champion_version"]:
@@ -96,12 +98,18 @@ def open_candidate_request(api: DemoClient, api_url: str, echo: Callable[[str], 
         return
     producer = DemoClient(api_url, producer_token(api))
     version = ranker["latest_version"]
-    producer.call(
+    opened = producer.call(
         "POST",
         f"/models/ranker/versions/{version}/promotion-requests",
         json={"justification": f"demo: ranker v{version} trained on the latest accepted rows"},
     )
     echo(f"  opened a promotion request for ranker v{version} (as {DEMO_PRODUCER})")
+    if opened["blocking_gates"]:
+        echo(
+            f"  its blocking gates: {', '.join(opened['blocking_gates'])} (the demo's bad "
+            "batches opened an incident and spent the SLO's budget): the README's "
+            "Governance section says how a reviewer gets it approved"
+        )
 
 
 def enrich(api_url: str, admin_token: str, data_dir: Path, echo: Callable[[str], None]) -> None:

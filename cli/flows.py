@@ -21,6 +21,7 @@ from contracts.loader import load_contract_document, load_contract_documents, pa
 from contracts.spec import ContractSpec
 from core.clock import utcnow
 from core.db import unit_of_work
+from ranker.demo_world import FEED_DAYS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -118,7 +119,7 @@ DEMO_COLUMNS = [
     "score",
     "dwell_ms",
 ]
-DEMO_FEED_DAYS = 7  # `driftgate ranker train`'s default window: its feed's origin
+DEMO_FEED_DAYS = FEED_DAYS  # `driftgate ranker train`'s default window: its feed's origin
 
 
 def demo_impressions(n: int, *, seed: int, now: datetime) -> pl.DataFrame:
@@ -143,7 +144,9 @@ def demo_impressions(n: int, *, seed: int, now: datetime) -> pl.DataFrame:
     return picked.with_columns(pl.Series("event_id", [f"evt_{v:016x}" for v in ids]))
 
 
-def run_demo(ctx: CliContext, echo: Callable[[str], None]) -> None:
+def run_demo(ctx: CliContext, echo: Callable[[str], None], *, ranker: bool = True) -> None:
+    """The example contract and four batches; with `ranker`, a small champion and candidate
+    too when the database has no ranker yet (cli/demo_ranker.py)."""
     contract_file = EXAMPLES / "impressions.contract.yaml"
     spec, _, _ = load_contract_document(parse_document(contract_file.read_bytes()))
     with unit_of_work(ctx.sessions) as session:
@@ -178,6 +181,11 @@ def run_demo(ctx: CliContext, echo: Callable[[str], None]) -> None:
         frame.write_parquet(path)
         text, _ = submit_batch_file(ctx, path, spec.id, None, None)
         echo(f"\n[{name}] {text}")
+    if ranker:
+        from cli.demo_ranker import seed_ranker
+
+        echo("")
+        seed_ranker(ctx, echo)
     echo(
         "\nNext: create a token (driftgate token create --role admin --name you) "
         "and explore the API at /docs."

@@ -320,14 +320,23 @@ def db_stop() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Seed a sample contract and a few batches (good and bad) and print what happened."""
+def demo(
+    ranker: Annotated[
+        bool,
+        typer.Option(
+            "--ranker/--no-ranker",
+            help="On a database with no ranker yet, also post two days of the synthetic feed "
+            "and train a small champion and a candidate (about a minute, first run only).",
+        ),
+    ] = True,
+) -> None:
+    """Seed a sample contract and a few batches (good and bad), and a small ranker to review."""
     from cli.flows import run_demo
     from core.migrate import upgrade
 
     ctx = context()
     upgrade(ctx.database_url)
-    run_demo(ctx, typer.echo)
+    run_demo(ctx, typer.echo, ranker=ranker)
 
 
 def _describe(exc: object) -> str:
