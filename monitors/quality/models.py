@@ -44,6 +44,11 @@ class ModelQualityWindow(Base):
     estimated_ctr: Mapped[float | None] = mapped_column(Float)
     score_psi: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime]
+    # When the runner first computed a realized AUC for the window (provisional or mature),
+    # and first computed it as mature: the realized-AUC SLO counts the window's event then,
+    # not at window_end, as labels make it known hours later. Set once, never moved.
+    auc_known_at: Mapped[datetime | None]
+    mature_at: Mapped[datetime | None]
 
 
 class ModelCalibration(Base):

@@ -45,8 +45,13 @@ def delete_calibration(session: Session, row: ModelCalibration) -> None:
 
 
 def upsert_quality_window(session: Session, values: dict[str, Any]) -> None:
-    stmt = insert(ModelQualityWindow).values(**values)
-    update = {c: stmt.excluded[c] for c in values if c != "model_name"}
+    """Insert or recompute a window; `auc_known_at` and `mature_at` keep their first value."""
+    w = ModelQualityWindow
+    stmt = insert(w).values(**values)
+    update: dict[str, Any] = {c: stmt.excluded[c] for c in values if c != "model_name"}
+    for stamp in ("auc_known_at", "mature_at"):
+        if stamp in values:
+            update[stamp] = func.coalesce(getattr(w, stamp), stmt.excluded[stamp])
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["model_name", "window_start", "window_end"], set_=update
@@ -54,48 +59,71 @@ def upsert_quality_window(session: Session, values: dict[str, Any]) -> None:
     )
 
 
+def _counted_at(mature_only: bool) -> Any:
+    """The moment a window's AUC event counts: when it first had an AUC, or turned mature."""
+    return ModelQualityWindow.mature_at if mature_only else ModelQualityWindow.auc_known_at
+
+
+def _counted(model_name: str, mature_only: bool, start: datetime, end: datetime) -> list[Any]:
+    """Windows with a realized AUC (mature ones only, or also provisional) counted in (start,
+    end]."""
+    w, at = ModelQualityWindow, _counted_at(mature_only)
+    statuses = ["mature"] if mature_only else ["mature", "provisional"]
+    return [
+        w.model_name == model_name,
+        w.status.in_(statuses),
+        w.auc.is_not(None),
+        at > start,
+        at <= end,
+    ]
+
+
 def auc_events(
     session: Session,
     model_name: str,
     threshold: float,
-    statuses: Sequence[str],
+    *,
+    mature_only: bool,
     start: datetime,
     end: datetime,
 ) -> tuple[Sequence[int] | None, Sequence[bool] | None]:
-    """Ends (µs, sorted) of the windows with a realized AUC in these statuses ending in
-    (start, end], and whether each AUC is >= `threshold`, as two arrays (None when none)."""
+    """When (µs, sorted) each window with a realized AUC became known in (start, end] (turned
+    mature with `mature_only`), and whether its AUC is >= `threshold`, as two arrays (None
+    when none)."""
     w = ModelQualityWindow
-    t = func.floor(func.extract("epoch", w.window_end) * 1_000_000).cast(BigInteger)
+    t = func.floor(func.extract("epoch", _counted_at(mature_only)) * 1_000_000).cast(BigInteger)
     row = session.execute(
         select(
-            func.array_agg(aggregate_order_by(t, t)),
-            func.array_agg(aggregate_order_by(w.auc >= threshold, t)),
-        ).where(
-            w.model_name == model_name,
-            w.status.in_(statuses),
-            w.auc.is_not(None),
-            w.window_end > start,
-            w.window_end <= end,
-        )
+            func.array_agg(aggregate_order_by(t, t, w.window_end)),
+            func.array_agg(aggregate_order_by(w.auc >= threshold, t, w.window_end)),
+        ).where(*_counted(model_name, mature_only, start, end))
     ).one()
     return row[0], row[1]
 
 
 def windows_below_auc(
-    session: Session, model_name: str, threshold: float, start: datetime, end: datetime
+    session: Session,
+    model_name: str,
+    threshold: float,
+    *,
+    mature_only: bool,
+    start: datetime,
+    end: datetime,
+    limit: int,
 ) -> list[ModelQualityWindow]:
-    """Windows ending in (start, end] whose realized AUC is below `threshold`, oldest first."""
+    """The newest `limit` windows counted in (start, end] whose realized AUC is below
+    `threshold`, oldest first (by when they became known, then by window)."""
+    at = _counted_at(mature_only)
     stmt = (
         select(ModelQualityWindow)
         .where(
-            ModelQualityWindow.model_name == model_name,
+            *_counted(model_name, mature_only, start, end),
             ModelQualityWindow.auc < threshold,
-            ModelQualityWindow.window_end > start,
-            ModelQualityWindow.window_end <= end,
         )
-        .order_by(ModelQualityWindow.window_end)
+        .order_by(at.desc(), ModelQualityWindow.window_end.desc())
+        .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return list(reversed(session.scalars(stmt).all()))
 
 
 # The bake guard's live-quality signal for one version since its promotion.

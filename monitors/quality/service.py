@@ -9,7 +9,9 @@ of its first `monitor_calibration_window` of serving once they are mature, store
 `model_calibrations`); a window whose versions lack one is estimated from raw scores and says
 why. Everything is recomputed from the tables on each read, and the runner upserts
 the last `monitor_quality_backfill` windows each run, so late labels change stored values
-(and the realized-AUC SLO's budget) until a window leaves the backfill.
+(and the realized-AUC SLO's budget) until a window leaves the backfill. The run that first
+stores a window with a realized AUC stamps `auc_known_at`, the first that stores it mature
+stamps `mature_at`; recomputation never moves them, as the SLO counts the window's event then.
 """
 
 from __future__ import annotations
@@ -455,6 +457,17 @@ def record_recent(session: Session, *, settings: Settings) -> int:
             session, model=model, bounds=bounds, settings=settings, now=now, verify=True
         )
         for doc in docs:
-            repository.upsert_quality_window(session, {**doc, "computed_at": now})
+            repository.upsert_quality_window(session, {**doc, **known_stamps(doc, now)})
             stored += 1
     return stored
+
+
+def known_stamps(doc: dict[str, Any], now: datetime) -> dict[str, datetime | None]:
+    """`computed_at`, and the candidate first-known stamps of a window computed `now` (the
+    upsert keeps a stamp already stored)."""
+    has_auc = doc["auc"] is not None
+    return {
+        "computed_at": now,
+        "auc_known_at": now if has_auc else None,
+        "mature_at": now if has_auc and doc["status"] == "mature" else None,
+    }

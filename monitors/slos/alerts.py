@@ -88,7 +88,7 @@ def _burning(
 ) -> list[tuple[Alert, str | None, str]]:
     now = evaluation.at
     rules = evaluation.firing(severity)
-    longest = max(v.rule.long for v in rules)
+    longest = max(v.long_span or v.rule.long for v in rules)  # as counted, when widened
     shown = evidence(session, slo, evaluation.events, now - longest, now, settings.public_url)
     changes: list[tuple[Alert, str | None, str]] = []
     if alert is None:
@@ -106,7 +106,7 @@ def _burning(
         session.add(alert)
         session.flush()
         changes.append(_record(session, alert, None, "pending", now, {"rules": len(rules)}))
-    alert.summary = _summary(slo, severity, evaluation)[:2000]
+    alert.summary = _summary(slo, severity, evaluation, shown)[:2000]
     alert.burn_rates = jsonsafe(
         {"windows": [rule_json(v) for v in rules], "budget_remaining": evaluation.budget_remaining}
     )
@@ -127,15 +127,30 @@ def _runbook_url(slo: Slo, shown: dict[str, Any], settings: Settings) -> str:
     return runbooks.runbook_url(settings.public_url, name) or DEFAULT_RUNBOOK.format(kind=slo.kind)
 
 
-def _summary(slo: Slo, severity: str, evaluation: SloEvaluation) -> str:
+def _summary(slo: Slo, severity: str, evaluation: SloEvaluation, shown: dict[str, Any]) -> str:
     worst = max(evaluation.firing(severity), key=lambda v: v.long_burn_rate or 0.0)
     budget = evaluation.budget_remaining
     budget_text = "n/a" if budget is None else f"{budget:.1%}"
-    return (
+    text = (
         f"{slo.name}: error budget burning {worst.long_burn_rate:.1f}x "
         f"(threshold {worst.threshold:.1f}x over {worst.rule.long}); "
         f"budget remaining {budget_text}"
     )
+    if slo.kind == "realized_auc" and shown.get("windows"):
+        text += "; " + _low_auc_text(shown["windows"])
+    return text
+
+
+def _low_auc_text(windows: list[dict[str, Any]], shown: int = 3) -> str:
+    """The newest low-AUC windows: span, AUC and when it became known (labels are late)."""
+    parts = [
+        f"{w['start']:%Y-%m-%d %H:%M} to {w['end']:%H:%M} AUC {w['auc']:.3f} "
+        f"known {w['counted_at']:%Y-%m-%d %H:%M}"
+        for w in windows[-shown:]
+        if w.get("counted_at") is not None
+    ]
+    more = len(windows) - len(parts)
+    return "low-AUC windows: " + ", ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 def _transition(

@@ -80,6 +80,10 @@ class RuleVerdict:
     short_burn_rate: float | None
     firing: bool
     reason: str
+    # the spans counted when a sparse SLO's windows were widened to hold its newest events
+    # (`monitors.slos.events`); None when they are the rule's own windows
+    long_span: timedelta | None = None
+    short_span: timedelta | None = None
 
 
 def evaluate_rule(

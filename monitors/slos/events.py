@@ -7,7 +7,13 @@ Every SLO is "good events / all events over a window"; what an event is depends 
 | batch_pass_rate | a batch received | its status is one of `good_statuses` (passed, warned) |
 | freshness | a tick every `step_seconds` | the newest accepted event time is within the SLA then |
 | drift_free | a 5-minute slot (`step_seconds`) with judged windows | no window in it alerted |
-| realized_auc | a quality window with enough labels | its realized AUC >= `threshold` |
+| realized_auc | a quality window with enough labels, once its AUC is known | AUC >= `threshold` |
+
+A realized-AUC event is stamped when the window's AUC first became known (`auc_known_at`, or
+`mature_at` without `include_provisional`), hours after the window ended, so the burn-rate
+rules see it in their short windows on the run that learns it. Such events are sparse (one per
+quality window), so that kind's rule windows are widened to hold its newest events
+(`widened_start`): an empty short window between two windows is no news, not recovery.
 
 Events are read once per evaluation for the whole span (period plus the longest rule window),
 and all window counts come from one cumulative sum, so 30 days of minute-level events cost a
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -57,6 +63,18 @@ class Events:
             object.__setattr__(self, "_cumsum", cached)
         return cached
 
+    def widened_start(self, start: datetime, end: datetime, n: int, floor: datetime) -> datetime:
+        """`start`, or earlier so that (start, end] holds the newest `n` events up to `end`,
+        never reaching back to `floor` or before."""
+        lo = int(np.searchsorted(self.times, to_us(start), side="right"))
+        hi = int(np.searchsorted(self.times, to_us(end), side="right"))
+        if n <= 0 or hi - lo >= n:
+            return start
+        first = max(hi - n, int(np.searchsorted(self.times, to_us(floor), side="right")))
+        if first >= lo:
+            return start
+        return from_us(int(self.times[first]) - 1)
+
     def bad_times(self, start: datetime, end: datetime, limit: int) -> list[datetime]:
         lo = np.searchsorted(self.times, to_us(start), side="right")
         hi = np.searchsorted(self.times, to_us(end), side="right")
@@ -64,12 +82,18 @@ class Events:
         return [from_us(int(t)) for t in self.times[idx]]
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_us(moment: datetime) -> int:
-    return int(moment.timestamp() * US)
+    """Microseconds since the epoch, exact (a float timestamp can be a microsecond off)."""
+    if moment.tzinfo is None:
+        return int(moment.timestamp() * US)
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us / US, tz=UTC)
+    return EPOCH + timedelta(microseconds=us)
 
 
 def _events(times: Sequence[int] | None, good: Sequence[bool] | None) -> Events:
@@ -154,15 +178,40 @@ def bad_drift_verdicts(slo: Slo) -> list[str]:
 
 
 def _realized_auc(session: Session, slo: Slo, start: datetime, end: datetime) -> Events:
-    """Windows with realized AUC (enough labels); good when AUC >= threshold."""
-    statuses = (
-        ["mature", "provisional"] if slo.params.get("include_provisional", True) else ["mature"]
-    )
+    """Windows with a realized AUC (enough labels), at the moment it became known (mature
+    only without `include_provisional`); good when AUC >= threshold."""
     return _events(
         *quality_repository.auc_events(
-            session, slo.params["model_name"], float(slo.params["threshold"]), statuses, start, end
+            session,
+            slo.params["model_name"],
+            float(slo.params["threshold"]),
+            mature_only=mature_only(slo),
+            start=start,
+            end=end,
         )
     )
+
+
+def mature_only(slo: Slo) -> bool:
+    """A realized-AUC SLO counts mature windows only (at `mature_at`) without
+    `include_provisional`."""
+    return not slo.params.get("include_provisional", True)
+
+
+# Kinds whose events are sparse: (default newest events a rule window holds at least, default
+# seconds it may stretch back past its length for them). Stored SLOs may lack the params.
+SPARSE_DEFAULTS: dict[str, tuple[int, float]] = {"realized_auc": (1, 3600.0)}
+
+
+def sparse_widening(slo: Slo) -> tuple[int, timedelta] | None:
+    """(newest events each rule window holds at least, how far back past its length it may
+    reach for them), for a sparse kind; None for the others."""
+    defaults = SPARSE_DEFAULTS.get(slo.kind)
+    if defaults is None:
+        return None
+    n = int(slo.params.get("min_window_events", defaults[0]))
+    stretch = float(slo.params.get("max_window_stretch_seconds", defaults[1]))
+    return n, timedelta(seconds=stretch)
 
 
 LOADERS: dict[str, Any] = {

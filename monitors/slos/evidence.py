@@ -23,6 +23,7 @@ from monitors.slos.events import (
     DRIFT_EVENT_KINDS,
     Events,
     bad_drift_verdicts,
+    mature_only,
 )
 from monitors.slos.models import Slo
 
@@ -118,9 +119,18 @@ def _drift_window(w: DriftWindow, contract: str | None, base_url: str) -> dict[s
 def _low_auc_windows(
     session: Session, slo: Slo, events: Events, start: datetime, end: datetime, base_url: str
 ) -> dict[str, Any]:
-    """The newest quality windows whose AUC is below the SLO's threshold, oldest first."""
+    """The newest quality windows counted in (start, end] whose AUC is below the SLO's
+    threshold, oldest first: each window's span and when its AUC became known (the moment
+    the SLO counted it)."""
+    only_mature = mature_only(slo)
     low = quality_repository.windows_below_auc(
-        session, slo.params["model_name"], float(slo.params["threshold"]), start, end
+        session,
+        slo.params["model_name"],
+        float(slo.params["threshold"]),
+        mature_only=only_mature,
+        start=start,
+        end=end,
+        limit=SHOWN,
     )
     return {
         "windows": [
@@ -131,6 +141,9 @@ def _low_auc_windows(
                 "estimated_auc": w.estimated_auc,
                 "coverage": w.coverage,
                 "status": w.status,
+                "known_at": w.auc_known_at,
+                "mature_at": w.mature_at,
+                "counted_at": w.mature_at if only_mature else w.auc_known_at,
                 "url": f"{base_url}/monitors/quality?"
                 + urlencode(
                     {
@@ -140,7 +153,7 @@ def _low_auc_windows(
                     }
                 ),
             }
-            for w in low[-SHOWN:]
+            for w in low
         ]
     }
 

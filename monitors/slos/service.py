@@ -9,7 +9,7 @@ Workbook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -34,7 +34,7 @@ from monitors.slos.burn_rate import (
     burn_rate,
     evaluate_rule,
 )
-from monitors.slos.events import Events, load_events
+from monitors.slos.events import Events, load_events, sparse_widening
 from monitors.slos.models import Alert, Slo
 
 KINDS = ("batch_pass_rate", "freshness", "drift_free", "realized_auc")
@@ -65,7 +65,12 @@ class DriftFreeParams(_Params):
 class RealizedAucParams(_Params):
     threshold: float = Field(gt=0, lt=1)
     model_name: str = Field(default="ranker", min_length=1, max_length=100)
+    # count a window from when its AUC is first known (provisional); else once mature
     include_provisional: bool = True
+    # events are sparse (one per quality window, known hours late): each rule window holds
+    # at least the newest `min_window_events`, reaching back at most this far past its length
+    min_window_events: int = Field(default=1, ge=0, le=100)
+    max_window_stretch_seconds: float = Field(default=3600.0, ge=0, le=7 * 86_400)
 
 
 PARAMS: dict[str, type[_Params]] = {
@@ -276,6 +281,9 @@ def rule_json(v: RuleVerdict) -> dict[str, Any]:
         "severity": v.rule.severity,
         "long_window_seconds": v.rule.long.total_seconds(),
         "short_window_seconds": v.rule.short.total_seconds(),
+        # what was counted: longer than the rule's windows when a sparse SLO widened them
+        "long_counted_seconds": (v.long_span or v.rule.long).total_seconds(),
+        "short_counted_seconds": (v.short_span or v.rule.short).total_seconds(),
         "budget_share": v.rule.budget_share,
         "threshold": v.threshold,
         "long_burn_rate": v.long_burn_rate,
@@ -290,28 +298,36 @@ def scaled_rules(slo: Slo) -> list[BurnRateRule]:
 
 
 def evaluate_slo(session: Session, slo: Slo, *, now: datetime | None = None) -> SloEvaluation:
-    """Budget over the (scaled) period and burn rates over every (scaled) rule window."""
+    """Budget over the (scaled) period and burn rates over every (scaled) rule window.
+
+    A sparse kind's rule windows are first widened to hold its newest events
+    (`events.sparse_widening`); the burn-rate arithmetic is the SRE Workbook's either way.
+    """
     now = now or utcnow()
     period = timedelta(seconds=slo.period_seconds) / slo.time_scale
     rules = scaled_rules(slo)
-    span = max(period, max(r.long for r in rules))
+    widening = sparse_widening(slo)
+    stretch = widening[1] if widening else timedelta(0)
+    span = max(period, max(r.long for r in rules) + stretch)
     events = load_events(session, slo, now - span, now)
     good, total = events.counts(now - period, now)
     overall = WindowCounts(good, total)
     verdicts = []
     for rule in rules:
-        lg, lt = events.counts(now - rule.long, now)
-        sg, st = events.counts(now - rule.short, now)
-        verdicts.append(
-            evaluate_rule(
-                rule,
-                long=WindowCounts(lg, lt),
-                short=WindowCounts(sg, st),
-                objective=slo.objective,
-                period=period,
-                min_events=slo.min_events,
-            )
+        long_start, short_start = _rule_starts(events, rule, now, widening)
+        lg, lt = events.counts(long_start, now)
+        sg, st = events.counts(short_start, now)
+        verdict = evaluate_rule(
+            rule,
+            long=WindowCounts(lg, lt),
+            short=WindowCounts(sg, st),
+            objective=slo.objective,
+            period=period,
+            min_events=slo.min_events,
         )
+        if widening:
+            verdict = replace(verdict, long_span=now - long_start, short_span=now - short_start)
+        verdicts.append(verdict)
     return SloEvaluation(
         slo.id,
         now,
@@ -323,3 +339,17 @@ def evaluate_slo(session: Session, slo: Slo, *, now: datetime | None = None) -> 
         verdicts,
         events,
     )
+
+
+def _rule_starts(
+    events: Events, rule: BurnRateRule, now: datetime, widening: tuple[int, timedelta] | None
+) -> tuple[datetime, datetime]:
+    """Where the rule's long and short windows start: `now` minus their lengths, or earlier
+    for a sparse kind so each holds its newest events (the short one within the long one)."""
+    long_start, short_start = now - rule.long, now - rule.short
+    if widening is None:
+        return long_start, short_start
+    n, stretch = widening
+    long_start = events.widened_start(long_start, now, n, floor=now - rule.long - stretch)
+    short_floor = max(long_start, now - rule.short - stretch)
+    return long_start, events.widened_start(short_start, now, n, floor=short_floor)
