@@ -119,10 +119,13 @@ def enrich(api_url: str, admin_token: str, data_dir: Path, echo: Callable[[str],
     good = data_dir / "demo" / "good.parquet"
     if good.exists():
         ensure_reference(api)
+        from cli.flows import demo_contract
+
         api.call(
             "POST",
             "/batches",
-            params={"contract": "impressions"},
+            # the demo's version, as its other batches: see run_demo
+            params={"contract": "impressions", "version": demo_contract().version},
             content=drifted(good),
             headers={"Content-Type": "application/vnd.apache.parquet"},
         )

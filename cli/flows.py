@@ -24,6 +24,7 @@ from core.db import unit_of_work
 from ranker.demo_world import FEED_DAYS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_CONTRACT = "impressions.contract.yaml"
 
 
 def register_contract_file(
@@ -144,11 +145,16 @@ def demo_impressions(n: int, *, seed: int, now: datetime) -> pl.DataFrame:
     return picked.with_columns(pl.Series("event_id", [f"evt_{v:016x}" for v in ids]))
 
 
+def demo_contract() -> ContractSpec:
+    """The example impressions contract the demo registers and writes its batches for."""
+    return load_contract_document(parse_document((EXAMPLES / DEMO_CONTRACT).read_bytes()))[0]
+
+
 def run_demo(ctx: CliContext, echo: Callable[[str], None], *, ranker: bool = True) -> None:
     """The example contract and four batches; with `ranker`, a small champion and candidate
     too when the database has no ranker yet (cli/demo_ranker.py)."""
-    contract_file = EXAMPLES / "impressions.contract.yaml"
-    spec, _, _ = load_contract_document(parse_document(contract_file.read_bytes()))
+    contract_file = EXAMPLES / DEMO_CONTRACT
+    spec = demo_contract()
     with unit_of_work(ctx.sessions) as session:
         exists = contract_repo.get_contract(session, spec.id) is not None
     echo(
@@ -179,7 +185,9 @@ def run_demo(ctx: CliContext, echo: Callable[[str], None], *, ranker: bool = Tru
     ]:
         path = workdir / f"{name}.parquet"
         frame.write_parquet(path)
-        text, _ = submit_batch_file(ctx, path, spec.id, None, None)
+        # the version the files are written for: the ranker's newer one (cli/demo_ranker.py)
+        # adds fields these rows lack, which would read as null-rate drift against its data
+        text, _ = submit_batch_file(ctx, path, spec.id, spec.version, None)
         echo(f"\n[{name}] {text}")
     if ranker:
         from cli.demo_ranker import seed_ranker

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from checks.models import Batch
 from cli.dashboard_demo import enrich
 from core.auth import CLI_OPERATOR, Role, create_token
 from core.settings import Settings
@@ -70,6 +71,14 @@ def counts(url: str) -> dict[str, int]:
                 "versions": s.scalar(select(func.count()).select_from(ModelVersion)) or 0,
                 "feed_runs": s.scalar(select(func.count()).select_from(FeedRun)) or 0,
                 "requests": s.scalar(select(func.count()).select_from(PromotionRequest)) or 0,
+                # the ranker's contract version: the feed's hours only, never the demo's
+                # batches, which lack its fields (they would read as null-rate drift)
+                "at_ranker_version": s.scalar(
+                    select(func.count())
+                    .select_from(Batch)
+                    .where(Batch.contract_id == "impressions", Batch.contract_version != "1.0.0")
+                )
+                or 0,
             }
     finally:
         engine.dispose()
@@ -122,7 +131,8 @@ def test_demo_trains_a_champion_and_a_candidate_once_and_the_request_is_approvab
     again = demo(env)
     assert "has 2 version(s), champion v1; nothing to train" in again
     enrich(api, admin, tmp_path / "data", lines.append)
-    assert counts(committed_db) == before == {"versions": 2, "feed_runs": 1, "requests": 1}
+    assert counts(committed_db) == before
+    assert before == {"versions": 2, "feed_runs": 1, "requests": 1, "at_ranker_version": 48}
 
     # the README's steps: close the incident, gates again, override the spent budget, approve
     ann, bob = (issue(committed_db, n, Role.reviewer) for n in ("ann", "bob"))
