@@ -108,7 +108,8 @@ SCENARIOS: dict[str, Scenario] = {
             rank_per_hour=90.0,
             delay_hours=6.0,
             why_delay="an hour's realized AUC needs its unclicked impressions' labels, which "
-            "arrive when the 6 h attribution window closes",
+            "arrive when the 6 h attribution window closes; the realized-AUC SLO counts the hour "
+            "when its AUC becomes known and pages on that run",
         ),
         Scenario(
             "label_outage",
