@@ -32,6 +32,20 @@ def get_contract(
     return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
+def latest_version_key(session: Session, contract_id: str) -> tuple[str, str] | None:
+    """(version, fingerprint) of the contract's `latest_version`, or None without a contract."""
+    row = session.execute(
+        select(ContractVersion.version, ContractVersion.fingerprint)
+        .join(
+            Contract,
+            (Contract.id == ContractVersion.contract_id)
+            & (Contract.latest_version == ContractVersion.version),
+        )
+        .where(Contract.id == contract_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 def list_contracts(session: Session, *, limit: int, offset: int) -> list[Contract]:
     stmt = select(Contract).order_by(Contract.id).limit(limit).offset(offset)
     return list(session.scalars(stmt))

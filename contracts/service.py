@@ -214,6 +214,14 @@ def get_contract(session: Session, contract_id: str) -> Contract:
     return contract
 
 
+def latest_version_key(session: Session, contract_id: str) -> tuple[str, str]:
+    """The newest version's number and fingerprint, without reading its document."""
+    key = repository.latest_version_key(session, contract_id)
+    if key is None:
+        raise ContractNotFound(f"no contract {contract_id!r}", field="id")
+    return key
+
+
 def get_version(session: Session, contract_id: str, version: str) -> ContractVersion:
     get_contract(session, contract_id)
     row = repository.get_version(session, contract_id, version)

@@ -31,7 +31,7 @@ from core.auth import Principal, Role
 from core.db import unit_of_work
 from core.settings import Settings
 from monitors import repository
-from monitors.drift.references import ensure_reference, pending_reason
+from monitors.drift.references import ensure_reference, monitor_pass, pending_reason
 from monitors.drift.service import record_recent_windows, record_sliding_windows, refresh_rollups
 from monitors.incident_signals import on_alert_change, on_batches, record_notifications
 from monitors.notify.service import DeliveryReport, deliver_due
@@ -86,7 +86,8 @@ def run_once(sessions: sessionmaker[Session], *, settings: Settings) -> RunRepor
         if not repository.try_lock_evaluation(session, MONITOR_LOCK):
             return RunReport(ran=False)
         report = RunReport(ran=True)
-        evaluate_all(session, settings=settings, report=report)
+        with monitor_pass(session):
+            evaluate_all(session, settings=settings, report=report)
     report.delivery = deliver_due(sessions, settings=settings)
     if problem := record_notifications(sessions, settings=settings):
         report.errors.append(problem)

@@ -18,7 +18,8 @@ retired rather than left active.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,13 +109,41 @@ _SPECS: dict[tuple[str, str, str], ContractSpec] = {}
 _CACHE_SIZE = 256
 
 
+PASS_MEMO = "driftgate.monitor_pass"
+
+
+@contextmanager
+def monitor_pass(session: Session) -> Iterator[None]:
+    """Answers that cannot change inside one monitor pass's transaction are computed once in
+    it (`pass_memo`); outside a pass every call reads afresh."""
+    session.info[PASS_MEMO] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(PASS_MEMO, None)
+
+
+def pass_memo(session: Session, name: str) -> dict[Any, Any]:
+    """The named memo of the running monitor pass, or a throwaway dict outside one."""
+    memos = session.info.get(PASS_MEMO)
+    return {} if memos is None else memos.setdefault(name, {})
+
+
 def current_spec(session: Session, contract_id: str) -> ContractSpec:
-    contract = contracts.get_contract(session, contract_id)
-    version = contracts.resolve_version(session, contract_id, contract.latest_version)
-    key = (contract_id, version.version, version.fingerprint)
+    """The contract's newest version, parsed. A monitor pass asks for it a dozen times per
+    contract: the first answer is kept for the rest of the pass (one consistent version per
+    pass), and only the version's key is read, never its document, unless not cached."""
+    memo = pass_memo(session, "current_spec")
+    spec = memo.get(contract_id)
+    if spec is not None:
+        return spec
+    version, version_fingerprint = contracts.latest_version_key(session, contract_id)
+    key = (contract_id, version, version_fingerprint)
     spec = _SPECS.get(key)
     if spec is None:
-        spec = _remember(_SPECS, key, contracts.spec_of(version))
+        row = contracts.get_version(session, contract_id, version)
+        spec = _remember(_SPECS, key, contracts.spec_of(row))
+    memo[contract_id] = spec
     return spec
 
 
@@ -158,13 +187,19 @@ def champion_training_batches(
         return None
     model_version = (latest.links or {}).get(naming.MODEL_VERSION) or latest.version
     node = f"dataset:{ns}:{naming.model(settings.monitor_model_name)}#{model_version}"
-    try:
-        found = graph.provenance(session, node=node, depth=20)
-    except LineageNodeNotFound:
-        return None
-    ids = [uuid.UUID(b["batch_id"]) for b in found["batches"]]
-    if not ids:  # training not in lineage: the registry records the version's training data
-        ids = _registered_training_batches(session, settings.monitor_model_name, model_version)
+    # one lineage walk per monitor pass (it asks once per contract and again for the pending
+    # reason; the pass reads the graph inside one transaction)
+    memo = pass_memo(session, "champion_training_ids")
+    ids = memo.get(node)
+    if ids is None:
+        try:
+            found = graph.provenance(session, node=node, depth=20)
+        except LineageNodeNotFound:
+            return None
+        ids = [uuid.UUID(b["batch_id"]) for b in found["batches"]]
+        if not ids:  # training not in lineage: the registry records the version's training
+            ids = _registered_training_batches(session, settings.monitor_model_name, model_version)
+        memo[node] = ids
     mine = [
         SourceBatch(b.id, b.received_at, int(b.rows_accepted))
         for b in checks_repository.batches_by_id(session, ids)
