@@ -28,13 +28,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--scenarios", nargs="*", default=["catalog"])
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="Seed runs at once (default: one per core)."
+    )
     parser.add_argument("--out", type=Path, default=None, help="Report directory.")
     parser.add_argument("--json", type=Path, default=None, help="Timings as JSON here.")
     args = parser.parse_args()
 
     from core.settings import get_settings
     from simulations import report
-    from simulations.suite import resolve, run_suite
+    from simulations.suite import default_jobs, resolve, run_suite
 
     settings = get_settings()
     url = settings.database_url or os.environ.get("DATABASE_URL")
@@ -47,8 +50,15 @@ def main() -> int:
         if result is not None:
             print(f"  {name} seed {seed}: {result.wall_seconds} s", flush=True)  # type: ignore[attr-defined]
 
+    jobs = args.jobs or default_jobs()
     doc = run_suite(
-        url, settings, resolve(args.scenarios), args.seeds, echo=print, progress=progress
+        url,
+        settings,
+        resolve(args.scenarios),
+        args.seeds,
+        jobs=jobs,
+        echo=print,
+        progress=progress,
     )
     wall = time.perf_counter() - started
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-simulations-"))
@@ -62,7 +72,7 @@ def main() -> int:
     target = 600.0
     print(
         f"\ntotal {wall:.0f} s (template {doc['template_seconds']} s) on {os.cpu_count()} "
-        f"cores, {platform.python_version()}; target < {target:.0f} s: "
+        f"cores, {jobs} job(s), {platform.python_version()}; target < {target:.0f} s: "
         f"{'met' if wall < target else 'missed'}; report in {out}"
     )
     if args.json:

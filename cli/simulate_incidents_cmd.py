@@ -18,11 +18,13 @@ from incidents.scenarios import MAX_SEEDS, SCENARIO_NAMES
 REPORT_DIR = Path("docs/incidents")
 
 
-def _run(names: list[str], seeds: int, out: Path, as_json: bool, name: str) -> None:
+def _run(
+    names: list[str], seeds: int, jobs: int | None, out: Path, as_json: bool, name: str
+) -> None:
     from cli.context import context
     from cli.progress import progress_bar
     from simulations import report
-    from simulations.suite import resolve, run_suite
+    from simulations.suite import default_jobs, resolve, run_suite
 
     ctx = context()
     scenarios = resolve(names)
@@ -49,6 +51,7 @@ def _run(names: list[str], seeds: int, out: Path, as_json: bool, name: str) -> N
             ctx.settings,
             scenarios,
             seeds,
+            jobs=jobs or default_jobs(),
             echo=lambda line: typer.echo(line, err=True),
             progress=progress,
         )
@@ -66,12 +69,19 @@ def _min(seconds: float | None) -> str:
 Seeds = Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="Seeds per scenario.")]
 Out = Annotated[Path, typer.Option(help="Directory of the report (Markdown, PNG, JSON).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=16, help="Seed runs at once, each in its own process (default: cores)."
+    ),
+]
 
 
 @simulate_app.command("incident")
 def incident(
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIO_NAMES)}.")],
     seeds: Seeds = 3,
+    jobs: Jobs = None,
     out: Out = REPORT_DIR,
     as_json: AsJson = False,
 ) -> None:
@@ -81,10 +91,12 @@ def incident(
             f"error: unknown scenario {scenario!r}; known: {', '.join(SCENARIO_NAMES)}", err=True
         )
         raise typer.Exit(2)
-    _run([scenario], seeds, out, as_json, name=f"simulation-{scenario}")
+    _run([scenario], seeds, jobs, out, as_json, name=f"simulation-{scenario}")
 
 
 @simulate_app.command("catalog")
-def catalog(seeds: Seeds = 5, out: Out = REPORT_DIR, as_json: AsJson = False) -> None:
+def catalog(
+    seeds: Seeds = 5, jobs: Jobs = None, out: Out = REPORT_DIR, as_json: AsJson = False
+) -> None:
     """Play every scenario of the catalog over several seeds; print the table, write the report."""
-    _run(["catalog"], seeds, out, as_json, name="simulations")
+    _run(["catalog"], seeds, jobs, out, as_json, name="simulations")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ def write(payload: dict[str, Any], *, data_dir: Path, model_name: str) -> Stored
     path = models_dir(data_dir) / model_name / f"{digest}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
+        # a name of its own: two processes may write the same bytes at once
+        tmp = path.with_name(f"{digest}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         with tmp.open("wb") as fh:
             fh.write(raw)
             fh.flush()

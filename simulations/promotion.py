@@ -39,7 +39,7 @@ def register_backwards_candidate(driver: Driver, template: Template) -> int:
     with unit_of_work(driver.sessions) as s:
         row = service.get_version(s, "ranker", template.champion)
         payload = artifact.read(
-            artifact.path_of(row.artifact_uri, template.data_dir), row.artifact_sha256
+            artifact.path_of(row.artifact_uri, driver.settings.data_dir), row.artifact_sha256
         )
         signature, metrics, training, params = (
             row.signature,
@@ -53,7 +53,7 @@ def register_backwards_candidate(driver: Driver, template: Template) -> int:
     last = max(k for k in weights if k.startswith("mlp.") and k.endswith(".weight"))
     weights[last].mul_(-1.0)
     derived["note"] = "simulation: backwards"
-    stored = artifact.write(derived, data_dir=template.data_dir, model_name="ranker")
+    stored = artifact.write(derived, data_dir=driver.settings.data_dir, model_name="ranker")
     body = ModelVersionCreate(
         artifact_uri=stored.uri,
         artifact_sha256=stored.sha256,
@@ -65,7 +65,7 @@ def register_backwards_candidate(driver: Driver, template: Template) -> int:
     )
     with unit_of_work(driver.sessions) as s:
         version = service.register_version(
-            s, ML_ENGINEER, name="ranker", body=body, data_dir=template.data_dir
+            s, ML_ENGINEER, name="ranker", body=body, data_dir=driver.settings.data_dir
         ).version
     return int(version)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from simulations.faults import Plan, plan
 from simulations.measure import RunResult
 from simulations.oncall import OnCall
 from simulations.promotion import promote_worse_candidate
-from simulations.world import Template, clock_at, cloned
+from simulations.world import Template, clock_at, cloned, run_data_dir
 
 TICK = timedelta(minutes=15)
 HOURLY = timedelta(hours=1)
@@ -36,12 +37,12 @@ LABEL_EVERY = timedelta(minutes=5)
 BATCH, RANK, LABELS, MONITOR, ACTION = range(5)
 
 
-def run_settings(base: Settings, template: Template, *, serving: bool) -> Settings:
+def run_settings(base: Settings, data_dir: Path, *, serving: bool) -> Settings:
     """The app's settings for a run: no background threads (the runner calls them at
-    simulated moments), the template's data directory, the production reference minimums."""
+    simulated moments), the run's own data directory, the production reference minimums."""
     return base.model_copy(
         update={
-            "data_dir": template.data_dir,
+            "data_dir": data_dir,
             "monitor_runner": False,
             "governance_bake_guard": False,
             "audit_checkpointer": False,
@@ -68,19 +69,16 @@ def run_seed(template: Template, scenario: Scenario, seed: int, settings: Settin
         fault_end=the_plan.fault_end,
     )
     serving = scenario.rank_per_hour > 0
-    app_settings = run_settings(settings, template, serving=serving)
-    with (
-        cloned(template) as world,
-        clock_at(the_plan.start) as clock,
-        _app(app_settings, world.url) as client,
-    ):
-        driver = Driver(client, template.tokens, clock, world.sessions, app_settings, result)
-        if serving:
-            _wait_serving(driver)
-        budgets_before = driver.slo_budgets()
-        oncall = OnCall(driver, result)
-        _play(driver, oncall, scenario, the_plan, seed, template)
-        _read_back(driver, oncall, result, budgets_before)
+    with cloned(template) as world, run_data_dir(template) as data_dir:
+        app_settings = run_settings(settings, data_dir, serving=serving)
+        with clock_at(the_plan.start) as clock, _app(app_settings, world.url) as client:
+            driver = Driver(client, template.tokens, clock, world.sessions, app_settings, result)
+            if serving:
+                _wait_serving(driver)
+            budgets_before = driver.slo_budgets()
+            oncall = OnCall(driver, result)
+            _play(driver, oncall, scenario, the_plan, seed, template)
+            _read_back(driver, oncall, result, budgets_before)
     result.wall_seconds = round(time.perf_counter() - started, 2)
     return result
 
