@@ -182,8 +182,8 @@ def _populate(
     from governance.flows import train_and_register
     from monitors.runner import run_once
     from monitors.slos.service import create_slo
+    from ranker.demo_world import small_train_config
     from ranker.ingest import ensure_contracts
-    from ranker.nn import TrainConfig
 
     start, end = ORIGIN, ORIGIN + timedelta(days=TRAIN_DAYS)
     # Contracts exist from the origin on: a freshness SLO counts its ticks from the contract's
@@ -201,7 +201,7 @@ def _populate(
             data_dir=data_dir,
             generate=True,
             feed_config=feed_config(),
-            train_config=TrainConfig(hidden=(32, 16), max_epochs=4, patience=1),
+            train_config=small_train_config(),
         )
     with clock_at(end), unit_of_work(sessions) as session:
         for slo in SLOS:

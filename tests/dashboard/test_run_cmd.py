@@ -53,7 +53,10 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> l
 
 
 def test_run_serves_api_and_dashboard_and_ctrl_c_stops_both(demo_env: dict[str, str]) -> None:
-    subprocess.run(driftgate("demo"), env=demo_env, cwd=ROOT, check=True, capture_output=True)
+    # the ranker seeding has its own test (tests/cli/test_demo_ranker.py)
+    subprocess.run(
+        driftgate("demo", "--no-ranker"), env=demo_env, cwd=ROOT, check=True, capture_output=True
+    )
     api_port, ui_port = free_port(), free_port()
     process = subprocess.Popen(
         driftgate("run", "--demo", "--port", str(api_port), "--dashboard-port", str(ui_port)),
