@@ -50,6 +50,7 @@ def served(committed_db: str, tmp_path: Path) -> Iterator[World]:
 def test_ranker_monitors_governance_and_lineage_sections_work_in_order(served: World) -> None:
     readme = README.read_text()
     walk = served.walk()
+    print_drift_right_after_make_run(walk)
     for step in steps(section_block(readme, "## Quickstart")):  # $TOKEN, $AUTH, a batch
         walk.run(step)
     for step in steps(section_block(readme, RANKER)):
@@ -63,6 +64,23 @@ def test_ranker_monitors_governance_and_lineage_sections_work_in_order(served: W
         walk.run(step)
     walk_lineage(walk, section_text(readme, LINEAGE))
     print("\n".join(f"{seconds:6.1f} s  {command}" for command, seconds in walk.timings))
+
+
+def print_drift_right_after_make_run(walk: Walkthrough) -> None:
+    """What ### Monitors' first figures describe (printed: they are measured, not asserted)."""
+    import json
+
+    import httpx
+
+    headers = acting(walk, "viewer", "drift-probe")
+    path = "/monitors/drift?dataset=impressions&window=PT1H"
+    drift = httpx.get(f"{walk.base_url}{path}", headers=headers, timeout=60).json()
+    reference = {k: drift["reference"].get(k) for k in ("source", "batches", "rows", "reason")}
+    print("reference", json.dumps(reference), "pending", json.dumps(drift["reference_pending"]))
+    for w in drift["windows"]:
+        print(w["kind"], w["start"], w["verdict"], w["rows"], w["reason"])
+    alerts = httpx.get(f"{walk.base_url}/alerts?state=firing", headers=headers, timeout=60).json()
+    print("firing", [(a["slo_id"], a["severity"]) for a in alerts])
 
 
 def acting(walk: Walkthrough, role: str, name: str) -> dict[str, str]:

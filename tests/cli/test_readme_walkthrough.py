@@ -1,11 +1,11 @@
 """The README's Quickstart and incident steps, pasted in order as a newcomer would.
 
-`make run` is reproduced through the CLI entry point (migrate, demo, `run --demo` on free
-ports) on a fresh database in an empty directory. The bash blocks of the Quickstart and then of
-`### Incidents`, `### Runbooks and postmortems` and `### Incident simulations` are read from
-the README and run step by step in that one world, with the variables the Quickstart set
-(tests/support/readme_walk.py says how). Only those sections are read here; the others are
-walked in tests/cli/test_readme_sections.py.
+`make run` is reproduced through the CLI entry point (migrate, `demo --no-ranker`,
+`run --demo` on free ports) on a fresh database in an empty directory. The bash blocks of the
+Quickstart and then of `### Incidents`, `### Runbooks and postmortems` and `### Incident
+simulations` are read from the README and run step by step in that one world, with the
+variables the Quickstart set (tests/support/readme_walk.py says how). Only those sections are
+read here; the others are walked in tests/cli/test_readme_sections.py.
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ def quickstart_block(readme: str) -> str:
 
 @pytest.fixture
 def served(committed_db: str, tmp_path: Path) -> Iterator[World]:
-    """`make run` in a fresh directory; a queued simulation waits (no worker plays it here)."""
-    with make_run(committed_db, tmp_path, DRIFTGATE_SIMULATION_WORKER="false") as world:
+    """`make run` the way the README's Setup skips the demo's ranker (`demo --no-ranker`: these
+    sections need none; tests/cli/test_readme_sections.py walks the default); a queued
+    simulation waits (no worker plays it here)."""
+    no_worker = {"DRIFTGATE_SIMULATION_WORKER": "false"}
+    with make_run(committed_db, tmp_path, "--no-ranker", **no_worker) as world:
         yield world
 
 

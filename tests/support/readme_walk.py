@@ -381,12 +381,15 @@ class World:
 
 
 @contextmanager
-def make_run(database_url: str, tmp_path: Path, **settings: str) -> Iterator[World]:
+def make_run(
+    database_url: str, tmp_path: Path, *demo_options: str, **settings: str
+) -> Iterator[World]:
     """`make run` in a fresh directory: `driftgate migrate`, `driftgate demo`, then
     `driftgate run --demo` (the API, the dashboard and the demo's additions) on free ports.
 
-    `settings` are `DRIFTGATE_*` variables the servers and every CLI step get (the caller's
-    own `DRIFTGATE_*` variables are dropped, as a newcomer has none).
+    `demo_options` go to `driftgate demo` (the README's `--no-ranker` way to skip the demo's
+    training). `settings` are `DRIFTGATE_*` variables the servers and every CLI step get (the
+    caller's own `DRIFTGATE_*` variables are dropped, as a newcomer has none).
     """
     cwd = tmp_path / "clone"
     cwd.mkdir()
@@ -398,7 +401,7 @@ def make_run(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Wor
         "PYTHONPATH": str(ROOT),
     }
     cli(["migrate"], cwd, env)
-    cli(["demo"], cwd, env)
+    cli(["demo", *demo_options], cwd, env)
     port, dashboard_port = free_port(), free_port()
     log_path = tmp_path / "run.log"
     log = log_path.open("w")
