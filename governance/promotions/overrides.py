@@ -1,7 +1,8 @@
 """Admin overrides of failed gates: an explicit, audited decision that blocking gates do not
 block approval of one request, under the policy's `override` section (switched off, or two
 admins needed). An override names exactly the blocking gates and lapses when the binding
-changes (`requests.ensure_current`)."""
+changes (`requests.ensure_current`). The gates are brought up to date first, so an override
+names what blocks *now* (a closed incident no longer needs overriding)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from sqlalchemy.orm import Session
 from core.auth import Principal
 from core.clock import utcnow
 from core.errors import Forbidden
+from core.settings import Settings
 from governance.promotions.binding import binding_of
 from governance.promotions.errors import InvalidOverride, SeparationOfDuties
 from governance.promotions.models import PromotionRequest
 from governance.promotions.policy_versions import active_policy
-from governance.promotions.requests import locked_request, record_event
+from governance.promotions.requests import ensure_current, locked_request, record_event
+from governance.registry import service
 
 
 def override_gates(
@@ -27,6 +30,7 @@ def override_gates(
     request_id: uuid.UUID,
     gate_names: list[str],
     reason: str,
+    settings: Settings,
 ) -> PromotionRequest:
     """An admin's explicit, audited decision to let failed gates not block approval.
 
@@ -47,6 +51,11 @@ def override_gates(
             field="Authorization",
             rule="requester_cannot_override",
         )
+    # stale gates (an incident closed, the policy or champion moved) are re-run first; a
+    # changed binding voids approvals and any pending override, as everywhere else
+    ensure_current(
+        session, actor, req, service.get_version(session, req.model_name, req.version), settings
+    )
     named = _overridable(req, gate_names)
     now = utcnow()
     pending = req.override if req.override and not req.override_in_force else None

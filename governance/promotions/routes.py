@@ -189,10 +189,17 @@ def override(
     body: OverrideCreate,
     session: DbSession,
     actor: Admin,
+    settings: AppSettings,
 ) -> PromotionRequestRead:
-    """Let named failed gates not block approval (admin, with a reason; audited)."""
+    """Let named failed gates not block approval (admin, with a reason; audited). Stale gates
+    are re-run first, so the override names the gates that block now."""
     result = overrides.override_gates(
-        session, actor, request_id=request_id, gate_names=list(body.gates), reason=body.reason
+        session,
+        actor,
+        request_id=request_id,
+        gate_names=list(body.gates),
+        reason=body.reason,
+        settings=settings,
     )
     return _request_doc(session, result)
 

@@ -449,3 +449,62 @@ def test_gate_verdicts_judge_margins_directions_and_thin_segments() -> None:
     )
     assert judge_error_budgets([{"slo_id": "a", "budget_remaining": 0.2}]).status == "passed"
     assert judge_error_budgets([{"slo_id": "a", "budget_remaining": 0.0}]).status == "failed"
+
+
+def test_an_override_names_what_blocks_now_without_a_manual_gate_rerun(gov: Gov) -> None:
+    """A closed incident stops blocking at the override itself; an open one cannot be skipped."""
+    post_batch(gov.client, gov.as_("test-producer"), impressions_frame(hour=2).drop("event_time"))
+    create_slo(
+        gov.db,
+        CLI_OPERATOR,
+        data={
+            "id": "impressions-pass",
+            "name": "impressions pass",
+            "kind": "batch_pass_rate",
+            "contract_id": "impressions",
+            "objective": 0.99,
+            "params": {},
+            "period": "P28D",
+            "time_scale": 1.0,
+            "min_events": 1,
+            "pending_seconds": 0.0,
+            "enabled": True,
+        },
+    )
+    incident = Incident(
+        id=uuid.uuid4(),
+        title="impressions arrive without event times",
+        severity="critical",
+        status="active",
+        source="manual",
+        datasets=["impressions"],
+        details={},
+        notifications=[],
+        opened_at=datetime.now(UTC),
+        opened_by="oncall",
+    )
+    gov.db.add(incident)
+    gov.db.commit()
+    doc = gov.open(gov.register())
+    assert set(doc["blocking_gates"]) == {"incidents", "error_budget"}, doc["blocking_gates"]
+    url, admin = f"/promotion-requests/{doc['id']}/override", gov.as_("test-admin")
+    reason = {"reason": "budget burnt by a fixed producer bug; incident handled"}
+
+    # while the incident is open, overriding only the budget leaves it out: refused
+    skipped = gov.client.post(url, json={"gates": ["error_budget"], **reason}, headers=admin)
+    assert skipped.status_code == 422, skipped.text
+    assert skipped.json()["rule"] == "covers_blocking_gates"
+
+    incident.status = "closed"
+    gov.db.commit()
+    # no POST .../gates in between: the override re-runs the stale gates itself
+    stale = gov.client.post(
+        url, json={"gates": ["error_budget", "incidents"], **reason}, headers=admin
+    )
+    assert stale.status_code == 422 and stale.json()["rule"] == "gate_is_blocking", stale.text
+    done = gov.client.post(url, json={"gates": ["error_budget"], **reason}, headers=admin)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert gates_of(body)["incidents"]["status"] == "passed"
+    assert gates_of(body)["error_budget"]["status"] == "failed"
+    assert body["override"]["gates"] == ["error_budget"]
