@@ -18,12 +18,15 @@ class SystemClock:
 
 
 class SimulatedClock:
-    """A clock that only moves when told to; used by tests and incident simulations."""
+    """A clock that only moves when told to; used by tests and incident simulations.
+
+    It reads in `UTC` like the system clock, whatever zone it was set in (a moment read back
+    from PostgreSQL is `Etc/UTC`, which polars will not compare with `UTC` columns)."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("SimulatedClock needs a timezone-aware start")
-        self._now = start
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -33,7 +36,9 @@ class SimulatedClock:
         return self._now
 
     def set(self, moment: datetime) -> None:
-        self._now = moment
+        if moment.tzinfo is None:
+            raise ValueError("SimulatedClock needs a timezone-aware moment")
+        self._now = moment.astimezone(UTC)
 
 
 _clock: Clock = SystemClock()

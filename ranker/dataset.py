@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -65,6 +65,9 @@ def _ref(batch: Batch, rows: int) -> dict[str, Any]:
 def _read(
     batches: list[Batch], columns: list[str], time_col: str, start: datetime, end: datetime
 ) -> tuple[list[pl.DataFrame], list[dict[str, Any]]]:
+    # polars compares a datetime literal with the columns' `UTC` only in that same spelling;
+    # moments read from PostgreSQL come back as `Etc/UTC`
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     frames, refs = [], []
     for batch in batches:
         frame = read_accepted(batch)

@@ -10,7 +10,7 @@ to the cold-start row: no history, priors for every rate, a brand-new item.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,7 @@ def build_snapshot(
     impressions: pl.DataFrame, clicks: pl.DataFrame, *, as_of: datetime, spec: FeatureSpec
 ) -> Snapshot:
     """Feature tables as of `as_of` from the window's accepted impressions and clicks."""
+    as_of = as_of.astimezone(UTC)  # polars compares with the `UTC` columns only in that spelling
     window = timedelta(hours=spec.params.window_hours)
     seen = impressions.filter(pl.col("event_time") < as_of).sort("event_time")
     clicks = clicks.filter(pl.col("label_time") < as_of)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +270,35 @@ def test_the_feed_follower_posts_each_closed_hour_once(trained_template: Templat
     finally:
         engine.dispose()
         drop_database(trained_template.server_url, url)
+
+
+def test_a_refresh_at_a_moment_read_from_postgres_works_in_any_utc_spelling(
+    extended: Extended,
+) -> None:
+    """psycopg reads `timestamptz` back as `Etc/UTC`; polars refuses to compare that with the
+    feed's `UTC` columns, so a clock set from a database value once broke every refresh."""
+    from zoneinfo import ZoneInfo
+
+    from ranker.encoding import FeatureSpec
+
+    spec = FeatureSpec.from_json(extended.payload()["features"])
+    history = timedelta(days=TRAINED_DAYS)
+    now = TRAIN_END + LATER
+    with extended.sessions() as s:
+        expected = refreshed_snapshot(
+            s, spec=spec, history=history, built_as_of=TRAIN_END, as_of=now
+        )
+        for zone in (ZoneInfo("Etc/UTC"), ZoneInfo("Europe/Berlin")):
+            got = refreshed_snapshot(
+                s,
+                spec=spec,
+                history=history,
+                built_as_of=TRAIN_END.astimezone(zone),
+                as_of=now.astimezone(zone),
+            )
+            assert got is not None and expected is not None
+            assert (got.as_of_us, got.item_ids) == (expected.as_of_us, expected.item_ids)
+    clock = SimulatedClock(now.astimezone(ZoneInfo("Etc/UTC")))
+    assert clock.now().tzinfo is UTC
+    clock.set(now.astimezone(ZoneInfo("Europe/Berlin")))
+    assert clock.now() == now and clock.now().tzinfo is UTC
