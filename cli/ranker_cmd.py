@@ -123,6 +123,21 @@ def _echo_and(retitle: Callable[[str], None]) -> Callable[[str], None]:
     return echo
 
 
+def _from_where_data_starts(ctx: Any, start: datetime, end: datetime) -> datetime:
+    """A default window starts where its data does (see `governance.flows.covered_start`)."""
+    from core.db import unit_of_work
+    from governance.flows import covered_start
+
+    with unit_of_work(ctx.sessions) as session:
+        begins = covered_start(session, start=start, end=end)
+    if begins > start:
+        typer.echo(
+            f"no ranker data before {begins:%Y-%m-%d %H:%M} UTC (the synthetic feed starts "
+            "there): the window starts there too (--from or --generate to choose otherwise)"
+        )
+    return begins
+
+
 def _feed_for_training(
     ctx: Any, generate: bool | None, config: Any, start: datetime, end: datetime
 ) -> str | None:
@@ -182,6 +197,8 @@ def train(
     knobs = feed_config(config, seed, set_ or [])
     ctx = context()
     upgrade(ctx.database_url)
+    if start is None and generate is None:
+        t0 = _from_where_data_starts(ctx, t0, t1)
     typer.echo(f"window {t0.isoformat()} .. {t1.isoformat()}")
     try:
         feed_note = _feed_for_training(ctx, generate, knobs, t0, t1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,20 @@ def needs_feed(session: Session, *, start: datetime, end: datetime) -> bool:
     if ranker_repo.feed_runs_overlapping(session, start=start, end=end):
         return False
     return dataset.load_window(session, start=start, end=end).impressions.height < MIN_TRAIN_ROWS
+
+
+def covered_start(session: Session, *, start: datetime, end: datetime) -> datetime:
+    """Where a default window's data begins: the earliest synthetic feed run inside it when
+    no ranker data lies before that run (after `make run`, the demo's 48 hours of a 7-day
+    window); else `start`. Training a window whose first days are empty finds no rows for
+    its time-ordered train split."""
+    runs = ranker_repo.feed_runs_overlapping(session, start=start, end=end)
+    first = min((r.window_start for r in runs), default=None)
+    if first is None or first <= start:
+        return start
+    if dataset.load_window(session, start=start, end=first).impressions.height:
+        return start
+    return first.astimezone(UTC)
 
 
 def version_body(trained: TrainedModel, stored: artifact.StoredArtifact) -> ModelVersionCreate:

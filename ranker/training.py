@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -101,6 +101,10 @@ def train_window(
     version exists (`ranker.lineage_runs.record_training`).
     """
     from ranker import nn  # lazy: torch
+
+    # polars compares with the feed's `UTC` columns only in that spelling (bounds read from
+    # PostgreSQL come back as `Etc/UTC`)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
 
     config = train_config or nn.TrainConfig()
     params = params or FeatureParams()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,21 @@ def test_window_options_are_parsed_in_process_with_utc_as_the_default_zone() -> 
     )
     with pytest.raises((typer.Exit, click.exceptions.Exit)):
         feed_config(None, None, ["colour=red"])
+
+
+def test_a_default_window_starts_where_the_feed_does_when_nothing_lies_before(
+    trained: Trained,
+) -> None:
+    """After `make run` only the demo's 48 hours exist: a 7-day default window would give the
+    time-ordered train split nothing, so it starts where the synthetic feed does."""
+    from governance.flows import covered_start
+
+    week_before = trained.end - timedelta(days=7)
+    inside = trained.start + timedelta(hours=1)
+    with trained.sessions() as s:
+        clipped = covered_start(s, start=week_before, end=trained.end)
+        kept = covered_start(s, start=inside, end=trained.end)
+        empty = covered_start(s, start=week_before, end=trained.start)
+    assert clipped == trained.start and clipped.tzinfo is UTC
+    assert kept == inside
+    assert empty == week_before  # no feed run inside the window: nothing to start from
