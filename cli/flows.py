@@ -23,7 +23,8 @@ from core.clock import utcnow
 from core.db import unit_of_work
 from ranker.demo_world import FEED_DAYS
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# the example contracts, packaged with the CLI (a link to examples/ in the source tree)
+EXAMPLES = Path(__file__).resolve().parent / "demo_examples"
 DEMO_CONTRACT = "impressions.contract.yaml"
 
 

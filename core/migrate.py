@@ -7,12 +7,18 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+import migrations
+
 ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = Path(migrations.__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    """The source tree's alembic.ini when there is one (its logging and revision naming, for
+    `alembic revision`); an installed package has only the migrations, which is enough."""
+    ini = ROOT / "alembic.ini"
+    cfg = Config(str(ini)) if ini.exists() else Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

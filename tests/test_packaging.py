@@ -1,5 +1,7 @@
-"""Runbooks ship in the package: what `GET /runbooks` serves is `incidents/runbook_docs/`, the
-same files as `docs/runbooks/`, and a wheel built by `pip` (a non-editable install) has them."""
+"""A non-editable install works on its own: runbooks ship in the package (what `GET /runbooks`
+serves is `incidents/runbook_docs/`, the same files as `docs/runbooks/`), and a wheel built by
+`pip`, installed away from the source tree, serves every runbook, migrates a database from
+scratch and seeds the demo (its example contract, the ranker's shipped contracts)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from incidents.runbooks import RUNBOOKS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "runbooks"
 Auth = Callable[[str], dict[str, str]]
 
@@ -65,10 +67,12 @@ def _source_tree(to: Path) -> Path:
     return to
 
 
-@pytest.mark.slow  # builds and installs a wheel in child processes (~15 s)
-def test_a_non_editable_install_serves_every_runbook(tmp_path: Path) -> None:
-    tree = _source_tree(tmp_path / "tree")
-    wheels, target = tmp_path / "wheels", tmp_path / "site"
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkout built into a wheel and installed into a bare directory (~15 s)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    tree = _source_tree(tmp / "tree")
+    wheels, target = tmp / "wheels", tmp / "site"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
         [*pip, "wheel", str(tree), "--no-deps", "--no-build-isolation", "-w", str(wheels)],
@@ -81,18 +85,60 @@ def test_a_non_editable_install_serves_every_runbook(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
+    return target
+
+
+def _bare_env(target: Path, **extra: str) -> dict[str, str]:
+    """Only the wheel's copy of driftgate importable (its dependencies from this interpreter)."""
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target), "HOME": str(target), **extra}
+
+
+@pytest.mark.slow  # builds and installs a wheel in child processes
+def test_a_non_editable_install_serves_every_runbook(installed: Path, tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-c", _SERVE_FROM_WHEEL],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target)},
+        env=_bare_env(installed),
         capture_output=True,
         text=True,
         check=False,
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert Path(out["package"]).is_relative_to(target), out["package"]
-    assert not (target / "incidents" / "runbook_docs").is_symlink()
+    assert Path(out["package"]).is_relative_to(installed), out["package"]
+    assert not (installed / "incidents" / "runbook_docs").is_symlink()
     assert out["books"] == {
         name: (DOCS / f"{name}.md").read_text(encoding="utf-8") for name in RUNBOOKS
     }
+
+
+@pytest.mark.slow
+def test_a_non_editable_install_migrates_from_scratch_and_seeds_the_demo(
+    installed: Path, tmp_path: Path, server_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    from tests.support.databases import create_database, drop_database
+
+    url = create_database(server_url)
+    try:
+        env = _bare_env(installed, DATABASE_URL=url, DRIFTGATE_DATA_DIR=str(tmp_path / "data"))
+        for args in (["migrate"], ["demo", "--no-ranker"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "cli.main", *args],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+        assert "contract impressions: registered" in done.stdout, done.stdout
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            contracts = set(conn.execute(text("SELECT id FROM contracts")).scalars())
+            batches = conn.execute(text("SELECT count(*) FROM batches")).scalar_one()
+        engine.dispose()
+        assert "impressions" in contracts and batches >= 4
+    finally:
+        drop_database(server_url, url)
