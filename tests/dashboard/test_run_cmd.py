@@ -65,6 +65,7 @@ def test_run_serves_api_and_dashboard_and_ctrl_c_stops_both(demo_env: dict[str, 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # a failing test kills the API and dashboard children too
     )
     try:
         lines = read_until(process, "Ctrl-C stops both.", timeout=300)
@@ -84,7 +85,7 @@ def test_run_serves_api_and_dashboard_and_ctrl_c_stops_both(demo_env: dict[str, 
         assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
     for port in (api_port, ui_port):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
