@@ -8,7 +8,7 @@ DASHBOARD_PORT ?= 8501
 FUZZ_EXAMPLES ?= 200
 TEST_WORKERS ?= auto
 
-.PHONY: run test test-fast fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit clean
+.PHONY: run test test-fast fuzz install install-dev lint typecheck bench bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit bench-simulations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-bench: bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit
+bench: bench-checks bench-api bench-lineage bench-rank bench-drift bench-detection bench-audit bench-simulations
 
 bench-checks: install-dev
 	$(BIN)/python bench/bench_checks.py --rows 100000 1000000
@@ -76,6 +76,9 @@ bench-detection: install-dev
 
 bench-audit: install-dev
 	$(BIN)/python bench/bench_audit.py --events 1000000
+
+bench-simulations: install-dev
+	$(BIN)/python bench/bench_simulations.py --seeds 5
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
