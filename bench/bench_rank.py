@@ -200,6 +200,17 @@ def raw_model_timings(
     }
 
 
+def _last_core() -> int:
+    return max(os.sched_getaffinity(0))
+
+
+def _pin_to(core: int) -> Any:
+    def pin() -> None:
+        os.sched_setaffinity(0, {core})
+
+    return pin
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=float, default=2.0, help="Days of synthetic feed.")
@@ -209,6 +220,19 @@ def main() -> None:
     parser.add_argument("--no-log", action="store_true", help="Switch prediction logging off.")
     parser.add_argument("--candidates", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--workers", type=int, default=1, help="`driftgate serve --workers`.")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="Server (and its worker) on the last core, this load generator on the first: "
+        "tells queueing in the server from contention with the generator.",
+    )
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A driftgate setting for the served API (e.g. serving_switch_interval_ms=1).",
+    )
     args = parser.parse_args()
 
     server = (
@@ -227,6 +251,9 @@ def main() -> None:
         "DRIFTGATE_MONITOR_RUNNER": "false",
         "DRIFTGATE_PREDLOG_ENABLED": "false" if args.no_log else "true",
     }
+    for item in args.server_setting:
+        name, _, value = item.partition("=")
+        env[f"DRIFTGATE_{name.upper()}"] = value
     proc = None
     try:
         token, served = _setup(env, args.days)
@@ -240,7 +267,10 @@ def main() -> None:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_pin_to(_last_core()) if args.pin else None,
         )
+        if args.pin:
+            os.sched_setaffinity(0, {0})
         _wait_serving(port, token, args.workers)
         results = {}
         for n in args.candidates:
