@@ -2,11 +2,11 @@
 every seed run and dropped afterwards.
 
 The template is what a small production install looks like after two days: the shipped
-contracts, two days of the reduced synthetic feed posted through them, a small ranker trained
-on the accepted rows (the ranker's own flow, fewer epochs) and crowned, the SLOs an on-call
-team would watch, the monitor runner's references, and a token per simulated person. Cloning
-it with `CREATE DATABASE … TEMPLATE` takes under a second where building it takes tens, so
-every seed starts from the same state and no run sees another's data.
+contracts, two days of the demo's full-size synthetic feed posted through them, a small
+ranker trained on the accepted rows (the ranker's own flow, fewer epochs) and crowned, the
+SLOs an on-call team would watch, the monitor runner's references, and a token per simulated
+person. Cloning it with `CREATE DATABASE … TEMPLATE` takes under a second where building it
+takes tens, so every seed starts from the same state and no run sees another's data.
 """
 
 from __future__ import annotations
