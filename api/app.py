@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 ranker.stop()  # flushes the prediction log before the engine goes away
             if runner is not None:
                 runner.stop()
+            metrics.unregister_database(app)
             engine.dispose()
 
     app = FastAPI(

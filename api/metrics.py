@@ -264,6 +264,16 @@ def register_database(app: Any) -> None:
     app.state.metrics_database = collector
 
 
+def unregister_database(app: Any) -> None:
+    """Drop the lifespan's database collector when its engine goes away. An app whose lifespan
+    runs again (tests, ASGI harnesses) would otherwise keep every earlier collector, and each
+    scrape would reopen connections on the disposed engines and leave them idle."""
+    collector = getattr(app.state, "metrics_database", None)
+    if collector is not None:
+        app.state.metrics_registry.unregister(collector)
+        app.state.metrics_database = None
+
+
 router = APIRouter(tags=["system"])
 _bearer = HTTPBearer(auto_error=False, description="An API token from `driftgate token create`.")
 

@@ -205,3 +205,22 @@ def test_public_metrics_answer_while_the_database_is_down(
             )
     finally:
         proxy.stop()
+
+
+def test_a_lifespan_that_runs_again_keeps_one_database_collector(
+    committed_db: str, tmp_path: Path
+) -> None:
+    """An app whose lifespan runs twice (ASGI harnesses do it per test) scrapes its database
+    once, on the live engine: the first lifespan's collector leaves with its engine. It used
+    to stay registered, and every scrape reopened connections on the disposed engines and left
+    them idle (80 at once during the schemathesis run, against max_connections 100)."""
+    from fastapi.testclient import TestClient
+
+    tokens = _tokens(committed_db)
+    app = create_app(_settings(tmp_path), database_url=committed_db)
+    for _ in range(3):
+        with TestClient(app) as client:
+            text = client.get("/metrics", headers=tokens["viewer"]).text
+    up = [line for line in text.splitlines() if line.startswith("driftgate_database_up ")]
+    assert up == ["driftgate_database_up 1.0"], up
+    assert app.state.metrics_database is None  # the last lifespan took its collector along
