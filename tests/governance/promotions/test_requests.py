@@ -26,6 +26,53 @@ def gates_of(doc: dict) -> dict[str, dict]:  # type: ignore[type-arg]
     return {g["name"]: g for g in doc["gates"]}
 
 
+def add_pass_rate_slo(
+    gov: Gov,
+    slo_id: str = "impressions-pass",
+    *,
+    name: str = "impressions pass",
+    objective: float = 0.99,
+    enabled: bool = True,
+) -> None:
+    """A batch-pass-rate SLO on `impressions` (one event is enough to judge it)."""
+    create_slo(
+        gov.db,
+        CLI_OPERATOR,
+        data={
+            "id": slo_id,
+            "name": name,
+            "kind": "batch_pass_rate",
+            "contract_id": "impressions",
+            "objective": objective,
+            "params": {},
+            "period": "P28D",
+            "time_scale": 1.0,
+            "min_events": 1,
+            "pending_seconds": 0.0,
+            "enabled": enabled,
+        },
+    )
+
+
+def open_critical_incident(gov: Gov, title: str) -> Incident:
+    """An active critical incident on `impressions`, upstream of the ranker (committed)."""
+    incident = Incident(
+        id=uuid.uuid4(),
+        title=title,
+        severity="critical",
+        status="active",
+        source="manual",
+        datasets=["impressions"],
+        details={},
+        notifications=[],
+        opened_at=datetime.now(UTC),
+        opened_by="oncall",
+    )
+    gov.db.add(incident)
+    gov.db.commit()
+    return incident
+
+
 def test_the_builtin_policy_is_version_zero_until_an_admin_publishes_one(client, auth) -> None:  # type: ignore[no-untyped-def]
     shown = client.get("/promotion-policy", headers=auth("viewer")).json()
     assert shown["version"] == 0 and shown["document"]["quorum"] == 2
@@ -280,20 +327,7 @@ bake: {enabled: false}
 
 
 def test_an_open_critical_incident_upstream_fails_the_incident_gate(gov: Gov) -> None:
-    incident = Incident(
-        id=uuid.uuid4(),
-        title="impressions arrive without item ids",
-        severity="critical",
-        status="active",
-        source="manual",
-        datasets=["impressions"],
-        details={},
-        notifications=[],
-        opened_at=datetime.now(UTC),
-        opened_by="oncall",
-    )
-    gov.db.add(incident)
-    gov.db.commit()
+    incident = open_critical_incident(gov, "impressions arrive without item ids")
     doc = gov.open(gov.register())
     g = gates_of(doc)["incidents"]
     assert g["status"] == "failed" and g["details"]["open_incidents"][0]["id"] == str(incident.id)
@@ -306,23 +340,7 @@ def test_an_open_critical_incident_upstream_fails_the_incident_gate(gov: Gov) ->
 def test_an_exhausted_error_budget_freezes_promotion(gov: Gov) -> None:
     rejected = impressions_frame(hour=2).drop("event_time")
     post_batch(gov.client, gov.as_("test-producer"), rejected)
-    create_slo(
-        gov.db,
-        CLI_OPERATOR,
-        data={
-            "id": "impressions-pass",
-            "name": "impressions pass",
-            "kind": "batch_pass_rate",
-            "contract_id": "impressions",
-            "objective": 0.99,
-            "params": {},
-            "period": "P28D",
-            "time_scale": 1.0,
-            "min_events": 1,
-            "pending_seconds": 0.0,
-            "enabled": True,
-        },
-    )
+    add_pass_rate_slo(gov)
     gov.db.commit()
     doc = gov.open(gov.register())
     g = gates_of(doc)["error_budget"]
@@ -331,23 +349,7 @@ def test_an_exhausted_error_budget_freezes_promotion(gov: Gov) -> None:
 
 
 def test_error_budget_gate_says_an_slo_is_disabled_rather_than_undefined(gov: Gov) -> None:
-    create_slo(
-        gov.db,
-        CLI_OPERATOR,
-        data={
-            "id": "impressions-pass",
-            "name": "impressions pass",
-            "kind": "batch_pass_rate",
-            "contract_id": "impressions",
-            "objective": 0.99,
-            "params": {},
-            "period": "P28D",
-            "time_scale": 1.0,
-            "min_events": 1,
-            "pending_seconds": 0.0,
-            "enabled": False,
-        },
-    )
+    add_pass_rate_slo(gov, enabled=False)
     gov.db.commit()
     g = gates_of(gov.open(gov.register()))["error_budget"]
     assert g["status"] == "not_evaluated" and not g["blocking"], g
@@ -360,23 +362,7 @@ def test_a_policy_naming_a_disabled_slo_does_not_pass_on_the_others(gov: Gov) ->
         FAST_POLICY.replace("gates:\n", "gates:\n  error_budget: {slos: [slo-on, slo-off]}\n")
     )
     for slo_id, enabled in (("slo-on", True), ("slo-off", False)):
-        create_slo(
-            gov.db,
-            CLI_OPERATOR,
-            data={
-                "id": slo_id,
-                "name": slo_id,
-                "kind": "batch_pass_rate",
-                "contract_id": "impressions",
-                "objective": 0.5,
-                "params": {},
-                "period": "P28D",
-                "time_scale": 1.0,
-                "min_events": 1,
-                "pending_seconds": 0.0,
-                "enabled": enabled,
-            },
-        )
+        add_pass_rate_slo(gov, slo_id, name=slo_id, objective=0.5, enabled=enabled)
     gov.db.commit()
     g = gates_of(gov.open(gov.register()))["error_budget"]
     assert [b["slo_id"] for b in g["details"]["slos"]] == ["slo-on"], g
@@ -454,37 +440,8 @@ def test_gate_verdicts_judge_margins_directions_and_thin_segments() -> None:
 def test_an_override_names_what_blocks_now_without_a_manual_gate_rerun(gov: Gov) -> None:
     """A closed incident stops blocking at the override itself; an open one cannot be skipped."""
     post_batch(gov.client, gov.as_("test-producer"), impressions_frame(hour=2).drop("event_time"))
-    create_slo(
-        gov.db,
-        CLI_OPERATOR,
-        data={
-            "id": "impressions-pass",
-            "name": "impressions pass",
-            "kind": "batch_pass_rate",
-            "contract_id": "impressions",
-            "objective": 0.99,
-            "params": {},
-            "period": "P28D",
-            "time_scale": 1.0,
-            "min_events": 1,
-            "pending_seconds": 0.0,
-            "enabled": True,
-        },
-    )
-    incident = Incident(
-        id=uuid.uuid4(),
-        title="impressions arrive without event times",
-        severity="critical",
-        status="active",
-        source="manual",
-        datasets=["impressions"],
-        details={},
-        notifications=[],
-        opened_at=datetime.now(UTC),
-        opened_by="oncall",
-    )
-    gov.db.add(incident)
-    gov.db.commit()
+    add_pass_rate_slo(gov)
+    incident = open_critical_incident(gov, "impressions arrive without event times")
     doc = gov.open(gov.register())
     assert set(doc["blocking_gates"]) == {"incidents", "error_budget"}, doc["blocking_gates"]
     url, admin = f"/promotion-requests/{doc['id']}/override", gov.as_("test-admin")
